@@ -1,0 +1,49 @@
+# Bulletin: scheduled reports for Kubernetes. `make demo` and `make test` are the two commands.
+PYTHON ?= python3
+export PYTHONPATH := $(CURDIR)/tests$(if $(PYTHONPATH),:$(PYTHONPATH))
+LOCALKUBE_DIR ?= .localkube
+
+.PHONY: help install controlplane cluster cluster-down crds lint test unit demo bench clean
+
+help:
+	@echo "make install       install Bulletin and its dev tools (pip, editable)"
+	@echo "make demo          run one report end to end on a local control plane"
+	@echo "make test          lint, type-check and run every test"
+	@echo "make cluster       start the local control plane (+ pod executor); make cluster-down"
+	@echo "make crds          regenerate crds/ from the pydantic models"
+	@echo "make bench         run the benchmarks in bench/"
+
+install:
+	$(PYTHON) -m pip install -q -e ".[dev]"
+
+controlplane:
+	@bash tests/controlplane/build.sh
+
+cluster: controlplane
+	$(PYTHON) -m localkube up --dir $(LOCALKUBE_DIR)
+
+cluster-down:
+	$(PYTHON) -m localkube down --dir $(LOCALKUBE_DIR)
+
+crds:
+	$(PYTHON) -m bulletin.api.crd
+
+lint:
+	$(PYTHON) -m bulletin.api.crd --check
+	$(PYTHON) -m ruff check .
+	$(PYTHON) -m mypy
+
+unit:
+	$(PYTHON) -m pytest tests/unit
+
+test: lint controlplane
+	$(PYTHON) -m pytest
+
+demo: controlplane
+	$(PYTHON) -m devstack.demo
+
+bench:
+	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+
+clean:
+	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,258 @@
+"""Pure builders: a ReportSchedule in, the Kubernetes objects that run it out."""
+
+from __future__ import annotations
+
+import copy
+import hashlib
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION, ReportScheduleSpec
+from bulletin.schedule import cron_expression
+
+HASH_ANNOTATION = f"{GROUP}/spec-hash"
+SCHEDULE_LABEL = f"{GROUP}/schedule"
+RUN_REQUEST_ANNOTATION = f"{GROUP}/run-requested-at"
+SMTP_ENV_PREFIX = "BULLETIN_SMTP_"
+CRONJOB_NAME_MAX = 52  # the CronJob controller appends an 11-character suffix to Job names
+JOB_NAME_MAX = 63
+
+
+@dataclass(frozen=True)
+class Owner:
+    """The ReportSchedule the objects belong to."""
+
+    name: str
+    namespace: str
+    uid: str
+
+
+@dataclass(frozen=True)
+class RunnerSettings:
+    """Operator-wide settings for the runner pods."""
+
+    image: str = "ghcr.io/bulletin-dev/bulletin-runner:0.1.0"
+    image_pull_policy: str = "IfNotPresent"
+    backoff_limit: int = 2
+    active_deadline_seconds: int = 3600
+    ttl_seconds_after_finished: int = 86400
+    jobs_history_limit: int = 3
+
+
+def short_name(base: str, limit: int, suffix: str = "") -> str:
+    """``base + suffix`` cut to ``limit`` characters, kept unique by a hash when cut."""
+    name = base + suffix
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
+    return f"{base[: limit - len(suffix) - 9].rstrip('-')}-{digest}{suffix}"
+
+
+def cronjob_name(owner: Owner) -> str:
+    """Name of the owned CronJob."""
+    return short_name(owner.name, CRONJOB_NAME_MAX)
+
+
+def runner_account_name(owner: Owner) -> str:
+    """Name of the runner's ServiceAccount, Role and RoleBinding."""
+    return short_name(owner.name, 253, "-runner")
+
+
+def _labels(owner: Owner) -> dict[str, str]:
+    return {
+        "app.kubernetes.io/name": "bulletin",
+        "app.kubernetes.io/component": "runner",
+        "app.kubernetes.io/managed-by": "bulletin-operator",
+        SCHEDULE_LABEL: short_name(owner.name, 63),
+    }
+
+
+def _metadata(owner: Owner, name: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": owner.namespace,
+        "labels": _labels(owner),
+        "ownerReferences": [
+            {
+                "apiVersion": f"{GROUP}/{VERSION}",
+                "kind": KIND,
+                "name": owner.name,
+                "uid": owner.uid,
+                "controller": True,
+                "blockOwnerDeletion": True,
+            }
+        ],
+    }
+
+
+def with_hash(obj: dict[str, Any]) -> dict[str, Any]:
+    """Stamp ``obj`` with a hash of its content, so unchanged objects need no write."""
+    digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
+    stamped = copy.deepcopy(obj)
+    stamped["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = digest
+    return stamped
+
+
+def service_account(owner: Owner) -> dict[str, Any]:
+    """The runner's own ServiceAccount."""
+    return with_hash(
+        {"apiVersion": "v1", "kind": "ServiceAccount",
+         "metadata": _metadata(owner, runner_account_name(owner))}
+    )  # fmt: skip
+
+
+def role(owner: Owner) -> dict[str, Any]:
+    """Least privilege for a run: read its own ReportSchedule, write its status, post Events."""
+    return with_hash(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "Role",
+            "metadata": _metadata(owner, runner_account_name(owner)),
+            "rules": [
+                {"apiGroups": [GROUP], "resources": [PLURAL],
+                 "resourceNames": [owner.name], "verbs": ["get"]},
+                {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"],
+                 "resourceNames": [owner.name], "verbs": ["get", "patch", "update"]},
+                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
+                 "verbs": ["create"]},
+            ],
+        }  # fmt: skip
+    )
+
+
+def role_binding(owner: Owner) -> dict[str, Any]:
+    """Binds the runner's Role to its ServiceAccount."""
+    name = runner_account_name(owner)
+    return with_hash(
+        {
+            "apiVersion": "rbac.authorization.k8s.io/v1",
+            "kind": "RoleBinding",
+            "metadata": _metadata(owner, name),
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "Role", "name": name},
+            "subjects": [{"kind": "ServiceAccount", "name": name, "namespace": owner.namespace}],
+        }
+    )
+
+
+def _env(owner: Owner, spec: ReportScheduleSpec) -> list[dict[str, Any]]:
+    ref = spec.source.connection_secret_ref
+    return [
+        {"name": "BULLETIN_NAMESPACE",
+         "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
+        {"name": "BULLETIN_SCHEDULE", "value": owner.name},
+        {"name": "BULLETIN_RUN_ID",
+         "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
+        {"name": "BULLETIN_WORKDIR", "value": "/work"},
+        {"name": "BULLETIN_DB_URL",
+         "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}},
+    ]  # fmt: skip
+
+
+def _env_from(spec: ReportScheduleSpec) -> list[dict[str, Any]]:
+    email = spec.delivery.email
+    if email is None:
+        return []
+    return [{"prefix": SMTP_ENV_PREFIX, "secretRef": {"name": email.smtp_secret_ref.name}}]
+
+
+def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
+    container = {
+        "name": "runner",
+        "image": s.image,
+        "imagePullPolicy": s.image_pull_policy,
+        "command": ["bulletin-runner"],
+        "env": _env(owner, spec),
+        "envFrom": _env_from(spec),
+        "resources": {
+            "requests": {"cpu": "100m", "memory": "256Mi"},
+            "limits": {"memory": "1Gi"},
+        },
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "readOnlyRootFilesystem": True,
+            "capabilities": {"drop": ["ALL"]},
+        },
+        "terminationMessagePolicy": "FallbackToLogsOnError",
+        "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+    }
+    return {
+        "metadata": {"labels": _labels(owner)},
+        "spec": {
+            "serviceAccountName": runner_account_name(owner),
+            "restartPolicy": "Never",
+            "securityContext": {
+                "runAsNonRoot": True,
+                "runAsUser": 10001,
+                "seccompProfile": {"type": "RuntimeDefault"},
+            },
+            "containers": [container],
+            "volumes": [{"name": "work", "emptyDir": {"sizeLimit": "2Gi"}}],
+        },
+    }
+
+
+def _job_spec(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
+    return {
+        "backoffLimit": s.backoff_limit,
+        # A run that recorded its own failure exits 2: retrying would only repeat it.
+        "podFailurePolicy": {
+            "rules": [
+                {"action": "FailJob",
+                 "onExitCodes": {"containerName": "runner", "operator": "In", "values": [2]}},
+                {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
+            ]
+        },
+        "activeDeadlineSeconds": s.active_deadline_seconds,
+        "ttlSecondsAfterFinished": s.ttl_seconds_after_finished,
+        "template": _pod_template(owner, spec, s),
+    }
+
+
+def cronjob(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
+    """The CronJob that runs the report on its schedule."""
+    cron_spec: dict[str, Any] = {
+        "schedule": cron_expression(spec.schedule),
+        "timeZone": spec.schedule.time_zone,
+        "suspend": spec.suspend,
+        "concurrencyPolicy": spec.concurrency_policy.value,
+        "successfulJobsHistoryLimit": s.jobs_history_limit,
+        "failedJobsHistoryLimit": s.jobs_history_limit,
+        "jobTemplate": {
+            "metadata": {"labels": _labels(owner)},
+            "spec": _job_spec(owner, spec, s),
+        },
+    }
+    if spec.starting_deadline_seconds is not None:
+        cron_spec["startingDeadlineSeconds"] = spec.starting_deadline_seconds
+    return with_hash(
+        {
+            "apiVersion": "batch/v1",
+            "kind": "CronJob",
+            "metadata": _metadata(owner, cronjob_name(owner)),
+            "spec": cron_spec,
+        }
+    )
+
+
+def run_now_job(
+    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings, token: str
+) -> dict[str, Any]:
+    """A one-off Job from the CronJob's template, for a run-now request ``token``."""
+    digest = hashlib.sha256(token.encode()).hexdigest()[:8]
+    name = short_name(owner.name, JOB_NAME_MAX, f"-now-{digest}")
+    job_spec = _job_spec(owner, spec, s)
+    container = job_spec["template"]["spec"]["containers"][0]
+    container["env"] = [
+        *container["env"],
+        {"name": "BULLETIN_TRIGGER", "value": "Manual"},
+        {"name": "BULLETIN_RUN_REQUEST", "value": token},
+    ]
+    metadata = _metadata(owner, name)
+    metadata["annotations"] = {RUN_REQUEST_ANNOTATION: token}
+    return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
+
+
+def owned_objects(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict[str, Any]]:
+    """Everything a ReportSchedule owns, in the order it must be applied."""
+    return [service_account(owner), role(owner), role_binding(owner), cronjob(owner, spec, s)]

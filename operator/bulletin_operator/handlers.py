@@ -1,0 +1,108 @@
+"""kopf handlers: validate into the model, build with pure functions, apply through the adapter."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import kopf
+from kubernetes import config as kube_config
+from pydantic import ValidationError
+
+from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
+from bulletin.schedule import ScheduleError, next_run, validate, zone
+from bulletin_operator import builders
+from bulletin_operator.adapter import Adapter
+from bulletin.api.errors import describe
+from bulletin_operator.settings import configure, runner_settings
+from bulletin_operator.status import reconciled, rfc3339
+
+RESOURCE = (GROUP, VERSION, PLURAL)
+_state: dict[str, Adapter] = {}
+
+
+def adapter() -> Adapter:
+    """The process-wide adapter (created after the kube config is loaded)."""
+    return _state["adapter"]
+
+
+@kopf.on.startup()
+def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+    """Load credentials and tune kopf."""
+    kube_config.load_config()
+    configure(settings)
+    _state["adapter"] = Adapter()
+
+
+def _owner(meta: kopf.Meta) -> builders.Owner:
+    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+
+
+def parse(spec: kopf.Spec) -> tuple[ReportScheduleSpec, str]:
+    """The validated spec and its cron expression, or ValueError naming the field and the fix."""
+    try:
+        model = ReportScheduleSpec.model_validate(dict(spec))
+        return model, validate(model.schedule, datetime.now(UTC))
+    except ValidationError as exc:
+        raise ValueError(describe(exc)) from exc
+    except ScheduleError as exc:
+        raise ValueError(str(exc)) from exc
+
+
+@kopf.on.resume(*RESOURCE)
+@kopf.on.create(*RESOURCE)
+@kopf.on.update(*RESOURCE, field="spec")
+def reconcile(
+    meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
+    body: kopf.Body, **_: Any,
+) -> None:  # fmt: skip
+    """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled."""
+    owner, now = _owner(meta), datetime.now(UTC)
+    try:
+        model, cron = parse(spec)
+    except ValueError as exc:
+        adapter().delete("CronJob", builders.cronjob_name(owner), owner.namespace)
+        kopf.warn(body, reason="InvalidSpec", message=str(exc))
+        patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
+                                       cron=None, cronjob=None, next_run=None, now=now))
+        return
+    adapter().ensure(builders.owned_objects(owner, model, runner_settings()))
+    patch.status.update(reconciled(status, generation=meta["generation"], error=None, cron=cron,
+                                   cronjob=builders.cronjob_name(owner),
+                                   next_run=next_run(cron, zone(model.schedule), now), now=now))
+
+
+def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any) -> bool:
+    token = annotations.get(builders.RUN_REQUEST_ANNOTATION)
+    return bool(token) and token != status.get("lastRunRequest")
+
+
+@kopf.on.resume(*RESOURCE, when=_run_requested)
+@kopf.on.create(*RESOURCE, when=_run_requested)
+@kopf.on.update(*RESOURCE, when=_run_requested)
+def run_now(meta: kopf.Meta, spec: kopf.Spec, patch: kopf.Patch, body: kopf.Body,
+            **_: Any) -> None:  # fmt: skip
+    """Start a one-off Job for a new bulletin.dev/run-requested-at token, and echo the token."""
+    token = meta["annotations"][builders.RUN_REQUEST_ANNOTATION]
+    try:
+        model, _cron = parse(spec)
+    except ValueError as exc:
+        kopf.warn(body, reason="RunNowRejected", message=f"run-now {token!r} not started: {exc}")
+        patch.status["lastRunRequest"] = token
+        return
+    job = builders.run_now_job(_owner(meta), model, runner_settings(), token)
+    if adapter().create_once(job):
+        kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
+    patch.status["lastRunRequest"] = token
+
+
+@kopf.timer(*RESOURCE, interval=60, initial_delay=30, idle=30)
+def refresh_next_run(spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch, **_: Any) -> None:
+    """Keep status.nextRunTime in the future once a run time has passed."""
+    now = datetime.now(UTC)
+    due = status.get("nextRunTime")
+    if not status.get("schedule") or (due and due > rfc3339(now)):
+        return
+    model = ReportScheduleSpec.model_validate(dict(spec))
+    upcoming = next_run(status["schedule"], zone(model.schedule), now)
+    patch.status["nextRunTime"] = rfc3339(upcoming) if upcoming else None

@@ -1,0 +1,92 @@
+"""Pure status logic for the operator: conditions per API conventions, and minimal patches."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+READY = "Ready"
+STALLED = "Stalled"
+
+
+def rfc3339(when: datetime) -> str:
+    """A UTC timestamp the way Kubernetes writes them."""
+    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def set_condition(
+    conditions: list[Mapping[str, Any]],
+    *,
+    type_: str,
+    status: bool,
+    reason: str,
+    message: str,
+    generation: int,
+    now: datetime,
+) -> list[dict[str, Any]]:
+    """Conditions with ``type_`` set; lastTransitionTime moves only when the status flips."""
+    wanted = "True" if status else "False"
+    out: list[dict[str, Any]] = []
+    found = False
+    for cond in conditions:
+        if cond.get("type") != type_:
+            out.append(dict(cond))
+            continue
+        found = True
+        changed = cond.get("status") != wanted
+        out.append(
+            {
+                "type": type_,
+                "status": wanted,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": rfc3339(now) if changed else cond.get("lastTransitionTime"),
+                "observedGeneration": generation,
+            }
+        )
+    if not found:
+        out.append(
+            {
+                "type": type_,
+                "status": wanted,
+                "reason": reason,
+                "message": message,
+                "lastTransitionTime": rfc3339(now),
+                "observedGeneration": generation,
+            }
+        )
+    return out
+
+
+def reconciled(
+    old: Mapping[str, Any],
+    *,
+    generation: int,
+    error: str | None,
+    cron: str | None,
+    cronjob: str | None,
+    next_run: datetime | None,
+    now: datetime,
+) -> dict[str, Any]:
+    """The status fields to patch after a reconcile; empty when nothing changed."""
+    conditions: list[Mapping[str, Any]] = list(old.get("conditions") or [])
+    if error is None:
+        conditions = set_condition(conditions, type_=READY, status=True, reason="CronJobReady",
+                                   message=f"CronJob {cronjob} runs {cron!r}",
+                                   generation=generation, now=now)
+        conditions = set_condition(conditions, type_=STALLED, status=False, reason="SpecValid",
+                                   message="", generation=generation, now=now)
+    else:
+        conditions = set_condition(conditions, type_=READY, status=False, reason="InvalidSpec",
+                                   message=error, generation=generation, now=now)
+        conditions = set_condition(conditions, type_=STALLED, status=True, reason="InvalidSpec",
+                                   message=error, generation=generation, now=now)  # fmt: skip
+    new = {
+        "observedGeneration": generation,
+        "conditions": conditions,
+        "schedule": cron,
+        "cronJobName": cronjob,
+        "nextRunTime": rfc3339(next_run) if next_run else None,
+    }
+    return {key: value for key, value in new.items() if old.get(key) != value}

@@ -1,0 +1,151 @@
+"""Generate the ReportSchedule CRD from the pydantic models (``python -m bulletin.api.crd``)."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel
+
+from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION, ReportScheduleSpec
+from bulletin.api.status import ReportScheduleStatus
+
+CRD_FILE = Path(__file__).resolve().parents[3] / "crds" / f"{GROUP}_{PLURAL}.yaml"
+
+_KEEP = {
+    "type", "description", "properties", "required", "items", "enum", "pattern", "format",
+    "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "default",
+    "additionalProperties", "x-kubernetes-validations", "nullable",
+}  # fmt: skip
+
+
+def _structural(node: Any, defs: dict[str, Any]) -> Any:
+    """Turn a pydantic JSON schema node into a structural OpenAPI v3 schema node."""
+    if not isinstance(node, dict):
+        return node
+    if "$ref" in node:
+        target = defs[node["$ref"].rsplit("/", 1)[-1]]
+        merged = {**target, **{k: v for k, v in node.items() if k != "$ref"}}
+        return _structural(merged, defs)
+    if "anyOf" in node:
+        options = [o for o in node["anyOf"] if o.get("type") != "null"]
+        if len(options) != 1:
+            raise ValueError(f"unions are not structural: {node}")
+        rest = {k: v for k, v in node.items() if k != "anyOf"}
+        return _structural({**options[0], **rest}, defs)
+    out: dict[str, Any] = {}
+    for key, value in node.items():
+        if key not in _KEEP:
+            continue
+        if key == "properties":
+            out[key] = {name: _structural(sub, defs) for name, sub in value.items()}
+        elif key in ("items", "additionalProperties") and isinstance(value, dict):
+            out[key] = _structural(value, defs)
+        elif key == "default" and value is None:
+            continue
+        elif key == "description":
+            out[key] = " ".join(value.split())
+        else:
+            out[key] = value
+    if "enum" in out and "type" not in out:
+        out["type"] = "string"
+    if out.get("type") == "object" and "properties" in out:
+        out.setdefault("additionalProperties", None)
+        out.pop("additionalProperties")
+    return out
+
+
+def openapi_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The structural OpenAPI schema of a model, as the API server wants it."""
+    raw = model.model_json_schema(by_alias=True, mode="validation")
+    return dict(_structural(raw, raw.get("$defs", {})))
+
+
+def _column(name: str, path: str, type_: str = "string", **extra: Any) -> dict[str, Any]:
+    return {"name": name, "type": type_, "jsonPath": path, **extra}
+
+
+def crd() -> dict[str, Any]:
+    """The CustomResourceDefinition manifest."""
+    spec_schema = openapi_schema(ReportScheduleSpec)
+    status_schema = openapi_schema(ReportScheduleStatus)
+    return {
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "spec": {
+            "group": GROUP,
+            "names": {
+                "kind": KIND,
+                "listKind": f"{KIND}List",
+                "plural": PLURAL,
+                "singular": KIND.lower(),
+                "shortNames": ["rs", "reports"],
+                "categories": ["bulletin"],
+            },
+            "scope": "Namespaced",
+            "versions": [
+                {
+                    "name": VERSION,
+                    "served": True,
+                    "storage": True,
+                    "subresources": {"status": {}},
+                    "additionalPrinterColumns": [
+                        _column("Schedule", ".status.schedule"),
+                        _column("Timezone", ".spec.schedule.timeZone"),
+                        _column("Suspended", ".spec.suspend", "boolean"),
+                        _column("Last Run", ".status.lastRun.startTime", "date"),
+                        _column("Last Result", ".status.lastRun.result"),
+                        _column("Next Run", ".status.nextRunTime", "date"),
+                        _column("Ready", '.status.conditions[?(@.type=="Ready")].status',
+                                priority=1),
+                        _column("Age", ".metadata.creationTimestamp", "date"),
+                    ],
+                    "schema": {
+                        "openAPIV3Schema": {
+                            "type": "object",
+                            "description": "A report that runs on a schedule: it queries data,"
+                            " renders it and delivers it. See spec for the fields.",
+                            "required": ["spec"],
+                            "properties": {
+                                "apiVersion": {
+                                    "type": "string",
+                                    "description": "APIVersion of this object.",
+                                },
+                                "kind": {"type": "string", "description": "Kind of this object."},
+                                "metadata": {"type": "object"},
+                                "spec": spec_schema,
+                                "status": status_schema,
+                            },
+                        }
+                    },
+                }
+            ],
+        },
+    }
+
+
+def render() -> str:
+    """The CRD as YAML text, with a header saying where it comes from."""
+    header = "# Generated by `python -m bulletin.api.crd` from runner/bulletin/api. Do not edit.\n"
+    return header + yaml.safe_dump(crd(), sort_keys=False, width=100)
+
+
+def main() -> int:
+    """Write the CRD file, or with --check fail if it is out of date."""
+    text = render()
+    if "--check" in sys.argv[1:]:
+        if not CRD_FILE.exists() or CRD_FILE.read_text() != text:
+            print(f"{CRD_FILE} is out of date: run `make crds`", file=sys.stderr)
+            return 1
+        return 0
+    CRD_FILE.parent.mkdir(parents=True, exist_ok=True)
+    CRD_FILE.write_text(text)
+    print(f"wrote {CRD_FILE}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,115 @@
+"""ReportSchedule status: conditions (Kubernetes API conventions) and the run history."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import Field
+
+from bulletin.api.base import ApiModel
+
+
+class RunResult(StrEnum):
+    """Outcome of one run."""
+
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    SKIPPED = "Skipped"
+    PARTIALLY_DELIVERED = "PartiallyDelivered"
+
+
+class Trigger(StrEnum):
+    """What started a run."""
+
+    SCHEDULED = "Scheduled"
+    MANUAL = "Manual"
+
+
+class Condition(ApiModel):
+    """A condition, as in metav1.Condition."""
+
+    type: Annotated[str, Field(max_length=316, description="Condition type, e.g. Ready.")]
+    status: Annotated[str, Field(description='"True", "False" or "Unknown".')]
+    reason: Annotated[str, Field(max_length=1024, description="CamelCase machine-readable reason.")]
+    message: Annotated[str, Field(max_length=32768, description="Human-readable details.")] = ""
+    last_transition_time: Annotated[
+        datetime, Field(description="When status last changed.")
+    ]
+    observed_generation: Annotated[
+        int | None, Field(description="The .metadata.generation this condition was set for.")
+    ] = None
+
+
+class DeliveryRecord(ApiModel):
+    """What happened to one delivery target in a run."""
+
+    target: Annotated[str, Field(description='Target, e.g. "email".')]
+    state: Annotated[str, Field(description="Pending, Sent or Failed.")]
+    recipients: Annotated[
+        list[str], Field(description="Addresses or endpoints the report went to.")
+    ] = []
+    attempts: Annotated[int, Field(description="Send attempts made.")] = 0
+    error: Annotated[str | None, Field(description="Last error, if any.")] = None
+
+
+class RunRecord(ApiModel):
+    """One run of the report."""
+
+    run_id: Annotated[str, Field(description="Run id: the name of the Job that ran it.")]
+    trigger: Annotated[Trigger, Field(description="Scheduled or Manual.")]
+    scheduled_time: Annotated[
+        datetime | None, Field(description="When the run was due, for scheduled runs.")
+    ] = None
+    start_time: Annotated[datetime, Field(description="When the run started.")]
+    end_time: Annotated[datetime | None, Field(description="When the run ended.")] = None
+    period_start: Annotated[
+        datetime | None, Field(description="Start of the reported period (inclusive).")
+    ] = None
+    period_end: Annotated[
+        datetime | None, Field(description="End of the reported period (exclusive).")
+    ] = None
+    result: Annotated[RunResult, Field(description="Succeeded, Failed, Skipped or PartiallyDelivered.")]
+    rows: Annotated[int, Field(description="Data rows in the report.")] = 0
+    bytes: Annotated[int, Field(description="Total size of the report files.")] = 0
+    recipients: Annotated[list[str], Field(description="Who received the report.")] = []
+    deliveries: Annotated[
+        list[DeliveryRecord], Field(description="Per-target delivery results.")
+    ] = []
+    message: Annotated[
+        str | None, Field(max_length=4096, description="Error or skip reason, if any.")
+    ] = None
+
+
+class ReportScheduleStatus(ApiModel):
+    """Observed state of a ReportSchedule."""
+
+    observed_generation: Annotated[
+        int | None, Field(description="The .metadata.generation the operator last acted on.")
+    ] = None
+    conditions: Annotated[
+        list[Condition],
+        Field(description="Ready, Stalled; see kubectl describe for messages."),
+    ] = []
+    schedule: Annotated[
+        str | None, Field(description="The cron expression the CronJob runs on.")
+    ] = None
+    cron_job_name: Annotated[str | None, Field(description="The owned CronJob.")] = None
+    next_run_time: Annotated[
+        datetime | None, Field(description="When the next scheduled run is due.")
+    ] = None
+    last_run_request: Annotated[
+        str | None,
+        Field(description="The last run-now token (bulletin.dev/run-requested-at) handled."),
+    ] = None
+    last_run: Annotated[RunRecord | None, Field(description="The most recent run.")] = None
+    last_success_time: Annotated[
+        datetime | None, Field(description="When the last successful run ended.")
+    ] = None
+    consecutive_failures: Annotated[
+        int, Field(description="Failed runs since the last success.")
+    ] = 0
+    history: Annotated[
+        list[RunRecord], Field(description="Recent runs, newest first, bounded by historyLimit.")
+    ] = []

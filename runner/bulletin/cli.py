@@ -1,0 +1,25 @@
+"""`bulletin`: the command-line entry point (the runner, and tools around it)."""
+
+from __future__ import annotations
+
+import sys
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch ``bulletin run`` (one run, as in the runner image) and ``bulletin crd``."""
+    args = sys.argv[1:] if argv is None else argv
+    if args[:1] == ["run"]:
+        from bulletin.run import main as run_main
+
+        return run_main()
+    if args[:1] == ["crd"]:
+        from bulletin.api.crd import render
+
+        sys.stdout.write(render())
+        return 0
+    print("usage: bulletin {run|crd}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,97 @@
+"""What a run knows from its pod environment (set by the operator's CronJob template)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bulletin.api.status import Trigger
+
+_CRONJOB_SUFFIX = re.compile(r"-(\d{8,})$")
+
+
+class ConfigError(RuntimeError):
+    """The pod environment lacks something the run needs."""
+
+
+@dataclass(frozen=True)
+class SmtpSettings:
+    """SMTP connection settings, from the Secret named by spec.delivery.email.smtpSecretRef."""
+
+    host: str
+    port: int
+    security: str = "starttls"
+    username: str | None = None
+    password: str | None = None
+    sender: str | None = None
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str], prefix: str = "BULLETIN_SMTP_") -> SmtpSettings:
+        """Read the Secret's keys (host, port, security, username, password, from)."""
+        host = env.get(prefix + "host")
+        if not host:
+            raise ConfigError("the SMTP Secret has no 'host' key; add host and port")
+        security = env.get(prefix + "security", "starttls").lower()
+        if security not in ("starttls", "tls", "none"):
+            raise ConfigError("the SMTP Secret key 'security' must be starttls, tls or none")
+        default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
+        try:
+            port = int(env.get(prefix + "port") or default_port)
+        except ValueError as exc:
+            raise ConfigError("the SMTP Secret key 'port' must be a number") from exc
+        return cls(
+            host=host,
+            port=port,
+            security=security,
+            username=env.get(prefix + "username") or None,
+            password=env.get(prefix + "password") or None,
+            sender=env.get(prefix + "from") or None,
+        )
+
+
+@dataclass(frozen=True)
+class RunContext:
+    """Identity and inputs of one run."""
+
+    namespace: str
+    schedule: str
+    run_id: str
+    trigger: Trigger
+    scheduled_time: datetime | None
+    run_request: str | None
+    workdir: Path
+    env: Mapping[str, str]
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> RunContext:
+        """Build from BULLETIN_* variables; the CronJob's Job name encodes the scheduled minute."""
+        missing = [k for k in ("BULLETIN_NAMESPACE", "BULLETIN_SCHEDULE") if not env.get(k)]
+        if missing:
+            raise ConfigError(f"missing environment: {', '.join(missing)}")
+        run_id = env.get("BULLETIN_RUN_ID") or f"local-{datetime.now(UTC):%Y%m%d%H%M%S}"
+        trigger = Trigger(env.get("BULLETIN_TRIGGER", Trigger.SCHEDULED.value))
+        scheduled = None
+        match = _CRONJOB_SUFFIX.search(run_id)
+        if trigger is Trigger.SCHEDULED and match:
+            scheduled = datetime.fromtimestamp(int(match.group(1)) * 60, UTC)
+        return cls(
+            namespace=env["BULLETIN_NAMESPACE"],
+            schedule=env["BULLETIN_SCHEDULE"],
+            run_id=run_id,
+            trigger=trigger,
+            scheduled_time=scheduled,
+            run_request=env.get("BULLETIN_RUN_REQUEST") or None,
+            workdir=Path(env.get("BULLETIN_WORKDIR") or "/tmp"),
+            env=env,
+        )
+
+    def secrets(self) -> list[str]:
+        """Secret values this run holds, to be redacted from anything it writes."""
+        from bulletin.redact import url_secrets
+
+        values = url_secrets(self.env.get("BULLETIN_DB_URL", ""))
+        password = self.env.get("BULLETIN_SMTP_password")
+        return values + ([password] if password else [])

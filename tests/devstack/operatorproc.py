@@ -1,0 +1,58 @@
+"""The Bulletin operator as a real process (`kopf run`), as it runs in its Deployment."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+from devstack.ports import free_port
+
+
+class OperatorProcess:
+    """Runs `kopf run -m bulletin_operator.handlers --all-namespaces` with a given kubeconfig."""
+
+    def __init__(self, kubeconfig: Path, log: Path, env: dict[str, str] | None = None) -> None:
+        self.kubeconfig = kubeconfig
+        self.log = log
+        self.port = free_port()
+        self.env = env or {}
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self, timeout: float = 60) -> OperatorProcess:
+        """Start and wait for kopf's liveness endpoint."""
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig), **self.env}
+        env.pop("KUBERNETES_SERVICE_HOST", None)
+        self.log.parent.mkdir(parents=True, exist_ok=True)
+        with self.log.open("ab") as out:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "kopf", "run", "--all-namespaces", "--standalone",
+                 f"--liveness=http://127.0.0.1:{self.port}/healthz",
+                 "-m", "bulletin_operator.handlers"],
+                env=env, stdout=out, stderr=subprocess.STDOUT,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"operator exited: {self.log.read_text()[-3000:]}")
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2):
+                    return self
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError(f"operator not live in {timeout}s: {self.log.read_text()[-3000:]}")
+
+    def stop(self) -> None:
+        """SIGTERM, then SIGKILL."""
+        if self.proc is None or self.proc.poll() is not None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()

@@ -1,0 +1,51 @@
+"""The CRD on a real API server: admission rejects bad manifests with a clear message."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from support import Cluster, report_schedule
+
+
+def _apply(cluster: Cluster, namespace: str, manifest: dict[str, object]) -> tuple[int, str]:
+    proc = cluster.kubectl("apply", "-n", namespace, "-f", "-", check=False,
+                           input_=json.dumps(manifest))
+    return proc.returncode, proc.stderr
+
+
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({"schedule": {"cron": "0 9 * * *", "daily": {"at": "09:00"}}},
+         "spec.schedule: set exactly one of cron, daily, weekly or monthly"),
+        ({"schedule": {"daily": {"at": "9am"}}}, "spec.schedule.daily.at"),
+        ({"schedule": {"cron": "every monday"}}, "spec.schedule.cron"),
+        ({"delivery": {}}, "spec.delivery: set at least one target"),
+        ({"datasets": [{"name": "a", "query": "SELECT 1"}, {"name": "a", "query": "SELECT 2"}]},
+         "spec.datasets: dataset names must be unique"),
+        ({"formats": ["docx"]}, "spec.formats[0]"),
+    ],
+)
+def test_bad_manifest_is_rejected_with_the_field(
+    cluster: Cluster, namespace: str, spec: dict[str, object], message: str
+) -> None:
+    code, stderr = _apply(cluster, namespace, report_schedule("bad", **spec))
+    assert code != 0
+    assert message in stderr, stderr
+
+
+def test_good_manifest_is_accepted_with_defaults(cluster: Cluster, namespace: str) -> None:
+    code, stderr = _apply(cluster, namespace, report_schedule("good"))
+    assert code == 0, stderr
+    spec = cluster.get_rs(namespace, "good")["spec"]
+    assert spec["suspend"] is False
+    assert spec["concurrencyPolicy"] == "Forbid"
+    assert spec["historyLimit"] == 10
+    assert spec["formats"] == ["csv"]
+
+
+def test_kubectl_explain_teaches_the_api(cluster: Cluster) -> None:
+    out = cluster.kubectl("explain", "reportschedule.spec.schedule.timeZone").stdout
+    assert "IANA time zone" in out

@@ -1,0 +1,139 @@
+"""End to end: apply, run now, the pod runs the runner, the email arrives, status shows it."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import psycopg
+import pytest
+from kubernetes import client
+
+from devstack.mailsink import MailSink
+from devstack.operatorproc import OperatorProcess
+from devstack.postgres import Postgres
+from support import Cluster, report_schedule, wait_for
+
+BERLIN = ZoneInfo("Europe/Berlin")
+
+
+@pytest.fixture(scope="module")
+def usage_table(postgres: Postgres) -> str:
+    """A usage table with a row per user for each of the last 20 days, plus an old row."""
+    today = datetime.now(BERLIN).date()
+    rows = [f"('{today - timedelta(days=d)}', 'user{d % 3}', {d * 10}, {d}.50)" for d in range(20)]
+    rows.append(f"('{today - timedelta(days=400)}', 'old', 1, 1.00)")
+    postgres.execute(
+        "DROP TABLE IF EXISTS usage; CREATE TABLE usage (day date, user_name text,"
+        " requests int, cost numeric(10,2)); INSERT INTO usage VALUES " + ", ".join(rows) + ";"
+    )
+    return "usage"
+
+
+def _secrets(cluster: Cluster, namespace: str, postgres: Postgres, smtp: MailSink) -> None:
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="db"), string_data={"url": postgres.url}))
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="smtp"),
+        string_data={"host": "127.0.0.1", "port": str(smtp.port), "security": "none",
+                     "from": "reports@example.com"}))
+
+
+def _run_now(cluster: Cluster, namespace: str, name: str, token: str) -> dict[str, Any]:
+    cluster.patch_rs(namespace, name,
+                     {"metadata": {"annotations": {"bulletin.dev/run-requested-at": token}}})
+
+    def finished() -> dict[str, Any] | None:
+        status = cluster.get_rs(namespace, name).get("status") or {}
+        last = status.get("lastRun") or {}
+        return status if status.get("lastRunRequest") == token and last.get("endTime") else None
+
+    return wait_for(finished, f"run {token} recorded in status", timeout=180)
+
+
+def _previous_week() -> tuple[date, date]:
+    today = datetime.now(BERLIN).date()
+    monday = today - timedelta(days=today.weekday())
+    return monday - timedelta(days=7), monday
+
+
+def test_report_is_delivered_and_recorded(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink, usage_table: str,
+) -> None:
+    _secrets(cluster, namespace, postgres, smtp)
+    query = ("SELECT day, user_name, requests, cost FROM usage"
+             " WHERE day >= :period_start AND day < :period_end ORDER BY day, user_name")
+    cluster.create_rs(namespace, report_schedule(
+        "weekly-usage", period={"kind": "PreviousWeek"},
+        datasets=[{"name": "usage", "query": query}]))
+    wait_for(lambda: (cluster.get_rs(namespace, "weekly-usage").get("status") or {})
+             .get("cronJobName"), "CronJob ready")
+
+    status = _run_now(cluster, namespace, "weekly-usage", "first")
+    last = status["lastRun"]
+    assert last["result"] == "Succeeded", last
+    assert last["trigger"] == "Manual"
+    assert last["recipients"] == ["team@example.com"]
+
+    start, end = _previous_week()
+    with psycopg.connect(postgres.url) as conn:
+        expected = conn.execute(
+            "SELECT day, user_name, requests, cost FROM usage WHERE day >= %s AND day < %s"
+            " ORDER BY day, user_name", (start, end)).fetchall()
+    assert len(expected) == 7
+    assert last["rows"] == 7
+    assert last["periodStart"] == datetime.combine(start, datetime.min.time(), BERLIN).astimezone(
+        UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+    wait_for(lambda: smtp.messages, "the email")
+    assert len(smtp.messages) == 1
+    rcpt, msg = smtp.messages[0]
+    assert rcpt == ["team@example.com"]
+    assert msg["From"] == "reports@example.com"
+    attachments = list(msg.iter_attachments())
+    assert [a.get_filename() for a in attachments] == ["usage.csv"]
+    payload = attachments[0].get_content()
+    text = payload.decode() if isinstance(payload, bytes) else payload
+    got = list(csv.reader(io.StringIO(text)))
+    assert got[0] == ["day", "user_name", "requests", "cost"]
+    assert got[1:] == [[str(d), u, str(r), str(c)] for d, u, r, c in expected]
+
+    table = cluster.kubectl("get", "reportschedules", "-n", namespace).stdout
+    assert "Succeeded" in table and "0 9 * * MON" in table and "Europe/Berlin" in table
+    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunSucceeded")
+    assert events.items, "no RunSucceeded event"
+    dump = json.dumps(cluster.get_rs(namespace, "weekly-usage")) + "".join(
+        e.message or "" for e in cluster.core.list_namespaced_event(namespace).items)
+    assert postgres.password not in dump
+
+
+def test_failing_query_is_recorded_with_the_database_message(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    _secrets(cluster, namespace, postgres, smtp)
+    cluster.create_rs(namespace, report_schedule(
+        "broken", datasets=[{"name": "main", "query": "SELECT * FROM no_such_table"}]))
+    status = _run_now(cluster, namespace, "broken", "try-1")
+    last = status["lastRun"]
+    assert last["result"] == "Failed"
+    assert 'relation "no_such_table" does not exist' in last["message"]
+    assert status["consecutiveFailures"] == 1
+    assert smtp.messages == []
+    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunFailed")
+    assert any("no_such_table" in e.message for e in events.items)
+    assert "Failed" in cluster.kubectl("get", "reportschedules", "-n", namespace).stdout
+
+    # The Job fails without retrying a run that already recorded its failure.
+    def job_failed() -> bool:
+        jobs = cluster.batch.list_namespaced_job(namespace).items
+        return any(c.type == "Failed" and c.status == "True"
+                   for j in jobs for c in (j.status.conditions or []))
+
+    wait_for(job_failed, "Job Failed")
+    assert len(cluster.core.list_namespaced_pod(namespace).items) == 1

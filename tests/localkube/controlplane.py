@@ -1,0 +1,307 @@
+"""A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) on loopback.
+
+Binaries come from ``tests/controlplane/build.sh`` (built from Go modules, cached).
+Everything listens on 127.0.0.1 only, with a fresh PKI and a fresh etcd data dir on
+every ``start()``; nothing is persisted between runs.
+
+Admission: the defaults of kube-apiserver stay on (NamespaceLifecycle, ServiceAccount,
+LimitRanger, ResourceQuota, PodSecurity, ...) except ``TaintNodesByCondition``, which
+would taint the executor's node ``not-ready`` forever because the node-lifecycle
+controller (which lifts that taint) is not run.
+
+Usage::
+
+    with ControlPlane(tmp_path) as cp:
+        client = cp.client()          # localkube.kube.KubeClient as bulletin-admin
+        print(cp.kubeconfig, cp.server, cp.start_seconds)
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from types import TracebackType
+
+import yaml
+
+from ._proc import Popen, free_ports, spawn, stop_proc, tail
+from .kube import ApiError, Credentials, KubeClient
+from .pki import Pki, generate_pki
+
+log = logging.getLogger("localkube.controlplane")
+
+REPO_ROOT = Path(__file__).resolve().parents[2]
+BUILD_SCRIPT = REPO_ROOT / "tests" / "controlplane" / "build.sh"
+
+#: Controllers run by kube-controller-manager (1.34 names).
+DEFAULT_CONTROLLERS: tuple[str, ...] = (
+    "namespace-controller",
+    "garbage-collector-controller",
+    "serviceaccount-controller",
+    "serviceaccount-token-controller",
+    "job-controller",
+    "cronjob-controller",
+    "ttl-after-finished-controller",
+    "root-ca-certificate-publisher-controller",
+)
+
+ENABLED_ADMISSION = (
+    "NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,"
+    "DefaultStorageClass,Priority,PodSecurity,MutatingAdmissionWebhook,"
+    "ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,ResourceQuota"
+)
+DISABLED_ADMISSION = "TaintNodesByCondition"
+
+_bin_dir_cache: Path | None = None
+
+
+class ControlPlaneError(RuntimeError):
+    """The control plane failed to start; the message carries the relevant log tail."""
+
+
+def build_binaries() -> Path:
+    """Run build.sh (instant when cached) and return the bin directory it prints."""
+    global _bin_dir_cache
+    if _bin_dir_cache is None:
+        res = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True, check=False)
+        lines = res.stdout.strip().splitlines()
+        if res.returncode != 0 or not lines:
+            raise ControlPlaneError(
+                f"{BUILD_SCRIPT} failed ({res.returncode}):\n{res.stderr[-4000:]}")
+        _bin_dir_cache = Path(lines[-1].strip())
+    return _bin_dir_cache
+
+
+class ControlPlane:
+    """etcd + kube-apiserver + kube-controller-manager, started as children of this process."""
+
+    def __init__(
+        self,
+        workdir: Path,
+        *,
+        bin_dir: Path | None = None,
+        controllers: Sequence[str] = DEFAULT_CONTROLLERS,
+        timeout: float = 120.0,
+        verbosity: int = 1,
+    ) -> None:
+        self.workdir = Path(workdir).resolve()
+        self.kubeconfig = self.workdir / "kubeconfig"
+        self.server = ""
+        self.controllers = tuple(controllers)
+        self.timeout = timeout
+        self.verbosity = verbosity
+        #: Seconds from launching etcd until the controller manager works (no build).
+        self.start_seconds: float | None = None
+        #: Per-phase durations in seconds (build, pki, etcd, kube-apiserver, ...).
+        self.timings: dict[str, float] = {}
+        self.pki: Pki | None = None
+        self._bin_dir = bin_dir
+        self._procs: list[tuple[str, Popen]] = []
+
+    @property
+    def bin_dir(self) -> Path:
+        """Directory holding etcd, kube-apiserver, kube-controller-manager, kubectl."""
+        if self._bin_dir is None:
+            self._bin_dir = build_binaries()
+        return self._bin_dir
+
+    def log_path(self, component: str) -> Path:
+        """Log file of a component, e.g. ``log_path("kube-apiserver")``."""
+        return self.workdir / f"{component}.log"
+
+    def client(self, timeout: float = 30.0) -> KubeClient:
+        """An admin (system:masters) client."""
+        return KubeClient.from_kubeconfig(self.kubeconfig, timeout=timeout)
+
+    def __enter__(self) -> ControlPlane:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        """Start all components and wait until they work; raise ControlPlaneError if not."""
+        if self._procs:
+            raise ControlPlaneError("already started")
+        t0 = time.monotonic()
+        bins = self.bin_dir
+        self.timings["build"] = time.monotonic() - t0
+        try:
+            self._start(bins)
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - t0 - self.timings["build"]
+        log.info("control plane up in %.1fs at %s", self.start_seconds, self.server)
+
+    def _phase(self, name: str, fn: Callable[[], None]) -> None:
+        t = time.monotonic()
+        fn()
+        self.timings[name] = time.monotonic() - t
+
+    def _start(self, bins: Path) -> None:
+        wd = self.workdir
+        wd.mkdir(parents=True, exist_ok=True)
+        for stale in ("etcd", "pki", "apiserver-certs"):
+            shutil.rmtree(wd / stale, ignore_errors=True)
+        for component in ("etcd", "kube-apiserver", "kube-controller-manager"):
+            self.log_path(component).unlink(missing_ok=True)
+
+        t = time.monotonic()
+        pki = self.pki = generate_pki(wd / "pki")
+        self.timings["pki"] = time.monotonic() - t
+        etcd_client, etcd_peer, api_port = free_ports(3)
+        self.server = f"https://127.0.0.1:{api_port}"
+
+        def etcd() -> None:
+            url = f"http://127.0.0.1:{etcd_client}"
+            peer = f"http://127.0.0.1:{etcd_peer}"
+            self._spawn("etcd", [
+                str(bins / "etcd"), "--name=localkube", f"--data-dir={wd / 'etcd'}",
+                f"--listen-client-urls={url}", f"--advertise-client-urls={url}",
+                f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
+                f"--initial-cluster=localkube={peer}", "--initial-cluster-state=new",
+                "--unsafe-no-fsync", f"--quota-backend-bytes={512 * 1024 * 1024}",
+                "--log-level=warn",
+            ])
+            self._wait("etcd", lambda: _etcd_healthy(etcd_client))
+
+        def apiserver() -> None:
+            self._spawn("kube-apiserver", [
+                str(bins / "kube-apiserver"),
+                f"--etcd-servers=http://127.0.0.1:{etcd_client}",
+                f"--secure-port={api_port}", "--bind-address=127.0.0.1",
+                "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+                f"--cert-dir={wd / 'apiserver-certs'}",
+                f"--tls-cert-file={pki.apiserver_cert}",
+                f"--tls-private-key-file={pki.apiserver_key}",
+                f"--client-ca-file={pki.ca_cert}",
+                "--authorization-mode=RBAC",
+                f"--service-account-key-file={pki.sa_pub}",
+                f"--service-account-signing-key-file={pki.sa_key}",
+                "--service-account-issuer=https://kubernetes.default.svc",
+                "--service-cluster-ip-range=10.0.0.0/24",
+                f"--enable-admission-plugins={ENABLED_ADMISSION}",
+                f"--disable-admission-plugins={DISABLED_ADMISSION}",
+                "--allow-privileged=true", "--enable-priority-and-fairness=false",
+                "--profiling=false", f"--v={self.verbosity}",
+            ])
+            self._write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
+                                   "bulletin-admin")
+            creds = Credentials(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
+            self._wait("kube-apiserver", lambda: _apiserver_ready(creds))
+
+        def controller_manager() -> None:
+            kcm_kubeconfig = wd / "kube-controller-manager.kubeconfig"
+            self._write_kubeconfig(kcm_kubeconfig, pki.kcm_cert, pki.kcm_key,
+                                   "system:kube-controller-manager")
+            self._spawn("kube-controller-manager", [
+                str(bins / "kube-controller-manager"),
+                f"--kubeconfig={kcm_kubeconfig}",
+                "--use-service-account-credentials=true",
+                f"--service-account-private-key-file={pki.sa_key}",
+                f"--root-ca-file={pki.ca_cert}",
+                "--leader-elect=false", "--secure-port=0",
+                f"--controllers={','.join(self.controllers)}",
+                f"--v={self.verbosity}",
+            ])
+            client = self.client(timeout=5.0)
+            checks = ["/api/v1/namespaces/default/serviceaccounts/default"]
+            if any("root-ca" in c for c in self.controllers):
+                checks.append("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
+            self._wait("kube-controller-manager",
+                       lambda: all(client.exists(path) for path in checks))
+
+        self._phase("etcd", etcd)
+        self._phase("kube-apiserver", apiserver)
+        self._phase("kube-controller-manager", controller_manager)
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log.debug("starting %s: %s", name, " ".join(args))
+        self._procs.append((name, spawn(args, log=self.log_path(name), cwd=self.workdir)))
+
+    def _wait(self, name: str, ready: Callable[[], bool]) -> None:
+        """Poll ready() until true; fail fast if the component exits, with its log tail."""
+        proc = dict(self._procs)[name]
+        deadline = time.monotonic() + self.timeout
+        delay = 0.05
+        last_error: Exception | None = None
+        while True:
+            if proc.poll() is not None:
+                raise ControlPlaneError(
+                    f"{name} exited with code {proc.returncode} during startup; "
+                    f"log {self.log_path(name)}:\n{tail(self.log_path(name))}")
+            try:
+                if ready():
+                    return
+            except (OSError, http.client.HTTPException, ApiError, ValueError) as e:
+                last_error = e
+            if time.monotonic() > deadline:
+                raise ControlPlaneError(
+                    f"{name} not ready after {self.timeout:.0f}s (last error: {last_error}); "
+                    f"log {self.log_path(name)}:\n{tail(self.log_path(name))}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    def _write_kubeconfig(self, path: Path, cert: Path, key: Path, user: str) -> None:
+        assert self.pki is not None
+        cfg = {
+            "apiVersion": "v1",
+            "kind": "Config",
+            "clusters": [{"name": "localkube", "cluster": {
+                "server": self.server, "certificate-authority": str(self.pki.ca_cert)}}],
+            "users": [{"name": user, "user": {
+                "client-certificate": str(cert), "client-key": str(key)}}],
+            "contexts": [{"name": "localkube", "context": {
+                "cluster": "localkube", "user": user, "namespace": "default"}}],
+            "current-context": "localkube",
+        }
+        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
+        path.chmod(0o600)
+
+    # ------------------------------------------------------------------- stop
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop the components in reverse start order (SIGTERM, then SIGKILL). Idempotent."""
+        while self._procs:
+            name, proc = self._procs.pop()
+            code = stop_proc(proc, timeout)
+            log.debug("%s stopped (exit %s)", name, code)
+
+    @property
+    def running(self) -> bool:
+        """True while every started component is alive."""
+        return bool(self._procs) and all(p.poll() is None for _, p in self._procs)
+
+
+def _etcd_healthy(port: int) -> bool:
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
+    try:
+        conn.request("GET", "/health")
+        resp = conn.getresponse()
+        body = resp.read()
+        return resp.status == 200 and json.loads(body).get("health") == "true"
+    finally:
+        conn.close()
+
+
+def _apiserver_ready(creds: Credentials) -> bool:
+    host_port = creds.server.removeprefix("https://")
+    host, port = host_port.rsplit(":", 1)
+    conn = http.client.HTTPSConnection(host, int(port), context=creds.ssl_context(), timeout=5)
+    try:
+        conn.request("GET", "/readyz")
+        resp = conn.getresponse()
+        resp.read()
+        return resp.status == 200
+    finally:
+        conn.close()

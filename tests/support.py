@@ -1,0 +1,101 @@
+"""Helpers for integration tests: polling, kubectl, and manifests."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, TypeVar
+
+from kubernetes import client
+
+T = TypeVar("T")
+
+
+def wait_for(fn: Callable[[], T], what: str, timeout: float = 60, interval: float = 0.3) -> T:
+    """Poll ``fn`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    deadline = time.monotonic() + timeout
+    last: Any = None
+    while True:
+        try:
+            result = fn()
+            if result:
+                return result
+            last = result
+        except Exception as exc:  # polling tolerates transient errors; the last one is reported
+            last = exc
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+        time.sleep(interval)
+
+
+@dataclass
+class Cluster:
+    """The running local control plane, seen from a test."""
+
+    kubeconfig: Path
+    kubectl_bin: Path
+    api: client.ApiClient
+    executor: Any
+    workdir: Path
+
+    def kubectl(self, *args: str, check: bool = True, input_: str | None = None
+                ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+        """Run the real kubectl against the control plane."""
+        env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
+        proc = subprocess.run([str(self.kubectl_bin), *args], env=env, input=input_,
+                              capture_output=True, text=True, timeout=120)  # fmt: skip
+        if check and proc.returncode != 0:
+            raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
+        return proc
+
+    @property
+    def custom(self) -> client.CustomObjectsApi:
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> client.CoreV1Api:
+        return client.CoreV1Api(self.api)
+
+    @property
+    def batch(self) -> client.BatchV1Api:
+        return client.BatchV1Api(self.api)
+
+    def get_rs(self, namespace: str, name: str) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            "bulletin.dev", "v1alpha1", namespace, "reportschedules", name)
+        return obj
+
+    def create_rs(self, namespace: str, body: dict[str, Any]) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.create_namespaced_custom_object(
+            "bulletin.dev", "v1alpha1", namespace, "reportschedules", body)
+        return obj
+
+    def patch_rs(self, namespace: str, name: str, body: dict[str, Any]) -> dict[str, Any]:
+        obj: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+            "bulletin.dev", "v1alpha1", namespace, "reportschedules", name, body)
+        return obj
+
+
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
+    """The condition of ``type_`` in an object's status, if present."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == type_:
+            return dict(cond)
+    return None
+
+
+def report_schedule(name: str, **spec: Any) -> dict[str, Any]:
+    """A ReportSchedule manifest with sensible defaults, overridden by ``spec``."""
+    base: dict[str, Any] = {
+        "schedule": {"cron": "0 9 * * MON", "timeZone": "Europe/Berlin"},
+        "source": {"connectionSecretRef": {"name": "db", "key": "url"}},
+        "datasets": [{"name": "main", "query": "SELECT 1 AS one"}],
+        "delivery": {"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]}},
+    }
+    base.update(spec)
+    return {"apiVersion": "bulletin.dev/v1alpha1", "kind": "ReportSchedule",
+            "metadata": {"name": name}, "spec": base}

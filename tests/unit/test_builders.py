@@ -1,0 +1,73 @@
+"""Golden tests of the pure builders (regenerate with UPDATE_GOLDEN=1 after a deliberate change)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from bulletin.api.spec import ReportScheduleSpec
+from bulletin_operator import builders
+
+GOLDEN = Path(__file__).parent / "golden"
+OWNER = builders.Owner(name="weekly-usage", namespace="analytics", uid="1111-2222")
+SPEC = ReportScheduleSpec.model_validate(
+    {
+        "schedule": {"weekly": {"days": ["MON"], "at": "09:00"}, "timeZone": "Europe/Berlin"},
+        "source": {"connectionSecretRef": {"name": "analytics-db", "key": "url"}},
+        "datasets": [{"name": "usage", "query": "SELECT 1"}],
+        "delivery": {"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]}},
+    }
+)
+SETTINGS = builders.RunnerSettings(image="example.org/bulletin-runner:test")
+
+
+def _check(name: str, obj: Any) -> None:
+    path = GOLDEN / f"{name}.yaml"
+    text = yaml.safe_dump(obj, sort_keys=False)
+    if os.environ.get("UPDATE_GOLDEN"):
+        path.write_text(text)
+    assert path.exists(), f"missing golden file {path}; run with UPDATE_GOLDEN=1"
+    assert text == path.read_text(), f"{name} differs from {path}"
+
+
+@pytest.mark.parametrize(
+    ("name", "build"),
+    [
+        ("cronjob", lambda: builders.cronjob(OWNER, SPEC, SETTINGS)),
+        ("serviceaccount", lambda: builders.service_account(OWNER)),
+        ("role", lambda: builders.role(OWNER)),
+        ("rolebinding", lambda: builders.role_binding(OWNER)),
+        ("run-now-job", lambda: builders.run_now_job(OWNER, SPEC, SETTINGS, "2026-11-21T10:00")),
+    ],
+)
+def test_golden(name: str, build: Any) -> None:
+    _check(name, build())
+
+
+def test_cronjob_follows_spec_changes() -> None:
+    changed = SPEC.model_copy(update={"suspend": True})
+    job = builders.cronjob(OWNER, changed, SETTINGS)
+    assert job["spec"]["suspend"] is True
+    assert job["spec"]["concurrencyPolicy"] == "Forbid"
+    original = builders.cronjob(OWNER, SPEC, SETTINGS)
+    key = builders.HASH_ANNOTATION
+    assert job["metadata"]["annotations"][key] != original["metadata"]["annotations"][key]
+
+
+def test_long_names_are_cut_and_stay_unique() -> None:
+    a = builders.Owner(name="x" * 60 + "a", namespace="ns", uid="u")
+    b = builders.Owner(name="x" * 60 + "b", namespace="ns", uid="u")
+    assert len(builders.cronjob_name(a)) <= 52
+    assert builders.cronjob_name(a) != builders.cronjob_name(b)
+    job = builders.run_now_job(a, SPEC, SETTINGS, "t")
+    assert len(job["metadata"]["name"]) <= 63
+
+
+def test_run_now_job_name_depends_on_token() -> None:
+    one = builders.run_now_job(OWNER, SPEC, SETTINGS, "a")["metadata"]["name"]
+    two = builders.run_now_job(OWNER, SPEC, SETTINGS, "b")["metadata"]["name"]
+    assert one != two

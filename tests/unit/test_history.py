@@ -1,0 +1,44 @@
+"""Run history bookkeeping."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bulletin.api.status import RunRecord, RunResult, Trigger
+from bulletin.history import with_run
+from bulletin.redact import redact, url_secrets
+
+T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
+
+
+def _run(i: int, result: RunResult) -> RunRecord:
+    start = T0 + timedelta(hours=i)
+    return RunRecord(run_id=f"r{i}", trigger=Trigger.SCHEDULED, start_time=start,
+                     end_time=start + timedelta(minutes=1), result=result)
+
+
+def test_history_is_bounded_newest_first() -> None:
+    status: dict[str, object] = {}
+    for i in range(5):
+        status.update(with_run(status, _run(i, RunResult.SUCCEEDED), limit=3))
+    assert [h["runId"] for h in status["history"]] == ["r4", "r3", "r2"]  # type: ignore[index]
+    assert status["lastRun"]["runId"] == "r4"  # type: ignore[index]
+    assert status["lastSuccessTime"] == "2026-11-21T13:01:00Z"
+
+
+def test_failure_streak_counts_and_resets() -> None:
+    status: dict[str, object] = {}
+    status.update(with_run(status, _run(0, RunResult.FAILED), limit=10))
+    status.update(with_run(status, _run(1, RunResult.FAILED), limit=10))
+    status.update(with_run(status, _run(1, RunResult.FAILED), limit=10))  # same run again
+    assert status["consecutiveFailures"] == 2
+    status.update(with_run(status, _run(2, RunResult.SKIPPED), limit=10))
+    assert status["consecutiveFailures"] == 2
+    status.update(with_run(status, _run(3, RunResult.SUCCEEDED), limit=10))
+    assert status["consecutiveFailures"] == 0
+
+
+def test_redact_masks_url_passwords() -> None:
+    secrets = url_secrets("postgresql://u:s%40cret-pw@db:5432/x")
+    assert "s@cret-pw" in secrets
+    assert redact("auth failed for s@cret-pw", secrets) == "auth failed for ****"

@@ -1,0 +1,42 @@
+"""Conditions follow API conventions; a no-op reconcile patches nothing."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from bulletin_operator.status import reconciled, set_condition
+
+T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
+T1 = T0 + timedelta(minutes=5)
+
+
+def test_transition_time_moves_only_on_flip() -> None:
+    first = set_condition([], type_="Ready", status=True, reason="A", message="m",
+                          generation=1, now=T0)
+    same = set_condition(first, type_="Ready", status=True, reason="B", message="n",
+                         generation=2, now=T1)
+    assert same[0]["lastTransitionTime"] == "2026-11-21T12:00:00Z"
+    assert same[0]["observedGeneration"] == 2 and same[0]["reason"] == "B"
+    flipped = set_condition(same, type_="Ready", status=False, reason="C", message="",
+                            generation=3, now=T1)
+    assert flipped[0]["lastTransitionTime"] == "2026-11-21T12:05:00Z"
+    assert flipped[0]["status"] == "False"
+
+
+def test_reconcile_twice_patches_nothing_the_second_time() -> None:
+    args = dict(generation=1, error=None, cron="0 9 * * *", cronjob="r", next_run=T1)
+    first = reconciled({}, now=T0, **args)  # type: ignore[arg-type]
+    assert first["observedGeneration"] == 1
+    assert {c["type"]: c["status"] for c in first["conditions"]} == {
+        "Ready": "True", "Stalled": "False"}
+    assert reconciled(first, now=T1, **args) == {}  # type: ignore[arg-type]
+
+
+def test_invalid_spec_is_stalled_with_the_message() -> None:
+    patch = reconciled({}, generation=4, error="spec.schedule.cron: bad", cron=None,
+                       cronjob=None, next_run=None, now=T0)
+    conds = {c["type"]: c for c in patch["conditions"]}
+    assert conds["Ready"]["status"] == "False"
+    assert conds["Stalled"]["status"] == "True"
+    assert conds["Stalled"]["message"] == "spec.schedule.cron: bad"
+    assert conds["Stalled"]["observedGeneration"] == 4
