@@ -9,11 +9,10 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from kubernetes import client, config
-
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
+from kubernetes import client, config
 from support import Cluster, wait_for
 
 ROOT = Path(__file__).resolve().parents[1]

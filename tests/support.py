@@ -15,7 +15,9 @@ from kubernetes import client
 T = TypeVar("T")
 
 
-def wait_for(fn: Callable[[], T], what: str, timeout: float = 60, interval: float = 0.3) -> T:
+def wait_for(
+    fn: Callable[[], T | None], what: str, timeout: float = 60, interval: float = 0.3
+) -> T:
     """Poll ``fn`` until it returns something truthy; fail with ``what`` after ``timeout``."""
     deadline = time.monotonic() + timeout
     last: Any = None
@@ -43,11 +45,11 @@ class Cluster:
     workdir: Path
 
     def kubectl(self, *args: str, check: bool = True, input_: str | None = None
-                ) -> subprocess.CompletedProcess[str]:  # fmt: skip
+                ) -> subprocess.CompletedProcess[str]:
         """Run the real kubectl against the control plane."""
         env = {**os.environ, "KUBECONFIG": str(self.kubeconfig)}
         proc = subprocess.run([str(self.kubectl_bin), *args], env=env, input=input_,
-                              capture_output=True, text=True, timeout=120)  # fmt: skip
+                              capture_output=True, text=True, timeout=120)
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
         return proc
@@ -80,12 +82,12 @@ class Cluster:
         return obj
 
 
-def condition(obj: dict[str, Any], type_: str) -> dict[str, Any] | None:
-    """The condition of ``type_`` in an object's status, if present."""
+def condition(obj: dict[str, Any], type_: str) -> dict[str, Any]:
+    """The condition of ``type_`` in an object's status ({} if absent)."""
     for cond in (obj.get("status") or {}).get("conditions") or []:
         if cond.get("type") == type_:
             return dict(cond)
-    return None
+    return {}
 
 
 def report_schedule(name: str, **spec: Any) -> dict[str, Any]:

@@ -1,1 +1,1 @@
-"""The Bulletin operator: turns ReportSchedules into CronJobs (run with `kopf run -m bulletin_operator.handlers`)."""
+"""The Bulletin operator: ReportSchedules to CronJobs (`kopf run -m bulletin_operator.handlers`)."""

@@ -37,7 +37,7 @@ def _kinds() -> dict[str, _Kind]:
                          batch.replace_namespaced_cron_job, batch.delete_namespaced_cron_job),
         "Job": _Kind(batch.read_namespaced_job, batch.create_namespaced_job,
                      batch.replace_namespaced_job, batch.delete_namespaced_job),
-    }  # fmt: skip
+    }
 
 
 class Adapter:

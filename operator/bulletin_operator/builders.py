@@ -99,7 +99,7 @@ def service_account(owner: Owner) -> dict[str, Any]:
     return with_hash(
         {"apiVersion": "v1", "kind": "ServiceAccount",
          "metadata": _metadata(owner, runner_account_name(owner))}
-    )  # fmt: skip
+    )
 
 
 def role(owner: Owner) -> dict[str, Any]:
@@ -117,7 +117,7 @@ def role(owner: Owner) -> dict[str, Any]:
                 {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
                  "verbs": ["create"]},
             ],
-        }  # fmt: skip
+        }
     )
 
 
@@ -146,7 +146,7 @@ def _env(owner: Owner, spec: ReportScheduleSpec) -> list[dict[str, Any]]:
         {"name": "BULLETIN_WORKDIR", "value": "/work"},
         {"name": "BULLETIN_DB_URL",
          "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}},
-    ]  # fmt: skip
+    ]
 
 
 def _env_from(spec: ReportScheduleSpec) -> list[dict[str, Any]]:
@@ -253,6 +253,8 @@ def run_now_job(
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
 
 
-def owned_objects(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict[str, Any]]:
+def owned_objects(
+    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings
+) -> list[dict[str, Any]]:
     """Everything a ReportSchedule owns, in the order it must be applied."""
     return [service_account(owner), role(owner), role_binding(owner), cronjob(owner, spec, s)]

@@ -6,14 +6,14 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from bulletin.api.errors import describe
+from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
+from bulletin.schedule import ScheduleError, next_run, validate, zone
 from kubernetes import config as kube_config
 from pydantic import ValidationError
 
-from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
-from bulletin.schedule import ScheduleError, next_run, validate, zone
 from bulletin_operator import builders
 from bulletin_operator.adapter import Adapter
-from bulletin.api.errors import describe
 from bulletin_operator.settings import configure, runner_settings
 from bulletin_operator.status import reconciled, rfc3339
 
@@ -55,7 +55,7 @@ def parse(spec: kopf.Spec) -> tuple[ReportScheduleSpec, str]:
 def reconcile(
     meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
     body: kopf.Body, **_: Any,
-) -> None:  # fmt: skip
+) -> None:
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled."""
     owner, now = _owner(meta), datetime.now(UTC)
     try:
@@ -81,7 +81,7 @@ def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any)
 @kopf.on.create(*RESOURCE, when=_run_requested)
 @kopf.on.update(*RESOURCE, when=_run_requested)
 def run_now(meta: kopf.Meta, spec: kopf.Spec, patch: kopf.Patch, body: kopf.Body,
-            **_: Any) -> None:  # fmt: skip
+            **_: Any) -> None:
     """Start a one-off Job for a new bulletin.dev/run-requested-at token, and echo the token."""
     token = meta["annotations"][builders.RUN_REQUEST_ANNOTATION]
     try:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -16,7 +16,7 @@ def rfc3339(when: datetime) -> str:
 
 
 def set_condition(
-    conditions: list[Mapping[str, Any]],
+    conditions: Sequence[Mapping[str, Any]],
     *,
     type_: str,
     status: bool,
@@ -70,7 +70,7 @@ def reconciled(
     now: datetime,
 ) -> dict[str, Any]:
     """The status fields to patch after a reconcile; empty when nothing changed."""
-    conditions: list[Mapping[str, Any]] = list(old.get("conditions") or [])
+    conditions: Sequence[Mapping[str, Any]] = old.get("conditions") or []
     if error is None:
         conditions = set_condition(conditions, type_=READY, status=True, reason="CronJobReady",
                                    message=f"CronJob {cronjob} runs {cron!r}",
@@ -81,7 +81,7 @@ def reconciled(
         conditions = set_condition(conditions, type_=READY, status=False, reason="InvalidSpec",
                                    message=error, generation=generation, now=now)
         conditions = set_condition(conditions, type_=STALLED, status=True, reason="InvalidSpec",
-                                   message=error, generation=generation, now=now)  # fmt: skip
+                                   message=error, generation=generation, now=now)
     new = {
         "observedGeneration": generation,
         "conditions": conditions,

@@ -63,7 +63,8 @@ class Kube:
         meta = obj["metadata"]
         now = datetime.now(UTC)
         body = client.CoreV1Event(
-            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.", namespace=meta["namespace"]),
+            metadata=client.V1ObjectMeta(generate_name=f"{meta['name']}.",
+                                         namespace=meta["namespace"]),
             involved_object=client.V1ObjectReference(
                 api_version=f"{GROUP}/{VERSION}", kind=KIND, name=meta["name"],
                 namespace=meta["namespace"], uid=meta["uid"],
@@ -80,7 +81,7 @@ class Kube:
             event_time=None,
             count=1,
             action="Run",
-        )  # fmt: skip
+        )
         try:
             self.core.create_namespaced_event(meta["namespace"], body)
         except ApiException as exc:

@@ -28,10 +28,10 @@ class Period:
         }
 
     def label(self) -> str:
-        """A short human label, e.g. 2026-10-01 – 2026-10-31."""
+        """A short human label, e.g. 2026-10-01..2026-10-31."""
         last = (self.end - timedelta(microseconds=1)).date()
         first = self.start.date()
-        return first.isoformat() if first == last else f"{first.isoformat()} – {last.isoformat()}"
+        return first.isoformat() if first == last else f"{first.isoformat()}..{last.isoformat()}"
 
 
 def _midnight(day: date, tz: ZoneInfo) -> datetime:

@@ -1,4 +1,4 @@
-"""`kubectl bulletin`: a kubectl plugin for ReportSchedules (install the `kubectl-bulletin` script)."""
+"""`kubectl bulletin`: a kubectl plugin for ReportSchedules (the `kubectl-bulletin` script)."""
 
 from __future__ import annotations
 

@@ -44,7 +44,8 @@ def run_query(url: str, sql: str, params: Mapping[str, Any], time_zone: str) -> 
     try:
         with engine.connect() as conn:
             try:
-                result = conn.execution_options(yield_per=FETCH_ROWS).execute(text(sql), dict(params))
+                streaming = conn.execution_options(yield_per=FETCH_ROWS)
+                result = streaming.execute(text(sql), dict(params))
             except Exception as exc:  # the driver's own exception types vary by database
                 raise QueryError(_db_message(exc)) from exc
             yield Rows(columns=list(result.keys()), rows=(tuple(r) for r in result))

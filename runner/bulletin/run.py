@@ -89,7 +89,7 @@ def deliver(ctx: RunContext, spec: ReportScheduleSpec, period: Period, outcome: 
         f"{outcome.rows} rows in {len(outcome.files)} file(s), attached.\n"
     )
     msg = build_message(sender=smtp.sender or DEFAULT_SENDER, to=email.to, subject=subject,
-                        text=text, html=None, attachments=outcome.files)  # fmt: skip
+                        text=text, html=None, attachments=outcome.files)
     record.attempts = 1
     try:
         send(msg, smtp)
@@ -102,7 +102,7 @@ def deliver(ctx: RunContext, spec: ReportScheduleSpec, period: Period, outcome: 
 def execute(ctx: RunContext, obj: dict[str, Any], started: datetime) -> RunRecord:
     """Do the run and describe it; never raises for report-level failures."""
     record = RunRecord(run_id=ctx.run_id, trigger=ctx.trigger, scheduled_time=ctx.scheduled_time,
-                       start_time=started, result=RunResult.FAILED)  # fmt: skip
+                       start_time=started, result=RunResult.FAILED)
     try:
         spec = ReportScheduleSpec.model_validate(obj.get("spec") or {})
     except ValidationError as exc:
@@ -123,7 +123,7 @@ def execute(ctx: RunContext, obj: dict[str, Any], started: datetime) -> RunRecor
         record.result = RunResult.SUCCEEDED
     else:
         record.result = RunResult.FAILED if len(failed) == len(outcome.deliveries) else (
-            RunResult.PARTIALLY_DELIVERED)  # fmt: skip
+            RunResult.PARTIALLY_DELIVERED)
         record.message = "; ".join(f"{d.target}: {d.error}" for d in failed)
     return record
 
@@ -131,7 +131,7 @@ def execute(ctx: RunContext, obj: dict[str, Any], started: datetime) -> RunRecor
 def main() -> int:
     """Entry point of the runner image (`bulletin-runner`)."""
     logging.basicConfig(level=os.environ.get("BULLETIN_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     from bulletin.kube import Kube
 
     ctx = RunContext.from_env(os.environ)

@@ -1,1 +1,1 @@
-"""Real local services for tests and the demo: PostgreSQL, an SMTP sink, and the operator process."""
+"""Real local services for tests and the demo: PostgreSQL, an SMTP sink, the operator."""

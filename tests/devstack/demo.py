@@ -27,7 +27,7 @@ def _kubectl(bin_: Path, kubeconfig: Path, *args: str, input_: str | None = None
     env = {**os.environ, "KUBECONFIG": str(kubeconfig)}
     env["PATH"] = f"{Path(sys.executable).parent}:{env.get('PATH', '')}"
     proc = subprocess.run([str(bin_), *args], env=env, input=input_, capture_output=True,
-                          text=True, timeout=120)  # fmt: skip
+                          text=True, timeout=120)
     if proc.returncode != 0:
         raise SystemExit(f"kubectl {' '.join(args)} failed:\n{proc.stderr}")
     return proc.stdout
@@ -41,11 +41,12 @@ def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
 
 def main() -> int:
     """Run the demo; exit 0 when the report was delivered."""
+    from localkube.controlplane import ControlPlane
+    from localkube.executor import PodExecutor
+
     from devstack.mailsink import MailSink
     from devstack.operatorproc import OperatorProcess
     from devstack.postgres import Postgres
-    from localkube.controlplane import ControlPlane
-    from localkube.executor import PodExecutor
 
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir()

@@ -34,7 +34,7 @@ class OperatorProcess:
                  f"--liveness=http://127.0.0.1:{self.port}/healthz",
                  "-m", "bulletin_operator.handlers"],
                 env=env, stdout=out, stderr=subprocess.STDOUT,
-            )  # fmt: skip
+            )
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:

@@ -71,7 +71,7 @@ class Postgres:
                 ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", db,
                  "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
                 env=env, capture_output=True, text=True,
-            )  # fmt: skip
+            )
             if proc.returncode == 0:
                 return
             if time.monotonic() > deadline:

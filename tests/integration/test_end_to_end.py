@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 import psycopg
 import pytest
-from kubernetes import client
-
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
+from kubernetes import client
 from support import Cluster, report_schedule, wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from kubernetes.client.exceptions import ApiException
-
 from devstack.operatorproc import OperatorProcess
+from kubernetes.client.exceptions import ApiException
 from support import Cluster, condition, report_schedule, wait_for
 
 

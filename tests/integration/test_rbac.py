@@ -5,11 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-
+from devstack.operatorproc import OperatorProcess
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-
-from devstack.operatorproc import OperatorProcess
 from support import Cluster, report_schedule, wait_for
 
 G, V, P = "bulletin.dev", "v1alpha1", "reportschedules"

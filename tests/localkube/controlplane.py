@@ -18,11 +18,13 @@ Usage::
 
 from __future__ import annotations
 
+import collections
 import http.client
 import json
 import logging
 import shutil
 import subprocess
+import sys
 import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -66,15 +68,23 @@ class ControlPlaneError(RuntimeError):
 
 
 def build_binaries() -> Path:
-    """Run build.sh (instant when cached) and return the bin directory it prints."""
+    """Run build.sh (instant when cached) and return the bin directory it prints.
+
+    The build's progress (stderr) is passed through to our stderr.
+    """
     global _bin_dir_cache
     if _bin_dir_cache is None:
-        res = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE,
-                             stderr=subprocess.PIPE, text=True, check=False)
-        lines = res.stdout.strip().splitlines()
-        if res.returncode != 0 or not lines:
+        proc = subprocess.Popen(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True)
+        assert proc.stdout is not None and proc.stderr is not None
+        err_tail: collections.deque[str] = collections.deque(maxlen=40)
+        for line in proc.stderr:
+            sys.stderr.write(line)
+            err_tail.append(line)
+        lines = proc.stdout.read().strip().splitlines()
+        if proc.wait() != 0 or not lines:
             raise ControlPlaneError(
-                f"{BUILD_SCRIPT} failed ({res.returncode}):\n{res.stderr[-4000:]}")
+                f"{BUILD_SCRIPT} failed ({proc.returncode}):\n{''.join(err_tail)}")
         _bin_dir_cache = Path(lines[-1].strip())
     return _bin_dir_cache
 

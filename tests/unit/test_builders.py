@@ -8,7 +8,6 @@ from typing import Any
 
 import pytest
 import yaml
-
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin_operator import builders
 

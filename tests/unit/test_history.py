@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.history import with_run
@@ -18,16 +19,16 @@ def _run(i: int, result: RunResult) -> RunRecord:
 
 
 def test_history_is_bounded_newest_first() -> None:
-    status: dict[str, object] = {}
+    status: dict[str, Any] = {}
     for i in range(5):
         status.update(with_run(status, _run(i, RunResult.SUCCEEDED), limit=3))
-    assert [h["runId"] for h in status["history"]] == ["r4", "r3", "r2"]  # type: ignore[index]
-    assert status["lastRun"]["runId"] == "r4"  # type: ignore[index]
+    assert [h["runId"] for h in status["history"]] == ["r4", "r3", "r2"]
+    assert status["lastRun"]["runId"] == "r4"
     assert status["lastSuccessTime"] == "2026-11-21T13:01:00Z"
 
 
 def test_failure_streak_counts_and_resets() -> None:
-    status: dict[str, object] = {}
+    status: dict[str, Any] = {}
     status.update(with_run(status, _run(0, RunResult.FAILED), limit=10))
     status.update(with_run(status, _run(1, RunResult.FAILED), limit=10))
     status.update(with_run(status, _run(1, RunResult.FAILED), limit=10))  # same run again

@@ -34,7 +34,7 @@ def test_previous_month_in_january_and_march() -> None:
     assert jan.previous_start == datetime(2026, 11, 1, tzinfo=BERLIN)
     mar = compute(PeriodKind.PREVIOUS_MONTH, datetime(2028, 3, 1, 6, tzinfo=BERLIN), BERLIN)
     assert mar.start == datetime(2028, 2, 1, tzinfo=BERLIN)
-    assert mar.label() == "2028-02-01 – 2028-02-29"
+    assert mar.label() == "2028-02-01..2028-02-29"
 
 
 def test_day_across_dst_change_is_23_hours() -> None:

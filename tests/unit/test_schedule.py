@@ -6,10 +6,9 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 import pytest
-from pydantic import ValidationError
-
 from bulletin.api.spec import Schedule
 from bulletin.schedule import ScheduleError, cron_expression, next_run, validate
+from pydantic import ValidationError
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 
@@ -35,7 +34,7 @@ def test_exactly_one_kind_is_required() -> None:
 
 
 def test_bad_time_is_rejected() -> None:
-    with pytest.raises(ValidationError, match="daily.at"):
+    with pytest.raises(ValidationError, match=r"daily\.at"):
         Schedule.model_validate({"daily": {"at": "25:00"}})
 
 
@@ -45,7 +44,8 @@ def test_unknown_zone_names_the_field() -> None:
 
 
 def test_invalid_cron_names_the_field() -> None:
-    with pytest.raises(ScheduleError, match=r"spec\.schedule\.cron: '0 99 \* \* \*' is not a valid"):
+    expected = r"spec\.schedule\.cron: '0 99 \* \* \*' is not a valid"
+    with pytest.raises(ScheduleError, match=expected):
         validate(Schedule.model_validate({"cron": "0 99 * * *"}), NOW)
 
 

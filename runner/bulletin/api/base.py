@@ -9,7 +9,7 @@ from pydantic.alias_generators import to_camel
 
 
 class ApiModel(BaseModel):
-    """Base of every API object: camelCase aliases, unknown fields ignored for forward compatibility."""
+    """Base of every API object: camelCase aliases; unknown fields ignored (forward compatible)."""
 
     model_config = ConfigDict(
         alias_generator=to_camel,

@@ -12,13 +12,17 @@ from pydantic import BaseModel
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION, ReportScheduleSpec
 from bulletin.api.status import ReportScheduleStatus
 
-CRD_FILE = Path(__file__).resolve().parents[3] / "crds" / f"{GROUP}_{PLURAL}.yaml"
+_ROOT = Path(__file__).resolve().parents[3]
+CRD_FILES = [
+    _ROOT / "crds" / f"{GROUP}_{PLURAL}.yaml",
+    _ROOT / "charts" / "bulletin" / "crds" / f"{GROUP}_{PLURAL}.yaml",
+]
 
 _KEEP = {
     "type", "description", "properties", "required", "items", "enum", "pattern", "format",
     "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "default",
     "additionalProperties", "x-kubernetes-validations", "nullable",
-}  # fmt: skip
+}
 
 
 def _structural(node: Any, defs: dict[str, Any]) -> Any:
@@ -45,6 +49,8 @@ def _structural(node: Any, defs: dict[str, Any]) -> Any:
             out[key] = _structural(value, defs)
         elif key == "default" and value is None:
             continue
+        elif key == "default" and isinstance(value, dict):
+            out[key] = {}  # the API server fills nested defaults itself
         elif key == "description":
             out[key] = " ".join(value.split())
         else:
@@ -134,16 +140,17 @@ def render() -> str:
 
 
 def main() -> int:
-    """Write the CRD file, or with --check fail if it is out of date."""
+    """Write the CRD files (crds/ and the chart's), or with --check fail if one is stale."""
     text = render()
+    stale = [f for f in CRD_FILES if not f.exists() or f.read_text() != text]
     if "--check" in sys.argv[1:]:
-        if not CRD_FILE.exists() or CRD_FILE.read_text() != text:
-            print(f"{CRD_FILE} is out of date: run `make crds`", file=sys.stderr)
-            return 1
-        return 0
-    CRD_FILE.parent.mkdir(parents=True, exist_ok=True)
-    CRD_FILE.write_text(text)
-    print(f"wrote {CRD_FILE}")
+        for path in stale:
+            print(f"{path} is out of date: run `make crds`", file=sys.stderr)
+        return 1 if stale else 0
+    for path in stale:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(text)
+        print(f"wrote {path}")
     return 0
 
 

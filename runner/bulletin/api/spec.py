@@ -1,4 +1,4 @@
-"""ReportSchedule spec: the single source of truth for the CRD schema (crds/ is generated from it)."""
+"""ReportSchedule spec: the single source of truth for the CRD schema (crds/ is generated)."""
 
 from __future__ import annotations
 
@@ -8,6 +8,8 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, model_validator
 
 from bulletin.api.base import ApiModel
+from bulletin.api.delivery import Delivery, SecretKeyRef
+from bulletin.api.report import Format, Report
 
 GROUP = "bulletin.dev"
 VERSION = "v1alpha1"
@@ -48,12 +50,6 @@ class PeriodKind(StrEnum):
     PREVIOUS_DAY = "PreviousDay"
     PREVIOUS_WEEK = "PreviousWeek"
     PREVIOUS_MONTH = "PreviousMonth"
-
-
-class Format(StrEnum):
-    """An output format of a report."""
-
-    CSV = "csv"
 
 
 class Daily(ApiModel):
@@ -113,7 +109,7 @@ class Schedule(ApiModel):
         Field(
             min_length=1,
             max_length=64,
-            description='IANA time zone the schedule is read in, e.g. "Europe/Berlin". Default UTC.',
+            description='IANA time zone of the schedule, e.g. "Europe/Berlin". Default UTC.',
         ),
     ] = "UTC"
 
@@ -141,19 +137,6 @@ class Period(ApiModel):
     ]
 
 
-class SecretKeyRef(ApiModel):
-    """A key of a Secret in the ReportSchedule's namespace."""
-
-    name: Annotated[str, Field(min_length=1, max_length=253, description="Secret name.")]
-    key: Annotated[str, Field(min_length=1, max_length=253, description="Key in the Secret.")]
-
-
-class SecretRef(ApiModel):
-    """A Secret in the ReportSchedule's namespace."""
-
-    name: Annotated[str, Field(min_length=1, max_length=253, description="Secret name.")]
-
-
 class Source(ApiModel):
     """Where the data comes from."""
 
@@ -178,46 +161,6 @@ class Dataset(ApiModel):
         str,
         Field(min_length=1, max_length=65536, description="SQL SELECT with bound parameters."),
     ]
-
-
-class EmailDelivery(ApiModel):
-    """Send the report by email over SMTP."""
-
-    smtp_secret_ref: Annotated[
-        SecretRef,
-        Field(
-            description="Secret with keys host, port, and optionally username, password,"
-            ' security ("starttls", "tls" or "none"; default starttls) and from.',
-        ),
-    ]
-    to: Annotated[
-        list[Annotated[str, Field(max_length=254)]],
-        Field(min_length=1, max_length=100, description="Recipient addresses."),
-    ]
-    subject: Annotated[
-        str | None,
-        Field(
-            max_length=998,
-            description="Subject line; defaults to the schedule name and period.",
-        ),
-    ] = None
-
-
-class Delivery(ApiModel):
-    """Where the report goes. Set at least one target."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": "has(self.email)",
-                    "message": "spec.delivery: set at least one target, e.g. email",
-                }
-            ]
-        }
-    )
-
-    email: Annotated[EmailDelivery | None, Field(description="Email over SMTP.")] = None
 
 
 class ReportScheduleSpec(ApiModel):
@@ -262,6 +205,9 @@ class ReportScheduleSpec(ApiModel):
         list[Format],
         Field(min_length=1, max_length=4, description="Output formats of the report."),
     ] = [Format.CSV]
+    report: Annotated[
+        Report, Field(description="How the report looks; the built-in template by default.")
+    ] = Report()
     delivery: Annotated[Delivery, Field(description="Delivery targets.")]
     history_limit: Annotated[
         int,

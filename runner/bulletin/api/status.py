@@ -70,7 +70,9 @@ class RunRecord(ApiModel):
     period_end: Annotated[
         datetime | None, Field(description="End of the reported period (exclusive).")
     ] = None
-    result: Annotated[RunResult, Field(description="Succeeded, Failed, Skipped or PartiallyDelivered.")]
+    result: Annotated[
+        RunResult, Field(description="Succeeded, Failed, Skipped or PartiallyDelivered.")
+    ]
     rows: Annotated[int, Field(description="Data rows in the report.")] = 0
     bytes: Annotated[int, Field(description="Total size of the report files.")] = 0
     recipients: Annotated[list[str], Field(description="Who received the report.")] = []

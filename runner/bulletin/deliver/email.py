@@ -37,7 +37,7 @@ def build_message(
         ctype = mimetypes.guess_type(path.name)[0] or "application/octet-stream"
         maintype, subtype = ctype.split("/", 1)
         msg.add_attachment(path.read_bytes(), maintype=maintype, subtype=subtype,
-                           filename=path.name)  # fmt: skip
+                           filename=path.name)
     return msg
 
 
@@ -51,7 +51,7 @@ async def _send(msg: EmailMessage, smtp: SmtpSettings, timeout: float) -> None:
         username=smtp.username,
         password=smtp.password,
         use_tls=smtp.security == "tls",
-        start_tls=True if smtp.security == "starttls" else False,
+        start_tls=smtp.security == "starttls",
         timeout=timeout,
     )
 
