@@ -8,12 +8,12 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
+from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, RunOptions
+from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION, ReportScheduleSpec
-from bulletin.schedule import cron_expression
 
 HASH_ANNOTATION = f"{GROUP}/spec-hash"
 SCHEDULE_LABEL = f"{GROUP}/schedule"
-RUN_REQUEST_ANNOTATION = f"{GROUP}/run-requested-at"
 SMTP_ENV_PREFIX = "BULLETIN_SMTP_"
 CRONJOB_NAME_MAX = 52  # the CronJob controller appends an 11-character suffix to Job names
 JOB_NAME_MAX = 63
@@ -209,13 +209,23 @@ def _job_spec(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict
     }
 
 
-def cronjob(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
-    """The CronJob that runs the report on its schedule."""
+def starting_deadline(spec: ReportScheduleSpec) -> int:
+    """How late a missed run may still start: short for catchUp None, a day for Latest."""
+    if spec.starting_deadline_seconds is not None:
+        return spec.starting_deadline_seconds
+    return 300 if spec.catch_up is CatchUp.NONE else 86400
+
+
+def cronjob(
+    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings, schedule: str
+) -> dict[str, Any]:
+    """The CronJob that fires on ``schedule`` (a superset; each run checks its own time)."""
     cron_spec: dict[str, Any] = {
-        "schedule": cron_expression(spec.schedule),
+        "schedule": schedule,
         "timeZone": spec.schedule.time_zone,
         "suspend": spec.suspend,
         "concurrencyPolicy": spec.concurrency_policy.value,
+        "startingDeadlineSeconds": starting_deadline(spec),
         "successfulJobsHistoryLimit": s.jobs_history_limit,
         "failedJobsHistoryLimit": s.jobs_history_limit,
         "jobTemplate": {
@@ -223,8 +233,6 @@ def cronjob(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[s
             "spec": _job_spec(owner, spec, s),
         },
     }
-    if spec.starting_deadline_seconds is not None:
-        cron_spec["startingDeadlineSeconds"] = spec.starting_deadline_seconds
     return with_hash(
         {
             "apiVersion": "batch/v1",
@@ -236,7 +244,8 @@ def cronjob(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[s
 
 
 def run_now_job(
-    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings, token: str
+    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings, token: str,
+    options: RunOptions | None = None,
 ) -> dict[str, Any]:
     """A one-off Job from the CronJob's template, for a run-now request ``token``."""
     digest = hashlib.sha256(token.encode()).hexdigest()[:8]
@@ -248,13 +257,17 @@ def run_now_job(
         {"name": "BULLETIN_TRIGGER", "value": "Manual"},
         {"name": "BULLETIN_RUN_REQUEST", "value": token},
     ]
+    if options is not None and options.wire():
+        container["env"].append({"name": "BULLETIN_RUN_OPTIONS",
+                                 "value": json.dumps(options.wire(), sort_keys=True)})
     metadata = _metadata(owner, name)
     metadata["annotations"] = {RUN_REQUEST_ANNOTATION: token}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
 
 
 def owned_objects(
-    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings
+    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings, schedule: str
 ) -> list[dict[str, Any]]:
     """Everything a ReportSchedule owns, in the order it must be applied."""
-    return [service_account(owner), role(owner), role_binding(owner), cronjob(owner, spec, s)]
+    return [service_account(owner), role(owner), role_binding(owner),
+            cronjob(owner, spec, s, schedule)]

@@ -7,8 +7,9 @@ from typing import Any
 
 import kopf
 from bulletin.api.errors import describe
+from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
-from bulletin.schedule import ScheduleError, next_run, validate, zone
+from bulletin.schedule import Rule, ScheduleError, compile_rule
 from kubernetes import config as kube_config
 from pydantic import ValidationError
 
@@ -38,11 +39,12 @@ def _owner(meta: kopf.Meta) -> builders.Owner:
     return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
 
 
-def parse(spec: kopf.Spec) -> tuple[ReportScheduleSpec, str]:
-    """The validated spec and its cron expression, or ValueError naming the field and the fix."""
+def parse(spec: kopf.Spec, meta: kopf.Meta) -> tuple[ReportScheduleSpec, Rule]:
+    """The validated spec and its compiled schedule, or ValueError naming the field and fix."""
     try:
         model = ReportScheduleSpec.model_validate(dict(spec))
-        return model, validate(model.schedule, datetime.now(UTC))
+        key = f"{meta['namespace']}/{meta['name']}"
+        return model, compile_rule(model.schedule, key, datetime.now(UTC))
     except ValidationError as exc:
         raise ValueError(describe(exc)) from exc
     except ScheduleError as exc:
@@ -59,21 +61,21 @@ def reconcile(
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled."""
     owner, now = _owner(meta), datetime.now(UTC)
     try:
-        model, cron = parse(spec)
+        model, rule = parse(spec, meta)
     except ValueError as exc:
         adapter().delete("CronJob", builders.cronjob_name(owner), owner.namespace)
         kopf.warn(body, reason="InvalidSpec", message=str(exc))
         patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
                                        cron=None, cronjob=None, next_run=None, now=now))
         return
-    adapter().ensure(builders.owned_objects(owner, model, runner_settings()))
-    patch.status.update(reconciled(status, generation=meta["generation"], error=None, cron=cron,
-                                   cronjob=builders.cronjob_name(owner),
-                                   next_run=next_run(cron, zone(model.schedule), now), now=now))
+    adapter().ensure(builders.owned_objects(owner, model, runner_settings(), rule.cronjob))
+    patch.status.update(reconciled(status, generation=meta["generation"], error=None,
+                                   cron=rule.cronjob, cronjob=builders.cronjob_name(owner),
+                                   next_run=rule.next_run(now), now=now))
 
 
 def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any) -> bool:
-    token = annotations.get(builders.RUN_REQUEST_ANNOTATION)
+    token = annotations.get(RUN_REQUEST_ANNOTATION)
     return bool(token) and token != status.get("lastRunRequest")
 
 
@@ -83,26 +85,31 @@ def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any)
 def run_now(meta: kopf.Meta, spec: kopf.Spec, patch: kopf.Patch, body: kopf.Body,
             **_: Any) -> None:
     """Start a one-off Job for a new bulletin.dev/run-requested-at token, and echo the token."""
-    token = meta["annotations"][builders.RUN_REQUEST_ANNOTATION]
+    token = meta["annotations"][RUN_REQUEST_ANNOTATION]
     try:
-        model, _cron = parse(spec)
+        model, _rule = parse(spec, meta)
+        options = read_options(meta["annotations"])
     except ValueError as exc:
         kopf.warn(body, reason="RunNowRejected", message=f"run-now {token!r} not started: {exc}")
         patch.status["lastRunRequest"] = token
         return
-    job = builders.run_now_job(_owner(meta), model, runner_settings(), token)
+    job = builders.run_now_job(_owner(meta), model, runner_settings(), token, options)
     if adapter().create_once(job):
         kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     patch.status["lastRunRequest"] = token
 
 
 @kopf.timer(*RESOURCE, interval=60, initial_delay=30, idle=30)
-def refresh_next_run(spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch, **_: Any) -> None:
+def refresh_next_run(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, patch: kopf.Patch,
+                     **_: Any) -> None:
     """Keep status.nextRunTime in the future once a run time has passed."""
     now = datetime.now(UTC)
     due = status.get("nextRunTime")
     if not status.get("schedule") or (due and due > rfc3339(now)):
         return
-    model = ReportScheduleSpec.model_validate(dict(spec))
-    upcoming = next_run(status["schedule"], zone(model.schedule), now)
+    try:
+        _model, rule = parse(spec, meta)
+    except ValueError:
+        return  # reconcile reports it
+    upcoming = rule.next_run(now)
     patch.status["nextRunTime"] = rfc3339(upcoming) if upcoming else None

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from bulletin.api.runrequest import RunOptions
 from bulletin.api.status import Trigger
 
 _CRONJOB_SUFFIX = re.compile(r"-(\d{8,})$")
@@ -62,6 +63,7 @@ class RunContext:
     trigger: Trigger
     scheduled_time: datetime | None
     run_request: str | None
+    options: RunOptions
     workdir: Path
     env: Mapping[str, str]
 
@@ -84,6 +86,7 @@ class RunContext:
             trigger=trigger,
             scheduled_time=scheduled,
             run_request=env.get("BULLETIN_RUN_REQUEST") or None,
+            options=RunOptions.model_validate_json(env.get("BULLETIN_RUN_OPTIONS") or "{}"),
             workdir=Path(env.get("BULLETIN_WORKDIR") or "/tmp"),
             env=env,
         )

@@ -15,7 +15,7 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[s
     entry = record.wire()
     previous_history = status.get("history") or []
     history = [h for h in previous_history if h.get("runId") != record.run_id]
-    repeated = len(history) != len(previous_history)
+    counted = any(h.get("runId") == record.run_id and h.get("result") for h in previous_history)
     history.append(entry)
     history.sort(key=lambda h: h.get("startTime") or "", reverse=True)
     history = history[:limit]
@@ -23,7 +23,7 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[s
     streak = int(status.get("consecutiveFailures") or 0)
     if record.result is RunResult.SUCCEEDED:
         streak = 0
-    elif record.result.value in _FAILURES and not repeated:
+    elif record.result is not None and record.result.value in _FAILURES and not counted:
         streak += 1
     update: dict[str, Any] = {"history": history, "lastRun": latest, "consecutiveFailures": streak}
     if record.result is RunResult.SUCCEEDED and entry.get("endTime"):

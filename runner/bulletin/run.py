@@ -11,7 +11,7 @@ import logging
 import os
 import sys
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
@@ -19,16 +19,17 @@ from pydantic import ValidationError
 
 from bulletin.api.errors import describe
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import DeliveryRecord, RunRecord, RunResult
+from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
 from bulletin.context import ConfigError, RunContext, SmtpSettings
 from bulletin.history import with_run
-from bulletin.period import Period, compute
+from bulletin.period import Period, PeriodError, compute, parse_override
 from bulletin.query import QueryError, run_query
 from bulletin.redact import redact
-from bulletin.schedule import zone
+from bulletin.schedule import ScheduleError, compile_rule, zone
 
 log = logging.getLogger("bulletin.runner")
 EXIT_FAILED = 2
+CATCH_UP_AFTER = timedelta(minutes=5)
 
 
 class RunFailed(RuntimeError):
@@ -76,7 +77,8 @@ def deliver(ctx: RunContext, spec: ReportScheduleSpec, period: Period, outcome: 
     email = spec.delivery.email
     if email is None:
         return
-    record = DeliveryRecord(target="email", state="Pending", recipients=list(email.to))
+    to = list(ctx.options.to or email.to)
+    record = DeliveryRecord(target="email", state="Pending", recipients=to)
     outcome.deliveries.append(record)
     try:
         smtp = SmtpSettings.from_env(ctx.env)
@@ -88,7 +90,7 @@ def deliver(ctx: RunContext, spec: ReportScheduleSpec, period: Period, outcome: 
         f"Report {ctx.schedule} for {period.label()} ({spec.schedule.time_zone}).\n"
         f"{outcome.rows} rows in {len(outcome.files)} file(s), attached.\n"
     )
-    msg = build_message(sender=smtp.sender or DEFAULT_SENDER, to=email.to, subject=subject,
+    msg = build_message(sender=smtp.sender or DEFAULT_SENDER, to=to, subject=subject,
                         text=text, html=None, attachments=outcome.files)
     record.attempts = 1
     try:
@@ -99,23 +101,35 @@ def deliver(ctx: RunContext, spec: ReportScheduleSpec, period: Period, outcome: 
     record.state = "Sent"
 
 
-def execute(ctx: RunContext, obj: dict[str, Any], started: datetime) -> RunRecord:
-    """Do the run and describe it; never raises for report-level failures."""
-    record = RunRecord(run_id=ctx.run_id, trigger=ctx.trigger, scheduled_time=ctx.scheduled_time,
-                       start_time=started, result=RunResult.FAILED)
-    try:
-        spec = ReportScheduleSpec.model_validate(obj.get("spec") or {})
-    except ValidationError as exc:
-        record.message = describe(exc)
-        return record
-    period = compute(spec.period_kind(), ctx.scheduled_time or started, zone(spec.schedule))
-    record.period_start, record.period_end = period.start, period.end
+def resolve_period(
+    ctx: RunContext, spec: ReportScheduleSpec, status: dict[str, Any], reference: datetime
+) -> Period:
+    """The run's period: a run-now override, or the spec's period at the scheduled time."""
+    tz = zone(spec.schedule)
+    if ctx.options.period:
+        try:
+            return parse_override(ctx.options.period, tz)
+        except PeriodError as exc:
+            raise RunFailed(f"run-now option {exc}") from exc
+    config = spec.period
+    last_end = max((h["periodEnd"] for h in status.get("history") or []
+                    if h.get("result") == RunResult.SUCCEEDED.value and h.get("periodEnd")),
+                   default=None)
+    return compute(spec.period_kind(), reference, tz,
+                   days=config.days if config else None,
+                   offset=config.offset if config else 0,
+                   last_success_end=datetime.fromisoformat(last_end) if last_end else None)
+
+
+def execute(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period) -> None:
+    """Produce and deliver, filling in ``record``; never raises for report-level failures."""
+    record.result = RunResult.FAILED
     try:
         outcome = produce(ctx, spec, period)
         deliver(ctx, spec, period, outcome)
     except RunFailed as exc:
         record.message = str(exc)
-        return record
+        return
     record.rows, record.bytes, record.deliveries = outcome.rows, outcome.bytes, outcome.deliveries
     record.recipients = [r for d in outcome.deliveries if d.state == "Sent" for r in d.recipients]
     failed = [d for d in outcome.deliveries if d.state != "Sent"]
@@ -125,7 +139,33 @@ def execute(ctx: RunContext, obj: dict[str, Any], started: datetime) -> RunRecor
         record.result = RunResult.FAILED if len(failed) == len(outcome.deliveries) else (
             RunResult.PARTIALLY_DELIVERED)
         record.message = "; ".join(f"{d.target}: {d.error}" for d in failed)
-    return record
+
+
+def trigger_of(ctx: RunContext, started: datetime) -> Trigger:
+    """Scheduled runs that start late (after downtime) are catch-up runs."""
+    late = ctx.scheduled_time is not None and started - ctx.scheduled_time > CATCH_UP_AFTER
+    return Trigger.CATCH_UP if ctx.trigger is Trigger.SCHEDULED and late else ctx.trigger
+
+
+def not_due(ctx: RunContext, spec: ReportScheduleSpec) -> str | None:
+    """Why a scheduled firing is not a run the schedule means (calendar rules, DST), if so."""
+    if ctx.trigger is not Trigger.SCHEDULED or ctx.scheduled_time is None:
+        return None
+    rule = compile_rule(spec.schedule, f"{ctx.namespace}/{ctx.schedule}", ctx.scheduled_time)
+    if rule.intended(ctx.scheduled_time):
+        return None
+    local = ctx.scheduled_time.astimezone(rule.tz)
+    return f"{local:%Y-%m-%d %H:%M %Z} is not a run time of this schedule"
+
+
+def finish(ctx: RunContext, record: RunRecord, secrets: list[str]) -> None:
+    """Close the record and keep secret values out of it."""
+    record.end_time = datetime.now(UTC)
+    if record.message:
+        record.message = redact(record.message, secrets)[:4000]
+    for delivery in record.deliveries:
+        if delivery.error:
+            delivery.error = redact(delivery.error, secrets)[:1000]
 
 
 def main() -> int:
@@ -135,24 +175,33 @@ def main() -> int:
     from bulletin.kube import Kube
 
     ctx = RunContext.from_env(os.environ)
-    secrets = ctx.secrets()
     kube = Kube()
     started = datetime.now(UTC)
     obj = kube.get_schedule(ctx.namespace, ctx.schedule)
-    record = execute(ctx, obj, started)
-    record.end_time = datetime.now(UTC)
-    if record.message:
-        record.message = redact(record.message, secrets)[:4000]
-    for delivery in record.deliveries:
-        if delivery.error:
-            delivery.error = redact(delivery.error, secrets)[:1000]
+    record = RunRecord(run_id=ctx.run_id, trigger=trigger_of(ctx, started),
+                       scheduled_time=ctx.scheduled_time, start_time=started)
     limit = int((obj.get("spec") or {}).get("historyLimit") or 10)
-    kube.update_status(ctx.namespace, ctx.schedule, lambda status: with_run(status, record, limit))
-    ok = record.result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
-    summary = f"run {record.run_id}: {record.result.value}, {record.rows} rows"
+    try:
+        spec = ReportScheduleSpec.model_validate(obj.get("spec") or {})
+        if reason := not_due(ctx, spec):
+            log.info("skipped without side effects: %s", reason)
+            return 0
+        period = resolve_period(ctx, spec, obj.get("status") or {}, ctx.scheduled_time or started)
+    except (ValidationError, ScheduleError, RunFailed) as exc:
+        record.result = RunResult.FAILED
+        record.message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
+    else:
+        record.period_start, record.period_end = period.start, period.end
+        kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
+        execute(ctx, spec, record, period)
+    finish(ctx, record, ctx.secrets())
+    kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
+    result = record.result or RunResult.FAILED
+    ok = result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
+    summary = f"run {record.run_id} ({record.trigger.value}): {result.value}, {record.rows} rows"
     if record.message:
         summary += f": {record.message}"
-    kube.event(obj, warning=not ok, reason=f"Run{record.result.value}", message=summary)
+    kube.event(obj, warning=not ok, reason=f"Run{result.value}", message=summary)
     log.info("%s", summary)
     return 0 if ok else EXIT_FAILED
 

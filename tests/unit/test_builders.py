@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 import yaml
+from bulletin.api.runrequest import RunOptions
+from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin_operator import builders
 
@@ -36,11 +38,13 @@ def _check(name: str, obj: Any) -> None:
 @pytest.mark.parametrize(
     ("name", "build"),
     [
-        ("cronjob", lambda: builders.cronjob(OWNER, SPEC, SETTINGS)),
+        ("cronjob", lambda: builders.cronjob(OWNER, SPEC, SETTINGS, "0 9 * * 1")),
         ("serviceaccount", lambda: builders.service_account(OWNER)),
         ("role", lambda: builders.role(OWNER)),
         ("rolebinding", lambda: builders.role_binding(OWNER)),
         ("run-now-job", lambda: builders.run_now_job(OWNER, SPEC, SETTINGS, "2026-11-21T10:00")),
+        ("run-now-job-options", lambda: builders.run_now_job(
+            OWNER, SPEC, SETTINGS, "t2", RunOptions(period="2026-10", to=["me@example.com"]))),
     ],
 )
 def test_golden(name: str, build: Any) -> None:
@@ -49,10 +53,10 @@ def test_golden(name: str, build: Any) -> None:
 
 def test_cronjob_follows_spec_changes() -> None:
     changed = SPEC.model_copy(update={"suspend": True})
-    job = builders.cronjob(OWNER, changed, SETTINGS)
+    job = builders.cronjob(OWNER, changed, SETTINGS, "0 9 * * 1")
     assert job["spec"]["suspend"] is True
     assert job["spec"]["concurrencyPolicy"] == "Forbid"
-    original = builders.cronjob(OWNER, SPEC, SETTINGS)
+    original = builders.cronjob(OWNER, SPEC, SETTINGS, "0 9 * * 1")
     key = builders.HASH_ANNOTATION
     assert job["metadata"]["annotations"][key] != original["metadata"]["annotations"][key]
 
@@ -70,3 +74,11 @@ def test_run_now_job_name_depends_on_token() -> None:
     one = builders.run_now_job(OWNER, SPEC, SETTINGS, "a")["metadata"]["name"]
     two = builders.run_now_job(OWNER, SPEC, SETTINGS, "b")["metadata"]["name"]
     assert one != two
+
+
+def test_catch_up_policy_sets_the_starting_deadline() -> None:
+    none = SPEC.model_copy(update={"catch_up": CatchUp.NONE})
+    explicit = SPEC.model_copy(update={"starting_deadline_seconds": 42})
+    assert builders.starting_deadline(SPEC) == 86400
+    assert builders.starting_deadline(none) == 300
+    assert builders.starting_deadline(explicit) == 42

@@ -2,139 +2,21 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field
 
 from bulletin.api.base import ApiModel
 from bulletin.api.delivery import Delivery, SecretKeyRef
 from bulletin.api.report import Format, Report
+from bulletin.api.schedule import CatchUp, ConcurrencyPolicy, Period, PeriodKind, Schedule
 
 GROUP = "bulletin.dev"
 VERSION = "v1alpha1"
 KIND = "ReportSchedule"
 PLURAL = "reportschedules"
 
-HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-CRON = (
-    r"^(@(yearly|annually|monthly|weekly|daily|hourly)"
-    r"|([0-9A-Za-z*?/,#-]+\s+){4}[0-9A-Za-z*?/,#-]+)$"
-)
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
-
-
-class Weekday(StrEnum):
-    """Day of the week, as in cron."""
-
-    MON = "MON"
-    TUE = "TUE"
-    WED = "WED"
-    THU = "THU"
-    FRI = "FRI"
-    SAT = "SAT"
-    SUN = "SUN"
-
-
-class ConcurrencyPolicy(StrEnum):
-    """What to do when a run is due while the previous one still runs."""
-
-    FORBID = "Forbid"
-    ALLOW = "Allow"
-    REPLACE = "Replace"
-
-
-class PeriodKind(StrEnum):
-    """Which span of time a run reports on."""
-
-    PREVIOUS_DAY = "PreviousDay"
-    PREVIOUS_WEEK = "PreviousWeek"
-    PREVIOUS_MONTH = "PreviousMonth"
-
-
-class Daily(ApiModel):
-    """Run every day at a wall-clock time in the schedule's time zone."""
-
-    at: Annotated[str, Field(pattern=HHMM, description='Time of day, "HH:MM" (24h), e.g. "09:00".')]
-
-
-class Weekly(ApiModel):
-    """Run on some weekdays at a wall-clock time."""
-
-    days: Annotated[
-        list[Weekday],
-        Field(min_length=1, max_length=7, description="Weekdays to run on, e.g. [MON, THU]."),
-    ]
-    at: Annotated[str, Field(pattern=HHMM, description='Time of day, "HH:MM" (24h).')]
-
-
-class Monthly(ApiModel):
-    """Run once a month on a day of the month at a wall-clock time."""
-
-    day: Annotated[
-        int,
-        Field(ge=1, le=28, description="Day of the month, 1-28."),
-    ] = 1
-    at: Annotated[str, Field(pattern=HHMM, description='Time of day, "HH:MM" (24h).')]
-
-
-class Schedule(ApiModel):
-    """When the report runs. Set exactly one of cron, daily, weekly or monthly."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": "[has(self.cron), has(self.daily), has(self.weekly),"
-                    " has(self.monthly)].filter(x, x).size() == 1",
-                    "message": "spec.schedule: set exactly one of cron, daily, weekly or monthly",
-                }
-            ]
-        }
-    )
-
-    cron: Annotated[
-        str | None,
-        Field(
-            pattern=CRON,
-            max_length=100,
-            description='A 5-field cron expression, e.g. "0 9 * * MON", or a macro like @daily.',
-        ),
-    ] = None
-    daily: Annotated[Daily | None, Field(description="Preset: every day at a time.")] = None
-    weekly: Annotated[Weekly | None, Field(description="Preset: on weekdays at a time.")] = None
-    monthly: Annotated[Monthly | None, Field(description="Preset: a day of the month.")] = None
-    time_zone: Annotated[
-        str,
-        Field(
-            min_length=1,
-            max_length=64,
-            description='IANA time zone of the schedule, e.g. "Europe/Berlin". Default UTC.',
-        ),
-    ] = "UTC"
-
-    @model_validator(mode="after")
-    def _exactly_one(self) -> Schedule:
-        chosen = [n for n in ("cron", "daily", "weekly", "monthly") if getattr(self, n) is not None]
-        if len(chosen) != 1:
-            raise ValueError(
-                "spec.schedule: set exactly one of cron, daily, weekly or monthly"
-                f" (found {', '.join(chosen) or 'none'})"
-            )
-        return self
-
-
-class Period(ApiModel):
-    """The span of time each run reports on, computed in the schedule's time zone."""
-
-    kind: Annotated[
-        PeriodKind,
-        Field(
-            description="PreviousDay, PreviousWeek (ISO, Monday to Monday) or PreviousMonth."
-            " Default follows the schedule: weekly presets use PreviousWeek, monthly PreviousMonth,"
-            " everything else PreviousDay.",
-        ),
-    ]
 
 
 class Source(ApiModel):
@@ -185,13 +67,16 @@ class ReportScheduleSpec(ApiModel):
         ConcurrencyPolicy,
         Field(description="Forbid (default), Allow or Replace overlapping runs."),
     ] = ConcurrencyPolicy.FORBID
+    catch_up: Annotated[
+        CatchUp,
+        Field(description="After downtime, Latest (default) runs the most recent missed run"
+              " once; None runs nothing missed. Never fails for many missed runs."),
+    ] = CatchUp.LATEST
     starting_deadline_seconds: Annotated[
         int | None,
-        Field(
-            ge=10,
-            le=86400,
-            description="Skip a run that could not start within this many seconds of its time.",
-        ),
+        Field(ge=10, le=2678400,
+              description="How late a run may still start. Default: 300 with catchUp None,"
+              " 86400 with catchUp Latest."),
     ] = None
     period: Annotated[
         Period | None, Field(description="Reporting period; default follows the schedule.")

@@ -25,6 +25,7 @@ class Trigger(StrEnum):
 
     SCHEDULED = "Scheduled"
     MANUAL = "Manual"
+    CATCH_UP = "CatchUp"
 
 
 class Condition(ApiModel):
@@ -58,7 +59,9 @@ class RunRecord(ApiModel):
     """One run of the report."""
 
     run_id: Annotated[str, Field(description="Run id: the name of the Job that ran it.")]
-    trigger: Annotated[Trigger, Field(description="Scheduled or Manual.")]
+    trigger: Annotated[
+        Trigger, Field(description="Scheduled, Manual (run now) or CatchUp (a late start).")
+    ]
     scheduled_time: Annotated[
         datetime | None, Field(description="When the run was due, for scheduled runs.")
     ] = None
@@ -71,8 +74,10 @@ class RunRecord(ApiModel):
         datetime | None, Field(description="End of the reported period (exclusive).")
     ] = None
     result: Annotated[
-        RunResult, Field(description="Succeeded, Failed, Skipped or PartiallyDelivered.")
-    ]
+        RunResult | None,
+        Field(description="Succeeded, Failed, Skipped or PartiallyDelivered; unset while the"
+              " run is in progress."),
+    ] = None
     rows: Annotated[int, Field(description="Data rows in the report.")] = 0
     bytes: Annotated[int, Field(description="Total size of the report files.")] = 0
     recipients: Annotated[list[str], Field(description="Who received the report.")] = []

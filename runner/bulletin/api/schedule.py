@@ -1,0 +1,204 @@
+"""When a report runs and what period it covers (spec.schedule, spec.period, run control)."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated
+
+from pydantic import ConfigDict, Field, model_validator
+
+from bulletin.api.base import ApiModel
+
+HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
+CRON_FIELD = r"[0-9A-Za-z*?/,#-]+|H"
+CRON = (
+    r"^(@(yearly|annually|monthly|weekly|daily|hourly)"
+    r"|(H|[0-9A-Za-z*?/,#-]+)(\s+[0-9A-Za-z*?/,#-]+){4})$"
+)
+DATE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
+
+
+def _cel(rule: str, message: str) -> ConfigDict:
+    return ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": rule, "message": message}]})
+
+
+class Weekday(StrEnum):
+    """Day of the week."""
+
+    MON = "MON"
+    TUE = "TUE"
+    WED = "WED"
+    THU = "THU"
+    FRI = "FRI"
+    SAT = "SAT"
+    SUN = "SUN"
+
+
+class Occurrence(StrEnum):
+    """Which weekday of the month: the first to fourth, or the last."""
+
+    FIRST = "First"
+    SECOND = "Second"
+    THIRD = "Third"
+    FOURTH = "Fourth"
+    LAST = "Last"
+
+
+class ConcurrencyPolicy(StrEnum):
+    """What to do when a run is due while the previous one still runs."""
+
+    FORBID = "Forbid"
+    ALLOW = "Allow"
+    REPLACE = "Replace"
+
+
+class CatchUp(StrEnum):
+    """What to do about runs missed while the cluster could not start them."""
+
+    NONE = "None"
+    LATEST = "Latest"
+
+
+class PeriodKind(StrEnum):
+    """Which span of time a run reports on."""
+
+    PREVIOUS_DAY = "PreviousDay"
+    PREVIOUS_WEEK = "PreviousWeek"
+    PREVIOUS_MONTH = "PreviousMonth"
+    TRAILING_DAYS = "TrailingDays"
+    SINCE_LAST_SUCCESS = "SinceLastSuccess"
+
+
+At = Annotated[str, Field(pattern=HHMM, description='Time of day, "HH:MM" (24h), e.g. "09:00".')]
+
+
+class Daily(ApiModel):
+    """Every day at a wall-clock time in the schedule's time zone."""
+
+    at: At
+
+
+class Weekly(ApiModel):
+    """Some weekdays at a wall-clock time."""
+
+    days: Annotated[
+        list[Weekday],
+        Field(min_length=1, max_length=7, description="Weekdays to run on, e.g. [MON, THU]."),
+    ]
+    at: At
+
+
+class Monthly(ApiModel):
+    """Once a month: set one of day, lastDay, or weekday with occurrence."""
+
+    model_config = _cel(
+        "[has(self.day), has(self.lastDay) && self.lastDay, has(self.weekday)]"
+        ".filter(x, x).size() == 1 && (has(self.weekday) == has(self.occurrence))",
+        "spec.schedule.monthly: set exactly one of day, lastDay: true, or weekday"
+        " (with occurrence, e.g. weekday: TUE, occurrence: Second)",
+    )
+
+    day: Annotated[
+        int | None,
+        Field(ge=1, le=31, description="Day of the month, 1-31. Days 29-31 run on the last day"
+              " of shorter months (day 31 runs on Feb 28/29, Apr 30, ...)."),
+    ] = None
+    last_day: Annotated[bool | None, Field(description="Run on the last day of the month.")] = None
+    weekday: Annotated[
+        Weekday | None, Field(description="Run on a weekday of the month, see occurrence.")
+    ] = None
+    occurrence: Annotated[
+        Occurrence | None,
+        Field(description="With weekday: First, Second, Third, Fourth or Last (e.g. last FRI)."),
+    ] = None
+    at: At
+
+    @model_validator(mode="after")
+    def _one_rule(self) -> Monthly:
+        chosen = [self.day is not None, bool(self.last_day), self.weekday is not None]
+        if sum(chosen) != 1 or (self.weekday is None) != (self.occurrence is None):
+            raise ValueError(
+                "spec.schedule.monthly: set exactly one of day, lastDay: true, or weekday"
+                " (with occurrence, e.g. weekday: TUE, occurrence: Second)"
+            )
+        return self
+
+
+class Schedule(ApiModel):
+    """When the report runs: exactly one of cron, daily, weekly or monthly, in a time zone.
+
+    Wall-clock times follow the time zone through DST: a time skipped when clocks go forward
+    runs one hour later (02:30 becomes 03:30), and a time that occurs twice when clocks go back
+    runs once, at its first occurrence.
+    """
+
+    model_config = _cel(
+        "[has(self.cron), has(self.daily), has(self.weekly), has(self.monthly)]"
+        ".filter(x, x).size() == 1",
+        "spec.schedule: set exactly one of cron, daily, weekly or monthly",
+    )
+
+    cron: Annotated[
+        str | None,
+        Field(
+            pattern=CRON,
+            max_length=100,
+            description='A 5-field cron expression, e.g. "0 9 * * MON". An "H" minute picks a'
+            " stable minute from the ReportSchedule's name, to spread load.",
+        ),
+    ] = None
+    daily: Annotated[Daily | None, Field(description="Preset: every day at a time.")] = None
+    weekly: Annotated[Weekly | None, Field(description="Preset: on weekdays at a time.")] = None
+    monthly: Annotated[
+        Monthly | None,
+        Field(description="Preset: a day of the month, its last day, or e.g. its 2nd Tuesday."),
+    ] = None
+    time_zone: Annotated[
+        str,
+        Field(min_length=1, max_length=64,
+              description='IANA time zone of the schedule, e.g. "Europe/Berlin". Default UTC.'),
+    ] = "UTC"
+    weekdays_only: Annotated[
+        bool, Field(description="Skip runs that fall on a Saturday or Sunday.")
+    ] = False
+    skip_dates: Annotated[
+        list[Annotated[str, Field(pattern=DATE)]],
+        Field(max_length=400, description='Dates to skip, e.g. holidays: ["2026-12-25"].'),
+    ] = []
+    stagger_minutes: Annotated[
+        int | None,
+        Field(ge=1, le=60,
+              description="Spread the start over this many minutes after the set time, by a"
+              " stable hash of namespace/name, so many 09:00 schedules do not start at once."),
+    ] = None
+
+    @model_validator(mode="after")
+    def _exactly_one(self) -> Schedule:
+        chosen = [n for n in ("cron", "daily", "weekly", "monthly") if getattr(self, n) is not None]
+        if len(chosen) != 1:
+            raise ValueError(
+                "spec.schedule: set exactly one of cron, daily, weekly or monthly"
+                f" (found {', '.join(chosen) or 'none'})"
+            )
+        return self
+
+
+class Period(ApiModel):
+    """The span of time each run reports on, in the schedule's time zone."""
+
+    kind: Annotated[
+        PeriodKind,
+        Field(description="PreviousDay, PreviousWeek (ISO, Monday to Monday), PreviousMonth,"
+              " TrailingDays (the `days` days before the run's day) or SinceLastSuccess (from the"
+              " end of the last successful run's period to the run's time). Default follows the"
+              " schedule: weekly presets PreviousWeek, monthly PreviousMonth, else PreviousDay."),
+    ]
+    days: Annotated[
+        int | None, Field(ge=1, le=366, description="Length of a TrailingDays period.")
+    ] = None
+    offset: Annotated[
+        int,
+        Field(ge=0, le=120, description="Shift the period back by this many periods, e.g. 1"
+              " with PreviousDay reports on the day before yesterday."),
+    ] = 0
