@@ -178,10 +178,13 @@ def _field(values: list[int | str]) -> str:
 def _cronjob_cron(wall_cron: str, tz: ZoneInfo, year: int) -> str:
     """The wall cron, plus the hour after any hour that a spring-forward gap can swallow."""
     minutes, hours, doms, months, dows = croniter(wall_cron).expanded
-    if hours != ["*"]:
-        gaps = gap_hours(str(tz), year)
-        extra = {int(h) + 1 for h in hours if int(h) in gaps and int(h) < 23}
-        hours = sorted({int(h) for h in hours} | extra)
+    if hours == ["*"]:
+        return wall_cron
+    gaps = gap_hours(str(tz), year)
+    extra = {int(h) + 1 for h in hours if int(h) in gaps and int(h) < 23} - set(hours)
+    if not extra:
+        return wall_cron
+    hours = sorted({int(h) for h in hours} | extra)
     return " ".join(_field(f) for f in (minutes, hours, doms, months, dows))
 
 

@@ -79,7 +79,7 @@ def _usage(d: Path, state: dict[str, object]) -> str:
         f"  kubectl:    {state.get('bin_dir')}/kubectl\n"
         f"  logs:       {d}/*.log, pod output in {d}/pods/\n\n"
         f"  export KUBECONFIG={d / 'kubeconfig'}; kubectl get ns\n"
-        f"  (or: python -m localkube kubectl get ns)\n"
+        f"  (or: python -m localkube --dir {d} kubectl get ns)\n"
         f"  stop with: python -m localkube down --dir {d}"
     )
 

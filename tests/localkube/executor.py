@@ -79,7 +79,7 @@ from typing import Any
 import yaml
 
 from ._proc import Popen, signal_proc, spawn, tail
-from .kube import JSON, ApiError, Credentials, KubeClient, ns_path
+from .kube import JSON, ApiError, Credentials, KubeClient, Watch, ns_path
 
 log = logging.getLogger("localkube.executor")
 
@@ -625,8 +625,9 @@ class _PodRun:
             working = c.spec.get("workingDir")
             if working:
                 mapped = rewrite_path(working, mounts)
-                cwd = Path(mapped) if mapped != working else self.root / "rootfs" / working.lstrip(
-                    "/")
+                if mapped == working:  # not under a volume: a directory in the pod's "rootfs"
+                    mapped = str(self.root / "rootfs" / working.lstrip("/"))
+                cwd = Path(mapped)
                 cwd.mkdir(parents=True, exist_ok=True)
             else:
                 cwd = self.root
@@ -640,11 +641,9 @@ class _PodRun:
         t = _now()
 
         def cond(kind: str, ok: bool, why: str | None = None) -> JSON:
-            c: JSON = {"type": kind, "status": "True" if ok else "False",
-                       "lastProbeTime": None, "lastTransitionTime": t}
-            if why:
-                c["reason"] = why
-            return c
+            # reason is always sent: a strategic merge would otherwise keep a stale one
+            return {"type": kind, "status": "True" if ok else "False", "reason": why,
+                    "lastProbeTime": None, "lastTransitionTime": t}
 
         not_ready = "PodCompleted" if phase in TERMINAL_PHASES else "ContainersNotReady"
         status: JSON = {
@@ -840,6 +839,7 @@ class PodExecutor:
         self._lock = threading.Lock()
         self._pool: ThreadPoolExecutor | None = None
         self._threads: list[threading.Thread] = []
+        self._watch: Watch | None = None
         scripts = [sysconfig.get_path("scripts"), os.path.dirname(sys.executable)]
         path = [p for p in dict.fromkeys(scripts) if p] + os.environ.get(
             "PATH", os.defpath).split(os.pathsep)
@@ -878,6 +878,8 @@ class PodExecutor:
     def stop(self) -> None:
         """Stop watching and SIGKILL every running pod process (no status updates)."""
         self.stopping.set()
+        if self._watch is not None:
+            self._watch.close()  # an open watch would delay the apiserver's shutdown
         with self._lock:
             runs = list(self._runs.values())
         for run in runs:
@@ -1023,8 +1025,11 @@ class PodExecutor:
                 self._forget_missing({p["metadata"]["uid"] for p in items})
                 for pod in items:
                     self._safe_handle("SYNC", pod)
-                for kind, pod in self.client.watch("/api/v1/pods", rv,
-                                                   timeout_seconds=self.resync_seconds):
+                watch = self._watch = self.client.watch(
+                    "/api/v1/pods", rv, timeout_seconds=self.resync_seconds)
+                if self.stopping.is_set():
+                    return
+                for kind, pod in watch:
                     if self.stopping.is_set():
                         return
                     if kind != "BOOKMARK":
@@ -1042,11 +1047,17 @@ class PodExecutor:
                     backoff = min(backoff * 2, 5.0)
 
     def _forget_missing(self, present: set[str]) -> None:
-        """Pods that vanished while we were not watching (force-deleted): kill them."""
+        """Kill runs whose pods vanished unseen (force-deleted); forget finished ones."""
         with self._lock:
-            gone = [r for uid, r in self._runs.items() if uid not in present and r.active]
-        for run in gone:
-            run.request_delete(0, gone=True)
+            missing = [r for uid, r in self._runs.items() if uid not in present]
+            for run in missing:
+                if not run.thread.is_alive():
+                    del self._runs[run.uid]
+            self._deleted &= present
+            self._by_name = {k: uid for k, uid in self._by_name.items() if uid in self._runs}
+        for run in missing:
+            if run.thread.is_alive():
+                run.request_delete(0, gone=True)
 
     def _safe_handle(self, kind: str, pod: JSON) -> None:
         try:
@@ -1092,7 +1103,7 @@ class PodExecutor:
         node = spec.get("nodeName")
         deleting = meta.get("deletionTimestamp") is not None
         if not node:
-            if not deleting and phase not in TERMINAL_PHASES:
+            if not deleting and phase not in TERMINAL_PHASES and not spec.get("schedulingGates"):
                 self._submit(uid, self._bind, meta["namespace"], meta["name"], uid)
             return
         if node != self.node_name:
@@ -1101,6 +1112,9 @@ class PodExecutor:
             grace = float(meta.get("deletionGracePeriodSeconds")
                           or spec.get("terminationGracePeriodSeconds") or 0)
             grace = min(grace, self.max_grace)
+            if run is not None and run.active:
+                log.info("%s/%s: deleted, stopping (grace %.0fs)", meta["namespace"],
+                         meta["name"], grace)
             if run is not None and run.request_delete(grace):
                 return
             with self._lock:

@@ -10,9 +10,11 @@ executor still use the official client; they only get a kubeconfig.
 from __future__ import annotations
 
 import base64
+import contextlib
 import http.client
 import json
 import os
+import socket
 import ssl
 import tempfile
 import threading
@@ -208,21 +210,51 @@ class KubeClient:
 
     def watch(
         self, path: str, resource_version: str, timeout_seconds: int = 60, **query: Any
-    ) -> Iterator[tuple[str, JSON]]:
-        """Yield (type, object) watch events until the server ends the watch.
-
-        Raises ApiError(410) when the resource version is too old (relist then).
-        """
+    ) -> Watch:
+        """Watch a collection from resource_version; iterate the result for events."""
         params = dict(query, watch="true", resourceVersion=resource_version,
                       timeoutSeconds=timeout_seconds, allowWatchBookmarks="true")
-        conn = self._connect(timeout_seconds + 15.0)
+        return Watch(self, self._url(path, params), timeout_seconds + 15.0)
+
+
+class Watch:
+    """One watch request: iterate for (type, object) events until the server ends it.
+
+    Iteration raises ApiError(410) when the resource version is too old (relist then).
+    close() may be called from another thread and ends the iteration promptly.
+    """
+
+    def __init__(self, client: KubeClient, url: str, read_timeout: float) -> None:
+        self._client = client
+        self._url = url
+        self._conn = client._connect(read_timeout)
+        self._closed = False
+
+    def close(self) -> None:
+        """Abort the watch (unblocks a pending read)."""
+        self._closed = True
+        sock = self._conn.sock
+        if sock is not None:
+            with contextlib.suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+        self._conn.close()
+
+    def __iter__(self) -> Iterator[tuple[str, JSON]]:
+        conn = self._conn
         try:
-            conn.request("GET", self._url(path, params), headers=self._headers(None))
+            if self._closed:
+                return
+            conn.request("GET", self._url, headers=self._client._headers(None))
             resp = conn.getresponse()
             if resp.status >= 400:
                 _decode(resp.status, resp.reason, resp.read())
-            while True:
-                line = resp.readline()
+            while not self._closed:
+                try:
+                    line = resp.readline()
+                except (OSError, ValueError, http.client.HTTPException):
+                    if self._closed:
+                        return
+                    raise
                 if not line:
                     return
                 if not line.strip():

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from .controlplane import ControlPlane
-from .executor import PodExecutor
+from .executor import PodExecutor, expand, parse_quantity, rewrite_path
 from .kube import JSON, ApiError, KubeClient, ns_path
 
 NS = "selftest"
@@ -64,6 +64,22 @@ POD_SCRIPT = textwrap.dedent("""
     except ApiException as e:
         assert e.status == 403, e.status
     print("SELFTEST-OK")
+""")
+
+FEATURES_SCRIPT = textwrap.dedent("""
+    import base64, json, os, sys, yaml
+    init_file, labels, subdir, token_file = sys.argv[1:5]
+    assert open(init_file).read().strip() == "init-done"
+    assert 'app="features"' in open(labels).read()
+    assert os.environ["CFG_greeting"] == "hello"
+    assert os.getcwd().endswith("/rootfs/srv/app"), os.getcwd()
+    assert os.path.isdir(subdir) and subdir.endswith("/volumes/work/sub"), subdir
+    payload = open(token_file).read().split(".")[1]
+    claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+    assert claims["aud"] == ["bulletin-test"], claims
+    user = yaml.safe_load(open(os.environ["KUBECONFIG"]))["users"][0]["user"]
+    assert not user, user  # automountServiceAccountToken: false -> anonymous
+    print("A-OK")
 """)
 
 
@@ -159,6 +175,46 @@ def env_check_job() -> JSON:
     ])
 
 
+def features_pod() -> JSON:
+    """Init container, sidecar, two containers, downwardAPI, subPath, workingDir, ..."""
+    work = {"name": "work", "mountPath": "/work"}
+    a = container(
+        "a", ["python3", "-c", FEATURES_SCRIPT],
+        args=["/work/init.txt", "/podinfo/labels", "/data", "/var/run/aud/token"],
+        workingDir="/srv/app", envFrom=[{"prefix": "CFG_", "configMapRef": {"name": "settings"}}],
+        volumeMounts=[work, {"name": "work", "mountPath": "/data", "subPath": "sub"},
+                      {"name": "podinfo", "mountPath": "/podinfo"},
+                      {"name": "aud", "mountPath": "/var/run/aud"}])
+    b = container("b", ["sh", "-c", "echo B-$(GREETING)"], env=[{"name": "GREETING", "valueFrom": {
+        "configMapKeyRef": {"name": "settings", "key": "greeting"}}}])
+    p = pod("features", a, automountServiceAccountToken=False, initContainers=[
+        container("init", ["sh", "-c", 'echo init-done > "$1"', "sh", "/work/init.txt"],
+                  volumeMounts=[work]),
+        container("sidecar", ["sleep", "600"], restartPolicy="Always"),
+    ], volumes=[
+        {"name": "work", "emptyDir": {}},
+        {"name": "podinfo", "downwardAPI": {"items": [
+            {"path": "labels", "fieldRef": {"fieldPath": "metadata.labels"}}]}},
+        {"name": "aud", "projected": {"sources": [{"serviceAccountToken": {
+            "audience": "bulletin-test", "expirationSeconds": 600, "path": "token"}}]}},
+    ])
+    p["metadata"]["labels"] = {"app": "features"}
+    p["spec"]["containers"].append(b)
+    return p
+
+
+def check_helpers() -> None:
+    """Kubelet-compatible $(VAR) expansion, mountPath rewriting, quantities."""
+    env = {"A": "1", "B": "x"}
+    assert expand("$(A)-$(B)-$(C)-$$(A)-$A-$(", env) == "1-x-$(C)-$(A)-$A-$(", expand
+    mounts = [("/etc/bulletin/templates", Path("/L/t")), ("/etc/bulletin", Path("/L/b"))]
+    assert rewrite_path("/etc/bulletin/templates/x.j2", mounts) == "/L/t/x.j2"
+    assert rewrite_path("/etc/bulletin", mounts) == "/L/b"
+    assert rewrite_path("--config=/etc/bulletin/c.yaml", mounts) == "--config=/L/b/c.yaml"
+    assert rewrite_path("/etc/bulletinx", mounts) == "/etc/bulletinx"
+    assert parse_quantity("100m") * 1000 == 100 and parse_quantity("1Gi") == 2**30
+
+
 class SelfTest:
     """The checks, run in order against a running control plane and executor."""
 
@@ -225,6 +281,19 @@ class SelfTest:
         term = pods[0]["status"]["containerStatuses"][0]["state"]["terminated"]
         assert term["exitCode"] == 3 and term["reason"] == "Error", term
         assert "bye" in term.get("message", ""), term
+
+    def features(self) -> None:
+        self.create("pods", features_pod())
+        wait_for("features pod to finish", lambda: pod_phase(self.c, "features") in (
+            "Succeeded", "Failed"), 30)
+        status = self.c.get(ns_path(NS, "pods", "features"))["status"]
+        logs = self.ex.logs(NS, "features")
+        assert status["phase"] == "Succeeded", f"{status}\n{logs}"
+        assert "A-OK" in logs and "B-hello" in logs, logs
+        inits = {c["name"]: c["state"] for c in status["initContainerStatuses"]}
+        assert inits["init"]["terminated"]["exitCode"] == 0, inits
+        assert "terminated" in inits["sidecar"], inits
+        assert not self.ex.is_running(NS, "features")
 
     def missing_secret(self) -> None:
         self.create("pods", pod("no-secret", container("c", ["true"], env=[
@@ -297,6 +366,7 @@ class SelfTest:
         self.step("create CronJob (checked later)", self.create_cronjob)
         self.step("Job: env, volumes, paths, token + RBAC", self.env_check)
         self.step("Job exiting 3 -> Failed", self.failing_job)
+        self.step("init/sidecar/2 containers/volumes pod", self.features)
         self.step("missing Secret -> pod Failed", self.missing_secret)
         self.step("SIGKILL via kill() -> Job Failed", self.killed)
         self.step("activeDeadlineSeconds -> DeadlineExceeded", self.deadline)
@@ -320,6 +390,8 @@ def main(argv: list[str] | None = None) -> int:
     ok = False
     test: SelfTest | None = None
     try:
+        check_helpers()
+        print("  ok  helpers (expansion, path rewriting, quantities)", flush=True)
         cp.bin_dir  # noqa: B018 - build (or find) binaries before timing the start
         cp.start()
         print(f"control plane started in {cp.start_seconds:.1f}s "
