@@ -4,6 +4,8 @@ and an SMTP server. Each test gets a fresh namespace."""
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -68,11 +70,15 @@ def _default_sa(core: client.CoreV1Api, namespace: str) -> bool:
 
 
 @pytest.fixture(scope="session")
-def postgres(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Postgres]:
-    """A real PostgreSQL server for the session."""
-    server = Postgres(tmp_path_factory.mktemp("pg") / "cluster").start()
+def postgres() -> Iterator[Postgres]:
+    """A real PostgreSQL server for the session (outside pytest's private tmp: when root,
+    the server runs as the `postgres` user, which must be able to reach its directory)."""
+    root = Path(tempfile.mkdtemp(prefix="bulletin-pg-"))
+    root.chmod(0o755)
+    server = Postgres(root / "cluster").start()
     yield server
     server.stop()
+    shutil.rmtree(root, ignore_errors=True)
 
 
 @pytest.fixture

@@ -16,9 +16,11 @@ T = TypeVar("T")
 
 
 def wait_for(
-    fn: Callable[[], T | None], what: str, timeout: float = 60, interval: float = 0.3
+    fn: Callable[[], T | None], what: str, timeout: float = 60, interval: float = 0.3,
+    explain: Callable[[], str] | None = None,
 ) -> T:
-    """Poll ``fn`` until it returns something truthy; fail with ``what`` after ``timeout``."""
+    """Poll ``fn`` until it returns something truthy; fail with ``what`` after ``timeout``
+    (and whatever ``explain`` says about the state of things)."""
     deadline = time.monotonic() + timeout
     last: Any = None
     while True:
@@ -30,7 +32,9 @@ def wait_for(
         except Exception as exc:  # polling tolerates transient errors; the last one is reported
             last = exc
         if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}; last: {last!r}")
+            detail = f"\n{explain()}" if explain else ""
+            raise AssertionError(
+                f"timed out after {timeout}s waiting for {what}; last: {last!r}{detail}")
         time.sleep(interval)
 
 
@@ -65,6 +69,23 @@ class Cluster:
     @property
     def batch(self) -> client.BatchV1Api:
         return client.BatchV1Api(self.api)
+
+    def diagnose(self, namespace: str) -> str:
+        """Jobs, pods, pod logs and the operator's log tail, for failure messages."""
+        lines = []
+        for job in self.batch.list_namespaced_job(namespace).items:
+            conds = [(c.type, c.status, c.message) for c in job.status.conditions or []]
+            lines.append(f"job {job.metadata.name}: {conds}")
+        for pod in self.core.list_namespaced_pod(namespace).items:
+            lines.append(f"pod {pod.metadata.name}: {pod.status.phase}")
+            try:
+                lines.append(self.executor.logs(namespace, pod.metadata.name)[-3000:])
+            except Exception as exc:  # a pod that never ran has no log
+                lines.append(f"(no log: {exc})")
+        log = self.workdir / "operator.log"
+        if log.exists():
+            lines.append("operator log:\n" + log.read_text()[-3000:])
+        return "\n".join(lines)
 
     def get_rs(self, namespace: str, name: str) -> dict[str, Any]:
         obj: dict[str, Any] = self.custom.get_namespaced_custom_object(

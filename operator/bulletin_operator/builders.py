@@ -150,10 +150,9 @@ def _env(owner: Owner, spec: ReportScheduleSpec) -> list[dict[str, Any]]:
 
 
 def _env_from(spec: ReportScheduleSpec) -> list[dict[str, Any]]:
-    email = spec.delivery.email
-    if email is None:
-        return []
-    return [{"prefix": SMTP_ENV_PREFIX, "secretRef": {"name": email.smtp_secret_ref.name}}]
+    from bulletin.deliver.podenv import pod_env
+
+    return pod_env(spec)[1]
 
 
 def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from bulletin.api.base import rfc3339
 from bulletin.api.errors import describe
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
@@ -16,7 +17,7 @@ from pydantic import ValidationError
 from bulletin_operator import builders
 from bulletin_operator.adapter import Adapter
 from bulletin_operator.settings import configure, runner_settings
-from bulletin_operator.status import reconciled, rfc3339
+from bulletin_operator.status import reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 _state: dict[str, Adapter] = {}

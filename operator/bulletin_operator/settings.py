@@ -12,12 +12,14 @@ from bulletin_operator.builders import RunnerSettings
 
 def configure(settings: kopf.OperatorSettings) -> None:
     """Tune kopf for many small objects and GitOps-owned specs."""
-    # Keep kopf's bookkeeping in annotations: status belongs to Bulletin's own schema.
-    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix="bulletin.dev")
+    # kopf keeps its bookkeeping in annotations under its own prefix (it ignores changes there,
+    # so it must differ from ours, e.g. bulletin.dev/run-requested-at); status is our schema.
+    prefix = "kopf.bulletin.dev"
+    settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
     settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
-        prefix="bulletin.dev", key="last-handled-configuration"
+        prefix=prefix, key="last-handled-configuration"
     )
-    settings.persistence.finalizer = "bulletin.dev/kopf-finalizer"
+    settings.persistence.finalizer = "kopf.bulletin.dev/finalizer"
     # Events are for users: post only warnings from kopf itself, ours are explicit.
     settings.posting.level = logging.WARNING
     # One replica by design (Deployment strategy Recreate): no peering CRD needed.

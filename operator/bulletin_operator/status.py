@@ -3,16 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
+
+from bulletin.api.base import rfc3339
 
 READY = "Ready"
 STALLED = "Stalled"
-
-
-def rfc3339(when: datetime) -> str:
-    """A UTC timestamp the way Kubernetes writes them."""
-    return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def set_condition(

@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from bulletin.api.errors import describe
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
-from bulletin.context import ConfigError, RunContext, SmtpSettings
+from bulletin.context import RunContext
 from bulletin.history import with_run
 from bulletin.period import Period, PeriodError, compute, parse_override
 from bulletin.query import QueryError, run_query
@@ -71,34 +71,15 @@ def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period) -> Outcom
 
 
 def deliver(ctx: RunContext, spec: ReportScheduleSpec, period: Period, outcome: Outcome) -> None:
-    """Send the report to each target and note per-target results."""
-    from bulletin.deliver.email import DEFAULT_SENDER, build_message, send
+    """Send the report to each target exactly once, recording per-target state as it happens."""
+    from bulletin.deliver import deliver_all, files_report
+    from bulletin.kube import Kube
+    from bulletin.ledger import StatusLedger
 
-    email = spec.delivery.email
-    if email is None:
-        return
-    to = list(ctx.options.to or email.to)
-    record = DeliveryRecord(target="email", state="Pending", recipients=to)
-    outcome.deliveries.append(record)
-    try:
-        smtp = SmtpSettings.from_env(ctx.env)
-    except ConfigError as exc:
-        record.state, record.error = "Failed", str(exc)
-        return
-    subject = email.subject or f"{ctx.schedule}: {period.label()}"
-    text = (
-        f"Report {ctx.schedule} for {period.label()} ({spec.schedule.time_zone}).\n"
-        f"{outcome.rows} rows in {len(outcome.files)} file(s), attached.\n"
-    )
-    msg = build_message(sender=smtp.sender or DEFAULT_SENDER, to=to, subject=subject,
-                        text=text, html=None, attachments=outcome.files)
-    record.attempts = 1
-    try:
-        send(msg, smtp)
-    except Exception as exc:  # aiosmtplib raises several unrelated types
-        record.state, record.error = "Failed", f"SMTP {smtp.host}:{smtp.port}: {exc}"
-        return
-    record.state = "Sent"
+    title = spec.report.title or ctx.schedule
+    report = files_report(title, period, spec.schedule.time_zone, outcome.files, outcome.rows)
+    ledger = StatusLedger(Kube(), ctx.namespace, ctx.schedule, ctx.run_id)
+    outcome.deliveries = deliver_all(spec, ctx, report, ledger, period)
 
 
 def resolve_period(

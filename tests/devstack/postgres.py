@@ -58,9 +58,9 @@ class Postgres:
                   "-w", "-t", "60", "-o",
                   f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
                   " -c full_page_writes=off -c synchronous_commit=off", "start")
-        sql = (f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}';"
-               f" CREATE DATABASE bulletin OWNER {self.user};")
-        self._psql(sql, db="postgres", user="postgres", password="postgres-admin")
+        for sql in (f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'",
+                    f"CREATE DATABASE bulletin OWNER {self.user}"):
+            self._psql(sql, db="postgres", user="postgres", password="postgres-admin")
         return self
 
     def _psql(self, sql: str, *, db: str, user: str, password: str) -> None:
@@ -74,7 +74,7 @@ class Postgres:
             )
             if proc.returncode == 0:
                 return
-            if time.monotonic() > deadline:
+            if "could not connect" not in proc.stderr or time.monotonic() > deadline:
                 raise RuntimeError(f"psql failed: {proc.stderr}")
             time.sleep(0.2)
 

@@ -51,7 +51,8 @@ def _run_now(cluster: Cluster, namespace: str, name: str, token: str) -> dict[st
         last = status.get("lastRun") or {}
         return status if status.get("lastRunRequest") == token and last.get("endTime") else None
 
-    return wait_for(finished, f"run {token} recorded in status", timeout=180)
+    return wait_for(finished, f"run {token} recorded in status", timeout=180,
+                    explain=lambda: cluster.diagnose(namespace))
 
 
 def _previous_week() -> tuple[date, date]:

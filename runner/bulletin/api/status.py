@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from enum import StrEnum
 from typing import Annotated
 
 from pydantic import Field
 
-from bulletin.api.base import ApiModel
+from bulletin.api.base import ApiModel, Timestamp
 
 
 class RunResult(StrEnum):
@@ -36,7 +35,7 @@ class Condition(ApiModel):
     reason: Annotated[str, Field(max_length=1024, description="CamelCase machine-readable reason.")]
     message: Annotated[str, Field(max_length=32768, description="Human-readable details.")] = ""
     last_transition_time: Annotated[
-        datetime, Field(description="When status last changed.")
+        Timestamp, Field(description="When status last changed.")
     ]
     observed_generation: Annotated[
         int | None, Field(description="The .metadata.generation this condition was set for.")
@@ -44,14 +43,37 @@ class Condition(ApiModel):
 
 
 class DeliveryRecord(ApiModel):
-    """What happened to one delivery target in a run."""
+    """What happened to one delivery target in a run, updated as it happens."""
 
-    target: Annotated[str, Field(description='Target, e.g. "email".')]
-    state: Annotated[str, Field(description="Pending, Sent or Failed.")]
+    target: Annotated[
+        str,
+        Field(description='Target: "email", "webhook/<name>", "slack", "teams" or "archive".'),
+    ]
+    state: Annotated[
+        str,
+        Field(description="Pending (not yet sent, or being retried), Sent or Failed. A retried"
+              " run sends only to targets not yet Sent."),
+    ]
     recipients: Annotated[
-        list[str], Field(description="Addresses or endpoints the report went to.")
+        list[str],
+        Field(description="Email addresses the SMTP server accepted (email target)."),
     ] = []
-    attempts: Annotated[int, Field(description="Send attempts made.")] = 0
+    attempts: Annotated[
+        int, Field(description="Send attempts made, over all tries of the run.")
+    ] = 0
+    last_attempt_time: Annotated[
+        Timestamp | None, Field(description="When the last attempt started.")
+    ] = None
+    link: Annotated[
+        bool,
+        Field(description="The message carried presigned links to the report instead of the"
+              " files (too large, or a chat target)."),
+    ] = False
+    object_keys: Annotated[
+        list[str],
+        Field(description="Object keys in storage: the archived files (target archive) or the"
+              " files a link points to."),
+    ] = []
     error: Annotated[str | None, Field(description="Last error, if any.")] = None
 
 
@@ -63,15 +85,15 @@ class RunRecord(ApiModel):
         Trigger, Field(description="Scheduled, Manual (run now) or CatchUp (a late start).")
     ]
     scheduled_time: Annotated[
-        datetime | None, Field(description="When the run was due, for scheduled runs.")
+        Timestamp | None, Field(description="When the run was due, for scheduled runs.")
     ] = None
-    start_time: Annotated[datetime, Field(description="When the run started.")]
-    end_time: Annotated[datetime | None, Field(description="When the run ended.")] = None
+    start_time: Annotated[Timestamp, Field(description="When the run started.")]
+    end_time: Annotated[Timestamp | None, Field(description="When the run ended.")] = None
     period_start: Annotated[
-        datetime | None, Field(description="Start of the reported period (inclusive).")
+        Timestamp | None, Field(description="Start of the reported period (inclusive).")
     ] = None
     period_end: Annotated[
-        datetime | None, Field(description="End of the reported period (exclusive).")
+        Timestamp | None, Field(description="End of the reported period (exclusive).")
     ] = None
     result: Annotated[
         RunResult | None,
@@ -104,7 +126,7 @@ class ReportScheduleStatus(ApiModel):
     ] = None
     cron_job_name: Annotated[str | None, Field(description="The owned CronJob.")] = None
     next_run_time: Annotated[
-        datetime | None, Field(description="When the next scheduled run is due.")
+        Timestamp | None, Field(description="When the next scheduled run is due.")
     ] = None
     last_run_request: Annotated[
         str | None,
@@ -112,7 +134,7 @@ class ReportScheduleStatus(ApiModel):
     ] = None
     last_run: Annotated[RunRecord | None, Field(description="The most recent run.")] = None
     last_success_time: Annotated[
-        datetime | None, Field(description="When the last successful run ended.")
+        Timestamp | None, Field(description="When the last successful run ended.")
     ] = None
     consecutive_failures: Annotated[
         int, Field(description="Failed runs since the last success.")
