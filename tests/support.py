@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -122,3 +123,36 @@ def report_schedule(name: str, **spec: Any) -> dict[str, Any]:
     base.update(spec)
     return {"apiVersion": "bulletin.dev/v1alpha1", "kind": "ReportSchedule",
             "metadata": {"name": name}, "spec": base}
+
+
+def create_secrets(cluster: Cluster, namespace: str, db_url: str, smtp_port: int) -> None:
+    """The `db` and `smtp` Secrets that report_schedule() refers to."""
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="db"), string_data={"url": db_url}))
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="smtp"),
+        string_data={"host": "127.0.0.1", "port": str(smtp_port), "security": "none",
+                     "from": "reports@example.com"}))
+
+
+def run_now(cluster: Cluster, namespace: str, name: str, token: str,
+            options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Request a run with the annotation and wait until status records it; the status."""
+    annotations: dict[str, Any] = {"bulletin.dev/run-requested-at": token}
+    if options is not None:
+        annotations["bulletin.dev/run-options"] = json.dumps(options)
+    cluster.patch_rs(namespace, name, {"metadata": {"annotations": annotations}})
+    return wait_for_run(cluster, namespace, name, lambda s: s.get("lastRunRequest") == token)
+
+
+def wait_for_run(cluster: Cluster, namespace: str, name: str,
+                 match: Callable[[dict[str, Any]], bool], timeout: float = 180
+                 ) -> dict[str, Any]:
+    """Wait until the last run has ended and ``match(status)`` holds; the status."""
+    def finished() -> dict[str, Any] | None:
+        status = cluster.get_rs(namespace, name).get("status") or {}
+        last = status.get("lastRun") or {}
+        return status if match(status) and last.get("endTime") else None
+
+    return wait_for(finished, f"a finished run of {name}", timeout=timeout,
+                    explain=lambda: cluster.diagnose(namespace))

@@ -6,7 +6,6 @@ import csv
 import io
 import json
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import psycopg
@@ -14,8 +13,7 @@ import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
-from kubernetes import client
-from support import Cluster, report_schedule, wait_for
+from support import Cluster, create_secrets, report_schedule, run_now, wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -33,28 +31,6 @@ def usage_table(postgres: Postgres) -> str:
     return "usage"
 
 
-def _secrets(cluster: Cluster, namespace: str, postgres: Postgres, smtp: MailSink) -> None:
-    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="db"), string_data={"url": postgres.url}))
-    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="smtp"),
-        string_data={"host": "127.0.0.1", "port": str(smtp.port), "security": "none",
-                     "from": "reports@example.com"}))
-
-
-def _run_now(cluster: Cluster, namespace: str, name: str, token: str) -> dict[str, Any]:
-    cluster.patch_rs(namespace, name,
-                     {"metadata": {"annotations": {"bulletin.dev/run-requested-at": token}}})
-
-    def finished() -> dict[str, Any] | None:
-        status = cluster.get_rs(namespace, name).get("status") or {}
-        last = status.get("lastRun") or {}
-        return status if status.get("lastRunRequest") == token and last.get("endTime") else None
-
-    return wait_for(finished, f"run {token} recorded in status", timeout=180,
-                    explain=lambda: cluster.diagnose(namespace))
-
-
 def _previous_week() -> tuple[date, date]:
     today = datetime.now(BERLIN).date()
     monday = today - timedelta(days=today.weekday())
@@ -65,7 +41,7 @@ def test_report_is_delivered_and_recorded(
     cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
     smtp: MailSink, usage_table: str,
 ) -> None:
-    _secrets(cluster, namespace, postgres, smtp)
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
     query = ("SELECT day, user_name, requests, cost FROM usage"
              " WHERE day >= :period_start AND day < :period_end ORDER BY day, user_name")
     cluster.create_rs(namespace, report_schedule(
@@ -74,7 +50,7 @@ def test_report_is_delivered_and_recorded(
     wait_for(lambda: (cluster.get_rs(namespace, "weekly-usage").get("status") or {})
              .get("cronJobName"), "CronJob ready")
 
-    status = _run_now(cluster, namespace, "weekly-usage", "first")
+    status = run_now(cluster, namespace, "weekly-usage", "first")
     last = status["lastRun"]
     assert last["result"] == "Succeeded", last
     assert last["trigger"] == "Manual"
@@ -116,10 +92,10 @@ def test_failing_query_is_recorded_with_the_database_message(
     cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
     smtp: MailSink,
 ) -> None:
-    _secrets(cluster, namespace, postgres, smtp)
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
     cluster.create_rs(namespace, report_schedule(
         "broken", datasets=[{"name": "main", "query": "SELECT * FROM no_such_table"}]))
-    status = _run_now(cluster, namespace, "broken", "try-1")
+    status = run_now(cluster, namespace, "broken", "try-1")
     last = status["lastRun"]
     assert last["result"] == "Failed"
     assert 'relation "no_such_table" does not exist' in last["message"]
