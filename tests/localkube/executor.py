@@ -612,7 +612,10 @@ class _PodRun:
             base = self.ex.base_env(self)
             env0 = self._env(c.spec, base)
             mounts = self._mounts(c.spec, volumes, env0)
-            env = {k: rewrite_path(v, mounts) for k, v in env0.items()}
+            # Only the container's own values name container paths; the executor's (HOME,
+            # KUBECONFIG, PATH, ...) are host paths, which may happen to share a prefix.
+            env = {k: v if k in base and base[k] == v else rewrite_path(v, mounts)
+                   for k, v in env0.items()}
             env["LOCALKUBE_MOUNTS"] = json.dumps({mp: str(p) for mp, p in mounts})
             command = [str(x) for x in c.spec.get("command") or []]
             if not command:

@@ -105,7 +105,7 @@ def crd() -> dict[str, Any]:
                         _column("Suspended", ".spec.suspend", "boolean"),
                         _column("Last Run", ".status.lastRun.startTime", "date"),
                         _column("Last Result", ".status.lastRun.result"),
-                        _column("Next Run", ".status.nextRunTime", "date"),
+                        _column("Next Run", ".status.nextRunTime"),  # a date column shows the future as <invalid>
                         _column("Ready", '.status.conditions[?(@.type=="Ready")].status',
                                 priority=1),
                         _column("Age", ".metadata.creationTimestamp", "date"),
