@@ -105,7 +105,8 @@ def crd() -> dict[str, Any]:
                         _column("Suspended", ".spec.suspend", "boolean"),
                         _column("Last Run", ".status.lastRun.startTime", "date"),
                         _column("Last Result", ".status.lastRun.result"),
-                        _column("Next Run", ".status.nextRunTime"),  # a date column shows the future as <invalid>
+                        # A string: kubectl shows future times in date columns as <invalid>.
+                        _column("Next Run", ".status.nextRunTime"),
                         _column("Ready", '.status.conditions[?(@.type=="Ready")].status',
                                 priority=1),
                         _column("Age", ".metadata.creationTimestamp", "date"),
