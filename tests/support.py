@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bulletin_operator.builders import run_now_job_name
 from kubernetes import client
 
 T = TypeVar("T")
@@ -142,7 +143,9 @@ def run_now(cluster: Cluster, namespace: str, name: str, token: str,
     if options is not None:
         annotations["bulletin.dev/run-options"] = json.dumps(options)
     cluster.patch_rs(namespace, name, {"metadata": {"annotations": annotations}})
-    return wait_for_run(cluster, namespace, name, lambda s: s.get("lastRunRequest") == token)
+    run_id = run_now_job_name(name, token)
+    return wait_for_run(cluster, namespace, name,
+                        lambda s: (s.get("lastRun") or {}).get("runId") == run_id)
 
 
 def wait_for_run(cluster: Cluster, namespace: str, name: str,

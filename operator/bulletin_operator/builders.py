@@ -242,13 +242,18 @@ def cronjob(
     )
 
 
+def run_now_job_name(schedule: str, token: str) -> str:
+    """The Job (and run id) of a run-now request: the same token always names the same Job."""
+    digest = hashlib.sha256(token.encode()).hexdigest()[:8]
+    return short_name(schedule, JOB_NAME_MAX, f"-now-{digest}")
+
+
 def run_now_job(
     owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings, token: str,
     options: RunOptions | None = None,
 ) -> dict[str, Any]:
     """A one-off Job from the CronJob's template, for a run-now request ``token``."""
-    digest = hashlib.sha256(token.encode()).hexdigest()[:8]
-    name = short_name(owner.name, JOB_NAME_MAX, f"-now-{digest}")
+    name = run_now_job_name(owner.name, token)
     job_spec = _job_spec(owner, spec, s)
     container = job_spec["template"]["spec"]["containers"][0]
     container["env"] = [

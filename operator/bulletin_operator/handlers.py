@@ -17,7 +17,7 @@ from pydantic import ValidationError
 from bulletin_operator import builders
 from bulletin_operator.adapter import Adapter
 from bulletin_operator.settings import configure, runner_settings
-from bulletin_operator.status import reconciled
+from bulletin_operator.status import PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 _state: dict[str, Adapter] = {}
@@ -69,10 +69,34 @@ def reconcile(
         patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
                                        cron=None, cronjob=None, next_run=None, now=now))
         return
-    adapter().ensure(builders.owned_objects(owner, model, runner_settings(), rule.cronjob))
-    patch.status.update(reconciled(status, generation=meta["generation"], error=None,
-                                   cron=rule.cronjob, cronjob=builders.cronjob_name(owner),
-                                   next_run=rule.next_run(now), now=now))
+    paused, failures = pause_state(status, generation=meta["generation"],
+                                   limit=model.notifications.pause_after_failures)
+    running = model.model_copy(update={"suspend": True}) if paused else model
+    adapter().ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob))
+    update = reconciled(status, generation=meta["generation"], error=None, cron=rule.cronjob,
+                        cronjob=builders.cronjob_name(owner), next_run=rule.next_run(now),
+                        now=now, paused=paused, failures=failures)
+    if paused and "conditions" in update and _condition(status, PAUSED) != "True":
+        kopf.warn(body, reason="Paused", message=f"{failures} runs failed in a row; paused")
+    patch.status.update(update)
+
+
+def _condition(status: kopf.Status, type_: str) -> str | None:
+    return next((c.get("status") for c in status.get("conditions") or []
+                 if c.get("type") == type_), None)
+
+
+def _pause_changed(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
+    limit = int((spec.get("notifications") or {}).get("pauseAfterFailures", 5))
+    failures = int(status.get("consecutiveFailures") or 0)
+    wanted = limit > 0 and failures >= limit
+    return _condition(status, PAUSED) not in (None, "True" if wanted else "False")
+
+
+@kopf.on.event(*RESOURCE, when=_pause_changed)
+def follow_failures(**kwargs: Any) -> None:
+    """Pause after too many failures, and resume after a success, as runs record them."""
+    reconcile(**kwargs)
 
 
 def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any) -> bool:

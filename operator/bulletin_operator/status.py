@@ -10,6 +10,21 @@ from bulletin.api.base import rfc3339
 
 READY = "Ready"
 STALLED = "Stalled"
+PAUSED = "Paused"
+
+
+def pause_state(
+    status: Mapping[str, Any], *, generation: int, limit: int
+) -> tuple[bool, int]:
+    """Whether runs are paused after too many failures, and the failure count to keep.
+
+    A spec change (a generation not yet observed) resumes: it starts the count again.
+    """
+    failures = int(status.get("consecutiveFailures") or 0)
+    observed = status.get("observedGeneration")
+    if observed is not None and observed != generation:
+        failures = 0
+    return limit > 0 and failures >= limit, failures
 
 
 def set_condition(
@@ -65,6 +80,8 @@ def reconciled(
     cronjob: str | None,
     next_run: datetime | None,
     now: datetime,
+    paused: bool = False,
+    failures: int = 0,
 ) -> dict[str, Any]:
     """The status fields to patch after a reconcile; empty when nothing changed."""
     conditions: Sequence[Mapping[str, Any]] = old.get("conditions") or []
@@ -79,6 +96,12 @@ def reconciled(
                                    message=error, generation=generation, now=now)
         conditions = set_condition(conditions, type_=STALLED, status=True, reason="InvalidSpec",
                                    message=error, generation=generation, now=now)
+    conditions = set_condition(
+        conditions, type_=PAUSED, status=paused,
+        reason="TooManyFailures" if paused else "Running",
+        message=(f"{failures} runs failed in a row; scheduled runs are paused. A successful"
+                 " run now (kubectl bulletin run) or a spec change resumes them.")
+        if paused else "", generation=generation, now=now)
     new = {
         "observedGeneration": generation,
         "conditions": conditions,
@@ -86,4 +109,6 @@ def reconciled(
         "cronJobName": cronjob,
         "nextRunTime": rfc3339(next_run) if next_run else None,
     }
+    if failures == 0 and old.get("consecutiveFailures"):
+        new["consecutiveFailures"] = 0  # a spec change resets the count; runs own it otherwise
     return {key: value for key, value in new.items() if old.get(key) != value}

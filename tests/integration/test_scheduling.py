@@ -159,7 +159,8 @@ def test_backfill_and_test_send_through_the_kubectl_plugin(
                           "--period", "2026-10", "--to", "me@example.com"],
                          env=env, capture_output=True, text=True, check=True).stdout
     assert "run requested" in out
-    status = wait_for_run(cluster, namespace, "orders", lambda s: bool(s.get("lastRunRequest")))
+    status = wait_for_run(cluster, namespace, "orders",
+                          lambda s: bool((s.get("lastRun") or {}).get("runId")))
     last = status["lastRun"]
     assert (last["result"], last["trigger"], last["rows"]) == ("Succeeded", "Manual", 3)
     assert (last["periodStart"], last["periodEnd"]) == ("2026-09-30T22:00:00Z",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bulletin_operator.status import reconciled, set_condition
+from bulletin_operator.status import pause_state, reconciled, set_condition
 
 T0 = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 T1 = T0 + timedelta(minutes=5)
@@ -28,7 +28,7 @@ def test_reconcile_twice_patches_nothing_the_second_time() -> None:
     first = reconciled({}, now=T0, **args)  # type: ignore[arg-type]
     assert first["observedGeneration"] == 1
     assert {c["type"]: c["status"] for c in first["conditions"]} == {
-        "Ready": "True", "Stalled": "False"}
+        "Ready": "True", "Stalled": "False", "Paused": "False"}
     assert reconciled(first, now=T1, **args) == {}  # type: ignore[arg-type]
 
 
@@ -40,3 +40,19 @@ def test_invalid_spec_is_stalled_with_the_message() -> None:
     assert conds["Stalled"]["status"] == "True"
     assert conds["Stalled"]["message"] == "spec.schedule.cron: bad"
     assert conds["Stalled"]["observedGeneration"] == 4
+
+
+def test_pause_after_failures_and_resume_on_spec_change() -> None:
+    status = {"observedGeneration": 3, "consecutiveFailures": 5}
+    assert pause_state(status, generation=3, limit=5) == (True, 5)
+    assert pause_state(status, generation=3, limit=0) == (False, 5)
+    assert pause_state({**status, "consecutiveFailures": 4}, generation=3, limit=5) == (False, 4)
+    assert pause_state(status, generation=4, limit=5) == (False, 0)  # the spec changed
+    patch = reconciled(status, generation=3, error=None, cron="0 9 * * *", cronjob="r",
+                       next_run=T1, now=T0, paused=True, failures=5)
+    paused = {c["type"]: c for c in patch["conditions"]}["Paused"]
+    assert (paused["status"], paused["reason"]) == ("True", "TooManyFailures")
+    assert "consecutiveFailures" not in patch
+    resumed = reconciled(status, generation=4, error=None, cron="0 9 * * *", cronjob="r",
+                         next_run=T1, now=T0, paused=False, failures=0)
+    assert resumed["consecutiveFailures"] == 0

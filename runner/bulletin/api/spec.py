@@ -8,6 +8,7 @@ from pydantic import ConfigDict, Field
 
 from bulletin.api.base import ApiModel
 from bulletin.api.delivery import Delivery, SecretKeyRef
+from bulletin.api.policy import Gates, Notifications
 from bulletin.api.report import Format, Report
 from bulletin.api.schedule import CatchUp, ConcurrencyPolicy, Period, PeriodKind, Schedule
 
@@ -54,7 +55,14 @@ class ReportScheduleSpec(ApiModel):
                 {
                     "rule": "self.datasets.all(d, self.datasets.exists_one(e, e.name == d.name))",
                     "message": "spec.datasets: dataset names must be unique",
-                }
+                },
+                {
+                    "rule": "!has(self.notifications) || !has(self.notifications.onFailure)"
+                    " || !has(self.notifications.onFailure.email)"
+                    " || size(self.notifications.onFailure.email) == 0 || has(self.delivery.email)",
+                    "message": "spec.notifications.onFailure.email sends through the SMTP Secret"
+                    " of spec.delivery.email: set spec.delivery.email too",
+                },
             ]
         }
     )
@@ -94,6 +102,12 @@ class ReportScheduleSpec(ApiModel):
         Report, Field(description="How the report looks; the built-in template by default.")
     ] = Report()
     delivery: Annotated[Delivery, Field(description="Delivery targets.")]
+    gates: Annotated[
+        Gates, Field(description="When to skip delivery: empty data, too few rows, assertions.")
+    ] = Gates()
+    notifications: Annotated[
+        Notifications, Field(description="Failure notifications and pausing after failures.")
+    ] = Notifications()
     history_limit: Annotated[
         int,
         Field(ge=1, le=100, description="How many past runs status.history keeps (default 10)."),

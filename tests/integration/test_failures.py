@@ -1,0 +1,62 @@
+"""Repeated failures pause the schedule (never its spec); success or a spec change resume it."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from devstack.mailsink import MailSink
+from devstack.operatorproc import OperatorProcess
+from devstack.postgres import Postgres
+from support import Cluster, condition, create_secrets, report_schedule, run_now, wait_for
+
+
+def _state(cluster: Cluster, namespace: str, name: str) -> tuple[str | None, bool]:
+    obj = cluster.get_rs(namespace, name)
+    cronjob = cluster.batch.read_namespaced_cron_job(obj["status"]["cronJobName"], namespace)
+    return condition(obj, "Paused").get("status"), bool(cronjob.spec.suspend)
+
+
+def test_failures_pause_and_success_or_spec_change_resumes(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    table = f"late_{namespace.replace('-', '_')}"
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.create_rs(namespace, report_schedule(
+        "flaky", notifications={"pauseAfterFailures": 2},
+        datasets=[{"name": "main", "query": f"SELECT * FROM {table}"}]))
+    wait_for(lambda: _state(cluster, namespace, "flaky") == ("False", False), "running")
+
+    for token in ("f1", "f2"):
+        assert run_now(cluster, namespace, "flaky", token)["lastRun"]["result"] == "Failed"
+    wait_for(lambda: _state(cluster, namespace, "flaky") == ("True", True), "paused",
+             explain=lambda: cluster.diagnose(namespace))
+    obj = cluster.get_rs(namespace, "flaky")
+    assert "2 runs failed in a row" in condition(obj, "Paused")["message"]
+    assert obj["spec"].get("suspend") is False, "the operator never writes spec"
+    assert obj["metadata"]["generation"] == 1
+    reasons = {e.reason for e in cluster.core.list_namespaced_event(namespace).items}
+    assert "Paused" in reasons
+
+    # The data arrives; a successful run now resumes the schedule.
+    postgres.execute(f"CREATE TABLE {table} AS SELECT 1 AS one")
+    assert run_now(cluster, namespace, "flaky", "ok")["lastRun"]["result"] == "Succeeded"
+    wait_for(lambda: _state(cluster, namespace, "flaky") == ("False", False), "resumed by success")
+
+    # Failing again pauses again; this time a spec change resumes.
+    cluster.patch_rs(namespace, "flaky", {"spec": {"datasets": [
+        {"name": "main", "query": "SELECT * FROM nowhere"}]}})
+    wait_for(lambda: cluster.get_rs(namespace, "flaky")["status"]["observedGeneration"] == 2,
+             "generation 2 observed")
+    for token in ("f3", "f4"):
+        run_now(cluster, namespace, "flaky", token)
+    wait_for(lambda: _state(cluster, namespace, "flaky") == ("True", True), "paused again")
+    cluster.patch_rs(namespace, "flaky", {"spec": {"datasets": [
+        {"name": "main", "query": f"SELECT * FROM {table}"}]}})
+
+    def resumed() -> dict[str, Any] | None:
+        status = cluster.get_rs(namespace, "flaky")["status"]
+        ok = _state(cluster, namespace, "flaky") == ("False", False)
+        return status if ok and status["observedGeneration"] == 3 else None
+
+    assert wait_for(resumed, "resumed by spec change")["consecutiveFailures"] == 0
