@@ -135,8 +135,21 @@ def role_binding(owner: Owner) -> dict[str, Any]:
     )
 
 
+TEMPLATES_DIR = "/etc/bulletin/templates"
+
+
 def _env(owner: Owner, spec: ReportScheduleSpec) -> list[dict[str, Any]]:
+    from bulletin.deliver.podenv import pod_env
+
     ref = spec.source.connection_secret_ref
+    extra: list[dict[str, Any]] = []
+    if spec.report.template_config_map_ref is not None:
+        extra.append({"name": "BULLETIN_TEMPLATES_DIR", "value": TEMPLATES_DIR})
+    on_failure = spec.notifications.on_failure
+    if on_failure is not None and on_failure.webhook_secret_ref is not None:
+        hook = on_failure.webhook_secret_ref
+        extra.append({"name": "BULLETIN_ONFAILURE_WEBHOOK",
+                      "valueFrom": {"secretKeyRef": {"name": hook.name, "key": hook.key}}})
     return [
         {"name": "BULLETIN_NAMESPACE",
          "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
@@ -146,7 +159,20 @@ def _env(owner: Owner, spec: ReportScheduleSpec) -> list[dict[str, Any]]:
         {"name": "BULLETIN_WORKDIR", "value": "/work"},
         {"name": "BULLETIN_DB_URL",
          "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}},
+        *pod_env(spec)[0],
+        *extra,
     ]
+
+
+def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """The pod's volumes and the runner's mounts: scratch space, and custom templates."""
+    volumes: list[dict[str, Any]] = [{"name": "work", "emptyDir": {"sizeLimit": "2Gi"}}]
+    mounts: list[dict[str, Any]] = [{"name": "work", "mountPath": "/work"}]
+    templates = spec.report.template_config_map_ref
+    if templates is not None:
+        volumes.append({"name": "templates", "configMap": {"name": templates.name}})
+        mounts.append({"name": "templates", "mountPath": TEMPLATES_DIR, "readOnly": True})
+    return volumes, mounts
 
 
 def _env_from(spec: ReportScheduleSpec) -> list[dict[str, Any]]:
@@ -156,6 +182,7 @@ def _env_from(spec: ReportScheduleSpec) -> list[dict[str, Any]]:
 
 
 def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
+    volumes, mounts = _volumes(spec)
     container = {
         "name": "runner",
         "image": s.image,
@@ -173,7 +200,7 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
             "capabilities": {"drop": ["ALL"]},
         },
         "terminationMessagePolicy": "FallbackToLogsOnError",
-        "volumeMounts": [{"name": "work", "mountPath": "/work"}],
+        "volumeMounts": mounts,
     }
     return {
         "metadata": {"labels": _labels(owner)},
@@ -186,7 +213,7 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
                 "seccompProfile": {"type": "RuntimeDefault"},
             },
             "containers": [container],
-            "volumes": [{"name": "work", "emptyDir": {"sizeLimit": "2Gi"}}],
+            "volumes": volumes,
         },
     }
 

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import logging
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
 
 MASK = "****"
@@ -23,3 +25,40 @@ def redact(text: str, secrets: Iterable[str]) -> str:
     for secret in sorted({s for s in secrets if s and len(s) >= 4}, key=len, reverse=True):
         text = text.replace(secret, MASK)
     return text
+
+
+class RedactingFilter(logging.Filter):
+    """A handler filter that masks secret values in every record, whoever logged it."""
+
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = list(secrets)
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        clean = redact(message, self.secrets)
+        if clean != message:
+            record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info),
+                                     self.secrets)
+        return True
+
+
+@contextmanager
+def redacted_logs(secrets: Iterable[str]) -> Iterator[None]:
+    """Mask ``secrets`` in everything the root logger's handlers write, for a while; and keep
+    httpx from logging request URLs (they may carry tokens) at INFO."""
+    root, noisy = logging.getLogger(), logging.getLogger("httpx")
+    masking = RedactingFilter(secrets)
+    handlers = list(root.handlers)
+    level = noisy.level
+    for handler in handlers:
+        handler.addFilter(masking)
+    noisy.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        for handler in handlers:
+            handler.removeFilter(masking)
+        noisy.setLevel(level)

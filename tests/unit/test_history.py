@@ -43,3 +43,22 @@ def test_redact_masks_url_passwords() -> None:
     secrets = url_secrets("postgresql://u:s%40cret-pw@db:5432/x")
     assert "s@cret-pw" in secrets
     assert redact("auth failed for s@cret-pw", secrets) == "auth failed for ****"
+
+
+def test_a_retried_run_keeps_the_deliveries_of_earlier_tries() -> None:
+    from bulletin.api.status import DeliveryRecord
+
+    first = _run(0, RunResult.SUCCEEDED)
+    first.result = None
+    first.deliveries = [DeliveryRecord(target="email", state="Sent", recipients=["a@x.org"]),
+                        DeliveryRecord(target="webhook/a", state="Pending", attempts=1)]
+    status: dict[str, Any] = {}
+    status.update(with_run(status, first, limit=10))
+    retry = _run(0, RunResult.SUCCEEDED)  # the new pod writes its in-progress entry
+    retry.result = None
+    status.update(with_run(status, retry, limit=10))
+    assert [d["target"] for d in status["history"][0]["deliveries"]] == ["email", "webhook/a"]
+    retry.deliveries = [DeliveryRecord(target="webhook/a", state="Sent", attempts=2)]
+    status.update(with_run(status, retry, limit=10))
+    assert [(d["target"], d["state"]) for d in status["lastRun"]["deliveries"]] == [
+        ("email", "Sent"), ("webhook/a", "Sent")]

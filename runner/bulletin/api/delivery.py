@@ -1,12 +1,15 @@
-"""Where a report goes and what happens around delivery (spec.delivery, storage, gates)."""
+"""Where a report goes and how it gets there (spec.delivery): targets, retries, storage, links."""
 
 from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from bulletin.api.base import ApiModel
+
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+MIB = 1024 * 1024
 
 
 class SecretKeyRef(ApiModel):
@@ -26,38 +29,239 @@ Address = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
 
 
 class EmailDelivery(ApiModel):
-    """Send the report by email over SMTP."""
+    """Send the report by email over SMTP: one message to every recipient."""
 
     smtp_secret_ref: Annotated[
         SecretRef,
-        Field(description="Secret with keys host, port, and optionally username, password,"
-              ' security ("starttls", "tls" or "none"; default starttls) and from.'),
+        Field(description="Secret with keys host, port, and optionally security (starttls,"
+              " tls or none; default starttls), username, password, from (the sender"
+              ' address, e.g. "Reports <reports@example.com>") and ca (PEM of a private CA'
+              " that signed the server's certificate)."),
     ]
     to: Annotated[list[Address], Field(min_length=1, max_length=100, description="Recipients.")]
     cc: Annotated[list[Address], Field(max_length=100, description="Cc recipients.")] = []
-    bcc: Annotated[list[Address], Field(max_length=100, description="Bcc recipients.")] = []
+    bcc: Annotated[
+        list[Address],
+        Field(max_length=100, description="Bcc recipients: in the envelope, never in headers."),
+    ] = []
     from_name: Annotated[
-        str | None, Field(max_length=200, description='Display name of the sender.')
+        str | None,
+        Field(max_length=200, description="Display name of the sender, e.g. Finance Reports."),
     ] = None
     reply_to: Annotated[Address | None, Field(description="Reply-To address.")] = None
     subject: Annotated[
         str | None,
-        Field(max_length=998, description="Subject (Jinja2); default the title and period."),
+        Field(max_length=998, description="Subject, a Jinja2 template with title, schedule,"
+              " namespace, period (label, start, end), rows, kpis and runId; default the"
+              " report's subject (title and period)."),
     ] = None
 
 
-class Delivery(ApiModel):
-    """Where the report goes. Set at least one target."""
+class WebhookDelivery(ApiModel):
+    """POST the run as JSON to an HTTPS endpoint, signed with HMAC-SHA256 (see docs/delivery.md).
+
+    Headers: X-Bulletin-Delivery (the same for every attempt of this run and target: dedupe on
+    it), X-Bulletin-Timestamp (Unix seconds) and X-Bulletin-Signature: v1=<hex HMAC-SHA256 of
+    "<timestamp>.<body>">. Receivers verify the signature and reject timestamps older than a
+    few minutes.
+    """
 
     model_config = ConfigDict(
         json_schema_extra={
             "x-kubernetes-validations": [
                 {
-                    "rule": "has(self.email)",
-                    "message": "spec.delivery: set at least one target, e.g. email",
+                    "rule": "has(self.url) != has(self.urlSecretRef)",
+                    "message": "spec.delivery.webhooks[]: set exactly one of url or urlSecretRef",
                 }
             ]
         }
     )
 
+    name: Annotated[
+        str,
+        Field(pattern=DNS_LABEL, max_length=40,
+              description="Name of this webhook, unique in the list; status shows the target as"
+              " webhook/<name>."),
+    ]
+    url: Annotated[
+        str | None,
+        Field(max_length=2048, pattern=r"^https?://",
+              description="Endpoint URL. Use urlSecretRef instead when the URL holds a token."),
+    ] = None
+    url_secret_ref: Annotated[
+        SecretKeyRef | None, Field(description="Secret key holding the endpoint URL.")
+    ] = None
+    signing_secret_ref: Annotated[
+        SecretKeyRef | None,
+        Field(description="Secret key holding the HMAC-SHA256 signing key. Without it the"
+              " request is not signed."),
+    ] = None
+    link_above_bytes: Annotated[
+        int,
+        Field(ge=0, le=64 * MIB,
+              description="Artifacts up to this total size go inline in the JSON (base64);"
+              " larger ones are sent as presigned links (needs storage). Default 1 MiB."),
+    ] = MIB
+    timeout_seconds: Annotated[
+        int, Field(ge=1, le=300, description="Timeout of one request in seconds (default 30).")
+    ] = 30
+
+    @model_validator(mode="after")
+    def _one_url(self) -> WebhookDelivery:
+        if (self.url is None) == (self.url_secret_ref is None):
+            raise ValueError(
+                "spec.delivery.webhooks[]: set exactly one of url or urlSecretRef"
+            )
+        return self
+
+
+class ChatDelivery(ApiModel):
+    """Post a summary to a chat incoming webhook: title, period, KPIs and a link to the report."""
+
+    webhook_secret_ref: Annotated[
+        SecretKeyRef,
+        Field(description="Secret key holding the incoming webhook URL (it is a credential)."),
+    ]
+
+
+class Retry(ApiModel):
+    """Retries of transient failures within a run: exponential backoff with jitter.
+
+    Transient: connection errors and timeouts, SMTP 4xx, HTTP 5xx, 408 and 429 (Retry-After is
+    honoured). Permanent failures (SMTP 5xx, other HTTP 4xx, bad configuration) are not retried.
+    """
+
+    attempts: Annotated[
+        int, Field(ge=1, le=20, description="Attempts per target and run (default 5).")
+    ] = 5
+    initial_backoff_seconds: Annotated[
+        int, Field(ge=1, le=600, description="Wait before the first retry (default 2); it doubles"
+                   " each time, with jitter.")
+    ] = 2
+    max_backoff_seconds: Annotated[
+        int, Field(ge=1, le=3600, description="Longest wait between attempts, also for"
+                   " Retry-After (default 60).")
+    ] = 60
+
+
+class Storage(ApiModel):
+    """S3-compatible object storage for the archive and for links to large reports.
+
+    Objects are stored as <namespace>/<name>/<yyyy>/<mm>/<runId>/<file>. Each run deletes this
+    schedule's objects older than retentionDays.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "self.retentionDays == 0"
+                    " || self.retentionDays * 86400 >= self.linkExpirySeconds",
+                    "message": "spec.delivery.storage: links must not outlive the objects:"
+                    " retentionDays * 86400 must be at least linkExpirySeconds",
+                }
+            ]
+        }
+    )
+
+    endpoint: Annotated[
+        str | None,
+        Field(max_length=2048, pattern=r"^https?://",
+              description="Endpoint URL, e.g. https://minio.storage.svc:9000; default AWS S3."),
+    ] = None
+    bucket: Annotated[
+        str, Field(min_length=3, max_length=63, description="Bucket name (it must exist).")
+    ]
+    region: Annotated[
+        str, Field(min_length=1, max_length=64, description="Region (default us-east-1).")
+    ] = "us-east-1"
+    path_style: Annotated[
+        bool | None,
+        Field(description="Path-style addressing (endpoint/bucket/key). Default: on when"
+              " endpoint is set (MinIO and most self-hosted servers), off for AWS."),
+    ] = None
+    credentials_secret_ref: Annotated[
+        SecretRef,
+        Field(description="Secret with keys accessKeyId and secretAccessKey (and optionally"
+              " sessionToken)."),
+    ]
+    archive: Annotated[
+        bool,
+        Field(description="Store every run's artifacts, not only those sent as links."),
+    ] = False
+    retention_days: Annotated[
+        int,
+        Field(ge=0, le=36500, description="Delete this schedule's objects older than this many"
+              " days at the end of each run; 0 keeps them forever. Default 90."),
+    ] = 90
+    link_expiry_seconds: Annotated[
+        int,
+        Field(ge=60, le=604800, description="Lifetime of presigned links (default 7 days, the"
+              " most S3 allows)."),
+    ] = 604800
+
+
+class Delivery(ApiModel):
+    """Where the report goes. Set at least one target: email, webhooks, slack or teams.
+
+    Each run delivers to each target at most once: status.history[].deliveries records every
+    target as it happens (Pending, Sent or Failed), and a retried run sends only to targets
+    not yet Sent.
+    """
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "x-kubernetes-validations": [
+                {
+                    "rule": "has(self.email) || (has(self.webhooks) && size(self.webhooks) > 0)"
+                    " || has(self.slack) || has(self.teams)",
+                    "message": "spec.delivery: set at least one target: email, webhooks, slack"
+                    " or teams",
+                },
+                {
+                    "rule": "!has(self.webhooks)"
+                    " || self.webhooks.all(w, self.webhooks.exists_one(v, v.name == w.name))",
+                    "message": "spec.delivery.webhooks: names must be unique",
+                },
+            ]
+        }
+    )
+
     email: Annotated[EmailDelivery | None, Field(description="Email over SMTP.")] = None
+    webhooks: Annotated[
+        list[WebhookDelivery],
+        Field(max_length=10, description="Signed JSON webhooks."),
+    ] = []
+    slack: Annotated[
+        ChatDelivery | None, Field(description="Slack incoming webhook.")
+    ] = None
+    teams: Annotated[
+        ChatDelivery | None,
+        Field(description="Microsoft Teams incoming webhook (Workflows or connector URL)."),
+    ] = None
+    storage: Annotated[
+        Storage | None,
+        Field(description="S3-compatible storage for the archive and for links to large"
+              " reports; Slack and Teams link to the report only when it is set."),
+    ] = None
+    link_above_bytes: Annotated[
+        int,
+        Field(ge=0, le=1024 * MIB,
+              description="Email attachments above this total size are replaced by presigned"
+              " links (needs storage). The default, 10 MiB, stays under common provider limits"
+              " (20-25 MB per message) after base64 encoding (+37%)."),
+    ] = 10 * MIB
+    retry: Annotated[
+        Retry, Field(description="Retries of transient failures within a run.")
+    ] = Retry()
+
+    @model_validator(mode="after")
+    def _targets(self) -> Delivery:
+        if not (self.email or self.webhooks or self.slack or self.teams):
+            raise ValueError(
+                "spec.delivery: set at least one target: email, webhooks, slack or teams"
+            )
+        names = [w.name for w in self.webhooks]
+        if len(names) != len(set(names)):
+            raise ValueError("spec.delivery.webhooks: names must be unique")
+        return self

@@ -1,0 +1,142 @@
+"""S3-compatible storage (boto3): upload artifacts, presign links, prune expired objects."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime
+from pathlib import Path, PurePosixPath
+from typing import Any
+from urllib.parse import quote
+
+from bulletin.api.delivery import Storage
+from bulletin.deliver.retry import DeliveryError, Permanent, Transient
+
+
+def run_prefix(namespace: str, name: str, when: datetime, run_id: str) -> str:
+    """``<namespace>/<name>/<yyyy>/<mm>/<run>``: where a run's files go."""
+    return f"{namespace}/{name}/{when:%Y}/{when:%m}/{run_id}"
+
+
+def schedule_prefix(namespace: str, name: str) -> str:
+    """Everything of one ReportSchedule, the scope of retention."""
+    return f"{namespace}/{name}/"
+
+
+class ObjectStore:
+    """A bucket, with credentials from the storage Secret (keys accessKeyId, secretAccessKey,
+    optionally sessionToken)."""
+
+    def __init__(self, storage: Storage, credentials: Mapping[str, str], secret: str) -> None:
+        missing = [k for k in ("accessKeyId", "secretAccessKey") if not credentials.get(k)]
+        if missing:
+            raise Permanent(f"storage Secret {secret!r} is missing {', '.join(missing)}")
+        self.storage = storage
+        self._credentials = dict(credentials)
+        self._client: Any = None
+
+    @property
+    def where(self) -> str:
+        """Bucket and endpoint, for messages."""
+        return f"s3://{self.storage.bucket} at {self.storage.endpoint or 'AWS'}"
+
+    @property
+    def client(self) -> Any:
+        """The boto3 S3 client (created on first use: boto3 is slow to import)."""
+        if self._client is None:
+            import boto3
+            from botocore.config import Config
+
+            path_style = self.storage.path_style
+            if path_style is None:
+                path_style = self.storage.endpoint is not None
+            config = Config(
+                signature_version="s3v4",
+                s3={"addressing_style": "path" if path_style else "auto"},
+                retries={"mode": "standard", "max_attempts": 3},
+                connect_timeout=10, read_timeout=60,
+                # Checksums only where S3 requires them: many compatible servers reject others.
+                request_checksum_calculation="when_required",
+                response_checksum_validation="when_required",
+            )
+            self._client = boto3.client(
+                "s3", endpoint_url=self.storage.endpoint, region_name=self.storage.region,
+                aws_access_key_id=self._credentials["accessKeyId"],
+                aws_secret_access_key=self._credentials["secretAccessKey"],
+                aws_session_token=self._credentials.get("sessionToken") or None,
+                config=config,
+            )
+        return self._client
+
+    def put_file(self, key: str, path: Path, content_type: str) -> None:
+        """Upload a file (multipart when large)."""
+        try:
+            self.client.upload_file(str(path), self.storage.bucket, key,
+                                    ExtraArgs={"ContentType": content_type})
+        except Exception as exc:
+            raise classify(exc, f"upload to {self.where}") from exc
+
+    def exists(self, key: str) -> bool:
+        """Whether ``key`` is in the bucket."""
+        from botocore.exceptions import ClientError
+
+        try:
+            self.client.head_object(Bucket=self.storage.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") == 404:
+                return False
+            raise classify(exc, f"look up {key} in {self.where}") from exc
+        except Exception as exc:
+            raise classify(exc, f"look up {key} in {self.where}") from exc
+        return True
+
+    def presign(self, key: str, expires: int) -> str:
+        """A presigned GET URL that downloads ``key`` as a file named like it."""
+        filename = PurePosixPath(key).name
+        return str(self.client.generate_presigned_url(
+            "get_object",
+            Params={"Bucket": self.storage.bucket, "Key": key,
+                    "ResponseContentDisposition":
+                        f"attachment; filename*=UTF-8''{quote(filename)}"},
+            ExpiresIn=expires,
+        ))
+
+    def prune(self, prefix: str, cutoff: datetime) -> list[str]:
+        """Delete objects under ``prefix`` last modified before ``cutoff``; their keys."""
+        expired: list[str] = []
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(
+                Bucket=self.storage.bucket, Prefix=prefix)
+            for page in pages:
+                expired += [o["Key"] for o in page.get("Contents") or []
+                            if o["LastModified"] < cutoff]
+            for start in range(0, len(expired), 1000):
+                batch = [{"Key": k} for k in expired[start:start + 1000]]
+                result = self.client.delete_objects(
+                    Bucket=self.storage.bucket, Delete={"Objects": batch, "Quiet": True})
+                if result.get("Errors"):
+                    first = result["Errors"][0]
+                    raise Permanent(f"delete {first.get('Key')}: {first.get('Code')}")
+        except DeliveryError:
+            raise
+        except Exception as exc:
+            raise classify(exc, f"retention in {self.where}") from exc
+        return expired
+
+
+def classify(exc: BaseException, what: str) -> DeliveryError:
+    """S3 5xx, throttling and connection errors are transient; other client errors permanent."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    if not isinstance(exc, ClientError) and isinstance(exc.__context__, ClientError):
+        exc = exc.__context__  # boto3's S3UploadFailedError wraps the client error
+    if isinstance(exc, ClientError):
+        error = exc.response.get("Error", {})
+        status = int(exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode") or 0)
+        message = f"{what}: {error.get('Code', 'error')} (HTTP {status})"
+        if status >= 500 or status in (408, 429) or error.get("Code") in ("SlowDown",
+                                                                         "RequestTimeout"):
+            return Transient(message)
+        return Permanent(message)
+    if isinstance(exc, BotoCoreError | OSError):
+        return Transient(f"{what}: {type(exc).__name__}: {exc}")
+    return Permanent(f"{what}: {type(exc).__name__}: {exc}")

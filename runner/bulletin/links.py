@@ -1,0 +1,89 @@
+"""`kubectl bulletin link`: fresh presigned links to a past run's files, with the user's access.
+
+The object keys come from status.history (the archive record, or the records that sent
+links); the storage credentials from the Secret that spec.delivery.storage names, read with
+the user's own kubeconfig (so RBAC decides who may hand out links).
+"""
+
+from __future__ import annotations
+
+import base64
+import sys
+from collections.abc import Mapping
+from typing import Any, TextIO
+
+from bulletin.api.delivery import Storage
+from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.deliver.retry import DeliveryError
+from bulletin.deliver.storage import ObjectStore
+
+
+class LinkError(RuntimeError):
+    """Why no link can be made, for the user."""
+
+
+def stored_keys(entry: Mapping[str, Any]) -> list[str]:
+    """A history entry's object keys: archived files first, then files sent as links."""
+    deliveries = sorted(entry.get("deliveries") or [], key=lambda d: d.get("target") != "archive")
+    keys: list[str] = []
+    for delivery in deliveries:
+        keys += [k for k in delivery.get("objectKeys") or [] if k not in keys]
+    return keys
+
+
+def pick_run(status: Mapping[str, Any], run: str | None) -> tuple[str, list[str]]:
+    """(run id, keys) of ``run``, or of the newest run that stored files."""
+    for entry in status.get("history") or []:
+        if run is not None and entry.get("runId") != run:
+            continue
+        keys = stored_keys(entry)
+        if keys or run is not None:
+            if not keys:
+                raise LinkError(f"run {run} stored no files (no archive and no links)")
+            return str(entry["runId"]), keys
+    if run is not None:
+        raise LinkError(f"run {run} is not in status.history (it keeps the last runs only)")
+    raise LinkError("no run in status.history stored files: set spec.delivery.storage"
+                    " (archive: true keeps every run)")
+
+
+def print_links(api: Any, namespace: str, name: str, *, run: str | None = None,
+                file: str | None = None, expires: int | None = None,
+                endpoint: str | None = None, out: TextIO = sys.stdout) -> None:
+    """Print one presigned URL per file of the run (``file`` only, if given)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        obj = client.CustomObjectsApi(api).get_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL, name)
+    except ApiException as exc:
+        raise LinkError(f"reportschedule {namespace}/{name}: {exc.reason}") from exc
+    raw = ((obj.get("spec") or {}).get("delivery") or {}).get("storage")
+    if not raw:
+        raise LinkError(f"{name} has no spec.delivery.storage")
+    storage = Storage.model_validate(raw)
+    if endpoint:
+        storage = storage.model_copy(update={"endpoint": endpoint})
+    if expires is not None and not 1 <= expires <= 604800:
+        raise LinkError("--expires must be 1..604800 seconds (S3 allows 7 days at most)")
+    run_id, keys = pick_run(obj.get("status") or {}, run)
+    if file is not None:
+        keys = [k for k in keys if k.rsplit("/", 1)[-1] == file]
+        if not keys:
+            raise LinkError(f"run {run_id} has no file {file}")
+    secret_name = storage.credentials_secret_ref.name
+    try:
+        secret = client.CoreV1Api(api).read_namespaced_secret(secret_name, namespace)
+    except ApiException as exc:
+        raise LinkError(f"cannot read Secret {namespace}/{secret_name}: {exc.reason}") from exc
+    credentials = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+    try:
+        store = ObjectStore(storage, credentials, secret_name)
+        for key in keys:
+            if not store.exists(key):
+                raise LinkError(f"{key} is gone from {store.where}"
+                                f" (retentionDays: {storage.retention_days})")
+            print(store.presign(key, expires or storage.link_expiry_seconds), file=out)
+    except DeliveryError as exc:
+        raise LinkError(str(exc)) from exc
