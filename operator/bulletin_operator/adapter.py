@@ -45,6 +45,7 @@ class Adapter:
 
     def __init__(self) -> None:
         self._kinds = _kinds()
+        self._core = client.CoreV1Api()
         self.writes = 0
 
     def _read(self, kind: _Kind, name: str, namespace: str) -> Any | None:
@@ -72,6 +73,11 @@ class Adapter:
             else:
                 continue
             self.writes += 1
+
+    def namespace_annotation(self, namespace: str, key: str) -> str:
+        """An annotation of a namespace ("" when absent)."""
+        ns = self._core.read_namespace(namespace)
+        return str((ns.metadata.annotations or {}).get(key, ""))
 
     def create_once(self, obj: dict[str, Any]) -> bool:
         """Create ``obj`` unless it already exists; True when this call created it."""

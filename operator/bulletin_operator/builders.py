@@ -26,6 +26,7 @@ class Owner:
     name: str
     namespace: str
     uid: str
+    allowed_domains: str = ""  # the namespace's bulletin.dev/allowed-email-domains annotation
 
 
 @dataclass(frozen=True)
@@ -38,6 +39,7 @@ class RunnerSettings:
     active_deadline_seconds: int = 3600
     ttl_seconds_after_finished: int = 86400
     jobs_history_limit: int = 3
+    allowed_domains: str = ""  # operator-wide recipient domain allowlist
 
 
 def short_name(base: str, limit: int, suffix: str = "") -> str:
@@ -138,11 +140,15 @@ def role_binding(owner: Owner) -> dict[str, Any]:
 TEMPLATES_DIR = "/etc/bulletin/templates"
 
 
-def _env(owner: Owner, spec: ReportScheduleSpec) -> list[dict[str, Any]]:
-    from bulletin.deliver.podenv import pod_env
+def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict[str, Any]]:
+    from bulletin.deliver.podenv import ALLOWED_DOMAINS, NAMESPACE_ALLOWED_DOMAINS, pod_env
 
     ref = spec.source.connection_secret_ref
     extra: list[dict[str, Any]] = []
+    for var, value in ((ALLOWED_DOMAINS, s.allowed_domains),
+                       (NAMESPACE_ALLOWED_DOMAINS, owner.allowed_domains)):
+        if value:
+            extra.append({"name": var, "value": value})
     if spec.report.template_config_map_ref is not None:
         extra.append({"name": "BULLETIN_TEMPLATES_DIR", "value": TEMPLATES_DIR})
     on_failure = spec.notifications.on_failure
@@ -188,7 +194,7 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
         "image": s.image,
         "imagePullPolicy": s.image_pull_policy,
         "command": ["bulletin-runner"],
-        "env": _env(owner, spec),
+        "env": _env(owner, spec, s),
         "envFrom": _env_from(spec),
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},

@@ -10,6 +10,7 @@ from bulletin.api.base import rfc3339
 from bulletin.api.errors import describe
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
+from bulletin.deliver.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.schedule import Rule, ScheduleError, compile_rule
 from kubernetes import config as kube_config
 from pydantic import ValidationError
@@ -37,7 +38,9 @@ def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
 
 
 def _owner(meta: kopf.Meta) -> builders.Owner:
-    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"])
+    domains = adapter().namespace_annotation(meta["namespace"], ALLOWLIST_ANNOTATION)
+    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
+                          allowed_domains=domains)
 
 
 def parse(spec: kopf.Spec, meta: kopf.Meta) -> tuple[ReportScheduleSpec, Rule]:

@@ -6,7 +6,8 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch ``bulletin run`` (one run, as in the runner image) and ``bulletin crd``."""
+    """Dispatch ``bulletin run`` (one run, as in the runner image), ``bulletin crd`` and
+    ``bulletin preview`` (render a manifest to files, see bulletin.preview)."""
     args = sys.argv[1:] if argv is None else argv
     if args[:1] == ["run"]:
         from bulletin.run import main as run_main
@@ -17,7 +18,11 @@ def main(argv: list[str] | None = None) -> int:
 
         sys.stdout.write(render())
         return 0
-    print("usage: bulletin {run|crd}", file=sys.stderr)
+    if args[:1] == ["preview"]:
+        from bulletin.preview import main as preview_main
+
+        return preview_main(args[1:])
+    print("usage: bulletin {run|crd|preview}", file=sys.stderr)
     return 2
 
 

@@ -93,8 +93,10 @@ class RunContext:
 
     def secrets(self) -> list[str]:
         """Secret values this run holds, to be redacted from anything it writes."""
+        from bulletin.deliver.podenv import delivery_secrets
         from bulletin.redact import url_secrets
 
-        values = url_secrets(self.env.get("BULLETIN_DB_URL", ""))
-        password = self.env.get("BULLETIN_SMTP_password")
-        return values + ([password] if password else [])
+        db_url = self.env.get("BULLETIN_DB_URL", "")
+        secrets = [*url_secrets(db_url), *delivery_secrets(self.env)]
+        hook = self.env.get("BULLETIN_ONFAILURE_WEBHOOK")
+        return secrets + [s for s in (db_url, hook) if s]

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import random
+import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -13,7 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
-CONFLICT_RETRIES = 20
+CONFLICT_RETRIES = 30
 
 
 class Kube:
@@ -56,6 +58,8 @@ class Kube:
                 if exc.status != 409:
                     raise
                 log.info("status conflict on attempt %d, retrying", attempt + 1)
+                # Full jitter: concurrent writers spread out instead of colliding again.
+                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
         raise RuntimeError(f"status of {namespace}/{name} kept conflicting; gave up")
 
     def event(self, obj: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:

@@ -10,25 +10,30 @@ from __future__ import annotations
 import logging
 import os
 import sys
-from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
 from bulletin.api.errors import describe
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
+from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.context import RunContext
+from bulletin.gates import GateError, check_assertions, check_rows
 from bulletin.history import with_run
+from bulletin.notify import notify_failure
 from bulletin.period import Period, PeriodError, compute, parse_override
-from bulletin.query import QueryError, run_query
-from bulletin.redact import redact
+from bulletin.redact import redact, redacted_logs
 from bulletin.schedule import ScheduleError, compile_rule, zone
+
+if TYPE_CHECKING:
+    from bulletin.kube import Kube
+    from bulletin.report import BuiltReport
 
 log = logging.getLogger("bulletin.runner")
 EXIT_FAILED = 2
+EXIT_CRASHED = 1
 CATCH_UP_AFTER = timedelta(minutes=5)
 
 
@@ -36,50 +41,44 @@ class RunFailed(RuntimeError):
     """A failure to record in status, with a message fit for users."""
 
 
-@dataclass
-class Outcome:
-    """What the run produced."""
+def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str) -> BuiltReport:
+    """Query every dataset once and render every format into the run's work directory."""
+    from bulletin.report import ReportError, build_report
 
-    rows: int = 0
-    files: list[Path] = field(default_factory=list)
-    deliveries: list[DeliveryRecord] = field(default_factory=list)
+    templates = ctx.env.get("BULLETIN_TEMPLATES_DIR")
+    try:
+        return build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
+                            period=period, db_url=url, outdir=ctx.workdir / ctx.run_id,
+                            templates_dir=Path(templates) if templates else None)
+    except ReportError as exc:
+        raise RunFailed(str(exc)) from exc
 
-    @property
-    def bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.files)
 
-
-def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period) -> Outcome:
-    """Query each dataset into a CSV file in the work directory."""
-    from bulletin.render.csv import write_csv
+def execute(
+    ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period, kube: Kube
+) -> None:
+    """Gate, produce and deliver, filling in ``record``; raises RunFailed for failures."""
+    from bulletin.deliver.targets import deliver_all, run_result
+    from bulletin.ledger import StatusLedger
 
     url = ctx.env.get("BULLETIN_DB_URL")
     if not url:
         raise RunFailed("no database URL: check spec.source.connectionSecretRef")
-    outdir = ctx.workdir / ctx.run_id
-    outdir.mkdir(parents=True, exist_ok=True)
-    outcome = Outcome()
-    for dataset in spec.datasets:
-        try:
-            with run_query(url, dataset.query, period.params(), spec.schedule.time_zone) as result:
-                path = outdir / f"{dataset.name}.csv"
-                outcome.rows += write_csv(path, result.columns, result.rows)
-        except QueryError as exc:
-            raise RunFailed(f"dataset {dataset.name!r}: query failed: {exc}") from exc
-        outcome.files.append(path)
-    return outcome
-
-
-def deliver(ctx: RunContext, spec: ReportScheduleSpec, period: Period, outcome: Outcome) -> None:
-    """Send the report to each target exactly once, recording per-target state as it happens."""
-    from bulletin.deliver import deliver_all, files_report
-    from bulletin.kube import Kube
-    from bulletin.ledger import StatusLedger
-
-    title = spec.report.title or ctx.schedule
-    report = files_report(title, period, spec.schedule.time_zone, outcome.files, outcome.rows)
-    ledger = StatusLedger(Kube(), ctx.namespace, ctx.schedule, ctx.run_id)
-    outcome.deliveries = deliver_all(spec, ctx, report, ledger, period)
+    try:
+        skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone)
+    except GateError as exc:
+        raise RunFailed(str(exc)) from exc
+    if skip is None:
+        report = produce(ctx, spec, period, url)
+        record.rows, record.bytes = report.rows, report.bytes
+        skip = check_rows(spec.gates, report.datasets)
+    if skip is not None:
+        record.result, record.message = RunResult.SKIPPED, f"delivery skipped: {skip}"
+        return
+    ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
+    record.deliveries = deliver_all(spec, ctx, report, ledger, period)
+    record.recipients = sorted({r for d in record.deliveries for r in d.recipients})
+    record.result, record.message = run_result(record.deliveries)
 
 
 def resolve_period(
@@ -100,26 +99,6 @@ def resolve_period(
                    days=config.days if config else None,
                    offset=config.offset if config else 0,
                    last_success_end=datetime.fromisoformat(last_end) if last_end else None)
-
-
-def execute(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period) -> None:
-    """Produce and deliver, filling in ``record``; never raises for report-level failures."""
-    record.result = RunResult.FAILED
-    try:
-        outcome = produce(ctx, spec, period)
-        deliver(ctx, spec, period, outcome)
-    except RunFailed as exc:
-        record.message = str(exc)
-        return
-    record.rows, record.bytes, record.deliveries = outcome.rows, outcome.bytes, outcome.deliveries
-    record.recipients = [r for d in outcome.deliveries if d.state == "Sent" for r in d.recipients]
-    failed = [d for d in outcome.deliveries if d.state != "Sent"]
-    if not failed:
-        record.result = RunResult.SUCCEEDED
-    else:
-        record.result = RunResult.FAILED if len(failed) == len(outcome.deliveries) else (
-            RunResult.PARTIALLY_DELIVERED)
-        record.message = "; ".join(f"{d.target}: {d.error}" for d in failed)
 
 
 def trigger_of(ctx: RunContext, started: datetime) -> Trigger:
@@ -153,28 +132,39 @@ def main() -> int:
     """Entry point of the runner image (`bulletin-runner`)."""
     logging.basicConfig(level=os.environ.get("BULLETIN_LOG_LEVEL", "INFO"),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    ctx = RunContext.from_env(os.environ)
+    with redacted_logs(ctx.secrets()):
+        return run(ctx)
+
+
+def run(ctx: RunContext) -> int:
+    """One run: record it as it starts and as it ends, with an Event and the exit code."""
     from bulletin.kube import Kube
 
-    ctx = RunContext.from_env(os.environ)
     kube = Kube()
     started = datetime.now(UTC)
     obj = kube.get_schedule(ctx.namespace, ctx.schedule)
     record = RunRecord(run_id=ctx.run_id, trigger=trigger_of(ctx, started),
                        scheduled_time=ctx.scheduled_time, start_time=started)
     limit = int((obj.get("spec") or {}).get("historyLimit") or 10)
+    spec: ReportScheduleSpec | None = None
+    crashed = False
     try:
         spec = ReportScheduleSpec.model_validate(obj.get("spec") or {})
         if reason := not_due(ctx, spec):
             log.info("skipped without side effects: %s", reason)
             return 0
         period = resolve_period(ctx, spec, obj.get("status") or {}, ctx.scheduled_time or started)
+        record.period_start, record.period_end = period.start, period.end
+        kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
+        execute(ctx, spec, record, period, kube)
     except (ValidationError, ScheduleError, RunFailed) as exc:
         record.result = RunResult.FAILED
         record.message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
-    else:
-        record.period_start, record.period_end = period.start, period.end
-        kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
-        execute(ctx, spec, record, period)
+    except Exception as exc:  # a bug or an outage: record it, then let the Job retry
+        log.exception("run crashed")
+        record.result, crashed = RunResult.FAILED, True
+        record.message = f"internal error ({type(exc).__name__}): {exc}"
     finish(ctx, record, ctx.secrets())
     kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
     result = record.result or RunResult.FAILED
@@ -184,6 +174,10 @@ def main() -> int:
         summary += f": {record.message}"
     kube.event(obj, warning=not ok, reason=f"Run{result.value}", message=summary)
     log.info("%s", summary)
+    if not ok and spec is not None:
+        notify_failure(ctx, spec, record)
+    if crashed:
+        return EXIT_CRASHED
     return 0 if ok else EXIT_FAILED
 
 

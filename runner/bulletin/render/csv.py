@@ -1,11 +1,81 @@
-"""CSV output, streamed row by row."""
+"""CSV output, streamed batch by batch: one file per dataset, or one zip entry per dataset."""
 
 from __future__ import annotations
 
 import csv
-from collections.abc import Iterable, Sequence
+import datetime as dt
+import io
+import zipfile
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from bulletin.api.report import ColumnType
+from bulletin.render.columns import ColumnInfo
+
+Converter = Callable[[Any], Any]
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if isinstance(value, dt.date) else value
+
+
+def _day(value: Any) -> Any:
+    if isinstance(value, dt.datetime):
+        return value.date().isoformat()
+    return _iso(value)
+
+
+def _boolean(value: Any) -> Any:
+    return "true" if value else "false"
+
+
+_CONVERTERS: dict[ColumnType, Converter] = {
+    ColumnType.DATETIME: _iso,
+    ColumnType.DATE: _day,
+    ColumnType.BOOLEAN: _boolean,
+}
+
+
+class CsvWriter:
+    """Writes typed rows as machine-readable CSV: ISO dates, true/false, plain numbers."""
+
+    def __init__(self, handle: IO[str], columns: Sequence[ColumnInfo]) -> None:
+        self._writer = csv.writer(handle)
+        self._columns = columns
+        self._writer.writerow([c.name for c in columns])
+        self._plan: list[tuple[int, Converter]] = []
+        self._planned_for: tuple[ColumnType | None, ...] = ()
+        self.count = 0
+
+    def _converters(self) -> list[tuple[int, Converter]]:
+        kinds = tuple(c.type for c in self._columns)
+        if kinds != self._planned_for:  # a column's type became known
+            self._planned_for = kinds
+            self._plan = [(i, _CONVERTERS[k]) for i, k in enumerate(kinds) if k in _CONVERTERS]
+        return self._plan
+
+    def write(self, batch: Sequence[Sequence[Any]]) -> None:
+        """Write a batch of rows."""
+        plan = self._converters()
+        if plan:
+            converted = []
+            for row in batch:
+                values = list(row)
+                for i, fn in plan:
+                    if values[i] is not None:
+                        values[i] = fn(values[i])
+                converted.append(values)
+            self._writer.writerows(converted)
+        else:
+            self._writer.writerows(batch)
+        self.count += len(batch)
+
+
+def csv_handle(path: Path, bom: bool) -> IO[str]:
+    """A text handle for a CSV file; ``bom`` writes UTF-8 with a byte order mark, for Excel."""
+    return path.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8")
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
@@ -18,3 +88,33 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]])
             writer.writerow(row)
             count += 1
     return count
+
+
+class CsvOutput:
+    """CSV files of a run: ``<dataset>.csv`` each, or ``<stem>.zip`` holding them when several."""
+
+    def __init__(self, outdir: Path, stem: str, datasets: Sequence[str], bom: bool) -> None:
+        self._outdir, self._bom = outdir, bom
+        self._zip: zipfile.ZipFile | None = None
+        self.paths: list[Path] = []
+        if len(datasets) > 1:
+            self.paths.append(outdir / f"{stem}.zip")
+            self._zip = zipfile.ZipFile(self.paths[0], "w", zipfile.ZIP_DEFLATED, compresslevel=1)
+
+    @contextmanager
+    def dataset(self, name: str, columns: Sequence[ColumnInfo]) -> Iterator[CsvWriter]:
+        """A writer for one dataset; datasets are written one after another."""
+        if self._zip is None:
+            path = self._outdir / f"{name}.csv"
+            self.paths.append(path)
+            with csv_handle(path, self._bom) as handle:
+                yield CsvWriter(handle, columns)
+            return
+        raw = self._zip.open(f"{name}.csv", "w", force_zip64=True)
+        with io.TextIOWrapper(raw, encoding="utf-8-sig" if self._bom else "utf-8",
+                              newline="") as handle:
+            yield CsvWriter(handle, columns)
+
+    def close(self) -> None:
+        if self._zip is not None:
+            self._zip.close()

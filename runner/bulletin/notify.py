@@ -1,0 +1,85 @@
+"""Failure notifications: tell the owners what failed and how to fix it (spec.notifications)."""
+
+from __future__ import annotations
+
+import json
+import logging
+
+from bulletin.api.spec import ReportScheduleSpec
+from bulletin.api.status import RunRecord
+from bulletin.context import RunContext
+
+log = logging.getLogger(__name__)
+WEBHOOK_ENV = "BULLETIN_ONFAILURE_WEBHOOK"
+
+_HINTS = (
+    ("query failed", "check the dataset's SQL and that the database in"
+     " spec.source.connectionSecretRef is reachable"),
+    ("template", "fix the template named above, in spec.report.templateConfigMapRef"),
+    ("SMTP", "check the SMTP Secret (spec.delivery.email.smtpSecretRef) and the server"),
+    ("webhook", "check the webhook URL and that the receiver answers 2xx"),
+)
+
+
+def explain(ctx: RunContext, record: RunRecord) -> str:
+    """The notification text: what failed, why, and where to look."""
+    result = record.result.value if record.result else "Failed"
+    message = record.message or "no details"
+    hints = [hint for needle, hint in _HINTS if needle.lower() in message.lower()]
+    lines = [
+        f"Report {ctx.namespace}/{ctx.schedule}: run {record.run_id} {result}.",
+        f"Reason: {message}",
+    ]
+    if hints:
+        lines.append("How to fix: " + "; ".join(hints) + ".")
+    lines.append(f"History: kubectl describe reportschedule {ctx.schedule} -n {ctx.namespace}")
+    lines.append(f"Retry:   kubectl bulletin run {ctx.schedule} -n {ctx.namespace}")
+    return "\n".join(lines)
+
+
+def notify_failure(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord) -> list[str]:
+    """Send the failure notice to the configured owners; returns problems (never raises)."""
+    on_failure = spec.notifications.on_failure
+    if on_failure is None:
+        return []
+    text = explain(ctx, record)
+    problems: list[str] = []
+    if on_failure.email and spec.delivery.email is not None:
+        try:
+            _email(ctx, spec, on_failure.email, text)
+        except Exception as exc:  # a notice must never turn into a crash
+            problems.append(f"failure email: {exc}")
+    url = ctx.env.get(WEBHOOK_ENV)
+    if on_failure.webhook_secret_ref is not None:
+        if not url:
+            problems.append("failure webhook: its Secret key is missing")
+        else:
+            try:
+                _webhook(url, text)
+            except Exception as exc:  # as above
+                problems.append(f"failure webhook: {exc}")
+    for problem in problems:
+        log.warning("%s", problem)
+    return problems
+
+
+def _email(ctx: RunContext, spec: ReportScheduleSpec, to: list[str], text: str) -> None:
+    from bulletin.deliver.email import Letter, Smtp, build_message, send, sender_address
+
+    email = spec.delivery.email
+    assert email is not None
+    smtp = Smtp.from_env(ctx.env, email.smtp_secret_ref.name)
+    sender = sender_address(smtp.settings.sender, email.from_name)
+    letter = Letter(sender=sender, to=to, cc=[], subject=f"[Bulletin] {ctx.schedule} failed",
+                    text=text, html=None)
+    send(smtp, sender, to, bytes(build_message(letter)))
+
+
+def _webhook(url: str, text: str) -> None:
+    import httpx
+
+    from bulletin.deliver.http import post
+
+    with httpx.Client() as client:
+        post(client, url, json.dumps({"text": text}).encode(), {}, what="failure webhook",
+             timeout=30.0)

@@ -1,0 +1,174 @@
+"""`bulletin preview`: render a ReportSchedule manifest to files, without a cluster and without
+delivering anything. Data comes from a database URL or a sample data file."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, TextIO
+
+import yaml
+from pydantic import ValidationError
+
+from bulletin.api.errors import describe
+from bulletin.api.spec import KIND, ReportScheduleSpec
+from bulletin.period import Period, compute
+from bulletin.report import BuiltReport, ReportError, build_report
+from bulletin.schedule import zone
+
+USAGE = """bulletin preview -f schedule.yaml -o out/ [--data-url URL | --sample FILE]
+                        [--at ISO-TIME] [--formats csv,xlsx,pdf,html] [--templates DIR]
+
+Sample data (YAML or JSON): rows per dataset as lists of mappings, and optionally the summary
+dataset's row for the previous period:
+
+  datasets:
+    usage:
+      - {day: 2026-01-05, user_name: alice, requests: 120, cost: 1.44}
+  previous:
+    totals:
+      - {requests: 1000, cost: 12.0}
+"""
+
+
+class PreviewError(RuntimeError):
+    """The preview could not start: bad arguments, manifest or sample file."""
+
+
+def parse_args(argv: Sequence[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="bulletin preview", usage=USAGE,
+                                     description="Render a ReportSchedule to files.")
+    parser.add_argument("-f", "--file", required=True, type=Path, help="ReportSchedule manifest")
+    parser.add_argument("-o", "--out", required=True, type=Path, help="output directory")
+    source = parser.add_mutually_exclusive_group()
+    source.add_argument("--data-url", help="SQLAlchemy database URL to run the queries on")
+    source.add_argument("--sample", type=Path, help="sample data file (YAML or JSON)")
+    parser.add_argument("--at", help="run as if at this ISO time (default now), e.g."
+                        " 2026-01-12T09:00:00+01:00")
+    parser.add_argument("--formats", help="override spec.formats, e.g. csv,xlsx,pdf,html")
+    parser.add_argument("--templates", type=Path, help="custom templates directory"
+                        " (report.html, subject.txt, body.html)")
+    return parser.parse_args(list(argv))
+
+
+def load_manifest(path: Path) -> tuple[str, str, ReportScheduleSpec]:
+    """Name, namespace and spec of the first ReportSchedule in ``path``."""
+    try:
+        documents = list(yaml.safe_load_all(path.read_text()))
+    except (OSError, yaml.YAMLError) as exc:
+        raise PreviewError(f"{path}: {exc}") from exc
+    for doc in documents:
+        if isinstance(doc, Mapping) and doc.get("kind") == KIND:
+            meta = doc.get("metadata") or {}
+            try:
+                spec = ReportScheduleSpec.model_validate(doc.get("spec") or {})
+            except ValidationError as exc:
+                raise PreviewError(f"{path}: {describe(exc)}") from exc
+            return str(meta.get("name") or path.stem), str(meta.get("namespace") or "default"), spec
+    raise PreviewError(f"{path}: no {KIND} found")
+
+
+def load_sample(path: Path) -> dict[str, Any]:
+    """Sample data: {"datasets": {name: [row, ...]}, "previous": {name: [row]}}."""
+    try:
+        text = path.read_text()
+        data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
+    except (OSError, ValueError, yaml.YAMLError) as exc:
+        raise PreviewError(f"{path}: {exc}") from exc
+    if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):
+        raise PreviewError(f"{path}: expected a mapping with a 'datasets' key (see --help)")
+    return data
+
+
+class Progress:
+    """Progress lines on stderr, with the elapsed time."""
+
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+        self.start = time.monotonic()
+
+    def __call__(self, message: str) -> None:
+        print(f"[{time.monotonic() - self.start:6.1f}s] {message}", file=self.stream, flush=True)
+
+
+def write_email(built: BuiltReport, spec: ReportScheduleSpec, out: Path, *, name: str,
+                namespace: str, period: Period) -> list[Path]:
+    """What would have been sent: email.eml (the whole message), email.html and email.txt."""
+    from bulletin.deliver.content import render_subject, template_vars
+    from bulletin.deliver.email import DEFAULT_SENDER, Letter, build_message, sender_address
+
+    target = spec.delivery.email
+    to, cc, bcc = (list(target.to), list(target.cc), list(target.bcc)) if target else ([], [], [])
+    subject = built.email.subject
+    if target and target.subject:
+        subject = render_subject(target.subject, template_vars(
+            title=spec.report.title or name, namespace=namespace, schedule=name,
+            run_id="preview", period=period, report=built))
+    sender = sender_address(None, target.from_name if target else None) or DEFAULT_SENDER
+    msg = build_message(Letter(sender=sender, to=to, cc=cc, subject=subject,
+                               text=built.email.text, html=built.email.html,
+                               inline_images=built.email.inline_images,
+                               attachments=built.artifacts))
+    written = [out / "email.eml"]
+    written[0].write_bytes(bytes(msg))
+    if built.email.html is not None:
+        (out / "email.html").write_text(built.email.html)
+        written.append(out / "email.html")
+    lines = [
+        f"To: {', '.join(to)}",
+        *([f"Cc: {', '.join(cc)}"] if cc else []),
+        *([f"Bcc: {', '.join(bcc)}"] if bcc else []),
+        f"Subject: {subject}",
+        "Attachments:",
+        *(f"  {a.path.name} ({a.content_type}, {a.path.stat().st_size:,} bytes)"
+          for a in built.artifacts),
+        *(f"  inline {i.filename} (cid:{i.cid}): {i.alt}" for i in built.email.inline_images),
+        f"Rows: {built.rows:,} ({', '.join(f'{k}: {v:,}' for k, v in built.datasets.items())})",
+        "",
+        built.email.text,
+    ]
+    (out / "email.txt").write_text("\n".join(lines))
+    written.append(out / "email.txt")
+    return written
+
+
+def main(argv: Sequence[str]) -> int:
+    """Run a preview; 0 on success, 1 when the report failed, 2 on usage errors."""
+    args = parse_args(argv)
+    progress = Progress(sys.stderr)
+    try:
+        name, namespace, spec = load_manifest(args.file)
+        sample = load_sample(args.sample) if args.sample else None
+        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+        if args.formats:
+            spec = ReportScheduleSpec.model_validate(
+                {**spec.model_dump(by_alias=True), "formats": args.formats.split(",")})
+    except ValidationError as exc:
+        print(f"bulletin preview: --formats: {describe(exc)}", file=sys.stderr)
+        return 2
+    except (PreviewError, ValueError) as exc:
+        print(f"bulletin preview: {exc}", file=sys.stderr)
+        return 2
+    if sample is None and not args.data_url:
+        print("bulletin preview: give --data-url URL or --sample FILE", file=sys.stderr)
+        return 2
+    period = compute(spec.period_kind(), at, zone(spec.schedule))
+    progress(f"{namespace}/{name}: period {period.label()} ({spec.schedule.time_zone}),"
+             f" formats {', '.join(spec.formats)}")
+    args.out.mkdir(parents=True, exist_ok=True)
+    try:
+        built = build_report(spec, schedule_name=name, namespace=namespace, period=period,
+                             db_url=args.data_url, outdir=args.out, templates_dir=args.templates,
+                             sample=sample, progress=progress)
+    except ReportError as exc:
+        print(f"bulletin preview: the run would fail: {exc}", file=sys.stderr)
+        return 1
+    files = [a.path for a in built.artifacts] + write_email(
+        built, spec, args.out, name=name, namespace=namespace, period=period)
+    progress("wrote " + ", ".join(str(p) for p in files))
+    return 0

@@ -1,0 +1,309 @@
+"""Join tagged PDF chunks into one tagged PDF, streaming: each chunk's objects are copied to the
+output as they are read, so memory holds one chunk, not the document.
+
+The chunks' structure trees become one (one /Document element, one ParentTree with the keys
+renumbered), their pages one page tree. Each page may get a stamp: a page of an overlay PDF
+drawn on top as a Form XObject marked as an /Artifact (used for "page X of Y").
+"""
+
+from __future__ import annotations
+
+import io
+import zlib
+from array import array
+from collections import deque
+from collections.abc import Callable
+from hashlib import md5
+from pathlib import Path
+from typing import IO, Any
+
+from pypdf import PdfReader
+from pypdf.generic import (
+    ArrayObject,
+    BooleanObject,
+    DictionaryObject,
+    IndirectObject,
+    NameObject,
+    NullObject,
+    NumberObject,
+    StreamObject,
+    TextStringObject,
+)
+
+_CATALOG, _PAGES, _STRUCT_ROOT, _DOCUMENT, _PARENT_TREE, _INFO, _OPEN, _STAMP = range(1, 9)
+_STAMP_NAME = "/BulletinStamp"
+_STRING_TYPES = (TextStringObject, bytes)
+
+
+class _Copier:
+    """Copies objects of one source PDF, renumbering them into the output."""
+
+    def __init__(self, joiner: PdfJoiner, reader: PdfReader, special: dict[int, int],
+                 prefix: str, key_offset: int) -> None:
+        self.joiner, self.reader = joiner, reader
+        self.special = special  # source object number -> fixed output number
+        self.prefix = prefix  # makes structure element IDs unique across chunks
+        self.key_offset = key_offset  # shift of StructParent(s) keys
+        self.remap: dict[int, int] = {}
+        self.queue: deque[int] = deque()
+        self.page_hook: Callable[[int, DictionaryObject], DictionaryObject] | None = None
+
+    def ref(self, number: int) -> int:
+        """The output number of source object ``number``, queueing it for copying."""
+        fixed = self.special.get(number)
+        if fixed is not None:
+            return fixed
+        new = self.remap.get(number)
+        if new is None:
+            new = self.remap[number] = self.joiner.allocate()
+            self.queue.append(number)
+        return new
+
+    def drain(self) -> None:
+        """Copy every queued object (and what they reference)."""
+        while self.queue:
+            number = self.queue.popleft()
+            obj = self.reader.get_object(number)
+            if (self.page_hook is not None and isinstance(obj, DictionaryObject)
+                    and obj.get("/Type") == "/Page"):
+                obj = self.page_hook(number, obj)
+            self.joiner.write_object(self.remap[number], self.dump(obj))
+
+    def dump(self, obj: Any) -> bytes:
+        """Serialize ``obj`` with references renumbered."""
+        if isinstance(obj, IndirectObject):
+            return b"%d 0 R" % self.ref(obj.idnum)
+        if isinstance(obj, StreamObject):
+            data = obj._data
+            head = self._dict(obj, skip="/Length")
+            return head[:-2] + b"/Length %d>>\nstream\n" % len(data) + data + b"\nendstream"
+        if isinstance(obj, DictionaryObject):
+            return self._dict(obj)
+        if isinstance(obj, ArrayObject):
+            return b"[" + b" ".join([self.dump(item) for item in obj]) + b"]"
+        if isinstance(obj, NameObject):
+            return _plain(obj)
+        if isinstance(obj, bool | BooleanObject):
+            return b"true" if obj else b"false"
+        if isinstance(obj, int):
+            return b"%d" % obj
+        if obj is None or isinstance(obj, NullObject):
+            return b"null"
+        return _plain(obj)
+
+    def _dict(self, obj: DictionaryObject, skip: str = "") -> bytes:
+        parts = [b"<<"]
+        for key, value in obj.items():
+            if key == skip:
+                continue
+            if key in ("/StructParents", "/StructParent"):
+                value = NumberObject(int(value) + self.key_offset)
+            elif key == "/ID" and isinstance(value, _STRING_TYPES):
+                value = TextStringObject(self.prefix + _text(value))
+            elif key == "/Headers" and isinstance(value, ArrayObject):
+                value = ArrayObject(TextStringObject(self.prefix + _text(v)) for v in value)
+            parts.append(_plain(NameObject(key)) + b" " + self.dump(value))
+        parts.append(b">>")
+        return b"".join(parts)
+
+
+def _text(value: Any) -> str:
+    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
+
+
+_NAMES: dict[str, bytes] = {}
+
+
+def _plain(obj: Any) -> bytes:
+    """A primitive object as PDF syntax (names are cached: the same few recur)."""
+    if isinstance(obj, NameObject):
+        cached = _NAMES.get(obj)
+        if cached is not None:
+            return cached
+    buffer = io.BytesIO()
+    obj.write_to_stream(buffer)
+    data = buffer.getvalue()
+    if isinstance(obj, NameObject) and len(_NAMES) < 10_000:
+        _NAMES[str(obj)] = data
+    return data
+
+
+class PdfJoiner:
+    """Writes one PDF from tagged chunks added in page order; :meth:`close` finishes it."""
+
+    def __init__(self, path: Path) -> None:
+        self._out: IO[bytes] = path.open("wb")
+        self._offsets = array("Q", [0] * (_STAMP + 1))
+        self._pos = 0
+        self._kids = array("Q")  # page object numbers
+        self._document_kids = array("Q")
+        self._nums = array("Q")  # ParentTree key, object number, ...
+        self._next_key = 0
+        self._chunks = 0
+        self._catalog_extra = b""
+        self._info = b"<<>>"
+        self._emit(b"%PDF-1.7\n%\xe2\xe3\xcf\xd3\n")
+
+    def _emit(self, data: bytes) -> None:
+        self._out.write(data)
+        self._pos += len(data)
+
+    def allocate(self) -> int:
+        """A new object number."""
+        self._offsets.append(0)
+        return len(self._offsets) - 1
+
+    def write_object(self, number: int, body: bytes) -> None:
+        """Write object ``number`` at the current position."""
+        self._offsets[number] = self._pos
+        self._emit(b"%d 0 obj\n" % number + body + b"\nendobj\n")
+
+    @property
+    def pages(self) -> int:
+        return len(self._kids)
+
+    def add(self, chunk: Path, overlay: Path | None = None) -> None:
+        """Append the pages of ``chunk``; page i gets page i of ``overlay`` drawn on top."""
+        reader = PdfReader(chunk)
+        root = reader.trailer.raw_get("/Root")
+        catalog = root.get_object()
+        special = {root.idnum: _CATALOG}
+        self._collect_page_nodes(catalog.raw_get("/Pages"), special)
+        tree_ref = catalog.raw_get("/StructTreeRoot") if "/StructTreeRoot" in catalog else None
+        tree = tree_ref.get_object() if tree_ref is not None else DictionaryObject()
+        document: DictionaryObject | None = None
+        if tree_ref is not None:
+            special[tree_ref.idnum] = _STRUCT_ROOT
+            kids = tree.raw_get("/K") if "/K" in tree else None
+            if isinstance(kids, ArrayObject) and len(kids) == 1:
+                kids = kids[0]
+            if isinstance(kids, IndirectObject):
+                special[kids.idnum] = _DOCUMENT
+                found = kids.get_object()
+                document = found if isinstance(found, DictionaryObject) else None
+        copier = _Copier(self, reader, special, f"c{self._chunks}-", self._next_key)
+        stamps = self._stamps(overlay) if overlay is not None else []
+        page_numbers = [page.indirect_reference.idnum for page in reader.pages
+                        if page.indirect_reference is not None]
+        copier.page_hook = self._page_hook(copier, page_numbers, stamps)
+        for number in page_numbers:
+            self._kids.append(copier.ref(number))
+        if document is not None:
+            elements = document.get("/K", ArrayObject())
+            for element in elements if isinstance(elements, ArrayObject) else [elements]:
+                if isinstance(element, IndirectObject):
+                    self._document_kids.append(copier.ref(element.idnum))
+        self._copy_parent_tree(copier, tree)
+        if self._chunks == 0:
+            self._first_chunk(copier, reader, catalog)
+        copier.drain()
+        self._chunks += 1
+
+    def _collect_page_nodes(self, node_ref: Any, special: dict[int, int]) -> None:
+        special[node_ref.idnum] = _PAGES
+        for kid in node_ref.get_object().get("/Kids", ()):
+            if kid.get_object().get("/Type") == "/Pages":
+                self._collect_page_nodes(kid, special)
+
+    def _copy_parent_tree(self, copier: _Copier, tree: DictionaryObject) -> None:
+        parent_tree = tree.get("/ParentTree")
+        if parent_tree is None:
+            return
+        nums = parent_tree.get_object().get("/Nums", ArrayObject())
+        highest = -1
+        for key, value in zip(nums[::2], nums[1::2], strict=False):
+            number = int(key)
+            highest = max(highest, number)
+            if isinstance(value, IndirectObject):
+                target = copier.ref(value.idnum)
+            else:
+                target = self.allocate()
+                self.write_object(target, copier.dump(value))
+            self._nums.extend((number + copier.key_offset, target))
+        self._next_key += highest + 1
+
+    def _first_chunk(self, copier: _Copier, reader: PdfReader, catalog: DictionaryObject) -> None:
+        extra = []
+        for key in ("/Lang", "/Metadata", "/Outlines", "/PageMode"):
+            if key in catalog:
+                extra.append(_plain(NameObject(key)) + b" " + copier.dump(catalog.raw_get(key)))
+        self._catalog_extra = b" ".join(extra)
+        info = reader.trailer.get("/Info")
+        if info is not None:
+            self._info = copier.dump(info.get_object())
+
+    def _stamps(self, overlay: Path) -> list[int]:
+        """One Form XObject per overlay page; returns their object numbers."""
+        reader = PdfReader(overlay)
+        copier = _Copier(self, reader, {}, "", 0)
+        forms = []
+        for page in reader.pages:
+            contents = page.get("/Contents")
+            parts = contents.get_object() if contents is not None else ArrayObject()
+            streams = parts if isinstance(parts, ArrayObject) else [parts]
+            data = zlib.compress(b"\n".join(s.get_object().get_data() for s in streams))
+            box = copier.dump(page.mediabox)
+            resources = copier.dump(page.get("/Resources", DictionaryObject()))
+            number = self.allocate()
+            self.write_object(number, b"<</Type/XObject/Subtype/Form/BBox " + box
+                              + b"/Resources " + resources
+                              + b"/Filter/FlateDecode/Length %d>>\nstream\n" % len(data)
+                              + data + b"\nendstream")
+            forms.append(number)
+        copier.drain()
+        return forms
+
+    def _page_hook(self, copier: _Copier, page_numbers: list[int],
+                   stamps: list[int]) -> Callable[[int, DictionaryObject], DictionaryObject]:
+        order = {number: i for i, number in enumerate(page_numbers)}
+
+        def hook(number: int, page: DictionaryObject) -> DictionaryObject:
+            index = order.get(number)
+            if index is None or index >= len(stamps):
+                return page
+            page = DictionaryObject(page)
+            contents = page.raw_get("/Contents")
+            streams = contents if isinstance(contents, ArrayObject) else ArrayObject([contents])
+            page[NameObject("/Contents")] = ArrayObject(
+                [IndirectObject(-_OPEN, 0, copier.reader), *streams,
+                 IndirectObject(-_STAMP, 0, copier.reader)])
+            resources = DictionaryObject(page.get("/Resources", DictionaryObject()).get_object())
+            xobjects = DictionaryObject(resources.get("/XObject", DictionaryObject()).get_object())
+            xobjects[NameObject(_STAMP_NAME)] = IndirectObject(-stamps[index], 0, copier.reader)
+            resources[NameObject("/XObject")] = xobjects
+            page[NameObject("/Resources")] = resources
+            return page
+
+        for fixed in (_OPEN, _STAMP, *stamps):  # negative numbers name output objects directly
+            copier.special[-fixed] = fixed
+        return hook
+
+    def close(self, title: str = "") -> None:
+        """Write the catalog, page tree, structure tree, cross-reference table and trailer."""
+        self.write_object(_OPEN, b"<</Length 2>>\nstream\nq\n\nendstream")
+        stamp = b"\nQ\n/Artifact BMC\nq " + _STAMP_NAME.encode() + b" Do Q\nEMC\n"
+        self.write_object(_STAMP, b"<</Length %d>>\nstream\n" % len(stamp) + stamp
+                          + b"\nendstream")
+        kids = b" ".join(b"%d 0 R" % n for n in self._kids)
+        self.write_object(_PAGES, b"<</Type/Pages/Count %d/Kids[%s]>>" % (len(self._kids), kids))
+        elements = b" ".join(b"%d 0 R" % n for n in self._document_kids)
+        self.write_object(_DOCUMENT, b"<</Type/StructElem/S/Document/P %d 0 R/K[%s]>>"
+                          % (_STRUCT_ROOT, elements))
+        nums = b" ".join(b"%d %d 0 R" % (self._nums[i], self._nums[i + 1])
+                         for i in range(0, len(self._nums), 2))
+        self.write_object(_PARENT_TREE, b"<</Nums[%s]>>" % nums)
+        self.write_object(_STRUCT_ROOT, b"<</Type/StructTreeRoot/K %d 0 R/ParentTree %d 0 R"
+                          b"/ParentTreeNextKey %d>>" % (_DOCUMENT, _PARENT_TREE, self._next_key))
+        self.write_object(_INFO, self._info)
+        self.write_object(_CATALOG, b"<</Type/Catalog/Pages %d 0 R/StructTreeRoot %d 0 R"
+                          b"/MarkInfo<</Marked true>>/ViewerPreferences<</DisplayDocTitle true>> "
+                          % (_PAGES, _STRUCT_ROOT) + self._catalog_extra + b">>")
+        xref = self._pos
+        size = len(self._offsets)
+        lines = [b"xref\n0 %d\n0000000000 65535 f \n" % size]
+        lines.extend(b"%010d 00000 n \n" % self._offsets[n] for n in range(1, size))
+        self._emit(b"".join(lines))
+        ident = md5(f"{title}{size}{xref}".encode(), usedforsecurity=False).hexdigest().encode()
+        self._emit(b"trailer\n<</Size %d/Root %d 0 R/Info %d 0 R/ID[<%s><%s>]>>\nstartxref\n%d\n"
+                   b"%%%%EOF\n" % (size, _CATALOG, _INFO, ident, ident, xref))
+        self._out.close()

@@ -1,0 +1,119 @@
+"""Jinja2 templates: the built-in ones, optionally overridden from a directory (a mounted
+ConfigMap), rendered in a sandbox with HTML autoescaping."""
+
+from __future__ import annotations
+
+import sys
+import traceback
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+from typing import Any
+
+from jinja2 import (
+    ChoiceLoader,
+    FileSystemLoader,
+    StrictUndefined,
+    TemplateError,
+    TemplateSyntaxError,
+    select_autoescape,
+)
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+MAX_STRING = 10_000_000  # longest string a template may build with * or **
+CUSTOM_KEYS = ("report.html", "subject.txt", "body.html")
+
+
+class TemplateFailure(RuntimeError):
+    """A template could not be rendered; the message names the template and line."""
+
+
+def builtin_dir() -> Path:
+    """The built-in templates: the repository's templates/, or the installed copy."""
+    candidates = [
+        Path(__file__).resolve().parents[3] / "templates",  # a checkout or editable install
+        Path(sys.prefix) / "share" / "bulletin" / "templates",  # pip install (data-files)
+    ]
+    for candidate in candidates:
+        if (candidate / "report.html").is_file():
+            return candidate
+    raise TemplateFailure("built-in templates not found (looked in "
+                          + ", ".join(str(c) for c in candidates) + ")")
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, also refusing huge string and number products."""
+
+    def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
+        if operator_ == "**" and (abs(right) if isinstance(right, int | float) else 0) > 100:
+            raise SecurityError("exponent too large")
+        result = self.binop_table[operator_](left, right)
+        if isinstance(result, str | list | tuple) and len(result) > MAX_STRING:
+            raise SecurityError("result too long")
+        return result
+
+
+def _environment(custom: Path | None) -> _Sandbox:
+    loaders = [FileSystemLoader(str(custom))] if custom else []
+    loaders.append(FileSystemLoader(str(builtin_dir())))
+    env = _Sandbox(
+        loader=ChoiceLoader(loaders),
+        autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"),
+                                     default_for_string=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.intercepted_binops = frozenset({"*", "**"})
+    for name in ("lipsum", "cycler", "joiner"):
+        env.globals.pop(name, None)
+    return env
+
+
+class Templates:
+    """Renders named templates; a custom directory's files take precedence."""
+
+    def __init__(self, custom: Path | None = None) -> None:
+        self.custom = custom if custom is not None and custom.is_dir() else None
+        self.env = _environment(self.custom)
+
+    def is_custom(self, name: str) -> bool:
+        return self.custom is not None and (self.custom / name).is_file()
+
+    def check(self, name: str) -> None:
+        """Compile ``name``: TemplateFailure on a syntax error, before any data is queried."""
+        try:
+            self.env.get_template(name)
+        except Exception as exc:
+            raise _failure(exc, name) from exc
+
+    def render(self, name: str, context: Mapping[str, Any]) -> str:
+        """Render ``name``; TemplateFailure on any template error."""
+        return "".join(self.stream(name, context))
+
+    def stream(self, name: str, context: Mapping[str, Any]) -> Iterator[str]:
+        """Render ``name`` piece by piece (templates that loop over many rows stream)."""
+        try:
+            template = self.env.get_template(name)
+            yield from template.generate(context)
+        except TemplateFailure:
+            raise
+        except Exception as exc:
+            raise _failure(exc, name) from exc
+
+
+def _failure(exc: BaseException, name: str) -> TemplateFailure:
+    """Template name, line and error of ``exc``."""
+    where, line = name, None
+    if isinstance(exc, TemplateSyntaxError):
+        where, line = exc.name or name, exc.lineno
+        message = exc.message or str(exc)
+    else:
+        message = str(exc) if isinstance(exc, TemplateError | SecurityError) else (
+            f"{type(exc).__name__}: {exc}")
+        for frame in traceback.extract_tb(exc.__traceback__):
+            filename = frame.filename
+            if filename.endswith((".html", ".txt", ".css")):
+                where, line = Path(filename).name, frame.lineno
+    at = f", line {line}" if line else ""
+    return TemplateFailure(f"template {where}{at}: {message}")
