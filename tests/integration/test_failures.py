@@ -7,6 +7,8 @@ from typing import Any
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
+from devstack.webhooks import WebhookServer
+from kubernetes import client
 from support import Cluster, condition, create_secrets, report_schedule, run_now, wait_for
 
 
@@ -60,3 +62,36 @@ def test_failures_pause_and_success_or_spec_change_resumes(
         return status if ok and status["observedGeneration"] == 3 else None
 
     assert wait_for(resumed, "resumed by spec change")["consecutiveFailures"] == 0
+
+
+def test_owners_hear_what_failed_and_how_to_fix_it(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    hooks = WebhookServer().start()
+    try:
+        create_secrets(cluster, namespace, postgres.url, smtp.port)
+        cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+            metadata=client.V1ObjectMeta(name="alerts"),
+            string_data={"url": hooks.url("/alerts")}))
+        cluster.create_rs(namespace, report_schedule(
+            "broken", datasets=[{"name": "main", "query": "SELECT * FROM missing_table"}],
+            notifications={"onFailure": {
+                "email": ["owners@example.com"],
+                "webhookSecretRef": {"name": "alerts", "key": "url"}}}))
+        assert run_now(cluster, namespace, "broken", "t1")["lastRun"]["result"] == "Failed"
+        wait_for(lambda: smtp.messages and hooks.delivered("/alerts"), "both notices")
+        (rcpt, msg), = smtp.messages
+        assert rcpt == ["owners@example.com"] and msg["Subject"] == "[Bulletin] broken failed"
+        body = msg.get_body(("plain",))
+        assert body is not None
+        text = body.get_content().replace("\r\n", "\n")
+        assert 'relation "missing_table" does not exist' in text
+        assert "How to fix: check the dataset's SQL" in text
+        assert f"kubectl bulletin run broken -n {namespace}" in text
+        (posted,) = hooks.delivered("/alerts")
+        assert posted.json()["text"] == text.strip()
+        # Nothing reaches the report's own recipients when the run failed.
+        assert all(r != ["team@example.com"] for r, _ in smtp.messages)
+    finally:
+        hooks.stop()
