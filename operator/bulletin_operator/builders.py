@@ -171,9 +171,12 @@ def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict
 
 
 def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """The pod's volumes and the runner's mounts: scratch space, and custom templates."""
-    volumes: list[dict[str, Any]] = [{"name": "work", "emptyDir": {"sizeLimit": "2Gi"}}]
-    mounts: list[dict[str, Any]] = [{"name": "work", "mountPath": "/work"}]
+    """The pod's volumes and the runner's mounts: scratch space (the root filesystem is
+    read-only), and custom templates."""
+    volumes: list[dict[str, Any]] = [{"name": "work", "emptyDir": {"sizeLimit": "2Gi"}},
+                                     {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
+    mounts: list[dict[str, Any]] = [{"name": "work", "mountPath": "/work"},
+                                    {"name": "tmp", "mountPath": "/tmp"}]
     templates = spec.report.template_config_map_ref
     if templates is not None:
         volumes.append({"name": "templates", "configMap": {"name": templates.name}})

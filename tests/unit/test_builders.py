@@ -24,6 +24,24 @@ SPEC = ReportScheduleSpec.model_validate(
     }
 )
 SETTINGS = builders.RunnerSettings(image="example.org/bulletin-runner:test")
+FULL = ReportScheduleSpec.model_validate({
+    **SPEC.model_dump(by_alias=True, exclude_none=True),
+    "report": {"templateConfigMapRef": {"name": "brand-templates"}},
+    "delivery": {
+        "email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]},
+        "webhooks": [{"name": "bi-hook", "urlSecretRef": {"name": "hooks", "key": "bi"},
+                      "signingSecretRef": {"name": "hooks", "key": "key"}}],
+        "slack": {"webhookSecretRef": {"name": "chat", "key": "slack"}},
+        "storage": {"endpoint": "https://s3.example.com", "bucket": "reports",
+                    "credentialsSecretRef": {"name": "s3"}, "archive": True},
+    },
+    "notifications": {"onFailure": {"email": ["owners@example.com"],
+                                    "webhookSecretRef": {"name": "chat", "key": "alerts"}}},
+})
+OWNER_LISTED = builders.Owner(name="weekly-usage", namespace="analytics", uid="1111-2222",
+                              allowed_domains="example.com")
+SETTINGS_LISTED = builders.RunnerSettings(image="example.org/bulletin-runner:test",
+                                          allowed_domains="example.com,*.example.org")
 
 
 def _check(name: str, obj: Any) -> None:
@@ -39,6 +57,8 @@ def _check(name: str, obj: Any) -> None:
     ("name", "build"),
     [
         ("cronjob", lambda: builders.cronjob(OWNER, SPEC, SETTINGS, "0 9 * * 1")),
+        ("cronjob-full", lambda: builders.cronjob(OWNER_LISTED, FULL, SETTINGS_LISTED,
+                                                  "0 9 * * 1")),
         ("serviceaccount", lambda: builders.service_account(OWNER)),
         ("role", lambda: builders.role(OWNER)),
         ("rolebinding", lambda: builders.role_binding(OWNER)),

@@ -1,0 +1,48 @@
+"""Every format through the real pipeline, with templates from a ConfigMap the pod mounts."""
+
+from __future__ import annotations
+
+import io
+
+import openpyxl
+from devstack.mailsink import MailSink
+from devstack.operatorproc import OperatorProcess
+from devstack.postgres import Postgres
+from kubernetes import client
+from pypdf import PdfReader
+from support import Cluster, create_secrets, report_schedule, run_now
+
+
+def test_all_formats_with_custom_templates_from_a_configmap(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    postgres.execute(
+        "DROP TABLE IF EXISTS sales; CREATE TABLE sales (region text, revenue numeric(10,2));"
+        " INSERT INTO sales VALUES ('north', 1200.50), ('south', 800.25), ('east', 430.00);")
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.core.create_namespaced_config_map(namespace, client.V1ConfigMap(
+        metadata=client.V1ObjectMeta(name="brand"),
+        data={"subject.txt": "Sales {{ period.label }} ({{ title }})"}))
+    cluster.create_rs(namespace, report_schedule(
+        "sales", formats=["csv", "xlsx", "pdf", "html"],
+        datasets=[{"name": "sales", "query": "SELECT region, revenue FROM sales ORDER BY 1"}],
+        report={"title": "Sales by region", "templateConfigMapRef": {"name": "brand"},
+                "columns": {"sales": [{"name": "revenue", "type": "money",
+                                       "currency": "EUR"}]}}))
+    last = run_now(cluster, namespace, "sales", "all")["lastRun"]
+    assert last["result"] == "Succeeded", last
+    assert last["rows"] == 3
+
+    (_rcpt, msg), = smtp.messages
+    assert str(msg["Subject"]).startswith("Sales ") and "(Sales by region)" in msg["Subject"]
+    files = {part.get_filename(): part.get_payload(decode=True)
+             for part in msg.iter_attachments() if part.get_filename()}
+    assert set(files) == {"sales.csv", "sales.xlsx", "sales.pdf"}
+    sheet = openpyxl.load_workbook(io.BytesIO(files["sales.xlsx"]))["sales"]
+    assert [c.value for c in sheet[1]] == ["Region", "Revenue"]  # labels from the names
+    assert sheet["A2"].value == "east" and sheet["B2"].value == 430 and "€" in sheet["B2"].number_format
+    pdf = PdfReader(io.BytesIO(files["sales.pdf"]))
+    assert "north" in "".join(page.extract_text() for page in pdf.pages)
+    html = msg.get_body(("html",))
+    assert html is not None and "north" in html.get_content()
