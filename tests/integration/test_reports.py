@@ -36,12 +36,13 @@ def test_all_formats_with_custom_templates_from_a_configmap(
 
     (_rcpt, msg), = smtp.messages
     assert str(msg["Subject"]).startswith("Sales ") and "(Sales by region)" in msg["Subject"]
-    files = {part.get_filename(): part.get_payload(decode=True)
-             for part in msg.iter_attachments() if part.get_filename()}
+    files: dict[str | None, bytes] = {
+        part.get_filename(): part.get_content() for part in msg.iter_attachments()}
     assert set(files) == {"sales.csv", "sales.xlsx", "sales.pdf"}
     sheet = openpyxl.load_workbook(io.BytesIO(files["sales.xlsx"]))["sales"]
     assert [c.value for c in sheet[1]] == ["Region", "Revenue"]  # labels from the names
-    assert sheet["A2"].value == "east" and sheet["B2"].value == 430 and "€" in sheet["B2"].number_format
+    assert (sheet["A2"].value, sheet["B2"].value) == ("east", 430)
+    assert "€" in sheet["B2"].number_format
     pdf = PdfReader(io.BytesIO(files["sales.pdf"]))
     assert "north" in "".join(page.extract_text() for page in pdf.pages)
     html = msg.get_body(("html",))
