@@ -18,6 +18,8 @@ install:
 
 controlplane:
 	@bash tests/controlplane/build.sh
+	@bash tests/helm/build.sh
+	@bash tests/s3server/build.sh
 
 cluster: controlplane
 	$(PYTHON) -m localkube up --dir $(LOCALKUBE_DIR)
@@ -43,7 +45,7 @@ demo: controlplane
 	$(PYTHON) -m devstack.demo
 
 bench:
-	@for b in bench/*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

@@ -6,6 +6,7 @@ import logging
 import os
 
 import kopf
+from kubernetes import client
 
 from bulletin_operator.builders import RunnerSettings
 
@@ -20,11 +21,27 @@ def configure(settings: kopf.OperatorSettings) -> None:
         prefix=prefix, key="last-handled-configuration"
     )
     settings.persistence.finalizer = "kopf.bulletin.dev/finalizer"
-    # Events are for users: post only warnings from kopf itself, ours are explicit.
-    settings.posting.level = logging.WARNING
+    # Events are for users: none from kopf's own log lines (one per object and handler run,
+    # "Resuming is processed" included, would be an API write each), ours are explicit.
+    # kopf.info() posts only at level INFO: with WARNING, our RunRequested Event was dropped.
+    # kopf >= 1.45 keeps log lines out by itself (posting.loggers=False); older kopf posts log
+    # lines at or above the level, so there we stay at WARNING and lose kopf.info().
+    if hasattr(settings.posting, "loggers"):
+        settings.posting.loggers = False
+        settings.posting.level = logging.INFO
+    else:
+        settings.posting.level = logging.WARNING
     # One replica by design (Deployment strategy Recreate): no peering CRD needed.
     settings.peering.standalone = True
-    settings.execution.max_workers = int(os.environ.get("BULLETIN_WORKERS", "20"))
+    workers = int(os.environ.get("BULLETIN_WORKERS", "20"))
+    settings.execution.max_workers = workers
+    # Handlers call the API from up to `workers` threads at once through the kubernetes client,
+    # whose urllib3 pool keeps 5 x cores connections (10 on 2 cores): with more threads, every
+    # surplus request opened a new TLS connection and threw it away ("Connection pool is full"),
+    # a handshake on both sides each time. Keep one connection per worker thread.
+    config = client.Configuration.get_default_copy()
+    config.connection_pool_maxsize = max(workers, config.connection_pool_maxsize or 0)
+    client.Configuration.set_default(config)
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
 
@@ -35,4 +52,5 @@ def runner_settings() -> RunnerSettings:
     return RunnerSettings(
         image=os.environ.get("BULLETIN_RUNNER_IMAGE", defaults.image),
         image_pull_policy=os.environ.get("BULLETIN_RUNNER_PULL_POLICY", defaults.image_pull_policy),
+        allowed_domains=os.environ.get("BULLETIN_ALLOWED_DOMAINS", ""),
     )

@@ -9,6 +9,11 @@ LimitRanger, ResourceQuota, PodSecurity, ...) except ``TaintNodesByCondition``, 
 would taint the executor's node ``not-ready`` forever because the node-lifecycle
 controller (which lifts that taint) is not run.
 
+Audit (opt-in, ``ControlPlane(workdir, audit=True)``): the API server logs one JSON line per
+write request (create, update, patch, delete, deletecollection) at Metadata level (who, verb,
+resource, response code; no bodies) to ``workdir/audit.log`` (``cp.audit_log``), for counting
+API writes by a client. Off by default: no policy, no log.
+
 Usage::
 
     with ControlPlane(tmp_path) as cp:
@@ -60,6 +65,17 @@ ENABLED_ADMISSION = (
 )
 DISABLED_ADMISSION = "TaintNodesByCondition"
 
+#: Audit policy for ``audit=True``: write verbs only, Metadata level, one event per request.
+AUDIT_POLICY = """\
+apiVersion: audit.k8s.io/v1
+kind: Policy
+omitStages: [RequestReceived]
+rules:
+  - level: Metadata
+    verbs: [create, update, patch, delete, deletecollection]
+  - level: None
+"""
+
 _bin_dir_cache: Path | None = None
 
 
@@ -100,6 +116,7 @@ class ControlPlane:
         controllers: Sequence[str] = DEFAULT_CONTROLLERS,
         timeout: float = 120.0,
         verbosity: int = 1,
+        audit: bool = False,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.kubeconfig = self.workdir / "kubeconfig"
@@ -107,6 +124,8 @@ class ControlPlane:
         self.controllers = tuple(controllers)
         self.timeout = timeout
         self.verbosity = verbosity
+        #: The API server's audit log of write requests (``audit=True``), else None.
+        self.audit_log: Path | None = self.workdir / "audit.log" if audit else None
         #: Seconds from launching etcd until the controller manager works (no build).
         self.start_seconds: float | None = None
         #: Per-phase durations in seconds (build, pki, etcd, kube-apiserver, ...).
@@ -166,6 +185,13 @@ class ControlPlane:
             shutil.rmtree(wd / stale, ignore_errors=True)
         for component in ("etcd", "kube-apiserver", "kube-controller-manager"):
             self.log_path(component).unlink(missing_ok=True)
+        audit_args: list[str] = []
+        if self.audit_log is not None:
+            self.audit_log.unlink(missing_ok=True)
+            policy = wd / "audit-policy.yaml"
+            policy.write_text(AUDIT_POLICY)
+            audit_args = [f"--audit-policy-file={policy}", f"--audit-log-path={self.audit_log}",
+                          "--audit-log-format=json", "--audit-log-mode=blocking"]
 
         t = time.monotonic()
         pki = self.pki = generate_pki(wd / "pki")
@@ -204,7 +230,7 @@ class ControlPlane:
                 f"--enable-admission-plugins={ENABLED_ADMISSION}",
                 f"--disable-admission-plugins={DISABLED_ADMISSION}",
                 "--allow-privileged=true", "--enable-priority-and-fairness=false",
-                "--profiling=false", f"--v={self.verbosity}",
+                "--profiling=false", f"--v={self.verbosity}", *audit_args,
             ])
             self._write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
                                    "bulletin-admin")

@@ -1,0 +1,193 @@
+"""The Helm chart for real: helm lint and template, its objects accepted by the API server, and
+the operator running as the chart's ServiceAccount (a real token) doing all of its work.
+
+The operator here is our own process under that identity, not the session's admin `operator`
+fixture. Both would act on every namespace, so this module must run before any test that starts
+the fixture (it does: test_chart sorts before the test_delivery_*, test_operator, ... modules).
+The CronJob's runner image tells whose CronJob it is.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+from devstack.operatorproc import OperatorProcess
+from helmchart import (
+    CHART,
+    helm,
+    kubectl_apply,
+    operator_account,
+    render,
+    service_account_kubeconfig,
+)
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from localkube.kube import ApiError, Credentials, KubeClient, ns_path
+from support import Cluster, condition, report_schedule, wait_for
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGE = "bulletin-runner:chart"  # ours; the session's admin operator puts bulletin-runner:test
+
+
+def test_chart_carries_the_crds_byte_identical() -> None:
+    ours = {p.name: p.read_bytes() for p in (ROOT / "crds").glob("*.yaml")}
+    charted = {p.name: p.read_bytes() for p in (CHART / "crds").glob("*.yaml")}
+    assert ours, "no CRDs in crds/"
+    assert sorted(charted) == sorted(ours)
+    for name, content in ours.items():
+        assert charted[name] == content, f"charts/bulletin/crds/{name} differs from crds/{name}"
+
+
+def test_helm_lint_is_clean() -> None:
+    out = helm("lint", "--strict", str(CHART)).stdout
+    assert "1 chart(s) linted, 0 chart(s) failed" in out
+    assert "[WARNING]" not in out and "[ERROR]" not in out, out
+
+
+def test_template_renders_consistent_objects() -> None:
+    objects = render("rel", "ops")
+    kinds = sorted(o["kind"] for o in objects)
+    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+    for obj in objects:
+        assert obj["apiVersion"] and obj["metadata"]["name"].startswith("rel-")
+        assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "rel"
+        if obj["kind"] in ("Deployment", "ServiceAccount"):
+            assert obj["metadata"]["namespace"] == "ops"
+    by_kind = {o["kind"]: o for o in objects}
+    assert operator_account(objects) == ("ops", "rel-operator")
+    binding = by_kind["ClusterRoleBinding"]
+    assert binding["roleRef"]["name"] == by_kind["ClusterRole"]["metadata"]["name"]
+    assert binding["subjects"] == [
+        {"kind": "ServiceAccount", "name": "rel-operator", "namespace": "ops"}]
+    pod = by_kind["Deployment"]["spec"]["template"]
+    selector = by_kind["Deployment"]["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= pod["metadata"]["labels"].items()
+    container = pod["spec"]["containers"][0]
+    app_version = _chart()["appVersion"]
+    assert container["image"] == f"ghcr.io/bulletin-dev/bulletin-operator:{app_version}"
+    env = {e["name"]: e["value"] for e in container["env"]}
+    assert env == {"BULLETIN_RUNNER_IMAGE": f"ghcr.io/bulletin-dev/bulletin-runner:{app_version}",
+                   "BULLETIN_RUNNER_PULL_POLICY": "IfNotPresent", "BULLETIN_WORKERS": "20"}
+
+    custom = render("rel", "ops", "image.tag=9.9.9", "runnerImage.repository=reg.local/runner",
+                    "runnerImage.tag=1.0", "workers=4", "nodeSelector.disk=ssd")
+    spec = next(o for o in custom if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    env = {e["name"]: e["value"] for e in spec["containers"][0]["env"]}
+    assert spec["containers"][0]["image"].endswith(":9.9.9")
+    assert env["BULLETIN_RUNNER_IMAGE"] == "reg.local/runner:1.0"
+    assert env["BULLETIN_WORKERS"] == "4"
+    assert spec["nodeSelector"] == {"disk": "ssd"}
+
+
+@pytest.fixture
+def release(cluster: Cluster) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
+    """The chart rendered as a fresh release into its own namespace; its cluster-scoped
+    objects and namespace are removed afterwards."""
+    name = f"bt-{uuid.uuid4().hex[:8]}"
+    ops = f"{name}-system"
+    cluster.kubectl("create", "namespace", ops)
+    objects = render(name, ops)
+    yield name, ops, objects
+    cluster.kubectl("delete", "--ignore-not-found", "--wait=false",
+                    f"clusterrolebinding/{name}-operator", f"clusterrole/{name}-operator",
+                    f"namespace/{ops}")
+
+
+def test_operator_runs_as_the_charts_service_account(
+    cluster: Cluster, namespace: str, release: tuple[str, str, list[dict[str, Any]]],
+    tmp_path: Path,
+) -> None:
+    _name, ops, objects = release
+    # Everything the chart renders is valid for the API server, the Deployment included
+    # (server-side dry run: there is no image to run here).
+    kubectl_apply(cluster.kubectl_bin, cluster.kubeconfig, objects, "--dry-run=server")
+    kubectl_apply(cluster.kubectl_bin, cluster.kubeconfig,
+                  [o for o in objects if o["kind"] != "Deployment"])
+    sa_ns, sa_name = operator_account(objects)
+    assert sa_ns == ops
+    kubeconfig = service_account_kubeconfig(cluster.kubeconfig, sa_ns, sa_name,
+                                            tmp_path / "operator.kubeconfig")
+    as_operator = KubeClient(Credentials.from_kubeconfig(kubeconfig))
+    with pytest.raises(ApiError) as denied:
+        as_operator.get(ns_path(namespace, "secrets"))
+    assert denied.value.status == 403, "the operator must not read Secrets"
+
+    proc = OperatorProcess(kubeconfig, tmp_path / "operator.log",
+                           env={"BULLETIN_RUNNER_IMAGE": IMAGE}).start()
+    try:
+        _exercise(cluster, namespace)
+    finally:
+        proc.stop()
+    log = proc.log.read_text()
+    for sign in ("Forbidden", "403", "Traceback"):
+        assert sign not in log, f"operator log shows {sign!r}:\n{log[-4000:]}"
+
+
+def _exercise(cluster: Cluster, namespace: str) -> None:
+    """Create, update, run now and invalidate one schedule; each step needs its own rights."""
+    def explain() -> str:
+        return cluster.diagnose(namespace)
+
+    cluster.create_rs(namespace, report_schedule("charted"))
+    cronjob = wait_for(lambda: _cronjob(cluster, namespace, "charted"), "the CronJob",
+                       explain=explain)
+    image = cronjob.spec.job_template.spec.template.spec.containers[0].image
+    assert image == IMAGE, f"the CronJob is another operator's ({image}): see the docstring"
+    wait_for(lambda: _ready(cluster, namespace, "charted", 1), "Ready=True", explain=explain)
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    for read in (cluster.core.read_namespaced_service_account,
+                 rbac.read_namespaced_role, rbac.read_namespaced_role_binding):
+        assert read("charted-runner", namespace)
+
+    # A spec change replaces the CronJob.
+    cluster.patch_rs(namespace, "charted", {"spec": {"suspend": True}})
+    wait_for(lambda: _cronjob(cluster, namespace, "charted").spec.suspend is True,
+             "the CronJob suspended", explain=explain)
+    wait_for(lambda: _ready(cluster, namespace, "charted", 2), "generation 2 Ready",
+             explain=explain)
+
+    # Run now: a Job and a Normal Event.
+    cluster.patch_rs(namespace, "charted",
+                     {"metadata": {"annotations": {"bulletin.dev/run-requested-at": "chart-1"}}})
+    wait_for(lambda: (cluster.get_rs(namespace, "charted").get("status") or {})
+             .get("lastRunRequest") == "chart-1", "the run request echoed", explain=explain)
+    jobs = cluster.batch.list_namespaced_job(namespace).items
+    assert [j.metadata.annotations["bulletin.dev/run-requested-at"] for j in jobs] == ["chart-1"]
+    wait_for(lambda: _events(cluster, namespace, "RunRequested"), "the RunRequested Event")
+
+    # An invalid spec: Stalled, a Warning Event, and the CronJob deleted.
+    cluster.patch_rs(namespace, "charted", {"spec": {"schedule": {"timeZone": "Mars/Olympus"}}})
+    wait_for(lambda: condition(cluster.get_rs(namespace, "charted"), "Stalled")
+             .get("status") == "True", "Stalled=True", explain=explain)
+    wait_for(lambda: _cronjob(cluster, namespace, "charted") is None, "the CronJob deleted")
+    wait_for(lambda: _events(cluster, namespace, "InvalidSpec"), "the InvalidSpec Event")
+
+
+def _chart() -> dict[str, Any]:
+    chart: dict[str, Any] = yaml.safe_load((CHART / "Chart.yaml").read_text())
+    return chart
+
+
+def _cronjob(cluster: Cluster, namespace: str, name: str) -> Any:
+    try:
+        return cluster.batch.read_namespaced_cron_job(name, namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return None
+        raise
+
+
+def _ready(cluster: Cluster, namespace: str, name: str, generation: int) -> bool:
+    obj = cluster.get_rs(namespace, name)
+    return (condition(obj, "Ready").get("status") == "True"
+            and (obj.get("status") or {}).get("observedGeneration") == generation)
+
+
+def _events(cluster: Cluster, namespace: str, reason: str) -> list[Any]:
+    return list(cluster.core.list_namespaced_event(
+        namespace, field_selector=f"reason={reason}").items)
