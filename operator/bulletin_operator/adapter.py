@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -10,6 +11,8 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bulletin_operator.builders import HASH_ANNOTATION
+
+NAMESPACE_TTL = 60.0
 
 
 @dataclass(frozen=True)
@@ -46,6 +49,7 @@ class Adapter:
     def __init__(self) -> None:
         self._kinds = _kinds()
         self._core = client.CoreV1Api()
+        self._namespaces: dict[str, tuple[float, dict[str, str]]] = {}
         self.writes = 0
 
     def _read(self, kind: _Kind, name: str, namespace: str) -> Any | None:
@@ -56,11 +60,14 @@ class Adapter:
                 return None
             raise
 
-    def ensure(self, objects: Iterable[dict[str, Any]]) -> None:
-        """Make each object exist with the given content."""
+    def ensure(self, objects: Iterable[dict[str, Any]], new: bool = False) -> None:
+        """Make each object exist with the given content. ``new``: the owner was just created,
+        so try creating first (one request instead of a read and a create)."""
         for obj in objects:
             kind = self._kinds[obj["kind"]]
             meta = obj["metadata"]
+            if new and self.create_once(obj):
+                continue
             current = self._read(kind, meta["name"], meta["namespace"])
             if current is None:
                 kind.create(meta["namespace"], obj)
@@ -75,9 +82,14 @@ class Adapter:
             self.writes += 1
 
     def namespace_annotation(self, namespace: str, key: str) -> str:
-        """An annotation of a namespace ("" when absent)."""
-        ns = self._core.read_namespace(namespace)
-        return str((ns.metadata.annotations or {}).get(key, ""))
+        """An annotation of a namespace ("" when absent), cached for a minute."""
+        now = time.monotonic()
+        cached = self._namespaces.get(namespace)
+        if cached is None or now - cached[0] > NAMESPACE_TTL:
+            ns = self._core.read_namespace(namespace)
+            cached = (now, dict(ns.metadata.annotations or {}))
+            self._namespaces[namespace] = cached
+        return str(cached[1].get(key, ""))
 
     def create_once(self, obj: dict[str, Any]) -> bool:
         """Create ``obj`` unless it already exists; True when this call created it."""

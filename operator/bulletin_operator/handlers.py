@@ -6,35 +6,43 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
-from bulletin.api.base import rfc3339
-from bulletin.api.errors import describe
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
-from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
+from bulletin.api.spec import GROUP, PLURAL, VERSION
 from bulletin.deliver.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
-from bulletin.schedule import Rule, ScheduleError, compile_rule
 from kubernetes import config as kube_config
-from pydantic import ValidationError
 
 from bulletin_operator import builders
 from bulletin_operator.adapter import Adapter
+from bulletin_operator.nextrun import NextRunRefresher
+from bulletin_operator.parsing import parse
 from bulletin_operator.settings import configure, runner_settings
 from bulletin_operator.status import PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
-_state: dict[str, Adapter] = {}
+_state: dict[str, Any] = {}
 
 
 def adapter() -> Adapter:
     """The process-wide adapter (created after the kube config is loaded)."""
-    return _state["adapter"]
+    found: Adapter = _state["adapter"]
+    return found
 
 
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
-    """Load credentials and tune kopf."""
+    """Load credentials, tune kopf, and start keeping nextRunTime current."""
     kube_config.load_config()
     configure(settings)
     _state["adapter"] = Adapter()
+    _state["refresher"] = NextRunRefresher()
+    _state["refresher"].start()
+
+
+@kopf.on.cleanup()
+def cleanup(**_: Any) -> None:
+    """Stop the background refresher."""
+    if "refresher" in _state:
+        _state["refresher"].stop()
 
 
 def _owner(meta: kopf.Meta) -> builders.Owner:
@@ -43,26 +51,14 @@ def _owner(meta: kopf.Meta) -> builders.Owner:
                           allowed_domains=domains)
 
 
-def parse(spec: kopf.Spec, meta: kopf.Meta) -> tuple[ReportScheduleSpec, Rule]:
-    """The validated spec and its compiled schedule, or ValueError naming the field and fix."""
-    try:
-        model = ReportScheduleSpec.model_validate(dict(spec))
-        key = f"{meta['namespace']}/{meta['name']}"
-        return model, compile_rule(model.schedule, key, datetime.now(UTC))
-    except ValidationError as exc:
-        raise ValueError(describe(exc)) from exc
-    except ScheduleError as exc:
-        raise ValueError(str(exc)) from exc
-
-
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 def reconcile(
     meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
-    body: kopf.Body, **_: Any,
+    body: kopf.Body, reason: str = "", **_: Any,
 ) -> None:
-    """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled."""
+    """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused."""
     owner, now = _owner(meta), datetime.now(UTC)
     try:
         model, rule = parse(spec, meta)
@@ -75,7 +71,8 @@ def reconcile(
     paused, failures = pause_state(status, generation=meta["generation"],
                                    limit=model.notifications.pause_after_failures)
     running = model.model_copy(update={"suspend": True}) if paused else model
-    adapter().ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob))
+    adapter().ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
+                     new=reason == kopf.Reason.CREATE)
     update = reconciled(status, generation=meta["generation"], error=None, cron=rule.cronjob,
                         cronjob=builders.cronjob_name(owner), next_run=rule.next_run(now),
                         now=now, paused=paused, failures=failures)
@@ -125,19 +122,3 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, patch: kopf.Patch, body: kopf.Body
     if adapter().create_once(job):
         kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     patch.status["lastRunRequest"] = token
-
-
-@kopf.timer(*RESOURCE, interval=60, initial_delay=30, idle=30)
-def refresh_next_run(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, patch: kopf.Patch,
-                     **_: Any) -> None:
-    """Keep status.nextRunTime in the future once a run time has passed."""
-    now = datetime.now(UTC)
-    due = status.get("nextRunTime")
-    if not status.get("schedule") or (due and due > rfc3339(now)):
-        return
-    try:
-        _model, rule = parse(spec, meta)
-    except ValueError:
-        return  # reconcile reports it
-    upcoming = rule.next_run(now)
-    patch.status["nextRunTime"] = rfc3339(upcoming) if upcoming else None
