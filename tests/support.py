@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from bulletin_operator.builders import run_now_job_name
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 
 T = TypeVar("T")
 
@@ -88,6 +89,15 @@ class Cluster:
         if log.exists():
             lines.append("operator log:\n" + log.read_text()[-3000:])
         return "\n".join(lines)
+
+    def cronjob(self, namespace: str, name: str) -> Any:
+        """The CronJob, or None when it does not exist."""
+        try:
+            return self.batch.read_namespaced_cron_job(name, namespace)
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
 
     def get_rs(self, namespace: str, name: str) -> dict[str, Any]:
         obj: dict[str, Any] = self.custom.get_namespaced_custom_object(

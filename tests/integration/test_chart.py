@@ -26,7 +26,6 @@ from helmchart import (
     service_account_kubeconfig,
 )
 from kubernetes import client
-from kubernetes.client.exceptions import ApiException
 from localkube.kube import ApiError, Credentials, KubeClient, ns_path
 from support import Cluster, condition, report_schedule, wait_for
 
@@ -134,7 +133,7 @@ def _exercise(cluster: Cluster, namespace: str) -> None:
         return cluster.diagnose(namespace)
 
     cluster.create_rs(namespace, report_schedule("charted"))
-    cronjob = wait_for(lambda: _cronjob(cluster, namespace, "charted"), "the CronJob",
+    cronjob = wait_for(lambda: cluster.cronjob(namespace, "charted"), "the CronJob",
                        explain=explain)
     image = cronjob.spec.job_template.spec.template.spec.containers[0].image
     assert image == IMAGE, f"the CronJob is another operator's ({image}): see the docstring"
@@ -146,7 +145,7 @@ def _exercise(cluster: Cluster, namespace: str) -> None:
 
     # A spec change replaces the CronJob.
     cluster.patch_rs(namespace, "charted", {"spec": {"suspend": True}})
-    wait_for(lambda: _cronjob(cluster, namespace, "charted").spec.suspend is True,
+    wait_for(lambda: cluster.cronjob(namespace, "charted").spec.suspend is True,
              "the CronJob suspended", explain=explain)
     wait_for(lambda: _ready(cluster, namespace, "charted", 2), "generation 2 Ready",
              explain=explain)
@@ -164,22 +163,13 @@ def _exercise(cluster: Cluster, namespace: str) -> None:
     cluster.patch_rs(namespace, "charted", {"spec": {"schedule": {"timeZone": "Mars/Olympus"}}})
     wait_for(lambda: condition(cluster.get_rs(namespace, "charted"), "Stalled")
              .get("status") == "True", "Stalled=True", explain=explain)
-    wait_for(lambda: _cronjob(cluster, namespace, "charted") is None, "the CronJob deleted")
+    wait_for(lambda: cluster.cronjob(namespace, "charted") is None, "the CronJob deleted")
     wait_for(lambda: _events(cluster, namespace, "InvalidSpec"), "the InvalidSpec Event")
 
 
 def _chart() -> dict[str, Any]:
     chart: dict[str, Any] = yaml.safe_load((CHART / "Chart.yaml").read_text())
     return chart
-
-
-def _cronjob(cluster: Cluster, namespace: str, name: str) -> Any:
-    try:
-        return cluster.batch.read_namespaced_cron_job(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 def _ready(cluster: Cluster, namespace: str, name: str, generation: int) -> bool:

@@ -5,17 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.operatorproc import OperatorProcess
-from kubernetes.client.exceptions import ApiException
 from support import Cluster, condition, report_schedule, wait_for
-
-
-def _cronjob(cluster: Cluster, namespace: str, name: str) -> Any:
-    try:
-        return cluster.batch.read_namespaced_cron_job(name, namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return None
-        raise
 
 
 def _ready(cluster: Cluster, namespace: str, name: str, generation: int | None = None) -> bool:
@@ -30,7 +20,7 @@ def test_cronjob_follows_the_schedule(
     cluster: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
     cluster.create_rs(namespace, report_schedule("weekly"))
-    cj = wait_for(lambda: _cronjob(cluster, namespace, "weekly"), "CronJob")
+    cj = wait_for(lambda: cluster.cronjob(namespace, "weekly"), "CronJob")
     assert cj.spec.schedule == "0 9 * * MON"
     assert cj.spec.time_zone == "Europe/Berlin"
     assert cj.spec.suspend is False
@@ -45,13 +35,13 @@ def test_cronjob_follows_the_schedule(
 
     # A spec change updates the CronJob and observedGeneration.
     cluster.patch_rs(namespace, "weekly", {"spec": {"schedule": {"cron": "30 7 * * *"}}})
-    wait_for(lambda: _cronjob(cluster, namespace, "weekly").spec.schedule == "30 7 * * *",
+    wait_for(lambda: cluster.cronjob(namespace, "weekly").spec.schedule == "30 7 * * *",
              "CronJob schedule update")
     wait_for(lambda: _ready(cluster, namespace, "weekly", generation=2), "generation 2 observed")
 
     # suspend: true suspends the CronJob.
     cluster.patch_rs(namespace, "weekly", {"spec": {"suspend": True}})
-    wait_for(lambda: _cronjob(cluster, namespace, "weekly").spec.suspend is True, "suspended")
+    wait_for(lambda: cluster.cronjob(namespace, "weekly").spec.suspend is True, "suspended")
 
     # kubectl wait works on the Ready condition.
     cluster.kubectl("wait", "-n", namespace, "--for=condition=Ready", "--timeout=30s",
@@ -60,7 +50,7 @@ def test_cronjob_follows_the_schedule(
     # Deleting the ReportSchedule garbage-collects the CronJob and the runner's account.
     cluster.custom.delete_namespaced_custom_object("bulletin.dev", "v1alpha1", namespace,
                                                    "reportschedules", "weekly")
-    wait_for(lambda: _cronjob(cluster, namespace, "weekly") is None, "CronJob GC", timeout=90)
+    wait_for(lambda: cluster.cronjob(namespace, "weekly") is None, "CronJob GC", timeout=90)
     wait_for(lambda: not cluster.core.list_namespaced_service_account(
         namespace, label_selector="bulletin.dev/schedule=weekly").items, "ServiceAccount GC")
 
@@ -82,7 +72,7 @@ def test_invalid_zone_is_stalled_and_leaves_no_cronjob(
     cluster: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
     cluster.create_rs(namespace, report_schedule("zoned"))
-    wait_for(lambda: _cronjob(cluster, namespace, "zoned"), "CronJob")
+    wait_for(lambda: cluster.cronjob(namespace, "zoned"), "CronJob")
     cluster.patch_rs(namespace, "zoned", {"spec": {"schedule": {"timeZone": "Mars/Olympus"}}})
 
     def stalled() -> dict[str, Any] | None:
@@ -94,6 +84,6 @@ def test_invalid_zone_is_stalled_and_leaves_no_cronjob(
     assert "Mars/Olympus" in cond["message"]
     assert cond["observedGeneration"] == 2
     assert condition(cluster.get_rs(namespace, "zoned"), "Ready")["status"] == "False"
-    wait_for(lambda: _cronjob(cluster, namespace, "zoned") is None, "CronJob removed")
+    wait_for(lambda: cluster.cronjob(namespace, "zoned") is None, "CronJob removed")
     events = cluster.core.list_namespaced_event(namespace, field_selector="reason=InvalidSpec")
     assert any("Mars/Olympus" in e.message for e in events.items)

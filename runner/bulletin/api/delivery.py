@@ -6,9 +6,8 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
 
-from bulletin.api.base import ApiModel
+from bulletin.api.base import DNS_LABEL, ApiModel
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 MIB = 1024 * 1024
 
 

@@ -6,10 +6,8 @@ from typing import Annotated
 
 from pydantic import Field
 
-from bulletin.api.base import ApiModel
+from bulletin.api.base import DNS_LABEL, ApiModel
 from bulletin.api.delivery import Address, SecretKeyRef
-
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class MinRows(ApiModel):

@@ -7,9 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from bulletin.api.base import ApiModel
-
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+from bulletin.api.base import DNS_LABEL, ApiModel
 
 
 class Format(StrEnum):

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field
 
-from bulletin.api.base import ApiModel
+from bulletin.api.base import DNS_LABEL, ApiModel
 from bulletin.api.delivery import Delivery, SecretKeyRef
 from bulletin.api.policy import Gates, Notifications
 from bulletin.api.report import Format, Report
@@ -17,7 +17,6 @@ VERSION = "v1alpha1"
 KIND = "ReportSchedule"
 PLURAL = "reportschedules"
 
-DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
 
 
 class Source(ApiModel):
