@@ -47,3 +47,29 @@ def test_all_formats_with_custom_templates_from_a_configmap(
     assert "north" in "".join(page.extract_text() for page in pdf.pages)
     html = msg.get_body(("html",))
     assert html is not None and "north" in html.get_content()
+
+
+def test_data_gates_skip_delivery_with_the_reason(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.create_rs(namespace, report_schedule(
+        "quiet", datasets=[{"name": "main", "query": "SELECT 1 AS one WHERE false"}],
+        gates={"skipIfEmpty": True}))
+    status = run_now(cluster, namespace, "quiet", "empty")
+    last = status["lastRun"]
+    assert last["result"] == "Skipped"
+    assert last["message"] == "delivery skipped: every dataset is empty (gates.skipIfEmpty)"
+    assert status["consecutiveFailures"] == 0
+    assert smtp.messages == []
+    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunSkipped")
+    assert [e.type for e in events.items] == ["Normal"]
+
+    cluster.patch_rs(namespace, "quiet", {"spec": {
+        "datasets": [{"name": "main", "query": "SELECT 1 AS one"}],
+        "gates": {"assertions": [{"name": "loaded", "query": "SELECT false"}]}}})
+    last = run_now(cluster, namespace, "quiet", "asserted")["lastRun"]
+    assert (last["result"], last["message"]) == (
+        "Skipped", "delivery skipped: assertion 'loaded' does not hold (got False)")
+    assert smtp.messages == []
