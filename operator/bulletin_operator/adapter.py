@@ -86,7 +86,12 @@ class Adapter:
         now = time.monotonic()
         cached = self._namespaces.get(namespace)
         if cached is None or now - cached[0] > NAMESPACE_TTL:
-            ns = self._core.read_namespace(namespace)
+            try:
+                ns = self._core.read_namespace(namespace)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                return ""  # the namespace is being deleted, and its objects with it
             cached = (now, dict(ns.metadata.annotations or {}))
             self._namespaces[namespace] = cached
         return str(cached[1].get(key, ""))

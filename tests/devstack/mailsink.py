@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import shutil
 import tempfile
 import threading
 import warnings
@@ -91,10 +92,12 @@ class MailSink:
         self._refuse = 0
         self._lock = threading.Lock()
         self.tls: ServerTls | None = None
+        self._tls_dir: Path | None = None
         kwargs: dict[str, Any] = {"hostname": "127.0.0.1", "port": self.port,
                                   "server_hostname": "localhost"}
         if security != "none":
-            self.tls = make_server_tls(Path(tempfile.mkdtemp(prefix="mailsink-tls-")))
+            self._tls_dir = Path(tempfile.mkdtemp(prefix="mailsink-tls-"))
+            self.tls = make_server_tls(self._tls_dir)
             if security == "tls":
                 kwargs["ssl_context"] = self.tls.server_context()
             else:
@@ -154,3 +157,5 @@ class MailSink:
 
     def stop(self) -> None:
         self._controller.stop()
+        if self._tls_dir is not None:
+            shutil.rmtree(self._tls_dir, ignore_errors=True)
