@@ -15,6 +15,14 @@ from bulletin_operator.builders import HASH_ANNOTATION
 NAMESPACE_TTL = 60.0
 
 
+class NamespaceTerminating(Exception):
+    """The namespace is being deleted: nothing can be created there, and nothing needs to be."""
+
+
+def _terminating(exc: ApiException) -> bool:
+    return exc.status == 403 and "being terminated" in str(exc.body or "")
+
+
 @dataclass(frozen=True)
 class _Kind:
     read: Callable[..., Any]
@@ -70,16 +78,14 @@ class Adapter:
                 continue
             current = self._read(kind, meta["name"], meta["namespace"])
             if current is None:
-                kind.create(meta["namespace"], obj)
-            elif (current.metadata.annotations or {}).get(HASH_ANNOTATION) != meta.get(
-                "annotations", {}
+                self.create_once(obj)
+            elif (current.metadata.annotations or {}).get(HASH_ANNOTATION) != (
+                meta.get("annotations") or {}
             ).get(HASH_ANNOTATION):
-                body = {**obj, "metadata": {**meta,
-                                            "resourceVersion": current.metadata.resource_version}}
-                kind.replace(meta["name"], meta["namespace"], body)
-            else:
-                continue
-            self.writes += 1
+                version = current.metadata.resource_version
+                kind.replace(meta["name"], meta["namespace"],
+                             {**obj, "metadata": {**meta, "resourceVersion": version}})
+                self.writes += 1
 
     def namespace_annotation(self, namespace: str, key: str) -> str:
         """An annotation of a namespace ("" when absent), cached for a minute."""
@@ -104,6 +110,8 @@ class Adapter:
         except ApiException as exc:
             if exc.status == 409:
                 return False
+            if _terminating(exc):
+                raise NamespaceTerminating(meta["namespace"]) from exc
             raise
         self.writes += 1
         return True

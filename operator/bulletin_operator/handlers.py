@@ -12,7 +12,7 @@ from bulletin.deliver.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLO
 from kubernetes import config as kube_config
 
 from bulletin_operator import builders
-from bulletin_operator.adapter import Adapter
+from bulletin_operator.adapter import Adapter, NamespaceTerminating
 from bulletin_operator.nextrun import NextRunRefresher
 from bulletin_operator.parsing import parse
 from bulletin_operator.settings import configure, runner_settings
@@ -71,8 +71,11 @@ def reconcile(
     paused, failures = pause_state(status, generation=meta["generation"],
                                    limit=model.notifications.pause_after_failures)
     running = model.model_copy(update={"suspend": True}) if paused else model
-    adapter().ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
-                     new=reason == kopf.Reason.CREATE)
+    try:
+        adapter().ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
+                         new=reason == kopf.Reason.CREATE)
+    except NamespaceTerminating:
+        return  # the ReportSchedule goes with its namespace
     update = reconciled(status, generation=meta["generation"], error=None, cron=rule.cronjob,
                         cronjob=builders.cronjob_name(owner), next_run=rule.next_run(now),
                         now=now, paused=paused, failures=failures)
@@ -119,6 +122,10 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, patch: kopf.Patch, body: kopf.Body
         patch.status["lastRunRequest"] = token
         return
     job = builders.run_now_job(_owner(meta), model, runner_settings(), token, options)
-    if adapter().create_once(job):
+    try:
+        created = adapter().create_once(job)
+    except NamespaceTerminating:
+        return
+    if created:
         kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     patch.status["lastRunRequest"] = token
