@@ -71,15 +71,18 @@ def test_template_renders_consistent_objects() -> None:
     assert container["image"] == f"ghcr.io/bulletin-dev/bulletin-operator:{app_version}"
     env = {e["name"]: e["value"] for e in container["env"]}
     assert env == {"BULLETIN_RUNNER_IMAGE": f"ghcr.io/bulletin-dev/bulletin-runner:{app_version}",
-                   "BULLETIN_RUNNER_PULL_POLICY": "IfNotPresent", "BULLETIN_WORKERS": "20"}
+                   "BULLETIN_RUNNER_PULL_POLICY": "IfNotPresent", "BULLETIN_WORKERS": "20",
+                   "BULLETIN_ALLOWED_DOMAINS": ""}
 
     custom = render("rel", "ops", "image.tag=9.9.9", "runnerImage.repository=reg.local/runner",
-                    "runnerImage.tag=1.0", "workers=4", "nodeSelector.disk=ssd")
+                    "runnerImage.tag=1.0", "workers=4", "nodeSelector.disk=ssd",
+                    "allowedEmailDomains=example.com")
     spec = next(o for o in custom if o["kind"] == "Deployment")["spec"]["template"]["spec"]
     env = {e["name"]: e["value"] for e in spec["containers"][0]["env"]}
     assert spec["containers"][0]["image"].endswith(":9.9.9")
     assert env["BULLETIN_RUNNER_IMAGE"] == "reg.local/runner:1.0"
     assert env["BULLETIN_WORKERS"] == "4"
+    assert env["BULLETIN_ALLOWED_DOMAINS"] == "example.com"
     assert spec["nodeSelector"] == {"disk": "ssd"}
 
 
