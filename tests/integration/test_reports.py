@@ -73,3 +73,18 @@ def test_data_gates_skip_delivery_with_the_reason(
     assert (last["result"], last["message"]) == (
         "Skipped", "delivery skipped: assertion 'loaded' does not hold (got False)")
     assert smtp.messages == []
+
+
+def test_namespace_allowlist_blocks_other_domains(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    cluster.core.patch_namespace(namespace, {"metadata": {"annotations": {
+        "bulletin.dev/allowed-email-domains": "example.org"}}})
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.create_rs(namespace, report_schedule("fenced"))  # sends to team@example.com
+    last = run_now(cluster, namespace, "fenced", "t")["lastRun"]
+    assert last["result"] == "Failed"
+    assert "recipients outside the allowed domains (namespace: example.org)" in last["message"]
+    assert "team@example.com" in last["message"]
+    assert smtp.messages == []
