@@ -117,7 +117,11 @@ def write_email(built: BuiltReport, spec: ReportScheduleSpec, out: Path, *, name
     written = [out / "email.eml"]
     written[0].write_bytes(bytes(msg))
     if built.email.html is not None:
-        (out / "email.html").write_text(built.email.html)
+        html = built.email.html
+        for image in built.email.inline_images:  # so a browser shows what a mail client would
+            (out / image.filename).write_bytes(image.data)
+            html = html.replace(f"cid:{image.cid}", image.filename)
+        (out / "email.html").write_text(html)
         written.append(out / "email.html")
     lines = [
         f"To: {', '.join(to)}",

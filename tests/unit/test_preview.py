@@ -21,8 +21,10 @@ def test_preview_of_the_readme_example(tmp_path: Path, capsys: pytest.CaptureFix
     out = tmp_path / "out"
     assert main(["preview", *EXAMPLE, "-o", str(out), "--formats", "csv,xlsx,pdf,html"]) == 0
     names = sorted(p.name for p in out.iterdir())
-    assert names == ["email.eml", "email.html", "email.txt", "usage.csv", "weekly-usage.pdf",
-                     "weekly-usage.xlsx"]
+    assert names == ["chart-1.png", "email.eml", "email.html", "email.txt", "usage.csv",
+                     "weekly-usage.pdf", "weekly-usage.xlsx"]
+    page = (out / "email.html").read_text()
+    assert 'src="chart-1.png"' in page and "cid:" not in page  # opens in a browser as sent
     progress = capsys.readouterr().err
     assert "usage: 35 rows" in progress and re.search(r"pdf: \d+ pages", progress)
 
