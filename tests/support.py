@@ -146,14 +146,20 @@ def create_secrets(cluster: Cluster, namespace: str, db_url: str, smtp_port: int
                      "from": "reports@example.com"}))
 
 
-def run_now(cluster: Cluster, namespace: str, name: str, token: str,
-            options: dict[str, Any] | None = None) -> dict[str, Any]:
-    """Request a run with the annotation and wait until status records it; the status."""
+def run_now_no_wait(cluster: Cluster, namespace: str, name: str, token: str,
+                    options: dict[str, Any] | None = None) -> str:
+    """Request a run with the annotation; the run id it will have."""
     annotations: dict[str, Any] = {"bulletin.dev/run-requested-at": token}
     if options is not None:
         annotations["bulletin.dev/run-options"] = json.dumps(options)
     cluster.patch_rs(namespace, name, {"metadata": {"annotations": annotations}})
-    run_id = run_now_job_name(name, token)
+    return run_now_job_name(name, token)
+
+
+def run_now(cluster: Cluster, namespace: str, name: str, token: str,
+            options: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Request a run and wait until status records it; the status."""
+    run_id = run_now_no_wait(cluster, namespace, name, token, options)
     return wait_for_run(cluster, namespace, name,
                         lambda s: (s.get("lastRun") or {}).get("runId") == run_id)
 

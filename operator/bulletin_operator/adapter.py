@@ -7,10 +7,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bulletin.history import with_run
+from bulletin.kube import Kube
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bulletin_operator.builders import HASH_ANNOTATION
+from bulletin_operator.jobs import FailedRun, unrecorded
 
 NAMESPACE_TTL = 60.0
 
@@ -101,6 +104,31 @@ class Adapter:
             cached = (now, dict(ns.metadata.annotations or {}))
             self._namespaces[namespace] = cached
         return str(cached[1].get(key, ""))
+
+    def job_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
+        """The pods of a Job, as plain dicts."""
+        pods = self._core.list_namespaced_pod(namespace, label_selector=f"job-name={job}")
+        return [client.ApiClient().sanitize_for_serialization(p) for p in pods.items]
+
+    def record_if_missing(self, namespace: str, failed: FailedRun) -> bool:
+        """Add a failed run to its ReportSchedule's history unless the runner recorded it."""
+        kube = Kube(client.ApiClient())
+        try:
+            obj = kube.get_schedule(namespace, failed.schedule)
+        except ApiException as exc:
+            if exc.status == 404:
+                return False
+            raise
+        if not unrecorded(obj.get("status") or {}, failed.record.run_id):
+            return False
+        limit = int((obj.get("spec") or {}).get("historyLimit") or 10)
+        kube.update_status(namespace, failed.schedule,
+                           lambda status: with_run(status, failed.record, limit)
+                           if unrecorded(status, failed.record.run_id) else {})
+        kube.event(obj, warning=True, reason="RunFailed",
+                   message=f"run {failed.record.run_id}: Failed: {failed.record.message}")
+        self.writes += 2
+        return True
 
     def create_once(self, obj: dict[str, Any]) -> bool:
         """Create ``obj`` unless it already exists; True when this call created it."""

@@ -13,6 +13,7 @@ from kubernetes import config as kube_config
 
 from bulletin_operator import builders
 from bulletin_operator.adapter import Adapter, NamespaceTerminating
+from bulletin_operator.jobs import failed_run
 from bulletin_operator.nextrun import NextRunRefresher
 from bulletin_operator.parsing import parse
 from bulletin_operator.settings import configure, runner_settings
@@ -129,3 +130,19 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, patch: kopf.Patch, body: kopf.Body
     if created:
         kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     patch.status["lastRunRequest"] = token
+
+
+def _job_failed(status: kopf.Status, **_: Any) -> bool:
+    return any(c.get("type") == "Failed" and c.get("status") == "True"
+               for c in status.get("conditions") or [])
+
+
+@kopf.on.event("batch", "v1", "jobs", labels={builders.SCHEDULE_LABEL: kopf.PRESENT},
+               when=_job_failed)
+def record_failed_job(body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
+    """A Job that failed before its runner recorded the run: record it, with the pod's reason,
+    in the ReportSchedule's history and an Event."""
+    assert namespace is not None
+    found = failed_run(body, adapter().job_pods(namespace, name))
+    if found is not None:
+        adapter().record_if_missing(namespace, found)

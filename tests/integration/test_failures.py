@@ -4,12 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
+from bulletin_operator.builders import run_now_job_name
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
 from devstack.webhooks import WebhookServer
 from kubernetes import client
-from support import Cluster, condition, create_secrets, report_schedule, run_now, wait_for
+from support import (
+    Cluster,
+    condition,
+    create_secrets,
+    report_schedule,
+    run_now,
+    run_now_no_wait,
+    wait_for,
+)
 
 
 def _state(cluster: Cluster, namespace: str, name: str) -> tuple[str | None, bool]:
@@ -95,3 +104,25 @@ def test_owners_hear_what_failed_and_how_to_fix_it(
         assert all(r != ["team@example.com"] for r, _ in smtp.messages)
     finally:
         hooks.stop()
+
+
+def test_a_run_that_dies_before_recording_is_still_recorded(
+    cluster: Cluster, operator: OperatorProcess, namespace: str,
+) -> None:
+    """The runner never starts (its database Secret is missing), the Job gives up: the
+    operator records the run as Failed with the pod's reason, and posts an Event."""
+    cluster.create_rs(namespace, report_schedule("orphan"))  # no `db` Secret in the namespace
+    status = run_now_no_wait(cluster, namespace, "orphan", "t")
+
+    def recorded() -> dict[str, Any] | None:
+        last = (cluster.get_rs(namespace, "orphan").get("status") or {}).get("lastRun") or {}
+        return last if last.get("result") else None
+
+    last = wait_for(recorded, "the failed run in status", timeout=150,
+                    explain=lambda: cluster.diagnose(namespace))
+    assert status == run_now_job_name("orphan", "t") == last["runId"]
+    assert last["result"] == "Failed"
+    assert "BackoffLimitExceeded" in last["message"]
+    assert 'secret "db" not found' in last["message"]
+    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunFailed")
+    assert any(e.involved_object.name == "orphan" for e in events.items)

@@ -1,0 +1,72 @@
+"""Runs that died without recording themselves: a Job that failed before its runner could
+write status (the pod could not start, was OOM-killed, or ran past its deadline)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bulletin.api.status import RunRecord, RunResult, Trigger
+
+
+@dataclass(frozen=True)
+class FailedRun:
+    """A failed Job of a ReportSchedule, and why, from the Job and its pods."""
+
+    schedule: str
+    record: RunRecord
+
+
+def _env(job: Mapping[str, Any], name: str) -> str | None:
+    containers = job["spec"]["template"]["spec"].get("containers") or []
+    for var in (containers[0].get("env") or []) if containers else []:
+        if var.get("name") == name and "value" in var:
+            return str(var["value"])
+    return None
+
+
+def _pod_reason(pod: Mapping[str, Any]) -> str | None:
+    status = pod.get("status") or {}
+    for container in status.get("containerStatuses") or []:
+        state = container.get("state") or {}
+        for key in ("terminated", "waiting"):
+            detail = state.get(key)
+            if detail and (detail.get("reason") or detail.get("message")):
+                parts = [detail.get("reason"), detail.get("message"),
+                         f"exit code {detail['exitCode']}" if "exitCode" in detail else None]
+                return ": ".join(str(p).strip() for p in parts if p)
+    if status.get("reason") or status.get("message"):
+        return ": ".join(str(p) for p in (status.get("reason"), status.get("message")) if p)
+    return None
+
+
+def failed_run(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> FailedRun | None:
+    """The run to record for a failed Job of ours, or None (not failed, or not ours)."""
+    schedule = _env(job, "BULLETIN_SCHEDULE")
+    failed = next((c for c in (job.get("status") or {}).get("conditions") or []
+                   if c.get("type") == "Failed" and c.get("status") == "True"), None)
+    if schedule is None or failed is None:
+        return None
+    newest = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")
+    reasons = [r for r in (_pod_reason(p) for p in newest[-1:]) if r]
+    message = f"the run's Job failed ({failed.get('reason')}: {failed.get('message')})"
+    if reasons:
+        message += f"; its last pod: {reasons[0]}"
+    status = job.get("status") or {}
+    started = status.get("startTime") or job["metadata"].get("creationTimestamp")
+    trigger = Trigger.MANUAL if _env(job, "BULLETIN_TRIGGER") == "Manual" else Trigger.SCHEDULED
+    record = RunRecord(
+        run_id=job["metadata"]["name"], trigger=trigger,
+        start_time=datetime.fromisoformat(started) if started else datetime.now(UTC),
+        end_time=datetime.fromisoformat(failed.get("lastTransitionTime") or started)
+        if (failed.get("lastTransitionTime") or started) else None,
+        result=RunResult.FAILED, message=message[:4000])
+    return FailedRun(schedule=schedule, record=record)
+
+
+def unrecorded(status: Mapping[str, Any], run_id: str) -> bool:
+    """Whether status has no final result for ``run_id`` yet (the runner never wrote one)."""
+    return not any(h.get("runId") == run_id and h.get("result")
+                   for h in status.get("history") or [])
