@@ -14,7 +14,6 @@ from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION, ReportScheduleSpec
 
 HASH_ANNOTATION = f"{GROUP}/spec-hash"
 SCHEDULE_LABEL = f"{GROUP}/schedule"
-SMTP_ENV_PREFIX = "BULLETIN_SMTP_"
 CRONJOB_NAME_MAX = 52  # the CronJob controller appends an 11-character suffix to Job names
 JOB_NAME_MAX = 63
 
