@@ -119,12 +119,12 @@ class Adapter:
             if exc.status == 404:
                 return False
             raise
-        if not unrecorded(obj.get("status") or {}, failed.record.run_id):
-            return False
         limit = int((obj.get("spec") or {}).get("historyLimit") or 10)
+        if not unrecorded(obj.get("status") or {}, failed.record, limit):
+            return False
         kube.update_status(namespace, failed.schedule,
                            lambda status: with_run(status, failed.record, limit)
-                           if unrecorded(status, failed.record.run_id) else {})
+                           if unrecorded(status, failed.record, limit) else {})
         kube.event(obj, warning=True, reason="RunFailed",
                    message=f"run {failed.record.run_id}: Failed: {failed.record.message}")
         self.writes += 2

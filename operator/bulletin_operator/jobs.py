@@ -66,7 +66,11 @@ def failed_run(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Fai
     return FailedRun(schedule=schedule, record=record)
 
 
-def unrecorded(status: Mapping[str, Any], run_id: str) -> bool:
-    """Whether status has no final result for ``run_id`` yet (the runner never wrote one)."""
-    return not any(h.get("runId") == run_id and h.get("result")
-                   for h in status.get("history") or [])
+def unrecorded(status: Mapping[str, Any], record: RunRecord, limit: int) -> bool:
+    """Whether ``record`` is missing from status and would belong in its bounded history
+    (a run older than a full history has already scrolled out, and stays out)."""
+    history = status.get("history") or []
+    if any(h.get("runId") == record.run_id and h.get("result") for h in history):
+        return False
+    started = record.wire()["startTime"]
+    return len(history) < limit or any(started > (h.get("startTime") or "") for h in history)

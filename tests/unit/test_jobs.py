@@ -40,7 +40,14 @@ def test_running_or_complete_jobs_are_not_failures() -> None:
     assert failed_run(_job([{"type": "Complete", "status": "True"}]), []) is None
 
 
-def test_recorded_runs_are_left_alone() -> None:
-    assert unrecorded({"history": [{"runId": "weekly-29000000"}]}, "weekly-29000000")
+def test_recorded_and_scrolled_out_runs_are_left_alone() -> None:
+    found = failed_run(_job([FAILED]), [POD])
+    assert found is not None
+    record = found.record
+    assert unrecorded({"history": [{"runId": "weekly-29000000"}]}, record, 10)
     assert not unrecorded({"history": [{"runId": "weekly-29000000", "result": "Failed"}]},
-                          "weekly-29000000")
+                          record, 10)
+    newer = [{"runId": f"r{n}", "result": "Succeeded", "startTime": f"2026-11-22T0{n}:00:00Z"}
+             for n in range(3)]
+    assert not unrecorded({"history": newer}, record, 3)  # a full history of newer runs
+    assert unrecorded({"history": newer}, record, 4)
