@@ -14,6 +14,7 @@ import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
+from devstack.s3 import S3Server
 from kubernetes import client, config
 from support import Cluster, wait_for
 
@@ -79,6 +80,14 @@ def postgres() -> Iterator[Postgres]:
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
+    """One real S3-compatible server (Versity Gateway) for the session; tests make buckets."""
+    server = S3Server(tmp_path_factory.mktemp("s3")).start()
+    yield server
+    server.stop()
 
 
 @pytest.fixture

@@ -6,10 +6,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 import kopf
+from bulletin.api.policy import Notifications
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from bulletin.deliver.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from kubernetes import config as kube_config
+from pydantic import ValidationError
 
 from bulletin_operator import builders
 from bulletin_operator.adapter import Adapter, NamespaceTerminating
@@ -90,10 +92,13 @@ def _condition(status: kopf.Status, type_: str) -> str | None:
                  if c.get("type") == type_), None)
 
 
-def _pause_changed(spec: kopf.Spec, status: kopf.Status, **_: Any) -> bool:
-    limit = int((spec.get("notifications") or {}).get("pauseAfterFailures", 5))
-    failures = int(status.get("consecutiveFailures") or 0)
-    wanted = limit > 0 and failures >= limit
+def _pause_changed(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any) -> bool:
+    try:
+        limit = Notifications.model_validate(spec.get("notifications") or {})
+    except ValidationError:
+        return False  # reconcile reports an invalid spec
+    wanted, _failures = pause_state(status, generation=meta["generation"],
+                                    limit=limit.pause_after_failures)
     return _condition(status, PAUSED) not in (None, "True" if wanted else "False")
 
 

@@ -4,10 +4,10 @@
 # Prints the bin directory. A warm cache rebuilds nothing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-k8s_version="$(awk '$1=="k8s.io/kubernetes" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")"
-etcd_version="$(awk '$1=="go.etcd.io/etcd/server/v3" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")"
-sum="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
-cache="${BULLETIN_CACHE:-$HOME/.cache/bulletin}/controlplane/k8s-${k8s_version}_etcd-${etcd_version}_${sum}"
+source "$here/../gocache.sh"
+k8s_version="$(module_version "$here" k8s.io/kubernetes)"
+etcd_version="$(module_version "$here" go.etcd.io/etcd/server/v3)"
+cache="$(cache_dir controlplane "$here" "k8s-${k8s_version}_etcd-${etcd_version}")"
 bin="$cache/bin"
 if [ -x "$bin/kube-apiserver" ] && [ -x "$bin/kube-controller-manager" ] && [ -x "$bin/kubectl" ] && [ -x "$bin/etcd" ]; then
   echo "$bin"

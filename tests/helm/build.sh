@@ -3,9 +3,9 @@
 # repo, keyed by version and go.sum. Prints the binary's path. A warm cache rebuilds nothing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-version="$(awk '$1=="helm.sh/helm/v3" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")"
-sum="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
-cache="${BULLETIN_CACHE:-$HOME/.cache/bulletin}/helm/helm-${version}_${sum}"
+source "$here/../gocache.sh"
+version="$(module_version "$here" helm.sh/helm/v3)"
+cache="$(cache_dir helm "$here" "helm-${version}")"
 bin="$cache/helm"
 if [ -x "$bin" ]; then
   echo "$bin"
@@ -15,7 +15,7 @@ mkdir -p "$cache"
 cd "$here"
 # What helm's own Makefile stamps: its version, and the Kubernetes version of its client-go
 # (the default for .Capabilities.KubeVersion in `helm template` and `helm lint`).
-client_go="$(awk '$1=="k8s.io/client-go" && $2 ~ /^v/ {print $2; exit}' go.mod)"
+client_go="$(module_version "$here" k8s.io/client-go)"
 k8s_minor="${client_go#v0.}"; k8s_minor="${k8s_minor%%.*}"
 ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$version"
 ldflags="$ldflags -X helm.sh/helm/v3/internal/version.metadata= -X helm.sh/helm/v3/internal/version.gitTreeState=clean"

@@ -43,12 +43,9 @@ def receiver() -> Iterator[WebhookServer]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("s3")).start()
-    server.create_bucket("archive")
-    yield server
-    server.stop()
+@pytest.fixture(scope="module", autouse=True)
+def _bucket(s3: S3Server) -> None:
+    s3.create_bucket("archive")
 
 
 def _secret(cluster: Cluster, namespace: str, name: str, data: dict[str, str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import re
 import sys
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -20,12 +19,9 @@ from support import Cluster, create_secrets, report_schedule, run_now
 QUERY = "SELECT g AS n, md5(g::text) AS hash FROM generate_series(1, 2000) AS g"
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("s3")).start()
-    server.create_bucket("reports")
-    yield server
-    server.stop()
+@pytest.fixture(scope="module", autouse=True)
+def _bucket(s3: S3Server) -> None:
+    s3.create_bucket("reports")
 
 
 def test_archive_link_and_plugin(

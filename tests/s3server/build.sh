@@ -4,9 +4,9 @@
 # rebuilds nothing.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-version="$(awk '$1=="github.com/versity/versitygw" && $2 ~ /^v/ {print $2; exit}' "$here/go.mod")"
-sum="$(cat "$here/go.mod" "$here/go.sum" | sha256sum | cut -c1-12)"
-cache="${BULLETIN_CACHE:-$HOME/.cache/bulletin}/s3server/versitygw-${version}_${sum}"
+source "$here/../gocache.sh"
+version="$(module_version "$here" github.com/versity/versitygw)"
+cache="$(cache_dir s3server "$here" "versitygw-${version}")"
 bin="$cache/versitygw"
 if [ -x "$bin" ]; then
   echo "$bin"

@@ -24,13 +24,6 @@ from devstack.webhooks import WebhookServer
 PREFIX = "analytics/weekly/2026/11/weekly-29000000"
 
 
-@pytest.fixture(scope="module")
-def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
-    server = S3Server(tmp_path_factory.mktemp("s3")).start()
-    yield server
-    server.stop()
-
-
 @pytest.fixture
 def bucket(s3: S3Server, request: pytest.FixtureRequest) -> str:
     return s3.create_bucket(re.sub(r"[^a-z0-9-]", "-", request.node.name.lower())[:50] + "-b")
