@@ -164,7 +164,7 @@ def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict
         {"name": "BULLETIN_WORKDIR", "value": "/work"},
         {"name": "BULLETIN_DB_URL",
          "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}},
-        *pod_env(spec)[0],
+        *pod_env(spec),
         *extra,
     ]
 
@@ -183,12 +183,6 @@ def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[
     return volumes, mounts
 
 
-def _env_from(spec: ReportScheduleSpec) -> list[dict[str, Any]]:
-    from bulletin.deliver.podenv import pod_env
-
-    return pod_env(spec)[1]
-
-
 def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
     volumes, mounts = _volumes(spec)
     container = {
@@ -197,7 +191,6 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
         "imagePullPolicy": s.image_pull_policy,
         "command": ["bulletin-runner"],
         "env": _env(owner, spec, s),
-        "envFrom": _env_from(spec),
         "resources": {
             "requests": {"cpu": "100m", "memory": "256Mi"},
             "limits": {"memory": "1Gi"},
@@ -207,7 +200,8 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
             "readOnlyRootFilesystem": True,
             "capabilities": {"drop": ["ALL"]},
         },
-        "terminationMessagePolicy": "FallbackToLogsOnError",
+        # The runner writes a redacted summary there; raw logs never reach status or Events.
+        "terminationMessagePolicy": "File",
         "volumeMounts": mounts,
     }
     return {
@@ -215,6 +209,7 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
         "spec": {
             "serviceAccountName": runner_account_name(owner),
             "restartPolicy": "Never",
+            "enableServiceLinks": False,
             "securityContext": {
                 "runAsNonRoot": True,
                 "runAsUser": 10001,

@@ -7,6 +7,7 @@ is a crash that the Job may retry.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import sys
@@ -35,6 +36,9 @@ log = logging.getLogger("bulletin.runner")
 EXIT_FAILED = 2
 EXIT_CRASHED = 1
 CATCH_UP_AFTER = timedelta(minutes=5)
+# Kubernetes mounts it into every container (terminationMessagePolicy: File); the operator
+# reads it when a Job fails, so it carries the redacted summary and never raw logs.
+TERMINATION_LOG = Path("/dev/termination-log")
 
 
 class RunFailed(RuntimeError):
@@ -128,6 +132,13 @@ def finish(ctx: RunContext, record: RunRecord, secrets: list[str]) -> None:
             delivery.error = redact(delivery.error, secrets)[:1000]
 
 
+def write_termination_message(summary: str, path: Path = TERMINATION_LOG) -> None:
+    """Leave the run's (already redacted) summary where the kubelet reads it, in a pod only."""
+    if path.exists():
+        with contextlib.suppress(OSError):
+            path.write_text(summary[:4000])
+
+
 def main() -> int:
     """Entry point of the runner image (`bulletin-runner`)."""
     logging.basicConfig(level=os.environ.get("BULLETIN_LOG_LEVEL", "INFO"),
@@ -174,6 +185,7 @@ def run(ctx: RunContext) -> int:
         summary += f": {record.message}"
     kube.event(obj, warning=not ok, reason=f"Run{result.value}", message=summary)
     log.info("%s", summary)
+    write_termination_message(summary)
     if not ok and spec is not None:
         notify_failure(ctx, spec, record)
     if crashed:

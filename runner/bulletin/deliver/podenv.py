@@ -1,14 +1,15 @@
 """How delivery secrets reach the runner: environment variables of its pod, and nothing else.
 
 The operator puts ``pod_env(spec)`` into the runner container; the runner reads the same names
-back with the helpers below. Every reference is optional, so a missing Secret or key fails only
-the target that needs it, with a message in status, instead of keeping the pod from starting.
+back with the helpers below. Only the keys named here reach the pod (no ``envFrom``). Every
+reference is optional, so a missing key fails only the target that needs it, with a message in
+status, instead of keeping the pod from starting.
 
 =============================  ===========================================================
 variable                       source
 =============================  ===========================================================
-BULLETIN_SMTP_<key>            envFrom the email.smtpSecretRef Secret (host, port, ...)
-BULLETIN_S3_<key>              envFrom the storage.credentialsSecretRef Secret
+BULLETIN_SMTP_<key>            the email.smtpSecretRef Secret's keys in SMTP_KEYS
+BULLETIN_S3_<key>              the storage.credentialsSecretRef Secret's keys in S3_KEYS
 BULLETIN_WEBHOOK_<NAME>_URL    webhooks[].urlSecretRef (NAME: upper case, "-" as "_")
 BULLETIN_WEBHOOK_<NAME>_KEY    webhooks[].signingSecretRef
 BULLETIN_SLACK_URL             slack.webhookSecretRef
@@ -35,6 +36,8 @@ TEAMS_URL = "BULLETIN_TEAMS_URL"
 ALLOWED_DOMAINS = "BULLETIN_ALLOWED_DOMAINS"
 NAMESPACE_ALLOWED_DOMAINS = "BULLETIN_NAMESPACE_ALLOWED_DOMAINS"
 NAMESPACE_ALLOWED_DOMAINS_ANNOTATION = "bulletin.dev/allowed-email-domains"
+SMTP_KEYS = ("host", "port", "security", "username", "password", "from", "ca")
+S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken")
 
 
 def webhook_url_var(name: str) -> str:
@@ -52,17 +55,17 @@ def _key_ref(var: str, ref: SecretKeyRef) -> dict[str, Any]:
                                                         "optional": True}}}
 
 
-def pod_env(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
-    """(env, envFrom) entries of the runner container for every delivery secret of ``spec``."""
+def pod_env(spec: ReportScheduleSpec) -> list[dict[str, Any]]:
+    """The runner container's env entries for every delivery secret of ``spec``: one entry per
+    key the runner reads, never a whole Secret."""
     delivery = spec.delivery
     env: list[dict[str, Any]] = []
-    env_from: list[dict[str, Any]] = []
     if delivery.email is not None:
-        env_from.append({"prefix": SMTP_PREFIX, "secretRef": {
-            "name": delivery.email.smtp_secret_ref.name, "optional": True}})
+        smtp = delivery.email.smtp_secret_ref.name
+        env += [_key_ref(SMTP_PREFIX + key, SecretKeyRef(name=smtp, key=key)) for key in SMTP_KEYS]
     if delivery.storage is not None:
-        env_from.append({"prefix": S3_PREFIX, "secretRef": {
-            "name": delivery.storage.credentials_secret_ref.name, "optional": True}})
+        s3 = delivery.storage.credentials_secret_ref.name
+        env += [_key_ref(S3_PREFIX + key, SecretKeyRef(name=s3, key=key)) for key in S3_KEYS]
     for hook in delivery.webhooks:
         if hook.url_secret_ref is not None:
             env.append(_key_ref(webhook_url_var(hook.name), hook.url_secret_ref))
@@ -72,7 +75,7 @@ def pod_env(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[s
         env.append(_key_ref(SLACK_URL, delivery.slack.webhook_secret_ref))
     if delivery.teams is not None:
         env.append(_key_ref(TEAMS_URL, delivery.teams.webhook_secret_ref))
-    return env, env_from
+    return env
 
 
 def _url_parts(url: str) -> list[str]:
