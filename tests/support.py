@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
+from bulletin.api.references import USABLE_LABEL
 from bulletin_operator.builders import run_now_job_name
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -136,12 +137,15 @@ def report_schedule(name: str, **spec: Any) -> dict[str, Any]:
             "metadata": {"name": name}, "spec": base}
 
 
+USABLE = {USABLE_LABEL: "true"}  # Secrets and ConfigMaps opened to ReportSchedules
+
+
 def create_secrets(cluster: Cluster, namespace: str, db_url: str, smtp_port: int) -> None:
     """The `db` and `smtp` Secrets that report_schedule() refers to."""
     cluster.core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="db"), string_data={"url": db_url}))
+        metadata=client.V1ObjectMeta(name="db", labels=USABLE), string_data={"url": db_url}))
     cluster.core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="smtp"),
+        metadata=client.V1ObjectMeta(name="smtp", labels=USABLE),
         string_data={"host": "127.0.0.1", "port": str(smtp_port), "security": "none",
                      "from": "reports@example.com"}))
 

@@ -7,14 +7,15 @@ from typing import Any
 
 import kopf
 from bulletin.api.policy import Notifications
+from bulletin.api.references import references, refusal
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
-from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
 from bulletin.deliver.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from kubernetes import config as kube_config
 from pydantic import ValidationError
 
 from bulletin_operator import builders
-from bulletin_operator.adapter import Adapter, NamespaceTerminating
+from bulletin_operator.adapter import Adapter, NameConflict, NamespaceTerminating, Rejected
 from bulletin_operator.jobs import failed_run
 from bulletin_operator.nextrun import NextRunRefresher
 from bulletin_operator.parsing import parse
@@ -22,36 +23,44 @@ from bulletin_operator.settings import configure, runner_settings
 from bulletin_operator.status import PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
-_state: dict[str, Any] = {}
 
 
-def adapter() -> Adapter:
-    """The process-wide adapter (created after the kube config is loaded)."""
-    found: Adapter = _state["adapter"]
-    return found
+class Refused(Exception):
+    """A schedule the operator will not run as it stands; ``reason`` becomes the condition's."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
 
 
 @kopf.on.startup()
-def startup(settings: kopf.OperatorSettings, **_: Any) -> None:
+def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Load credentials, tune kopf, and start keeping nextRunTime current."""
     kube_config.load_config()
     configure(settings)
-    _state["adapter"] = Adapter()
-    _state["refresher"] = NextRunRefresher()
-    _state["refresher"].start()
+    memo.adapter = Adapter()
+    memo.refresher = NextRunRefresher()
+    memo.refresher.start()
 
 
 @kopf.on.cleanup()
-def cleanup(**_: Any) -> None:
+def cleanup(memo: kopf.Memo, **_: Any) -> None:
     """Stop the background refresher."""
-    if "refresher" in _state:
-        _state["refresher"].stop()
+    if "refresher" in memo:
+        memo.refresher.stop()
 
 
-def _owner(meta: kopf.Meta) -> builders.Owner:
-    domains = adapter().namespace_annotation(meta["namespace"], ALLOWLIST_ANNOTATION)
+def _owner(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
+    domains = adapter.namespace_annotation(meta["namespace"], ALLOWLIST_ANNOTATION)
     return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
                           allowed_domains=domains)
+
+
+def _check_references(adapter: Adapter, model: ReportScheduleSpec, namespace: str) -> None:
+    """Refuse a spec that names a Secret or ConfigMap its owner did not open to reports."""
+    for ref in references(model):
+        if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
+            raise Refused("ReferenceNotUsable", why)
 
 
 @kopf.on.resume(*RESOURCE)
@@ -59,26 +68,35 @@ def _owner(meta: kopf.Meta) -> builders.Owner:
 @kopf.on.update(*RESOURCE, field="spec")
 def reconcile(
     meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
-    body: kopf.Body, reason: str = "", **_: Any,
+    body: kopf.Body, memo: kopf.Memo, reason: str = "", **_: Any,
 ) -> None:
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused."""
-    owner, now = _owner(meta), datetime.now(UTC)
+    adapter: Adapter = memo.adapter
+    owner, now = _owner(adapter, meta), datetime.now(UTC)
+    paused, failures = False, 0
     try:
-        model, rule = parse(spec, meta)
-    except ValueError as exc:
-        adapter().delete("CronJob", builders.cronjob_name(owner), owner.namespace)
-        kopf.warn(body, reason="InvalidSpec", message=str(exc))
-        patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
-                                       cron=None, cronjob=None, next_run=None, now=now))
-        return
-    paused, failures = pause_state(status, generation=meta["generation"],
-                                   limit=model.notifications.pause_after_failures)
-    running = model.model_copy(update={"suspend": True}) if paused else model
-    try:
-        adapter().ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
-                         new=reason == kopf.Reason.CREATE)
+        try:
+            model, rule = parse(spec, meta)
+        except ValueError as exc:
+            raise Refused("InvalidSpec", str(exc)) from exc
+        _check_references(adapter, model, owner.namespace)
+        paused, failures = pause_state(status, generation=meta["generation"],
+                                       limit=model.notifications.pause_after_failures)
+        running = model.model_copy(update={"suspend": True}) if paused else model
+        adapter.ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
+                       owner.uid, new=reason == kopf.Reason.CREATE)
     except NamespaceTerminating:
         return  # the ReportSchedule goes with its namespace
+    except (Refused, NameConflict, Rejected) as exc:
+        why = exc.reason if isinstance(exc, Refused) else type(exc).__name__
+        if why != "NameConflict":
+            adapter.delete_owned("CronJob", builders.cronjob_name(owner), owner.namespace,
+                                 owner.uid)
+        kopf.warn(body, reason=why, message=str(exc))
+        patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
+                                       cron=None, cronjob=None, next_run=None, now=now,
+                                       reason=why))
+        return
     update = reconciled(status, generation=meta["generation"], error=None, cron=rule.cronjob,
                         cronjob=builders.cronjob_name(owner), next_run=rule.next_run(now),
                         now=now, paused=paused, failures=failures)
@@ -116,25 +134,31 @@ def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any)
 @kopf.on.resume(*RESOURCE, when=_run_requested)
 @kopf.on.create(*RESOURCE, when=_run_requested)
 @kopf.on.update(*RESOURCE, when=_run_requested)
-def run_now(meta: kopf.Meta, spec: kopf.Spec, patch: kopf.Patch, body: kopf.Body,
-            **_: Any) -> None:
-    """Start a one-off Job for a new bulletin.dev/run-requested-at token, and echo the token."""
-    token = meta["annotations"][RUN_REQUEST_ANNOTATION]
+def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
+            body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+    """Start a one-off Job for a new bulletin.dev/run-requested-at token, and echo the token.
+    One run-now Job at a time: a request while one is active is refused with an Event."""
+    adapter: Adapter = memo.adapter
+    token, owner = meta["annotations"][RUN_REQUEST_ANNOTATION], _owner(adapter, meta)
+    patch.status["lastRunRequest"] = token
     try:
         model, _rule = parse(spec, meta)
         options = read_options(meta["annotations"])
-    except ValueError as exc:
-        kopf.warn(body, reason="RunNowRejected", message=f"run-now {token!r} not started: {exc}")
-        patch.status["lastRunRequest"] = token
-        return
-    job = builders.run_now_job(_owner(meta), model, runner_settings(), token, options)
-    try:
-        created = adapter().create_once(job)
+        _check_references(adapter, model, owner.namespace)
+        ended = {run.get("runId") for run in [status.get("lastRun") or {},
+                                              *(status.get("history") or [])]
+                 if run.get("endTime")}
+        active = adapter.active_run_now(owner.namespace, builders.short_name(owner.name, 63),
+                                        owner.uid, ended)
+        if active is not None:
+            raise Refused("RunNowRefused", f"Job {active} is still running; try again after it")
+        job = builders.run_now_job(owner, model, runner_settings(), token, options)
+        if adapter.create_once(job, owner.uid):
+            kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     except NamespaceTerminating:
         return
-    if created:
-        kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
-    patch.status["lastRunRequest"] = token
+    except (ValueError, Refused, NameConflict, Rejected) as exc:
+        kopf.warn(body, reason="RunNowRefused", message=f"run-now {token!r} not started: {exc}")
 
 
 def _job_failed(status: kopf.Status, **_: Any) -> bool:
@@ -144,10 +168,12 @@ def _job_failed(status: kopf.Status, **_: Any) -> bool:
 
 @kopf.on.event("batch", "v1", "jobs", labels={builders.SCHEDULE_LABEL: kopf.PRESENT},
                when=_job_failed)
-def record_failed_job(body: kopf.Body, name: str, namespace: str | None, **_: Any) -> None:
-    """A Job that failed before its runner recorded the run: record it, with the pod's reason,
-    in the ReportSchedule's history and an Event."""
+def record_failed_job(body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo,
+                      **_: Any) -> None:
+    """A Job of a schedule (by its owner chain, not its labels) that failed before its runner
+    recorded the run: record it, with the pod's reason, in the history and an Event."""
     assert namespace is not None
-    found = failed_run(body, adapter().job_pods(namespace, name))
-    if found is not None:
-        adapter().record_if_missing(namespace, found)
+    adapter: Adapter = memo.adapter
+    found = failed_run(body, adapter.job_pods(namespace, name))
+    if found is not None and adapter.schedule_of_job(dict(body)) == found.schedule:
+        adapter.record_if_missing(namespace, found)

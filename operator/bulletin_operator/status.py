@@ -82,8 +82,10 @@ def reconciled(
     now: datetime,
     paused: bool = False,
     failures: int = 0,
+    reason: str = "InvalidSpec",
 ) -> dict[str, Any]:
-    """The status fields to patch after a reconcile; empty when nothing changed."""
+    """The status fields to patch after a reconcile; empty when nothing changed. ``error``
+    with ``reason`` (InvalidSpec, NameConflict, Rejected, ReferenceNotUsable) is Stalled."""
     conditions: Sequence[Mapping[str, Any]] = old.get("conditions") or []
     if error is None:
         conditions = set_condition(conditions, type_=READY, status=True, reason="CronJobReady",
@@ -92,9 +94,9 @@ def reconciled(
         conditions = set_condition(conditions, type_=STALLED, status=False, reason="SpecValid",
                                    message="", generation=generation, now=now)
     else:
-        conditions = set_condition(conditions, type_=READY, status=False, reason="InvalidSpec",
+        conditions = set_condition(conditions, type_=READY, status=False, reason=reason,
                                    message=error, generation=generation, now=now)
-        conditions = set_condition(conditions, type_=STALLED, status=True, reason="InvalidSpec",
+        conditions = set_condition(conditions, type_=STALLED, status=True, reason=reason,
                                    message=error, generation=generation, now=now)
     conditions = set_condition(
         conditions, type_=PAUSED, status=paused,

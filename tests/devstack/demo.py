@@ -19,6 +19,8 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
+from bulletin.api.references import USABLE_LABEL
+
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / ".demo"
 
@@ -35,7 +37,8 @@ def _kubectl(bin_: Path, kubeconfig: Path, *args: str, input_: str | None = None
 
 def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret",
-            "metadata": {"name": name, "namespace": "analytics"},
+            "metadata": {"name": name, "namespace": "analytics",
+                         "labels": {USABLE_LABEL: "true"}},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
 
 

@@ -51,13 +51,15 @@ def test_helm_lint_is_clean() -> None:
 def test_template_renders_consistent_objects() -> None:
     objects = render("rel", "ops")
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ClusterRole", "ClusterRoleBinding", "Deployment", "ServiceAccount"]
+    assert kinds == ["ClusterRole"] * 3 + ["ClusterRoleBinding", "Deployment", "ServiceAccount"]
     for obj in objects:
         assert obj["apiVersion"] and obj["metadata"]["name"].startswith("rel-")
         assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "rel"
         if obj["kind"] in ("Deployment", "ServiceAccount"):
             assert obj["metadata"]["namespace"] == "ops"
-    by_kind = {o["kind"]: o for o in objects}
+    by_kind = {o["kind"]: o for o in objects if o["metadata"]["name"] == "rel-operator"}
+    assert {o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"} == {
+        "rel-operator", "rel-view", "rel-edit"}
     assert operator_account(objects) == ("ops", "rel-operator")
     binding = by_kind["ClusterRoleBinding"]
     assert binding["roleRef"]["name"] == by_kind["ClusterRole"]["metadata"]["name"]
@@ -117,7 +119,7 @@ def test_operator_runs_as_the_charts_service_account(
     as_operator = KubeClient(Credentials.from_kubeconfig(kubeconfig))
     with pytest.raises(ApiError) as denied:
         as_operator.get(ns_path(namespace, "secrets"))
-    assert denied.value.status == 403, "the operator must not read Secrets"
+    assert denied.value.status == 403, "the operator must not list Secrets (it reads labels only)"
 
     proc = OperatorProcess(kubeconfig, tmp_path / "operator.log",
                            env={"BULLETIN_RUNNER_IMAGE": IMAGE}).start()

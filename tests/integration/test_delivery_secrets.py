@@ -20,7 +20,7 @@ from devstack.postgres import Postgres
 from devstack.s3 import S3Server
 from devstack.webhooks import WebhookServer
 from kubernetes import client
-from support import Cluster, report_schedule, run_now
+from support import USABLE, Cluster, report_schedule, run_now
 
 SMTP_PASSWORD = "smtp-" + secrets.token_hex(8)
 SIGNING_KEY = "whsec-" + secrets.token_hex(12)
@@ -50,7 +50,7 @@ def _bucket(s3: S3Server) -> None:
 
 def _secret(cluster: Cluster, namespace: str, name: str, data: dict[str, str]) -> None:
     cluster.core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name=name), string_data=data))
+        metadata=client.V1ObjectMeta(name=name, labels=USABLE), string_data=data))
 
 
 def test_no_secret_value_is_written_anywhere(

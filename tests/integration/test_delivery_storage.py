@@ -14,7 +14,7 @@ from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
 from devstack.s3 import S3Server
 from kubernetes import client
-from support import Cluster, create_secrets, report_schedule, run_now
+from support import USABLE, Cluster, create_secrets, report_schedule, run_now
 
 QUERY = "SELECT g AS n, md5(g::text) AS hash FROM generate_series(1, 2000) AS g"
 
@@ -30,7 +30,7 @@ def test_archive_link_and_plugin(
 ) -> None:
     create_secrets(cluster, namespace, postgres.url, smtp.port)
     cluster.core.create_namespaced_secret(namespace, client.V1Secret(
-        metadata=client.V1ObjectMeta(name="s3"),
+        metadata=client.V1ObjectMeta(name="s3", labels=USABLE),
         string_data={"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key}))
     delivery = {
         "email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]},

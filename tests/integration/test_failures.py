@@ -11,6 +11,7 @@ from devstack.postgres import Postgres
 from devstack.webhooks import WebhookServer
 from kubernetes import client
 from support import (
+    USABLE,
     Cluster,
     condition,
     create_secrets,
@@ -81,7 +82,7 @@ def test_owners_hear_what_failed_and_how_to_fix_it(
     try:
         create_secrets(cluster, namespace, postgres.url, smtp.port)
         cluster.core.create_namespaced_secret(namespace, client.V1Secret(
-            metadata=client.V1ObjectMeta(name="alerts"),
+            metadata=client.V1ObjectMeta(name="alerts", labels=USABLE),
             string_data={"url": hooks.url("/alerts")}))
         cluster.create_rs(namespace, report_schedule(
             "broken", datasets=[{"name": "main", "query": "SELECT * FROM missing_table"}],

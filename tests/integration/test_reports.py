@@ -10,7 +10,7 @@ from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
 from kubernetes import client
 from pypdf import PdfReader
-from support import Cluster, create_secrets, report_schedule, run_now
+from support import USABLE, Cluster, create_secrets, report_schedule, run_now
 
 
 def test_all_formats_with_custom_templates_from_a_configmap(
@@ -22,7 +22,7 @@ def test_all_formats_with_custom_templates_from_a_configmap(
         " INSERT INTO sales VALUES ('north', 1200.50), ('south', 800.25), ('east', 430.00);")
     create_secrets(cluster, namespace, postgres.url, smtp.port)
     cluster.core.create_namespaced_config_map(namespace, client.V1ConfigMap(
-        metadata=client.V1ObjectMeta(name="brand"),
+        metadata=client.V1ObjectMeta(name="brand", labels=USABLE),
         data={"subject.txt": "Sales {{ period.label }} ({{ title }})"}))
     cluster.create_rs(namespace, report_schedule(
         "sales", formats=["csv", "xlsx", "pdf", "html"],

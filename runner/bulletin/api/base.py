@@ -15,6 +15,10 @@ def rfc3339(when: datetime) -> str:
 
 
 DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# What the API server accepts as an object name (RFC 1123 subdomain) and as a Secret or
+# ConfigMap key: a reference that cannot exist is refused at admission.
+OBJECT_NAME = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DATA_KEY = r"^[-._a-zA-Z0-9]+$"
 Timestamp = Annotated[datetime, PlainSerializer(rfc3339, return_type=str, when_used="json")]
 
 

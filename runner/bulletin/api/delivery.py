@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, model_validator
 
-from bulletin.api.base import DNS_LABEL, ApiModel
+from bulletin.api.base import DATA_KEY, DNS_LABEL, OBJECT_NAME, ApiModel
 
 MIB = 1024 * 1024
 
@@ -14,14 +14,17 @@ MIB = 1024 * 1024
 class SecretKeyRef(ApiModel):
     """A key of a Secret in the ReportSchedule's namespace."""
 
-    name: Annotated[str, Field(min_length=1, max_length=253, description="Secret name.")]
-    key: Annotated[str, Field(min_length=1, max_length=253, description="Key in the Secret.")]
+    name: Annotated[str, Field(min_length=1, max_length=253, pattern=OBJECT_NAME,
+                               description="Secret name.")]
+    key: Annotated[str, Field(min_length=1, max_length=253, pattern=DATA_KEY,
+                              description="Key in the Secret.")]
 
 
 class SecretRef(ApiModel):
     """A Secret in the ReportSchedule's namespace."""
 
-    name: Annotated[str, Field(min_length=1, max_length=253, description="Secret name.")]
+    name: Annotated[str, Field(min_length=1, max_length=253, pattern=OBJECT_NAME,
+                               description="Secret name.")]
 
 
 Address = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]

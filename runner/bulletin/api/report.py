@@ -7,7 +7,7 @@ from typing import Annotated
 
 from pydantic import Field
 
-from bulletin.api.base import DNS_LABEL, ApiModel
+from bulletin.api.base import DNS_LABEL, OBJECT_NAME, ApiModel
 
 
 class Format(StrEnum):
@@ -70,7 +70,8 @@ class Chart(ApiModel):
 class ConfigMapRef(ApiModel):
     """A ConfigMap in the ReportSchedule's namespace."""
 
-    name: Annotated[str, Field(min_length=1, max_length=253, description="ConfigMap name.")]
+    name: Annotated[str, Field(min_length=1, max_length=253, pattern=OBJECT_NAME,
+                               description="ConfigMap name.")]
 
 
 class Report(ApiModel):

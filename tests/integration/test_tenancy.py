@@ -1,0 +1,156 @@
+"""A tenant who may only write ReportSchedules (and ConfigMaps) in a namespace cannot turn the
+operator against objects or Secrets it does not own. Real users by impersonation, real RBAC."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from devstack.mailsink import MailSink
+from devstack.operatorproc import OperatorProcess
+from devstack.postgres import Postgres
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from support import (
+    Cluster,
+    condition,
+    create_secrets,
+    report_schedule,
+    run_now_no_wait,
+    wait_for,
+)
+
+G, V, P = "bulletin.dev", "v1alpha1", "reportschedules"
+TENANT = "alice@example.com"
+
+
+def _stalled(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
+    cond = condition(cluster.get_rs(namespace, name), "Stalled")
+    return cond if cond.get("status") == "True" else {}
+
+
+@pytest.fixture
+def tenant(cluster: Cluster, namespace: str) -> client.CustomObjectsApi:
+    """A user who may write ReportSchedules and ConfigMaps here, and read no Secret."""
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    rbac.create_namespaced_role(namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name="report-author"),
+        rules=[client.V1PolicyRule(api_groups=[G], resources=[P], verbs=["*"]),
+               client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["*"])]))
+    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="report-author"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
+                                  name="report-author"),
+        subjects=[client.RbacV1Subject(kind="User", name=TENANT,
+                                       api_group="rbac.authorization.k8s.io")]))
+    as_tenant = client.ApiClient(cluster.api.configuration)
+    as_tenant.set_default_header("Impersonate-User", TENANT)
+    core = client.CoreV1Api(as_tenant)
+    with pytest.raises(ApiException) as denied:
+        core.read_namespaced_secret("payroll-db", namespace)
+    assert denied.value.status == 403
+    return client.CustomObjectsApi(as_tenant)
+
+
+def test_a_secret_the_tenant_cannot_read_is_never_handed_to_a_run(
+    cluster: Cluster, operator: OperatorProcess, namespace: str,
+    tenant: client.CustomObjectsApi,
+) -> None:
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="payroll-db"),
+        string_data={"url": "postgresql://payroll:s3cret@db/payroll"}))
+    manifest = report_schedule("steal", source={
+        "connectionSecretRef": {"name": "payroll-db", "key": "url"}})
+    manifest["spec"]["delivery"]["email"]["smtpSecretRef"] = {"name": "payroll-db"}
+    tenant.create_namespaced_custom_object(G, V, namespace, P, manifest)
+
+    message = wait_for(lambda: _stalled(cluster, namespace, "steal"), "steal Stalled")["message"]
+    assert "Secret 'payroll-db' (spec.source.connectionSecretRef)" in message
+    assert "bulletin.dev/usable-by-reports=true" in message
+    assert condition(cluster.get_rs(namespace, "steal"), "Stalled")["reason"] == \
+        "ReferenceNotUsable"
+    assert cluster.batch.list_namespaced_cron_job(namespace).items == []
+    assert "s3cret" not in str(cluster.get_rs(namespace, "steal"))
+
+    # Run-now is refused the same way: no Job is created.
+    run_now_no_wait(cluster, namespace, "steal", "now")
+    wait_for(lambda: cluster.get_rs(namespace, "steal")["status"].get("lastRunRequest") == "now",
+             "run-now request answered")
+    assert cluster.batch.list_namespaced_job(namespace).items == []
+    events = cluster.core.list_namespaced_event(namespace).items
+    assert any(e.reason == "RunNowRefused" and "payroll-db" in e.message for e in events)
+
+
+def test_names_already_taken_are_never_adopted_or_deleted(
+    cluster: Cluster, operator: OperatorProcess, namespace: str,
+    tenant: client.CustomObjectsApi,
+) -> None:
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    rules = [client.V1PolicyRule(api_groups=[""], resources=["pods"], verbs=["get"])]
+    rbac.create_namespaced_role(namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name="x-runner"), rules=rules))
+    foreign = client.V1CronJob(
+        metadata=client.V1ObjectMeta(name="y"),
+        spec=client.V1CronJobSpec(schedule="0 0 * * *", job_template=client.V1JobTemplateSpec(
+            spec=client.V1JobSpec(template=client.V1PodTemplateSpec(spec=client.V1PodSpec(
+                restart_policy="Never",
+                containers=[client.V1Container(name="c", image="other:1")]))))))
+    cluster.batch.create_namespaced_cron_job(namespace, foreign)
+
+    tenant.create_namespaced_custom_object(G, V, namespace, P, report_schedule("x"))
+    stalled = wait_for(lambda: _stalled(cluster, namespace, "x"), "x Stalled")
+    assert stalled["reason"] == "NameConflict"
+    assert "Role x-runner already exists and is not owned by this ReportSchedule" in \
+        stalled["message"]
+    role = rbac.read_namespaced_role("x-runner", namespace)
+    assert role.metadata.owner_references is None
+    assert [r.resources for r in role.rules] == [["pods"]]
+
+    # An invalid spec must not delete a CronJob that merely has the schedule's name.
+    bad = report_schedule("y", schedule={"cron": "0 9 30 2 *"})
+    tenant.create_namespaced_custom_object(G, V, namespace, P, bad)
+    assert "never runs" in wait_for(lambda: _stalled(cluster, namespace, "y"), "y Stalled")[
+        "message"]
+    kept = cluster.batch.read_namespaced_cron_job("y", namespace)
+    assert kept.spec.job_template.spec.template.spec.containers[0].image == "other:1"
+    assert kept.metadata.owner_references is None
+
+
+def test_one_run_now_at_a_time_and_forged_failures_are_ignored(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.create_rs(namespace, report_schedule(
+        "slow", datasets=[{"name": "main", "query": "SELECT 1 AS one FROM pg_sleep(20)"}]))
+    wait_for(lambda: condition(cluster.get_rs(namespace, "slow"), "Ready").get("status")
+             == "True", "slow Ready")
+    first = run_now_no_wait(cluster, namespace, "slow", "one")
+    wait_for(lambda: cluster.batch.read_namespaced_job(first, namespace), "first Job")
+    second = run_now_no_wait(cluster, namespace, "slow", "two")
+    wait_for(lambda: cluster.get_rs(namespace, "slow")["status"].get("lastRunRequest") == "two",
+             "second request answered")
+    jobs = [j.metadata.name for j in cluster.batch.list_namespaced_job(namespace).items]
+    assert jobs == [first], f"{second} must not start while {first} runs"
+    assert any(e.reason == "RunNowRefused" and first in e.message
+               for e in cluster.core.list_namespaced_event(namespace).items)
+
+    # A Job that only claims the schedule (labels and env, no owner chain) is not recorded.
+    template = cluster.batch.read_namespaced_job(first, namespace).spec.template
+    forged_pod = template.spec
+    forged_pod.containers[0].command = ["python3", "-c", "raise SystemExit(3)"]
+    forged = client.V1Job(
+        metadata=client.V1ObjectMeta(name="slow-forged", labels=template.metadata.labels),
+        spec=client.V1JobSpec(backoff_limit=0, template=client.V1PodTemplateSpec(
+            metadata=client.V1ObjectMeta(labels={}), spec=forged_pod)))
+    forged.spec.template.spec.service_account_name = None
+    cluster.batch.create_namespaced_job(namespace, forged)
+    wait_for(lambda: any(c.type == "Failed" and c.status == "True" for c in
+                         cluster.batch.read_namespaced_job("slow-forged", namespace)
+                         .status.conditions or []), "forged Job failed", timeout=120)
+    status = wait_for(lambda: (cluster.get_rs(namespace, "slow").get("status") or {})
+                      if ((cluster.get_rs(namespace, "slow").get("status") or {})
+                          .get("lastRun") or {}).get("endTime") else None,
+                      "first run recorded", timeout=180)
+    assert [h["runId"] for h in status["history"]] == [first]
+    assert status["lastRun"]["result"] == "Succeeded"
