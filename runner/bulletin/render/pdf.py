@@ -17,8 +17,9 @@ from pathlib import Path
 from typing import Any
 
 from bulletin.render.columns import ColumnInfo, Formatter
+from bulletin.render.fetch import template_fetcher
 from bulletin.render.spool import read_spool
-from bulletin.render.templates import Templates
+from bulletin.render.templates import TemplateFailure, Templates, builtin_dir
 
 PDF_VARIANT = "pdf/ua-1"
 CHUNK_ROWS = 1000
@@ -120,14 +121,31 @@ def render_pdf(path: Path, *, templates: Templates, context: Mapping[str, Any],
                chunk_rows: int | None = None, progress: Progress | None = None) -> int:
     """Render report.html to ``path`` in chunks of ``chunk_rows`` (default CHUNK_ROWS) table
     rows; returns the page count."""
+    from weasyprint.urls import FatalURLFetchingError
+
+    try:
+        return _render(path, templates, context, tables, formatter, chunk_rows, progress)
+    except FatalURLFetchingError as exc:
+        raise TemplateFailure(f"template report.html: {exc}") from None
+
+
+def _html(templates: Templates, html: str, base_url: str | None) -> Any:
+    """A WeasyPrint document source that may load only data: URIs and template files."""
     import weasyprint
 
+    roots = [root for root in (templates.custom, builtin_dir()) if root is not None]
+    return weasyprint.HTML(string=html, base_url=base_url, url_fetcher=template_fetcher(roots))
+
+
+def _render(path: Path, templates: Templates, context: Mapping[str, Any],
+            tables: Sequence[TableSource], formatter: Formatter, chunk_rows: int | None,
+            progress: Progress | None) -> int:
     chunks = plan_chunks(tables, formatter, chunk_rows or CHUNK_ROWS)
     base_url = str(templates.custom or "") or None
     if len(chunks) == 1:
         html = templates.render("report.html", {**context, "tables": chunks[0],
                                                 "chunk": _chunk(0, 1)})
-        document = weasyprint.HTML(string=html, base_url=base_url).render()
+        document = _html(templates, html, base_url).render()
         document.write_pdf(path, pdf_variant=PDF_VARIANT, finisher=tag_table_headers)
         return len(document.pages)
     with tempfile.TemporaryDirectory(prefix="bulletin-pdf-", dir=path.parent) as tmp:
@@ -135,7 +153,7 @@ def render_pdf(path: Path, *, templates: Templates, context: Mapping[str, Any],
         for n, views in enumerate(chunks):
             html = templates.render("report.html", {**context, "tables": views,
                                                     "chunk": _chunk(n, len(chunks))})
-            document = weasyprint.HTML(string=html, base_url=base_url).render()
+            document = _html(templates, html, base_url).render()
             part = Path(tmp) / f"chunk-{n}.pdf"
             document.write_pdf(part, pdf_variant=PDF_VARIANT, finisher=tag_table_headers)
             parts.append((part, len(document.pages)))
@@ -157,8 +175,6 @@ def _chunk(number: int, count: int) -> dict[str, Any]:
 def _join(path: Path, parts: Sequence[tuple[Path, int]], total: int, templates: Templates,
           context: Mapping[str, Any], tmp: Path, progress: Progress | None) -> None:
     """Join the chunks, stamping "page X of Y" rendered from pagenumbers.html."""
-    import weasyprint
-
     from bulletin.render.pdfjoin import PdfJoiner
 
     joiner = PdfJoiner(path)
@@ -168,7 +184,7 @@ def _join(path: Path, parts: Sequence[tuple[Path, int]], total: int, templates: 
                   for i in range(pages)]
         html = templates.render("pagenumbers.html", {**context, "page_labels": labels})
         overlay = tmp / f"numbers-{n}.pdf"
-        weasyprint.HTML(string=html).write_pdf(overlay)
+        _html(templates, html, None).write_pdf(overlay)
         joiner.add(part, overlay)
         part.unlink()
         overlay.unlink()
