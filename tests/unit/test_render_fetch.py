@@ -104,3 +104,24 @@ def test_data_uris_and_template_files_still_load(tmp_path: Path) -> None:
     files = [a.get_object()["/FS"].get_object()["/EF"]["/F"].get_object().get_data()
              for page in reader.pages for a in page.get("/Annots") or []]
     assert files == [b"attached notes"]
+
+
+def test_a_template_symlinked_out_of_its_directory_is_not_read(tmp_path: Path) -> None:
+    secret = tmp_path / "secret.txt"
+    secret.write_text("top secret")
+    templates = tmp_path / "templates"
+    templates.mkdir()
+    (templates / "subject.txt").symlink_to(secret)
+    with pytest.raises(ReportError, match="outside the template directory") as caught:
+        build(tmp_path / "out", make_spec(formats=["csv"]), templates_dir=templates)
+    assert "top secret" not in str(caught.value)
+
+
+def test_configmap_style_links_inside_the_directory_still_work(tmp_path: Path) -> None:
+    templates = tmp_path / "templates"
+    (templates / "..2026_01_01").mkdir(parents=True)
+    (templates / "..2026_01_01" / "subject.txt").write_text("Custom {{ title }}")
+    (templates / "..data").symlink_to("..2026_01_01")
+    (templates / "subject.txt").symlink_to("..data/subject.txt")
+    built = build(tmp_path / "out", make_spec(formats=["csv"]), templates_dir=templates)
+    assert built.email.subject == "Custom Weekly usage"

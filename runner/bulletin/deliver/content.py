@@ -9,9 +9,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
-from jinja2 import StrictUndefined, TemplateError
-from jinja2.sandbox import SandboxedEnvironment
-
 from bulletin.deliver.retry import Permanent
 from bulletin.period import Period
 
@@ -120,9 +117,6 @@ def files_report(title: str, period: Period, time_zone: str, files: Sequence[Pat
                        rows=rows)
 
 
-_JINJA = SandboxedEnvironment(undefined=StrictUndefined, autoescape=False)
-
-
 def template_vars(*, title: str, namespace: str, schedule: str, run_id: str, period: Period,
                   report: ReportLike) -> dict[str, Any]:
     """Variables of the email subject template."""
@@ -141,8 +135,10 @@ def kpi_doc(kpi: KpiLike) -> dict[str, str | None]:
 
 def render_subject(template: str, variables: Mapping[str, Any]) -> str:
     """Render spec.delivery.email.subject; a template error is a permanent failure."""
+    from bulletin.render.templates import TemplateFailure, render_string
+
     try:
-        subject = _JINJA.from_string(template).render(**variables)
-    except TemplateError as exc:
-        raise Permanent(f"spec.delivery.email.subject: {exc}") from exc
+        subject = render_string(template, variables, "spec.delivery.email.subject")
+    except TemplateFailure as exc:
+        raise Permanent(str(exc)) from exc
     return " ".join(subject.split())[:998]

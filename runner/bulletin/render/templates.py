@@ -46,17 +46,36 @@ class _Sandbox(ImmutableSandboxedEnvironment):
     def call_binop(self, context: Any, operator_: str, left: Any, right: Any) -> Any:
         if operator_ == "**" and (abs(right) if isinstance(right, int | float) else 0) > 100:
             raise SecurityError("exponent too large")
+        if operator_ == "*":  # refuse before building: 'x' * 10**9 must not allocate 1 GB
+            for seq, times in ((left, right), (right, left)):
+                if (isinstance(seq, str | list | tuple) and isinstance(times, int)
+                        and len(seq) * times > MAX_STRING):
+                    raise SecurityError("result too long")
         result = self.binop_table[operator_](left, right)
         if isinstance(result, str | list | tuple) and len(result) > MAX_STRING:
             raise SecurityError("result too long")
         return result
 
 
+class _ConfinedLoader(FileSystemLoader):
+    """Loads only files whose real path stays inside the directory (no symlinks out)."""
+
+    def __init__(self, root: Path) -> None:
+        super().__init__(str(root))
+        self.root = root.resolve()
+
+    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+        source, filename, uptodate = super().get_source(environment, template)
+        if filename is None or not Path(filename).resolve().is_relative_to(self.root):
+            raise SecurityError(f"{template} resolves outside the template directory")
+        return source, filename, uptodate
+
+
 def _environment(custom: Path | None) -> _Sandbox:
-    loaders = [FileSystemLoader(str(custom))] if custom else []
+    loaders = [_ConfinedLoader(custom)] if custom else []
     loaders.append(FileSystemLoader(str(builtin_dir())))
     env = _Sandbox(
-        loader=ChoiceLoader(loaders),
+        loader=ChoiceLoader(loaders) if loaders else None,
         autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"),
                                      default_for_string=False),
         undefined=StrictUndefined,
@@ -68,6 +87,20 @@ def _environment(custom: Path | None) -> _Sandbox:
     for name in ("lipsum", "cycler", "joiner"):
         env.globals.pop(name, None)
     return env
+
+
+def render_string(source: str, variables: Mapping[str, Any], where: str) -> str:
+    """Render a template given as text (e.g. spec.delivery.email.subject) in the same sandbox
+    as the files, without autoescaping; TemplateFailure names ``where``."""
+    env = _environment(None)
+    env.autoescape = False
+    env.loader = None
+    try:
+        return env.from_string(source).render(**variables)
+    except Exception as exc:
+        message = str(exc) if isinstance(exc, TemplateError | SecurityError) else (
+            f"{type(exc).__name__}: {exc}")
+        raise TemplateFailure(f"{where}: {message}") from exc
 
 
 class Templates:
