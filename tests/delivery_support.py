@@ -31,9 +31,14 @@ def spec(delivery: dict[str, Any], **extra: Any) -> ReportScheduleSpec:
     })
 
 
+LOCAL_SERVERS = {"BULLETIN_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8"}
+
+
 def context(env: dict[str, str], workdir: Path, run_id: str = "weekly-29000000",
-            to: list[str] | None = None) -> RunContext:
-    """A run context as the pod would have it."""
+            to: list[str] | None = None, local_servers: bool = True) -> RunContext:
+    """A run context as the pod would have it; ``local_servers`` lets it reach the test servers
+    on 127.0.0.1 (the operator setting BULLETIN_ALLOW_PRIVATE_NETWORKS)."""
+    env = {**(LOCAL_SERVERS if local_servers else {}), **env}
     return RunContext(namespace="analytics", schedule="weekly", run_id=run_id,
                       trigger=Trigger.SCHEDULED, scheduled_time=datetime(2026, 11, 23, 8,
                                                                          tzinfo=UTC),

@@ -55,7 +55,7 @@ def notify_failure(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord)
             problems.append("failure webhook: its Secret key is missing")
         else:
             try:
-                _webhook(url, text)
+                _webhook(ctx, url, text)
             except Exception as exc:  # as above
                 problems.append(f"failure webhook: {exc}")
     for problem in problems:
@@ -64,8 +64,10 @@ def notify_failure(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord)
 
 
 def _email(ctx: RunContext, spec: ReportScheduleSpec, to: list[str], text: str) -> None:
+    from bulletin.deliver import allowlist
     from bulletin.deliver.email import Letter, Smtp, build_message, send, sender_address
 
+    allowlist.check(to, ctx.env, "spec.notifications.onFailure.email")
     email = spec.delivery.email
     assert email is not None
     smtp = Smtp.from_env(ctx.env, email.smtp_secret_ref.name)
@@ -75,11 +77,10 @@ def _email(ctx: RunContext, spec: ReportScheduleSpec, to: list[str], text: str) 
     send(smtp, sender, to, bytes(build_message(letter)))
 
 
-def _webhook(url: str, text: str) -> None:
-    import httpx
-
+def _webhook(ctx: RunContext, url: str, text: str) -> None:
     from bulletin.deliver.http import post
+    from bulletin.deliver.netguard import NetPolicy, guarded_client
 
-    with httpx.Client() as client:
+    with guarded_client(ctx.env) as client:
         post(client, url, json.dumps({"text": text}).encode(), {}, what="failure webhook",
-             timeout=30.0)
+             timeout=30.0, policy=NetPolicy.from_env(ctx.env))

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
+from bulletin.api.address import ADDRESS_HINT, ADDRESS_PATTERN, plain_address
 from bulletin.api.base import DATA_KEY, DNS_LABEL, OBJECT_NAME, ApiModel
 
 MIB = 1024 * 1024
@@ -27,7 +28,12 @@ class SecretRef(ApiModel):
                                description="Secret name.")]
 
 
-Address = Annotated[str, Field(max_length=254, pattern=r"^[^@\s]+@[^@\s]+$")]
+Address = Annotated[
+    str,
+    Field(max_length=254, json_schema_extra={"x-kubernetes-validations": [
+        {"rule": f'self.matches(r"{ADDRESS_PATTERN}")', "message": ADDRESS_HINT}]}),
+    AfterValidator(plain_address),
+]
 
 
 class EmailDelivery(ApiModel):
@@ -175,7 +181,8 @@ class Storage(ApiModel):
         str, Field(min_length=3, max_length=63, description="Bucket name (it must exist).")
     ]
     region: Annotated[
-        str, Field(min_length=1, max_length=64, description="Region (default us-east-1).")
+        str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
+                   description="Region (default us-east-1).")
     ] = "us-east-1"
     path_style: Annotated[
         bool | None,

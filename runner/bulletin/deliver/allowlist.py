@@ -6,9 +6,11 @@ Each list is comma- or space-separated: ``example.com`` allows that domain only,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 
+from bulletin.api.address import ADDRESS_HINT, is_plain_address
 from bulletin.deliver.podenv import ALLOWED_DOMAINS, NAMESPACE_ALLOWED_DOMAINS
+from bulletin.deliver.retry import Permanent
 
 
 def parse(value: str | None) -> list[str]:
@@ -40,3 +42,14 @@ def describe(env: Mapping[str, str]) -> str:
              for label, var in (("operator", ALLOWED_DOMAINS),
                                 ("namespace", NAMESPACE_ALLOWED_DOMAINS)) if parse(env.get(var))]
     return "; ".join(parts)
+
+
+def check(addresses: Sequence[str], env: Mapping[str, str], where: str) -> None:
+    """Permanent unless every address is a plain address the lists in effect allow; every
+    address Bulletin sends to (reports, failure notices) passes through here first."""
+    if bad := [a for a in addresses if not is_plain_address(a)]:
+        raise Permanent(f"{where}: {', '.join(repr(a) for a in bad)} {ADDRESS_HINT};"
+                        " nothing was sent")
+    if refused := blocked(addresses, env):
+        raise Permanent(f"{where}: recipients outside the allowed domains ({describe(env)}):"
+                        f" {', '.join(refused)}; nothing was sent")

@@ -15,6 +15,7 @@ from email.utils import formataddr, formatdate, parseaddr
 import aiosmtplib
 from aiosmtplib import protocol as aio_protocol
 
+from bulletin.api.address import ADDRESS_HINT, is_plain_address
 from bulletin.context import ConfigError, SmtpSettings
 from bulletin.deliver.content import ArtifactLike, InlineImageLike
 from bulletin.deliver.podenv import SMTP_PREFIX
@@ -30,6 +31,8 @@ class Smtp:
 
     settings: SmtpSettings
     ca: str | None = None
+    allow_insecure_auth: bool = False  # Secret key allowInsecureAuth: "true"
+    secret: str = ""  # the Secret's name, for messages
 
     @classmethod
     def from_env(cls, env: Mapping[str, str], secret: str) -> Smtp:
@@ -40,7 +43,18 @@ class Smtp:
             settings = SmtpSettings.from_env(env, SMTP_PREFIX)
         except ConfigError as exc:
             raise Permanent(f"SMTP Secret {secret!r}: {exc}") from exc
-        return cls(settings, env.get(SMTP_PREFIX + "ca") or None)
+        insecure = env.get(SMTP_PREFIX + "allowInsecureAuth", "").strip().lower() == "true"
+        return cls(settings, env.get(SMTP_PREFIX + "ca") or None, insecure, secret)
+
+    def check_auth(self) -> None:
+        """Permanent when the password would cross the network in clear text."""
+        s = self.settings
+        if s.security == "none" and (s.username or s.password) and not self.allow_insecure_auth:
+            named = f" {self.secret!r}" if self.secret else ""
+            raise Permanent(f"SMTP {s.host}:{s.port}: refusing to send the SMTP password over a"
+                            f" plain-text connection (security none); set the SMTP Secret{named}"
+                            " key security to starttls or tls, or allowInsecureAuth to \"true\""
+                            " to accept the risk; nothing was sent")
 
     def tls_context(self) -> ssl.SSLContext:
         """Certificate-verifying TLS, trusting ``ca`` as well as the system's CAs."""
@@ -215,6 +229,9 @@ def send(smtp: Smtp, sender: str, recipients: Sequence[str], data: bytes,
     """One SMTP transaction to ``recipients``; those the server refused are in the result.
     Raises Transient or Permanent when the transaction itself failed."""
     where = f"SMTP {smtp.settings.host}:{smtp.settings.port}"
+    if bad := [r for r in recipients if not is_plain_address(r)]:
+        raise Permanent(f"{where}: not sent: {', '.join(repr(r) for r in bad)} {ADDRESS_HINT}")
+    smtp.check_auth()
     try:
         return asyncio.run(_send(smtp, parseaddr(sender)[1], recipients, data, timeout))
     except Exception as exc:

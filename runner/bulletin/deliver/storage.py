@@ -26,12 +26,14 @@ class ObjectStore:
     """A bucket, with credentials from the storage Secret (keys accessKeyId, secretAccessKey,
     optionally sessionToken)."""
 
-    def __init__(self, storage: Storage, credentials: Mapping[str, str], secret: str) -> None:
+    def __init__(self, storage: Storage, credentials: Mapping[str, str], secret: str,
+                 env: Mapping[str, str] | None = None) -> None:
         missing = [k for k in ("accessKeyId", "secretAccessKey") if not credentials.get(k)]
         if missing:
             raise Permanent(f"storage Secret {secret!r} is missing {', '.join(missing)}")
         self.storage = storage
         self._credentials = dict(credentials)
+        self._env = env  # the runner's: every request is checked against its network policy
         self._client: Any = None
 
     @property
@@ -65,6 +67,10 @@ class ObjectStore:
                 aws_session_token=self._credentials.get("sessionToken") or None,
                 config=config,
             )
+            if self._env is not None:
+                from bulletin.deliver.netguard import guard_boto3
+
+                guard_boto3(self._client, self._env)
         return self._client
 
     def put_file(self, key: str, path: Path, content_type: str) -> None:
@@ -127,6 +133,8 @@ def classify(exc: BaseException, what: str) -> DeliveryError:
     """S3 5xx, throttling and connection errors are transient; other client errors permanent."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    if isinstance(exc, DeliveryError):  # e.g. netguard.Refused
+        return type(exc)(f"{what}: {exc}")
     if not isinstance(exc, ClientError) and isinstance(exc.__context__, ClientError):
         exc = exc.__context__  # boto3's S3UploadFailedError wraps the client error
     if isinstance(exc, ClientError):

@@ -35,6 +35,7 @@ from bulletin.deliver.content import (
 from bulletin.deliver.email import Letter, Link, Smtp, build_message, message_id, send
 from bulletin.deliver.email import sender_address as email_sender
 from bulletin.deliver.http import post
+from bulletin.deliver.netguard import NetPolicy, guarded_client
 from bulletin.deliver.podenv import (
     S3_PREFIX,
     SLACK_URL,
@@ -212,9 +213,7 @@ class EmailTarget:
 
     def send(self, run: DeliveryRun, record: DeliveryRecord) -> None:
         env = run.ctx.env
-        if blocked := allowlist.blocked(self.recipients, env):
-            raise Permanent(f"recipients outside the allowed domains ({allowlist.describe(env)}):"
-                            f" {', '.join(blocked)}; nothing was sent")
+        allowlist.check(self.recipients, env, "email")
         smtp = Smtp.from_env(env, self.email.smtp_secret_ref.name)
         done = {r.lower() for r in record.recipients}
         pending = [r for r in self.recipients if r.lower() not in done]
@@ -276,7 +275,8 @@ class WebhookTarget:
             artifacts=_artifact_doc(run, record, inline),
         )
         headers = webhook.signed_headers(signing_key, delivery_id, body)
-        post(run.http, url, body, headers, what=self.key, timeout=hook.timeout_seconds)
+        post(run.http, url, body, headers, what=self.key, timeout=hook.timeout_seconds,
+             policy=NetPolicy.from_env(run.ctx.env))
 
 
 class ChatTarget:
@@ -295,7 +295,8 @@ class ChatTarget:
             links=[(link.name, link.url) for link in links],
             expires=links[0].expires if links else None)
         body = chat.slack(summary) if self.key == "slack" else chat.teams(summary)
-        response = post(run.http, url, body, {}, what=self.key, timeout=30)
+        response = post(run.http, url, body, {}, what=self.key, timeout=30,
+                        policy=NetPolicy.from_env(run.ctx.env))
         if self.key == "teams" and (failure := chat.teams_failure(response.text)):
             raise failure
 
@@ -373,7 +374,8 @@ def _store(spec: ReportScheduleSpec, env: Mapping[str, str]
         return None, None
     credentials = {k[len(S3_PREFIX):]: v for k, v in env.items() if k.startswith(S3_PREFIX)}
     try:
-        return ObjectStore(storage, credentials, storage.credentials_secret_ref.name), None
+        return ObjectStore(storage, credentials, storage.credentials_secret_ref.name,
+                           env), None
     except DeliveryError as exc:
         return None, exc
 
@@ -401,11 +403,11 @@ def _retention(run: DeliveryRun, secrets: list[str]) -> None:
 
 
 @contextmanager
-def _client(given: httpx.Client | None) -> Iterator[httpx.Client]:
+def _client(given: httpx.Client | None, env: Mapping[str, str]) -> Iterator[httpx.Client]:
     if given is not None:
         yield given
         return
-    with httpx.Client() as client:
+    with guarded_client(env) as client:
         yield client
 
 
@@ -440,7 +442,7 @@ def deliver_all(
         if target.key == ARCHIVE and record.state == SENT:
             uploads.adopt(record.object_keys)
     backoff = backoff or Backoff(spec.delivery.retry)
-    with redacted_logs(secrets), _client(http) as client:
+    with redacted_logs(secrets), _client(http, ctx.env) as client:
         run = DeliveryRun(spec, ctx, report, period, uploads, client, now)
         for target, record in zip(targets, records, strict=True):
             if record.state == SENT:

@@ -1,0 +1,150 @@
+"""Outbound connections to tenant-supplied URLs (webhooks, Slack, Teams, failure webhooks,
+storage endpoints) reach public addresses only, unless the operator allows more.
+
+Every address a host name resolves to is checked, and HTTP connects to the checked address
+itself (no second lookup, so no DNS-rebinding window); S3 requests are re-checked just before
+each is sent. Two operator settings, passed to runner pods as environment variables:
+
+- ``BULLETIN_ALLOW_PRIVATE_NETWORKS``: CIDRs (``10.0.0.0/8``) and host names (``minio.storage.svc``,
+  ``*.corp.example``) that may be reached although not public;
+- ``BULLETIN_ALLOWED_URL_HOSTS``: if set, the only hosts webhook, Slack and Teams URLs may name
+  (``hooks.slack.com``, ``*.webhook.office.com``).
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import socket
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from bulletin.deliver.retry import Permanent
+
+ALLOW_PRIVATE_NETWORKS = "BULLETIN_ALLOW_PRIVATE_NETWORKS"
+ALLOWED_URL_HOSTS = "BULLETIN_ALLOWED_URL_HOSTS"
+IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
+_CGNAT = ipaddress.ip_network("100.64.0.0/10")
+
+
+class Refused(Permanent):
+    """A connection the network policy does not allow; nothing was sent."""
+
+
+def _entries(value: str | None) -> list[str]:
+    return [e.strip().lower() for e in (value or "").replace(",", " ").split() if e.strip()]
+
+
+def host_matches(host: str, patterns: Iterable[str]) -> bool:
+    """``host`` is one of ``patterns`` (``example.com``) or under a ``*.example.com`` one."""
+    host = host.lower().rstrip(".")
+    return any(host.endswith(p[1:]) if p.startswith("*.") else host == p for p in patterns)
+
+
+def why_not_public(ip: IPAddress) -> str | None:
+    """Why ``ip`` is not a public address (None when it is)."""
+    if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
+        ip = ip.ipv4_mapped
+    checks = (
+        (ip.is_unspecified, "unspecified address"),
+        (ip.is_loopback, "loopback address"),
+        (ip.is_link_local, "link-local address (e.g. the cloud metadata service)"),
+        (ip.is_multicast, "multicast address"),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "shared (CGNAT) address"),
+        (isinstance(ip, ipaddress.IPv6Address) and ip in ipaddress.ip_network("fc00::/7"),
+         "unique-local address"),
+        (ip.is_private, "private address"),
+        (not ip.is_global, "reserved, non-public address"),
+    )
+    return next((reason for failed, reason in checks if failed), None)
+
+
+@dataclass(frozen=True)
+class NetPolicy:
+    """Which hosts and addresses outbound connections may reach."""
+
+    networks: tuple[IPNetwork, ...] = ()
+    private_hosts: tuple[str, ...] = ()
+    url_hosts: tuple[str, ...] = ()
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> NetPolicy:
+        """The policy set by the operator (see the module docstring)."""
+        networks: list[IPNetwork] = []
+        hosts: list[str] = []
+        for entry in _entries(env.get(ALLOW_PRIVATE_NETWORKS)):
+            try:
+                networks.append(ipaddress.ip_network(entry, strict=False))
+            except ValueError:
+                hosts.append(entry)
+        return cls(tuple(networks), tuple(hosts), tuple(_entries(env.get(ALLOWED_URL_HOSTS))))
+
+    def check_url_host(self, host: str) -> None:
+        """Refused unless the operator's URL host allowlist (if any) names ``host``."""
+        if self.url_hosts and not host_matches(host, self.url_hosts):
+            raise Refused(f"host {host} is not in the operator's allowed URL hosts"
+                          f" ({', '.join(self.url_hosts)}; {ALLOWED_URL_HOSTS}); nothing was sent")
+
+    def resolve(self, host: str, port: int) -> list[str]:
+        """The addresses of ``host``, every one checked; Refused if any is not allowed."""
+        try:
+            infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        except socket.gaierror as exc:
+            raise Refused(f"host {host} does not resolve ({exc.strerror})") from None
+        addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if host_matches(host, self.private_hosts):
+            return addresses
+        for address in addresses:
+            ip = ipaddress.ip_address(address.split("%", 1)[0])
+            reason = why_not_public(ip)
+            if reason and not any(ip.version == n.version and ip in n for n in self.networks):
+                raise Refused(
+                    f"host {host} resolves to {address}, a {reason}; refused (the operator can"
+                    f" allow it with {ALLOW_PRIVATE_NETWORKS}); nothing was sent")
+        return addresses
+
+
+def guarded_client(env: Mapping[str, str]) -> Any:
+    """An httpx Client whose every connection goes through ``NetPolicy.from_env(env)``:
+    resolved once, checked, and connected to the checked address. No proxies from the
+    environment (a proxy would make the check moot)."""
+    import httpcore
+    import httpx
+
+    policy = NetPolicy.from_env(env)
+
+    class _Backend(httpcore.SyncBackend):
+        def connect_tcp(self, host: str, port: int, timeout: float | None = None,
+                        local_address: str | None = None,
+                        socket_options: Iterable[Any] | None = None) -> Any:
+            policy.check_url_host(host)
+            error: Exception | None = None
+            for address in policy.resolve(host, port):
+                try:
+                    return super().connect_tcp(address, port, timeout, local_address,
+                                               socket_options)
+                except httpcore.ConnectError as exc:
+                    error = exc
+            raise error or httpcore.ConnectError(f"no address for {host}")
+
+    transport = httpx.HTTPTransport(trust_env=False)
+    pool = transport._pool
+    assert hasattr(pool, "_network_backend"), "httpcore changed: cannot guard connections"
+    pool._network_backend = _Backend()
+    return httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
+
+
+def guard_boto3(client: Any, env: Mapping[str, str]) -> None:
+    """Check the host of every request ``client`` (boto3) sends against the policy."""
+    from urllib.parse import urlsplit
+
+    policy = NetPolicy.from_env(env)
+
+    def check(request: Any, **_: Any) -> None:
+        parts = urlsplit(request.url)
+        policy.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https"
+                                                            else 80))
+
+    client.meta.events.register("before-send.s3", check)
+
