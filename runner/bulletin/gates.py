@@ -6,7 +6,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from bulletin.api.policy import Gates
-from bulletin.query import QueryError, run_query
+from bulletin.query import QueryError, QueryLimits, run_query
 
 
 class GateError(RuntimeError):
@@ -14,12 +14,14 @@ class GateError(RuntimeError):
 
 
 def check_assertions(
-    gates: Gates, url: str, params: Mapping[str, Any], time_zone: str
+    gates: Gates, url: str, params: Mapping[str, Any], time_zone: str,
+    limits: QueryLimits | None = None,
 ) -> str | None:
-    """The reason to skip if an assertion does not hold; None when all hold."""
+    """The reason to skip if an assertion does not hold; None when all hold. Assertions run
+    read-only within ``limits`` (default: QueryLimits())."""
     for assertion in gates.assertions:
         try:
-            with run_query(url, assertion.query, params, time_zone) as result:
+            with run_query(url, assertion.query, params, time_zone, limits) as result:
                 first = next(iter(result.rows), None)
         except QueryError as exc:
             raise GateError(f"assertion {assertion.name!r}: query failed: {exc}") from exc

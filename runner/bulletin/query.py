@@ -1,4 +1,10 @@
-"""Run a dataset's SQL with the period as bound parameters, streaming rows."""
+"""Run a dataset's SQL with the period as bound parameters, streaming rows.
+
+Queries are tenant input, so every one runs read-only (PostgreSQL: the session's
+default_transaction_read_only, and SET TRANSACTION READ ONLY; SQLite: PRAGMA query_only; other
+databases: SET TRANSACTION READ ONLY), under a statement timeout the server enforces itself
+(PostgreSQL statement_timeout cancels the statement server-side) and a connect timeout.
+"""
 
 from __future__ import annotations
 
@@ -7,15 +13,30 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import create_engine, event, text
+from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
 FETCH_ROWS = 2000
+_READ_ONLY = "25006"  # read_only_sql_transaction
+_CANCELED = "57014"  # query_canceled (statement_timeout)
 
 
 class QueryError(RuntimeError):
     """The database refused or failed the query; the message is the database's."""
+
+
+@dataclass(frozen=True)
+class QueryLimits:
+    """Timeouts of one query, in seconds (spec.source)."""
+
+    statement_timeout: int = 300
+    connect_timeout: int = 10
+
+    @classmethod
+    def of(cls, source: Any) -> QueryLimits:
+        """The limits set in spec.source."""
+        return cls(source.statement_timeout_seconds, source.connect_timeout_seconds)
 
 
 @dataclass
@@ -33,32 +54,83 @@ def _engine_url(url: str) -> Any:
     return parsed
 
 
-@contextmanager
-def run_query(url: str, sql: str, params: Mapping[str, Any], time_zone: str) -> Iterator[Rows]:
-    """Execute ``sql``; the session time zone is the schedule's, so dates compare locally."""
+def _engine(url: str, time_zone: str, limits: QueryLimits) -> Any:
     parsed = _engine_url(url)
+    backend = parsed.get_backend_name()
     connect_args: dict[str, Any] = {}
-    if parsed.get_backend_name() == "postgresql":
-        connect_args["options"] = f"-c TimeZone={time_zone}"
+    if backend == "postgresql":
+        connect_args["options"] = (
+            f"-c TimeZone={time_zone} -c default_transaction_read_only=on"
+            f" -c statement_timeout={limits.statement_timeout * 1000}")
+        connect_args["connect_timeout"] = limits.connect_timeout
+    elif backend in ("mysql", "mariadb"):
+        connect_args["connect_timeout"] = limits.connect_timeout
+    elif backend == "sqlite":
+        connect_args["timeout"] = limits.connect_timeout
     engine = create_engine(parsed, connect_args=connect_args, poolclass=NullPool)
+    if backend == "sqlite":
+        @event.listens_for(engine, "connect")
+        def _query_only(dbapi_connection: Any, _record: Any) -> None:
+            dbapi_connection.execute("PRAGMA query_only = ON")
+    return engine
+
+
+def _read_only(conn: Connection, backend: str, limits: QueryLimits) -> None:
+    """Make the transaction the query runs in read-only (and time-limited where the
+    database only takes that per session)."""
+    if backend in ("mysql", "mariadb"):
+        conn.execute(text(f"SET SESSION MAX_EXECUTION_TIME={limits.statement_timeout * 1000}"))
+    if backend != "sqlite":
+        conn.execute(text("SET TRANSACTION READ ONLY"))
+
+
+@contextmanager
+def run_query(url: str, sql: str, params: Mapping[str, Any], time_zone: str,
+              limits: QueryLimits | None = None) -> Iterator[Rows]:
+    """Execute ``sql`` read-only within ``limits``; the session time zone is the schedule's,
+    so dates compare locally."""
+    limits = limits or QueryLimits()
+    engine = _engine(url, time_zone, limits)
+    backend = engine.dialect.name
     try:
         with engine.connect() as conn:
             try:
+                _read_only(conn, backend, limits)
                 streaming = conn.execution_options(yield_per=FETCH_ROWS)
                 result = streaming.execute(text(sql), dict(params))
             except Exception as exc:  # the driver's own exception types vary by database
-                raise QueryError(_db_message(exc)) from exc
-            yield Rows(columns=list(result.keys()), rows=(tuple(r) for r in result))
+                raise QueryError(_db_message(exc, limits)) from exc
+            yield Rows(columns=list(result.keys()), rows=_stream(result, limits))
     except QueryError:
         raise
     except Exception as exc:
-        raise QueryError(_db_message(exc)) from exc
+        raise QueryError(_db_message(exc, limits)) from exc
     finally:
         engine.dispose()
 
 
-def _db_message(exc: BaseException) -> str:
-    """The database's own message, without SQLAlchemy's long wrapper."""
+def _stream(result: Any, limits: QueryLimits) -> Iterator[tuple[Any, ...]]:
+    """The rows; a failure while fetching (e.g. the timeout) is a QueryError too."""
+    try:
+        for row in result:
+            yield tuple(row)
+    except Exception as exc:
+        raise QueryError(_db_message(exc, limits)) from exc
+
+
+def _db_message(exc: BaseException, limits: QueryLimits) -> str:
+    """The database's own message, without SQLAlchemy's long wrapper, and what it means."""
     orig = getattr(exc, "orig", None)
-    text_ = str(orig if orig is not None else exc)
-    return text_.split("\n[SQL:")[0].strip()
+    text_ = str(orig if orig is not None else exc).split("\n[SQL:")[0].strip()
+    state = getattr(orig, "sqlstate", None)
+    lowered = text_.lower()
+    if state == _READ_ONLY or "read-only" in lowered or "readonly" in lowered or (
+            "data-modifying" in lowered):
+        return (f"{text_} (Bulletin runs queries read-only: a report query must not write)")
+    if state == _CANCELED and "statement timeout" in lowered:
+        return (f"cancelled by the database after the statement timeout of"
+                f" {limits.statement_timeout}s (spec.source.statementTimeoutSeconds): {text_}")
+    if "timeout expired" in lowered or "timed out" in lowered:
+        return (f"could not connect within {limits.connect_timeout}s"
+                f" (spec.source.connectTimeoutSeconds): {text_}")
+    return text_

@@ -20,7 +20,7 @@ from zoneinfo import ZoneInfo
 from bulletin.api.report import Chart, Format
 from bulletin.api.spec import Dataset, ReportScheduleSpec
 from bulletin.period import Period, compute
-from bulletin.query import QueryError, run_query
+from bulletin.query import QueryError, QueryLimits, run_query
 from bulletin.render.charts import ChartError, ChartSeries, default_chart, series_for
 from bulletin.render.columns import ColumnInfo, Formatter, resolve_columns, unknown_columns
 from bulletin.render.kpis import Kpi, compute_kpis
@@ -298,8 +298,8 @@ class _Builder:
             return
         assert self.db_url is not None
         try:
-            with run_query(self.db_url, dataset.query, params, self.spec.schedule.time_zone
-                           ) as result:
+            with run_query(self.db_url, dataset.query, params, self.spec.schedule.time_zone,
+                           QueryLimits.of(self.spec.source)) as result:
                 yield result.columns, result.rows
         except QueryError as exc:
             raise ReportError(f"dataset {dataset.name!r}: query failed: {exc}") from exc

@@ -29,6 +29,17 @@ class Source(ApiModel):
             " postgresql://user:pass@host:5432/db. The value is never logged or shown in status.",
         ),
     ]
+    statement_timeout_seconds: Annotated[
+        int,
+        Field(ge=1, le=86400,
+              description="Longest a query may run; the database cancels it then and the run"
+              " fails (default 300). Queries always run read-only."),
+    ] = 300
+    connect_timeout_seconds: Annotated[
+        int,
+        Field(ge=2, le=300, description="Longest to wait for the database connection"
+              " (default 10)."),
+    ] = 10
 
 
 class Dataset(ApiModel):
