@@ -175,7 +175,8 @@ class _Builder:
         from bulletin.render.csv import CsvOutput
 
         names = [d.name for d in self.spec.datasets]
-        csv_out = (CsvOutput(self.outdir, self.schedule_name, names, self.report.csv_bom)
+        csv_out = (CsvOutput(self.outdir, self.schedule_name, names, self.report.csv_bom,
+                             self.report.csv_formula_escaping)
                    if Format.CSV in self.formats else None)
         book: Workbook | None = None
         if Format.XLSX in self.formats:

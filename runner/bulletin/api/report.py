@@ -109,6 +109,13 @@ class Report(ApiModel):
     csv_bom: Annotated[
         bool, Field(description="Write CSV as UTF-8 with BOM, for Excel.")
     ] = False
+    csv_formula_escaping: Annotated[
+        bool,
+        Field(description="Prefix CSV text cells that start with =, +, -, @, tab or CR with"
+              " ' so spreadsheets show them instead of running them as formulas (CSV"
+              " injection). Numbers stay numbers. Default on; turn off only for machine"
+              " consumers that need the raw text."),
+    ] = True
     template_config_map_ref: Annotated[
         ConfigMapRef | None,
         Field(description="ConfigMap with custom Jinja2 templates: report.html (PDF/HTML),"

@@ -15,6 +15,31 @@ from bulletin.api.report import ColumnType
 from bulletin.render.columns import ColumnInfo
 
 Converter = Callable[[Any], Any]
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def neutralise(value: str) -> str:
+    """``value`` with a leading ``'`` if a spreadsheet would read it as a formula."""
+    return "'" + value if value.startswith(FORMULA_START) else value
+
+
+def _is_number(value: str) -> bool:
+    try:
+        float(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _escaped(row: Sequence[Any], numeric: Sequence[bool]) -> list[Any]:
+    """Text cells that start like a formula, neutralised. Values typed as numbers (ints,
+    Decimals, or numeric text in a numeric column, e.g. -3) stay as they are."""
+    out = list(row)
+    for i, value in enumerate(out):
+        if (type(value) is str and value.startswith(FORMULA_START)
+                and not (numeric[i] and _is_number(value))):
+            out[i] = "'" + value
+    return out
 
 
 def _iso(value: Any) -> Any:
@@ -39,12 +64,17 @@ _CONVERTERS: dict[ColumnType, Converter] = {
 
 
 class CsvWriter:
-    """Writes typed rows as machine-readable CSV: ISO dates, true/false, plain numbers."""
+    """Writes typed rows as machine-readable CSV: ISO dates, true/false, plain numbers. With
+    ``escape_formulas`` (the default) text that a spreadsheet would run as a formula (=, +, -,
+    @, tab, CR first) gets a leading ``'``."""
 
-    def __init__(self, handle: IO[str], columns: Sequence[ColumnInfo]) -> None:
+    def __init__(self, handle: IO[str], columns: Sequence[ColumnInfo],
+                 escape_formulas: bool = True) -> None:
         self._writer = csv.writer(handle)
         self._columns = columns
-        self._writer.writerow([c.name for c in columns])
+        self._escape = escape_formulas
+        self._writer.writerow([neutralise(c.name) if escape_formulas else c.name
+                               for c in columns])
         self._plan: list[tuple[int, Converter]] = []
         self._planned_for: tuple[ColumnType | None, ...] = ()
         self.count = 0
@@ -59,6 +89,9 @@ class CsvWriter:
     def write(self, batch: Sequence[Sequence[Any]]) -> None:
         """Write a batch of rows."""
         plan = self._converters()
+        if self._escape:
+            numeric = [c.numeric for c in self._columns]
+            batch = [_escaped(row, numeric) for row in batch]
         if plan:
             converted = []
             for row in batch:
@@ -79,13 +112,14 @@ def csv_handle(path: Path, bom: bool) -> IO[str]:
 
 
 def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write a header and ``rows`` to ``path``; returns the number of data rows."""
+    """Write a header and ``rows`` to ``path`` (formulas neutralised); returns the number of
+    data rows."""
     count = 0
     with path.open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
-        writer.writerow(columns)
+        writer.writerow([neutralise(c) for c in columns])
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(_escaped(row, [False] * len(row)))
             count += 1
     return count
 
@@ -93,8 +127,9 @@ def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]])
 class CsvOutput:
     """CSV files of a run: ``<dataset>.csv`` each, or ``<stem>.zip`` holding them when several."""
 
-    def __init__(self, outdir: Path, stem: str, datasets: Sequence[str], bom: bool) -> None:
-        self._outdir, self._bom = outdir, bom
+    def __init__(self, outdir: Path, stem: str, datasets: Sequence[str], bom: bool,
+                 escape_formulas: bool = True) -> None:
+        self._outdir, self._bom, self._escape = outdir, bom, escape_formulas
         self._zip: zipfile.ZipFile | None = None
         self.paths: list[Path] = []
         if len(datasets) > 1:
@@ -108,12 +143,12 @@ class CsvOutput:
             path = self._outdir / f"{name}.csv"
             self.paths.append(path)
             with csv_handle(path, self._bom) as handle:
-                yield CsvWriter(handle, columns)
+                yield CsvWriter(handle, columns, self._escape)
             return
         raw = self._zip.open(f"{name}.csv", "w", force_zip64=True)
         with io.TextIOWrapper(raw, encoding="utf-8-sig" if self._bom else "utf-8",
                               newline="") as handle:
-            yield CsvWriter(handle, columns)
+            yield CsvWriter(handle, columns, self._escape)
 
     def close(self) -> None:
         if self._zip is not None:
