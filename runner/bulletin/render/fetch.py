@@ -56,7 +56,7 @@ def template_fetcher(roots: Sequence[Path]) -> Any:
     FatalURLFetchingError whose message is RefusedURL's."""
     from weasyprint.urls import FatalURLFetchingError, URLFetcher
 
-    class _Confined(URLFetcher):  # type: ignore[misc]
+    class _Confined(URLFetcher):
         def fetch(self, url: str, headers: Any = None) -> Any:
             try:
                 check_url(url, roots)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import sys
 import traceback
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -64,18 +64,18 @@ class _ConfinedLoader(FileSystemLoader):
         super().__init__(str(root))
         self.root = root.resolve()
 
-    def get_source(self, environment: Any, template: str) -> tuple[str, str | None, Any]:
+    def get_source(self, environment: Any, template: str) -> tuple[str, str, Callable[[], bool]]:
         source, filename, uptodate = super().get_source(environment, template)
-        if filename is None or not Path(filename).resolve().is_relative_to(self.root):
+        if not Path(filename).resolve().is_relative_to(self.root):
             raise SecurityError(f"{template} resolves outside the template directory")
         return source, filename, uptodate
 
 
 def _environment(custom: Path | None) -> _Sandbox:
-    loaders = [_ConfinedLoader(custom)] if custom else []
+    loaders: list[FileSystemLoader] = [_ConfinedLoader(custom)] if custom else []
     loaders.append(FileSystemLoader(str(builtin_dir())))
     env = _Sandbox(
-        loader=ChoiceLoader(loaders) if loaders else None,
+        loader=ChoiceLoader(loaders),
         autoescape=select_autoescape(enabled_extensions=("html", "htm", "xml"),
                                      default_for_string=False),
         undefined=StrictUndefined,
