@@ -48,7 +48,9 @@ def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
 def operator(cluster: Cluster) -> Iterator[OperatorProcess]:
     """The operator, running as its own process against the control plane."""
     proc = OperatorProcess(cluster.kubeconfig, cluster.workdir / "operator.log",
-                           env={"BULLETIN_RUNNER_IMAGE": "bulletin-runner:test"})
+                           env={"BULLETIN_RUNNER_IMAGE": "bulletin-runner:test",
+                                # the test servers listen on loopback and the node address
+                                "BULLETIN_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8,10.0.0.0/8"})
     proc.start()
     yield proc
     proc.stop()

@@ -47,15 +47,15 @@ def why_not_public(ip: IPAddress) -> str | None:
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped is not None:
         ip = ip.ipv4_mapped
     checks = (
-        (ip.is_unspecified, "unspecified address"),
-        (ip.is_loopback, "loopback address"),
-        (ip.is_link_local, "link-local address (e.g. the cloud metadata service)"),
-        (ip.is_multicast, "multicast address"),
-        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "shared (CGNAT) address"),
+        (ip.is_unspecified, "an unspecified address"),
+        (ip.is_loopback, "a loopback address"),
+        (ip.is_link_local, "a link-local address (e.g. the cloud metadata service)"),
+        (ip.is_multicast, "a multicast address"),
+        (isinstance(ip, ipaddress.IPv4Address) and ip in _CGNAT, "a shared (CGNAT) address"),
         (isinstance(ip, ipaddress.IPv6Address) and ip in ipaddress.ip_network("fc00::/7"),
-         "unique-local address"),
-        (ip.is_private, "private address"),
-        (not ip.is_global, "reserved, non-public address"),
+         "a unique-local address"),
+        (ip.is_private, "a private address"),
+        (not ip.is_global, "a reserved, non-public address"),
     )
     return next((reason for failed, reason in checks if failed), None)
 
@@ -100,8 +100,8 @@ class NetPolicy:
             reason = why_not_public(ip)
             if reason and not any(ip.version == n.version and ip in n for n in self.networks):
                 raise Refused(
-                    f"host {host} resolves to {address}, a {reason}; refused (the operator can"
-                    f" allow it with {ALLOW_PRIVATE_NETWORKS}); nothing was sent")
+                    f"host {host} resolves to {address}, {reason}; refused (the"
+                    f" operator can allow it with {ALLOW_PRIVATE_NETWORKS}); nothing was sent")
         return addresses
 
 

@@ -16,6 +16,8 @@ BULLETIN_SLACK_URL             slack.webhookSecretRef
 BULLETIN_TEAMS_URL             teams.webhookSecretRef
 BULLETIN_ALLOWED_DOMAINS       set by the operator (operator-wide recipient domain allowlist)
 BULLETIN_NAMESPACE_ALLOWED_DOMAINS  set by the operator from the namespace's annotation
+BULLETIN_ALLOW_PRIVATE_NETWORKS  set by the operator (non-public CIDRs/hosts URLs may reach)
+BULLETIN_ALLOWED_URL_HOSTS     set by the operator (the only hosts webhook/chat URLs may name)
 =============================  ===========================================================
 """
 
