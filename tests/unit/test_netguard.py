@@ -134,7 +134,7 @@ def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(socket, "getaddrinfo", both)
     policy = NetPolicy.from_env({PRIVATE: "127.0.0.0/8"})
-    with pytest.raises(Refused, match="169.254.169.254, a link-local address"):
+    with pytest.raises(Refused, match=r"169\.254\.169\.254, a link-local address"):
         policy.resolve("mixed.test", 443)
 
 

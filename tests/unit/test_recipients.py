@@ -137,3 +137,9 @@ def test_no_smtp_password_over_plain_text(tmp_path: Path) -> None:
         assert len(sink.logins) == 1 and len(sink.messages) == 1
     finally:
         sink.stop()
+
+
+@pytest.mark.parametrize("name", ["Reports\r\nBcc: x@evil.com", "Reports\nX: y", "a\x00b"])
+def test_the_sender_name_is_one_line(name: str) -> None:
+    with pytest.raises(ValidationError, match=r"delivery\.email\.fromName"):
+        _spec({"fromName": name})

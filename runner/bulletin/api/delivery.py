@@ -54,7 +54,8 @@ class EmailDelivery(ApiModel):
     ] = []
     from_name: Annotated[
         str | None,
-        Field(max_length=200, description="Display name of the sender, e.g. Finance Reports."),
+        Field(max_length=200, pattern=r"^[^\x00-\x1f\x7f]*$",
+              description="Display name of the sender, e.g. Finance Reports (one line)."),
     ] = None
     reply_to: Annotated[Address | None, Field(description="Reply-To address.")] = None
     subject: Annotated[
