@@ -80,7 +80,8 @@ def _read_only(conn: Connection, backend: str, limits: QueryLimits) -> None:
     database only takes that per session)."""
     if backend in ("mysql", "mariadb"):
         conn.execute(text(f"SET SESSION MAX_EXECUTION_TIME={limits.statement_timeout * 1000}"))
-    if backend != "sqlite":
+        conn.execute(text("SET SESSION TRANSACTION READ ONLY"))
+    elif backend != "sqlite":
         conn.execute(text("SET TRANSACTION READ ONLY"))
 
 
