@@ -168,6 +168,39 @@ def test_no_part_of_a_reply_body_lands_in_status(tmp_path: Path) -> None:
     assert "internal-token" not in (record.error or "")
 
 
+def test_redirects_are_not_followed(tmp_path: Path) -> None:
+    target = socket.socket()
+    target.bind(("127.0.0.1", 0))
+    target.listen(8)
+
+    class Redirect(BaseHTTPRequestHandler):
+        def log_message(self, *args: Any) -> None:
+            pass
+
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length") or 0))
+            self.send_response(307)
+            self.send_header("Location", f"http://127.0.0.1:{target.getsockname()[1]}/meta")
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
+    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{httpd.server_address[1]}/x"
+        [record] = deliver_all(spec(_webhook(url)), context({}, tmp_path),
+                               report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+    assert record.state == "Failed" and "HTTP 307 redirect" in (record.error or "")
+    target.setblocking(False)
+    with pytest.raises(BlockingIOError):
+        target.accept()
+    target.close()
+
+
 def test_a_failure_webhook_to_a_private_address_is_refused(
         server: WebhookServer, tmp_path: Path) -> None:
     env = {"BULLETIN_ONFAILURE_WEBHOOK": server.url("/notify")}
