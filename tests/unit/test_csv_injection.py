@@ -57,3 +57,19 @@ def test_a_column_name_cannot_be_a_formula_either(tmp_path: Path) -> None:
     path = tmp_path / "x.csv"
     write_csv(path, [HYPERLINK, "b"], [(HYPERLINK, -1)])
     assert _read(path) == [["'" + HYPERLINK, "b"], ["'" + HYPERLINK, "-1"]]
+
+
+def test_mixed_columns_nulls_and_false_alarms(tmp_path: Path) -> None:
+    from bulletin.render.columns import ColumnInfo
+    from bulletin.render.csv import CsvOutput
+
+    columns = [ColumnInfo("a"), ColumnInfo("b")]
+    rows = [(None, 1), ("=1+1", None), ("x\x00=y", 2), (3, "@x")]
+    for column, value in zip(columns, ("text", 1), strict=True):
+        column.observe(value)
+    out = CsvOutput(tmp_path, "s", ["d"], bom=False)
+    with out.dataset("d", columns) as writer:
+        writer.write(rows)
+    out.close()
+    assert _read(tmp_path / "d.csv")[1:] == [["", "1"], ["'=1+1", ""], ["x\x00=y", "2"],
+                                             ["3", "'@x"]]

@@ -36,10 +36,34 @@ def _escaped(row: Sequence[Any], numeric: Sequence[bool]) -> list[Any]:
     Decimals, or numeric text in a numeric column, e.g. -3) stay as they are."""
     out = list(row)
     for i, value in enumerate(out):
-        if (type(value) is str and value.startswith(FORMULA_START)
+        if (value.__class__ is str and value.startswith(FORMULA_START)
                 and not (numeric[i] and _is_number(value))):
             out[i] = "'" + value
     return out
+
+
+_MARKS = tuple("\x00" + c for c in FORMULA_START)
+
+
+def _suspect(values: list[Any]) -> bool:
+    """Whether some text in ``values`` may start like a formula (a fast scan of the column
+    joined into one string; false alarms only cost the exact per-cell check)."""
+    try:
+        joined = "\x00" + "\x00".join(values)
+    except TypeError:  # not all text: scan the text values only
+        joined = "\x00" + "\x00".join([v for v in values if v.__class__ is str])
+    return any(mark in joined for mark in _MARKS)
+
+
+def neutralise_batch(batch: Sequence[Sequence[Any]], numeric: Sequence[bool]
+                     ) -> Sequence[Sequence[Any]]:
+    """``batch`` with formula-like text neutralised, column by column; the same object when
+    nothing needed it (the common case costs a scan per column, not a check per cell)."""
+    if not batch:
+        return batch
+    if not any(_suspect([row[i] for row in batch]) for i in range(len(numeric))):
+        return batch
+    return [_escaped(row, numeric) for row in batch]
 
 
 def _iso(value: Any) -> Any:
@@ -90,8 +114,7 @@ class CsvWriter:
         """Write a batch of rows."""
         plan = self._converters()
         if self._escape:
-            numeric = [c.numeric for c in self._columns]
-            batch = [_escaped(row, numeric) for row in batch]
+            batch = neutralise_batch(batch, [c.numeric for c in self._columns])
         if plan:
             converted = []
             for row in batch:
