@@ -39,6 +39,8 @@ class RunnerSettings:
     ttl_seconds_after_finished: int = 86400
     jobs_history_limit: int = 3
     allowed_domains: str = ""  # operator-wide recipient domain allowlist
+    allow_private_networks: str = ""  # CIDRs and hosts outbound URLs may reach though private
+    allowed_url_hosts: str = ""  # when set, the only hosts webhook and chat URLs may name
 
 
 def short_name(base: str, limit: int, suffix: str = "") -> str:
@@ -140,12 +142,15 @@ TEMPLATES_DIR = "/etc/bulletin/templates"
 
 
 def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict[str, Any]]:
+    from bulletin.deliver.netguard import ALLOW_PRIVATE_NETWORKS, ALLOWED_URL_HOSTS
     from bulletin.deliver.podenv import ALLOWED_DOMAINS, NAMESPACE_ALLOWED_DOMAINS, pod_env
 
     ref = spec.source.connection_secret_ref
     extra: list[dict[str, Any]] = []
     for var, value in ((ALLOWED_DOMAINS, s.allowed_domains),
-                       (NAMESPACE_ALLOWED_DOMAINS, owner.allowed_domains)):
+                       (NAMESPACE_ALLOWED_DOMAINS, owner.allowed_domains),
+                       (ALLOW_PRIVATE_NETWORKS, s.allow_private_networks),
+                       (ALLOWED_URL_HOSTS, s.allowed_url_hosts)):
         if value:
             extra.append({"name": var, "value": value})
     if spec.report.template_config_map_ref is not None:

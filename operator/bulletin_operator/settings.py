@@ -9,6 +9,7 @@ import kopf
 from kubernetes import client
 
 from bulletin_operator.builders import RunnerSettings
+from bulletin_operator.diffbase import DigestDiffBaseStorage
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -17,7 +18,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # so it must differ from ours, e.g. bulletin.dev/run-requested-at); status is our schema.
     prefix = "kopf.bulletin.dev"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
-    settings.persistence.diffbase_storage = kopf.AnnotationsDiffBaseStorage(
+    settings.persistence.diffbase_storage = DigestDiffBaseStorage(
         prefix=prefix, key="last-handled-configuration"
     )
     settings.persistence.finalizer = "kopf.bulletin.dev/finalizer"
@@ -53,4 +54,6 @@ def runner_settings() -> RunnerSettings:
         image=os.environ.get("BULLETIN_RUNNER_IMAGE", defaults.image),
         image_pull_policy=os.environ.get("BULLETIN_RUNNER_PULL_POLICY", defaults.image_pull_policy),
         allowed_domains=os.environ.get("BULLETIN_ALLOWED_DOMAINS", ""),
+        allow_private_networks=os.environ.get("BULLETIN_ALLOW_PRIVATE_NETWORKS", ""),
+        allowed_url_hosts=os.environ.get("BULLETIN_ALLOWED_URL_HOSTS", ""),
     )

@@ -2,12 +2,44 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import json
+from collections.abc import Callable, Mapping
 from typing import Any
 
 from bulletin.api.status import RunRecord, RunResult
 
 _FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
+# etcd refuses objects over 1.5 MiB, and a status write that fails leaves every later run
+# unrecorded: history (lastRun repeats its newest entry) stays well under that, whatever
+# the spec's historyLimit and the number of recipients.
+HISTORY_BUDGET = 400 * 1024
+
+
+def _size(entries: list[dict[str, Any]]) -> int:
+    return len(json.dumps(entries, separators=(",", ":")))
+
+
+def within_budget(history: list[dict[str, Any]], budget: int = HISTORY_BUDGET
+                  ) -> tuple[list[dict[str, Any]], int]:
+    """``history`` (newest first) with the oldest entries dropped until it and a copy of its
+    newest entry fit ``budget`` bytes; also how many were dropped. The newest entry always
+    stays, its recipient lists cut if it alone is too big."""
+    kept = list(history)
+    while len(kept) > 1 and _size(kept) + _size(kept[:1]) > budget:
+        kept.pop()
+    if len(kept) == 1 and 2 * _size(kept) > budget:
+        kept[0] = _slimmed(kept[0])
+    return kept, len(history) - len(kept)
+
+
+def _slimmed(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry without per-recipient lists (their counts stay in the message)."""
+    slim = {**entry, "recipients": []}
+    slim["deliveries"] = [{**d, "recipients": []} for d in entry.get("deliveries") or []]
+    count = len(entry.get("recipients") or [])
+    slim["message"] = f"{entry.get('message') or ''} ({count} recipients; list too long to keep)"
+    slim["message"] = slim["message"].strip()
+    return slim
 
 
 def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -18,8 +50,10 @@ def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[s
     return [*kept, *fresh.values()]
 
 
-def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[str, Any]:
-    """Status fields after ``record``: it replaces an entry with the same run id, newest first."""
+def with_run(status: Mapping[str, Any], record: RunRecord, limit: int,
+             on_trim: Callable[[int], None] | None = None) -> dict[str, Any]:
+    """Status fields after ``record``: it replaces an entry with the same run id, newest first.
+    ``on_trim`` hears how many entries the byte budget dropped, when it dropped any."""
     entry = record.wire()
     previous_history = status.get("history") or []
     history = [h for h in previous_history if h.get("runId") != record.run_id]
@@ -29,7 +63,9 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[s
     counted = any(h.get("runId") == record.run_id and h.get("result") for h in previous_history)
     history.append(entry)
     history.sort(key=lambda h: h.get("startTime") or "", reverse=True)
-    history = history[:limit]
+    history, dropped = within_budget(history[:limit])
+    if dropped and on_trim is not None:
+        on_trim(dropped)
     latest = history[0]
     streak = int(status.get("consecutiveFailures") or 0)
     if record.result is RunResult.SUCCEEDED:

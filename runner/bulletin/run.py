@@ -25,6 +25,7 @@ from bulletin.gates import GateError, check_assertions, check_rows
 from bulletin.history import with_run
 from bulletin.notify import notify_failure
 from bulletin.period import Period, PeriodError, compute, parse_override
+from bulletin.query import QueryLimits
 from bulletin.redact import redact, redacted_logs
 from bulletin.schedule import ScheduleError, compile_rule, zone
 
@@ -69,7 +70,8 @@ def execute(
     if not url:
         raise RunFailed("no database URL: check spec.source.connectionSecretRef")
     try:
-        skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone)
+        skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone,
+                                QueryLimits.of(spec.source))
     except GateError as exc:
         raise RunFailed(str(exc)) from exc
     if skip is None:
@@ -177,7 +179,13 @@ def run(ctx: RunContext) -> int:
         record.result, crashed = RunResult.FAILED, True
         record.message = f"internal error ({type(exc).__name__}): {exc}"
     finish(ctx, record, ctx.secrets())
-    kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
+    trimmed: list[int] = []
+    kube.update_status(ctx.namespace, ctx.schedule,
+                       lambda st: with_run(st, record, limit, trimmed.append))
+    if trimmed:
+        kube.event(obj, warning=True, reason="HistoryTrimmed",
+                   message=f"status.history kept under its size budget: dropped the oldest"
+                   f" {trimmed[-1]} run(s) beyond what historyLimit keeps")
     result = record.result or RunResult.FAILED
     ok = result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
     summary = f"run {record.run_id} ({record.trigger.value}): {result.value}, {record.rows} rows"

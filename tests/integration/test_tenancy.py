@@ -3,6 +3,7 @@ operator against objects or Secrets it does not own. Real users by impersonation
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
@@ -154,3 +155,29 @@ def test_one_run_now_at_a_time_and_forged_failures_are_ignored(
                       "first run recorded", timeout=180)
     assert [h["runId"] for h in status["history"]] == [first]
     assert status["lastRun"]["result"] == "Succeeded"
+
+
+def test_the_largest_valid_spec_reconciles_and_impossible_names_are_refused(
+    cluster: Cluster, operator: OperatorProcess, namespace: str,
+) -> None:
+    # Twenty queries at their 64 KiB limit: 1.3 MB of spec, five times the annotation budget.
+    query = "SELECT 1 AS one -- " + "x" * (65536 - 19)
+    datasets = [{"name": f"d{n}", "query": query} for n in range(20)]
+    cluster.create_rs(namespace, report_schedule("huge", datasets=datasets))
+    wait_for(lambda: condition(cluster.get_rs(namespace, "huge"), "Ready").get("status")
+             == "True", "huge Ready", explain=lambda: cluster.diagnose(namespace))
+    annotations = cluster.get_rs(namespace, "huge")["metadata"].get("annotations") or {}
+    assert sum(len(k) + len(v) for k, v in annotations.items()) < 4096
+
+    # A change to it is still seen as a change.
+    cluster.patch_rs(namespace, "huge", {"spec": {"suspend": True}})
+    wait_for(lambda: cluster.batch.read_namespaced_cron_job("huge", namespace).spec.suspend,
+             "huge suspended")
+
+    # A Secret name the API server could never hold is refused at admission, naming the field.
+    bad = report_schedule("bad-ref", source={"connectionSecretRef": {"name": "Bad_Name!",
+                                                                     "key": "url"}})
+    proc = cluster.kubectl("apply", "-n", namespace, "-f", "-", check=False,
+                           input_=json.dumps(bad))
+    assert proc.returncode != 0
+    assert "spec.source.connectionSecretRef.name" in proc.stderr

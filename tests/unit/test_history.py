@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bulletin.api.status import RunRecord, RunResult, Trigger
-from bulletin.history import with_run
+from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
+from bulletin.history import HISTORY_BUDGET, with_run
 from bulletin.redact import redact, url_secrets
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
@@ -62,3 +63,34 @@ def test_a_retried_run_keeps_the_deliveries_of_earlier_tries() -> None:
     status.update(with_run(status, retry, limit=10))
     assert [(d["target"], d["state"]) for d in status["lastRun"]["deliveries"]] == [
         ("email", "Sent"), ("webhook/a", "Sent")]
+
+
+def _wide_run(i: int) -> RunRecord:
+    """A run sent to 300 recipients by email and recorded per delivery (about 40 KB)."""
+    record = _run(i, RunResult.SUCCEEDED)
+    people = [f"person-{n:03d}-with-a-long-mailbox-name@reports.example.com" for n in range(300)]
+    record.recipients = people
+    record.deliveries = [DeliveryRecord(target=f"webhook/hook-{n}", state="Sent",
+                                        recipients=people) for n in range(2)]
+    return record
+
+
+def test_history_stays_under_its_byte_budget_oldest_dropped_first() -> None:
+    status: dict[str, Any] = {}
+    dropped: list[int] = []
+    for i in range(100):
+        status.update(with_run(status, _wide_run(i), limit=100, on_trim=dropped.append))
+    size = len(json.dumps(status))
+    assert size < HISTORY_BUDGET + 4096, size  # far below etcd's 1.5 MiB object limit
+    runs = [h["runId"] for h in status["history"]]
+    assert runs[0] == "r99" and runs == [f"r{i}" for i in range(99, 99 - len(runs), -1)]
+    assert 1 < len(runs) < 100 and dropped and dropped[-1] >= 1
+
+
+def test_a_single_huge_run_keeps_its_counts_without_the_lists() -> None:
+    record = _wide_run(0)
+    record.recipients = [f"p{n}-{'x' * 200}@example.com" for n in range(3000)]
+    status = with_run({}, record, limit=10)
+    assert len(json.dumps(status)) < HISTORY_BUDGET
+    assert status["lastRun"]["recipients"] == []
+    assert "3000 recipients" in status["lastRun"]["message"]
