@@ -21,8 +21,6 @@ MAX_ROWS = 1_048_576  # rows per sheet, header included
 SAMPLE_ROWS = 100  # rows looked at for column widths
 _NUMBERS = (int, float, Decimal)
 
-Put = Callable[[int, int, Any], Any]  # writes one non-NULL value at (row, column)
-
 
 class Cell(NamedTuple):
     """A value and the column it is formatted as (see :meth:`Workbook.cell`)."""
@@ -97,64 +95,33 @@ class Workbook:
             self._first.append(worksheet)
         return Sheet(self, worksheet, list(columns), autofilter)
 
-    def put(self, worksheet: Worksheet, column: ColumnInfo | None) -> Put:
-        """The writer of one column's non-NULL values: typed by the column, else by value."""
+    def put(self, worksheet: Worksheet, row: int, col: int, value: Any,
+            column: ColumnInfo | None) -> None:
+        """Write one non-NULL value as ``column`` says (by its own type if None), cell by
+        cell: for the summary and for rows :meth:`Sheet.write` cannot pass as they are."""
         kind = column.type if column else None
         if kind is ColumnType.TEXT:
-            string = worksheet.write_string
-            return lambda r, c, v: string(r, c, v if v.__class__ is str else str(v))
-        if kind is ColumnType.BOOLEAN:
-            boolean = worksheet.write_boolean
-            return lambda r, c, v: boolean(r, c, bool(v))
-        generic = self._generic(worksheet)
-        if kind is None or column is None:
-            return generic
-        code = number_format(column)
-        style = self.style(code) if code else None
-        if kind in (ColumnType.DATE, ColumnType.DATETIME):
-            moment, tz = worksheet.write_datetime, self.tz
-
-            def put_moment(r: int, c: int, v: Any) -> Any:
-                if isinstance(v, dt.datetime) and v.tzinfo is not None and tz is not None:
-                    v = v.astimezone(tz)  # shown in the report's time zone
-                if isinstance(v, dt.date):
-                    return moment(r, c, v, style)
-                return generic(r, c, v)
-
-            return put_moment
-        number = worksheet.write_number
-
-        def put_number(r: int, c: int, v: Any) -> Any:
-            if v.__class__ in _NUMBERS:
-                try:
-                    return number(r, c, v, style)
-                except (TypeError, ValueError):  # NaN and infinities have no Excel number
-                    pass
-            return generic(r, c, v)
-
-        return put_number
-
-    def _generic(self, worksheet: Worksheet) -> Put:
-        date, time = self.style("yyyy-mm-dd"), self.style("yyyy-mm-dd hh:mm")
-        tz = self.tz
-
-        def put(r: int, c: int, v: Any) -> Any:
-            if isinstance(v, bool):
-                return worksheet.write_boolean(r, c, v)
-            if isinstance(v, _NUMBERS):
-                try:
-                    return worksheet.write_number(r, c, v)
-                except (TypeError, ValueError):
-                    pass
-            elif isinstance(v, dt.datetime):
-                if v.tzinfo is not None and tz is not None:
-                    v = v.astimezone(tz)
-                return worksheet.write_datetime(r, c, v, time)
-            elif isinstance(v, dt.date):
-                return worksheet.write_datetime(r, c, v, date)
-            return worksheet.write_string(r, c, str(v))
-
-        return put
+            worksheet.write_string(row, col, str(value))
+            return
+        if kind is ColumnType.BOOLEAN or isinstance(value, bool):
+            worksheet.write_boolean(row, col, bool(value))
+            return
+        code = number_format(column) if column and kind else None
+        if isinstance(value, _NUMBERS):
+            style = self.style(code) if code and column and column.numeric else None
+            try:
+                worksheet.write_number(row, col, value, style)
+                return
+            except (TypeError, ValueError):  # NaN and infinities have no Excel number
+                pass
+        elif isinstance(value, dt.date):
+            if kind not in (ColumnType.DATE, ColumnType.DATETIME):
+                code = "yyyy-mm-dd hh:mm" if isinstance(value, dt.datetime) else "yyyy-mm-dd"
+            if isinstance(value, dt.datetime) and value.tzinfo is not None and self.tz:
+                value = value.astimezone(self.tz)  # shown in the report's time zone
+            worksheet.write_datetime(row, col, value, self.style(code or "yyyy-mm-dd"))
+            return
+        worksheet.write_string(row, col, str(value))
 
     def close(self) -> None:
         """Put the ``first`` sheets in front and write the file."""
@@ -169,7 +136,8 @@ class Workbook:
 
 
 class Sheet:
-    """One worksheet being streamed: header first, rows in order."""
+    """One worksheet being streamed: header first, rows in order. Each column carries its
+    number format, so data rows go to XlsxWriter's write_row as they are."""
 
     def __init__(self, book: Workbook, worksheet: Worksheet, columns: list[ColumnInfo],
                  autofilter: bool = True) -> None:
@@ -179,11 +147,15 @@ class Sheet:
         self.autofilter = autofilter
         self.widths: list[float] | None = None
         self._sample: list[Sequence[Any]] = []
-        self._puts: list[Put] | None = None  # set on the first data row: types are known then
+        self._formats: list[Format | None] = [None] * len(columns)
+        self._untyped = list(range(len(columns)))  # columns without a type (nor format) yet
+        self._coerce: list[tuple[int, type, Callable[[Any], Any]]] = []
         self._row = 1  # the next row (0-based); row 0 is the header
         for i, column in enumerate(columns):
             worksheet.write_string(0, i, column.label, book.bold)
         worksheet.freeze_panes(1, 0)
+        if book.tz is not None:
+            worksheet.add_write_handler(dt.datetime, _in_zone(book.tz))
 
     @property
     def room(self) -> int:
@@ -192,35 +164,72 @@ class Sheet:
 
     def write(self, batch: Sequence[Sequence[Any]]) -> None:
         """Append rows (at most :attr:`room`)."""
-        if self._puts is None:
-            self._puts = [self._book.put(self._ws, c) for c in self.columns]
+        if self._untyped:
+            self._type(batch)
         if len(self._sample) < SAMPLE_ROWS:
             self._sample.extend(batch[: SAMPLE_ROWS - len(self._sample)])
-        puts, row = self._puts, self._row
+        write_row, coerce, row = self._ws.write_row, self._coerce, self._row
         for values in batch:
-            col = 0
-            for put, value in zip(puts, values, strict=False):
-                if value is not None:
-                    put(row, col, value)
-                col += 1
+            for i, kind, convert in coerce:  # text and boolean columns take any value
+                value = values[i]
+                if value is not None and value.__class__ is not kind:
+                    values = [*values]
+                    values[i] = convert(value)
+            try:
+                write_row(row, 0, values)
+            except TypeError:  # NaN, infinities, types Excel lacks: cell by cell
+                self._write_slowly(row, values)
             row += 1
         self._row = row
+
+    def _type(self, batch: Sequence[Sequence[Any]]) -> None:
+        """Type the columns whose first value is in ``batch``; set their formats."""
+        for i in self._untyped:
+            column = self.columns[i]
+            column.observe(next((r[i] for r in batch if r[i] is not None), None))
+            kind = column.type
+            if kind is ColumnType.TEXT:
+                self._coerce.append((i, str, str))
+            elif kind is ColumnType.BOOLEAN:
+                self._coerce.append((i, bool, bool))
+            elif kind is not None:
+                code = number_format(column)
+                self._formats[i] = self._book.style(code) if code else None
+                self._ws.set_column(i, i, None, self._formats[i])
+        self._untyped = [i for i in self._untyped if self.columns[i].type is None]
+
+    def _write_slowly(self, row: int, values: Sequence[Any]) -> None:
+        for col, (column, value) in enumerate(zip(self.columns, values, strict=False)):
+            if value is not None:
+                self._book.put(self._ws, row, col, value, column)
 
     def write_cells(self, rows: Sequence[Sequence[Cell]]) -> None:
         """Append rows of cells from :meth:`Workbook.cell` (an empty row stays blank)."""
         for cells in rows:
             for col, (value, column) in enumerate(cells):
                 if value is not None:
-                    self._book.put(self._ws, column)(self._row, col, value)
+                    self._book.put(self._ws, self._row, col, value, column)
             self._row += 1
 
     def close(self) -> None:
         """Finish the sheet: column widths and the autofilter."""
         widths = self.widths or _widths(self.columns, self._sample, self._book.formatter)
         for i, width in enumerate(widths):
-            self._ws.set_column(i, i, width)
+            self._ws.set_column(i, i, width, self._formats[i] if i < len(self._formats) else None)
         if self.columns and self.autofilter:
             self._ws.autofilter(0, 0, self._row - 1, len(self.columns) - 1)
+
+
+def _in_zone(tz: dt.tzinfo) -> Callable[..., Any]:
+    """A write handler showing aware datetimes in ``tz`` (XlsxWriter drops the zone)."""
+
+    def handler(worksheet: Worksheet, row: int, col: int, value: dt.datetime,
+                *args: Any) -> Any:
+        if value.tzinfo is None:
+            return None  # XlsxWriter writes it as usual
+        return worksheet.write_datetime(row, col, value.astimezone(tz), *args)
+
+    return handler
 
 
 def _widths(columns: Sequence[ColumnInfo], rows: Sequence[Sequence[Any]],
