@@ -103,3 +103,26 @@ def test_rows_past_the_sheet_limit_continue_on_a_new_sheet(tmp_path: Path,
     assert sheets.names == wb.sheetnames == ["usage", "usage (2)", "usage (3)"]
     values = [c.value for ws in wb for (c,) in ws.iter_rows(min_row=2)]
     assert values == list(range(7))
+
+
+def test_declared_types_win_and_odd_values_fall_back_cell_by_cell(tmp_path: Path) -> None:
+    book = Workbook(tmp_path / "r.xlsx", tz=BERLIN)
+    columns = [ColumnInfo("zip", type=ColumnType.TEXT, label="ZIP"),
+               ColumnInfo("flag", type=ColumnType.BOOLEAN, label="Flag"),
+               ColumnInfo("at", label="At"),  # typed by the sheet from its first value
+               ColumnInfo("ratio", type=ColumnType.PERCENT, label="Ratio")]
+    sheets = DatasetSheets(book, "odd", columns)
+    at = dt.datetime(2026, 7, 1, 22, 0, tzinfo=dt.UTC)
+    sheets.write([("01067", 1, at, 0.5), (10115, 0, None, float("inf")),
+                  (None, None, at, Decimal("0.125"))])
+    sheets.close()
+    book.close()
+    ws = openpyxl.load_workbook(tmp_path / "r.xlsx")["odd"]
+    assert [[c.value for c in row] for row in ws.iter_rows(min_row=2)] == [
+        ["01067", True, dt.datetime(2026, 7, 2, 0, 0), 0.5],  # summer time in Berlin
+        ["10115", False, None, "inf"],
+        [None, None, dt.datetime(2026, 7, 2, 0, 0), 0.125]]
+    assert ws["C2"].number_format == ws["C4"].number_format == "yyyy-mm-dd hh:mm"
+    assert ws["D2"].number_format == ws["D4"].number_format == "0.0%"
+    assert ws["A3"].data_type == "s"
+    assert columns[2].type is ColumnType.DATETIME
