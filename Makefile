@@ -3,7 +3,7 @@ PYTHON ?= python3
 export PYTHONPATH := $(CURDIR)/tests$(if $(PYTHONPATH),:$(PYTHONPATH))
 LOCALKUBE_DIR ?= .localkube
 
-.PHONY: help install controlplane cluster cluster-down crds lint test unit demo bench clean
+.PHONY: help install controlplane verapdf cluster cluster-down crds lint test unit demo bench clean
 
 help:
 	@echo "make install       install Bulletin and its dev tools (pip, editable)"
@@ -12,6 +12,7 @@ help:
 	@echo "make cluster       start the local control plane (+ pod executor); make cluster-down"
 	@echo "make crds          regenerate crds/ from the pydantic models"
 	@echo "make bench         run the benchmarks in bench/"
+	@echo "make verapdf       fetch the veraPDF validator (Maven Central, cached)"
 
 install:
 	$(PYTHON) -m pip install -q -e ".[dev]"
@@ -20,6 +21,9 @@ controlplane:
 	@bash tests/controlplane/build.sh
 	@bash tests/helm/build.sh
 	@bash tests/s3server/build.sh
+
+verapdf:
+	@bash tests/validators/verapdf.sh
 
 cluster: controlplane
 	$(PYTHON) -m localkube up --dir $(LOCALKUBE_DIR)

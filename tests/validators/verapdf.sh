@@ -48,15 +48,16 @@ cat >"$work/pom.xml" <<POM
 POM
 
 echo "verapdf.sh: fetching org.verapdf.apps:greenfield-apps:$VERSION into $DEST" >&2
+mvn -B -q -Dstyle.color=never -f "$work/pom.xml" -Dmaven.repo.local="$work/m2" \
+  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$work/lib" >&2
+touch "$work/lib/.complete"
 mkdir -p "$DEST"
 rm -rf "$DEST/lib"
-mvn -B -q -Dstyle.color=never -f "$work/pom.xml" -Dmaven.repo.local="$work/m2" \
-  dependency:copy-dependencies -DincludeScope=runtime -DoutputDirectory="$DEST/lib" >&2
+mv "$work/lib" "$DEST/lib"
 cat >"$LAUNCHER" <<SH
 #!/bin/sh
 # veraPDF $VERSION command line (org.verapdf.apps.GreenfieldCliWrapper).
 exec java -cp "$DEST/lib/*" org.verapdf.apps.GreenfieldCliWrapper "\$@"
 SH
 chmod +x "$LAUNCHER"
-touch "$DEST/lib/.complete"
 echo "$LAUNCHER"
