@@ -1,8 +1,15 @@
-"""A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager) on loopback.
+"""A real Kubernetes control plane (etcd, kube-apiserver, kube-controller-manager).
 
 Binaries come from ``tests/controlplane/build.sh`` (built from Go modules, cached).
 Everything listens on 127.0.0.1 only, with a fresh PKI and a fresh etcd data dir on
 every ``start()``; nothing is persisted between runs.
+
+For a real node (``localkube.node.Node``) pass ``node_ip``: the address of the harness's
+network namespace (``localkube.netns``). The API server then listens and advertises there
+(a kubelet refuses a loopback node, EndpointSlices cannot point at loopback), keeps the
+``kubernetes`` Service's endpoints with the lease reconciler, reaches kubelets by InternalIP
+with a client certificate (for logs and exec), and authorizes kubelets with the Node
+authorizer + NodeRestriction as real clusters do.
 
 Admission: the defaults of kube-apiserver stay on (NamespaceLifecycle, ServiceAccount,
 LimitRanger, ResourceQuota, PodSecurity, ...) except ``TaintNodesByCondition``, which
@@ -39,7 +46,7 @@ import yaml
 
 from ._proc import Popen, free_ports, spawn, stop_proc, tail
 from .kube import ApiError, Credentials, KubeClient
-from .pki import Pki, generate_pki
+from .pki import Pki, client_cert, generate_pki
 
 log = logging.getLogger("localkube.controlplane")
 
@@ -56,6 +63,8 @@ DEFAULT_CONTROLLERS: tuple[str, ...] = (
     "cronjob-controller",
     "ttl-after-finished-controller",
     "root-ca-certificate-publisher-controller",
+    "clusterrole-aggregation-controller",
+    "endpointslice-controller",
 )
 
 ENABLED_ADMISSION = (
@@ -117,6 +126,7 @@ class ControlPlane:
         timeout: float = 120.0,
         verbosity: int = 1,
         audit: bool = False,
+        node_ip: str | None = None,
     ) -> None:
         self.workdir = Path(workdir).resolve()
         self.kubeconfig = self.workdir / "kubeconfig"
@@ -126,6 +136,8 @@ class ControlPlane:
         self.verbosity = verbosity
         #: The API server's audit log of write requests (``audit=True``), else None.
         self.audit_log: Path | None = self.workdir / "audit.log" if audit else None
+        #: Where the API server listens for nodes and pods (None: loopback only, no node).
+        self.node_ip = node_ip
         #: Seconds from launching etcd until the controller manager works (no build).
         self.start_seconds: float | None = None
         #: Per-phase durations in seconds (build, pki, etcd, kube-apiserver, ...).
@@ -194,10 +206,14 @@ class ControlPlane:
                           "--audit-log-format=json", "--audit-log-mode=blocking"]
 
         t = time.monotonic()
-        pki = self.pki = generate_pki(wd / "pki")
+        pki = self.pki = generate_pki(wd / "pki", [self.node_ip] if self.node_ip else [])
+        node_args = self._node_args() if self.node_ip else [
+            "--bind-address=127.0.0.1", "--advertise-address=127.0.0.1",
+            "--endpoint-reconciler-type=none", "--authorization-mode=RBAC",
+            f"--enable-admission-plugins={ENABLED_ADMISSION}"]
         self.timings["pki"] = time.monotonic() - t
         etcd_client, etcd_peer, api_port = free_ports(3)
-        self.server = f"https://127.0.0.1:{api_port}"
+        self.server = f"https://{self.node_ip or '127.0.0.1'}:{api_port}"
 
         def etcd() -> None:
             url = f"http://127.0.0.1:{etcd_client}"
@@ -216,31 +232,28 @@ class ControlPlane:
             self._spawn("kube-apiserver", [
                 str(bins / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{etcd_client}",
-                f"--secure-port={api_port}", "--bind-address=127.0.0.1",
-                "--advertise-address=127.0.0.1", "--endpoint-reconciler-type=none",
+                f"--secure-port={api_port}", *node_args,
                 f"--cert-dir={wd / 'apiserver-certs'}",
                 f"--tls-cert-file={pki.apiserver_cert}",
                 f"--tls-private-key-file={pki.apiserver_key}",
                 f"--client-ca-file={pki.ca_cert}",
-                "--authorization-mode=RBAC",
                 f"--service-account-key-file={pki.sa_pub}",
                 f"--service-account-signing-key-file={pki.sa_key}",
                 "--service-account-issuer=https://kubernetes.default.svc",
                 "--service-cluster-ip-range=10.0.0.0/24",
-                f"--enable-admission-plugins={ENABLED_ADMISSION}",
                 f"--disable-admission-plugins={DISABLED_ADMISSION}",
                 "--allow-privileged=true", "--enable-priority-and-fairness=false",
                 "--profiling=false", f"--v={self.verbosity}", *audit_args,
             ])
-            self._write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
-                                   "bulletin-admin")
+            self.write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
+                                  "bulletin-admin")
             creds = Credentials(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
             self._wait("kube-apiserver", lambda: _apiserver_ready(creds))
 
         def controller_manager() -> None:
             kcm_kubeconfig = wd / "kube-controller-manager.kubeconfig"
-            self._write_kubeconfig(kcm_kubeconfig, pki.kcm_cert, pki.kcm_key,
-                                   "system:kube-controller-manager")
+            self.write_kubeconfig(kcm_kubeconfig, pki.kcm_cert, pki.kcm_key,
+                                  "system:kube-controller-manager")
             self._spawn("kube-controller-manager", [
                 str(bins / "kube-controller-manager"),
                 f"--kubeconfig={kcm_kubeconfig}",
@@ -289,7 +302,22 @@ class ControlPlane:
             time.sleep(delay)
             delay = min(delay * 1.5, 0.5)
 
-    def _write_kubeconfig(self, path: Path, cert: Path, key: Path, user: str) -> None:
+    def _node_args(self) -> list[str]:
+        """API server flags for serving a real node at self.node_ip."""
+        assert self.pki is not None and self.node_ip
+        cert, key = client_cert(self.pki, self.workdir / "pki", "apiserver-kubelet-client",
+                                "kube-apiserver-kubelet-client", "system:masters")
+        return [
+            f"--bind-address={self.node_ip}", f"--advertise-address={self.node_ip}",
+            "--endpoint-reconciler-type=lease",
+            "--kubelet-preferred-address-types=InternalIP",
+            f"--kubelet-client-certificate={cert}", f"--kubelet-client-key={key}",
+            "--authorization-mode=Node,RBAC",
+            f"--enable-admission-plugins={ENABLED_ADMISSION},NodeRestriction",
+        ]
+
+    def write_kubeconfig(self, path: Path, cert: Path, key: Path, user: str) -> None:
+        """Write a kubeconfig for this API server authenticating with a client certificate."""
         assert self.pki is not None
         cfg = {
             "apiVersion": "v1",

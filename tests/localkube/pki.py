@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -68,8 +69,54 @@ def _builder(subject: x509.Name, issuer: x509.Name, key: _Key) -> x509.Certifica
     )
 
 
-def generate_pki(directory: Path) -> Pki:
-    """Create a CA, serving/client certificates and a service-account key in directory."""
+def _sign_leaf(ca_key: _Key, ca_name: x509.Name, cert_path: Path, key_path: Path,
+               subject: x509.Name, ips: Sequence[str] | None) -> None:
+    """Write a key and a CA-signed certificate: a server one when ips is given, else a client."""
+    key = _new_key()
+    server = ips is not None
+    builder = (
+        _builder(subject, ca_name, key)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+        .add_extension(x509.KeyUsage(
+            digital_signature=True, content_commitment=False, key_encipherment=True,
+            data_encipherment=False, key_agreement=False, key_cert_sign=False,
+            crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(x509.ExtendedKeyUsage(
+            [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
+            critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
+            ca_key.public_key()), critical=False)
+    )
+    if ips is not None:
+        builder = builder.add_extension(x509.SubjectAlternativeName([
+            x509.DNSName("localhost"),
+            x509.DNSName("kubernetes"),
+            x509.DNSName("kubernetes.default"),
+            x509.DNSName("kubernetes.default.svc"),
+            *(x509.IPAddress(ipaddress.ip_address(ip)) for ip in ("127.0.0.1", "10.0.0.1", *ips)),
+        ]), critical=False)
+    _write_key(key_path, key)
+    _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
+
+
+def client_cert(pki: Pki, directory: Path, stem: str, cn: str,
+                org: str | None = None) -> tuple[Path, Path]:
+    """Issue a client certificate (CN cn, O org) from pki's CA; return (cert, key) paths."""
+    ca_key = serialization.load_pem_private_key(pki.ca_key.read_bytes(), password=None)
+    assert isinstance(ca_key, ec.EllipticCurvePrivateKey)
+    ca_name = x509.load_pem_x509_certificate(pki.ca_cert.read_bytes()).subject
+    directory.mkdir(parents=True, exist_ok=True)
+    cert, key = directory / f"{stem}.crt", directory / f"{stem}.key"
+    _sign_leaf(ca_key, ca_name, cert, key, _name(cn, org), None)
+    return cert, key
+
+
+def generate_pki(directory: Path, ips: Sequence[str] = ()) -> Pki:
+    """Create a CA, serving/client certificates and a service-account key in directory.
+
+    The API server's certificate is valid for loopback, 10.0.0.1 (the ``kubernetes`` Service)
+    and ips.
+    """
     directory.mkdir(parents=True, exist_ok=True)
     p = Pki(*(directory / n for n in (
         "ca.crt", "ca.key", "apiserver.crt", "apiserver.key", "admin.crt", "admin.key",
@@ -91,37 +138,12 @@ def generate_pki(directory: Path) -> Pki:
     )
     _write_key(p.ca_key, ca_key)
     _write_cert(p.ca_cert, ca_cert)
-
-    def leaf(cert_path: Path, key_path: Path, subject: x509.Name, server: bool) -> None:
-        key = _new_key()
-        builder = (
-            _builder(subject, ca_name, key)
-            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-            .add_extension(x509.KeyUsage(
-                digital_signature=True, content_commitment=False, key_encipherment=True,
-                data_encipherment=False, key_agreement=False, key_cert_sign=False,
-                crl_sign=False, encipher_only=False, decipher_only=False), critical=True)
-            .add_extension(x509.ExtendedKeyUsage(
-                [ExtendedKeyUsageOID.SERVER_AUTH if server else ExtendedKeyUsageOID.CLIENT_AUTH]),
-                critical=False)
-            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(
-                ca_key.public_key()), critical=False)
-        )
-        if server:
-            builder = builder.add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"),
-                x509.DNSName("kubernetes"),
-                x509.DNSName("kubernetes.default"),
-                x509.DNSName("kubernetes.default.svc"),
-                x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
-                x509.IPAddress(ipaddress.ip_address("10.0.0.1")),
-            ]), critical=False)
-        _write_key(key_path, key)
-        _write_cert(cert_path, builder.sign(ca_key, hashes.SHA256()))
-
-    leaf(p.apiserver_cert, p.apiserver_key, _name("kube-apiserver"), server=True)
-    leaf(p.admin_cert, p.admin_key, _name("bulletin-admin", "system:masters"), server=False)
-    leaf(p.kcm_cert, p.kcm_key, _name("system:kube-controller-manager"), server=False)
+    _sign_leaf(ca_key, ca_name, p.apiserver_cert, p.apiserver_key, _name("kube-apiserver"),
+               list(ips))
+    _sign_leaf(ca_key, ca_name, p.admin_cert, p.admin_key,
+               _name("bulletin-admin", "system:masters"), None)
+    _sign_leaf(ca_key, ca_name, p.kcm_cert, p.kcm_key,
+               _name("system:kube-controller-manager"), None)
 
     sa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
     _write_key(p.sa_key, sa_key)
