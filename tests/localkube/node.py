@@ -1,0 +1,249 @@
+"""A real node for the local control plane: containerd + runc, kubelet, kube-proxy, kube-scheduler.
+
+Runs inside the harness's network namespace (``python -m localkube.netns run -- ...``) next to a
+``ControlPlane(..., node_ip=...)`` listening on the namespace's node address. Binaries come from
+``tests/node/build.sh`` (cached); containerd, runc and the CNI plugins from Debian packages.
+Pods get addresses from ``POD_CIDR`` on a bridge; nothing is routed out of the namespace.
+No registry is reachable: images are imported from archives (``import_image``) and pods use
+``imagePullPolicy: Never`` or ``IfNotPresent``. The sandbox image is a static pause binary.
+
+Usage (inside the namespace)::
+
+    cp = ControlPlane(workdir / "cp", node_ip=netns.current().node_ip)
+    cp.start()
+    node = Node(workdir / "node", cp)
+    node.start()                    # returns once the node is Ready
+    node.import_image(Path("busybox.tar"))
+    ...
+    node.stop(); cp.stop()          # stop also removes everything written outside workdir
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from pathlib import Path
+from types import TracebackType
+
+from . import netns, nodeclean
+from ._proc import Popen, spawn, stop_proc, tail
+from .controlplane import REPO_ROOT, ControlPlane
+from .imagearchive import pause_image
+from .kube import ApiError
+from .nodeconfig import (
+    SANDBOX_IMAGE,
+    NodeLayout,
+    cni_config,
+    containerd_config,
+    kube_proxy_config,
+    kubelet_config,
+)
+from .pki import client_cert
+
+log = logging.getLogger("localkube.node")
+
+BUILD_SCRIPT = REPO_ROOT / "tests" / "node" / "build.sh"
+_bin_dir_cache: Path | None = None
+
+
+class NodeError(RuntimeError):
+    """The node failed to start; the message carries the relevant log tail."""
+
+
+def build_node_binaries() -> Path:
+    """Run tests/node/build.sh (instant when cached); return its bin directory."""
+    global _bin_dir_cache
+    if _bin_dir_cache is None:
+        proc = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True,
+                              check=False)
+        if proc.returncode or not proc.stdout.strip():
+            raise NodeError(f"{BUILD_SCRIPT} failed ({proc.returncode})")
+        _bin_dir_cache = Path(proc.stdout.strip().splitlines()[-1])
+    return _bin_dir_cache
+
+
+class Node:
+    """One kubelet node named ``name`` whose state lives in workdir."""
+
+    def __init__(self, workdir: Path, control_plane: ControlPlane, *, name: str = "localkube",
+                 bin_dir: Path | None = None, pod_cidr: str = netns.POD_CIDR,
+                 timeout: float = 120.0, verbosity: int = 1) -> None:
+        if not control_plane.node_ip:
+            raise NodeError("the control plane needs node_ip (ControlPlane(..., node_ip=...))")
+        self.workdir = Path(workdir).resolve()
+        self.cp = control_plane
+        self.name = name
+        self.node_ip: str = control_plane.node_ip
+        self.timeout = timeout
+        self.verbosity = verbosity
+        key = hashlib.sha256(str(self.workdir).encode()).hexdigest()[:8]
+        self.layout = NodeLayout(self.workdir, key, name, self.node_ip, pod_cidr)
+        #: Seconds from nothing (no containerd) until the node is Ready.
+        self.start_seconds: float | None = None
+        #: Per-phase durations (containerd, sandbox image, kubelet ready, ...).
+        self.timings: dict[str, float] = {}
+        self._bin_dir = bin_dir
+        self._procs: list[tuple[str, Popen]] = []
+
+    @property
+    def bin_dir(self) -> Path:
+        """Directory holding kubelet, kube-proxy, kube-scheduler and pause."""
+        if self._bin_dir is None:
+            self._bin_dir = build_node_binaries()
+        return self._bin_dir
+
+    def log_path(self, component: str) -> Path:
+        """Log file of a component (containerd, kubelet, kube-proxy, kube-scheduler)."""
+        return self.workdir / f"{component}.log"
+
+    def __enter__(self) -> Node:
+        self.start()
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self.stop()
+
+    # ------------------------------------------------------------------ start
+    def start(self) -> None:
+        """Start containerd and the node components; return once the node is Ready."""
+        if self._procs:
+            raise NodeError("already started")
+        ns = netns.current()
+        if ns.node_ip != self.node_ip:
+            raise NodeError(f"control plane node_ip {self.node_ip} is not the namespace's "
+                            f"node address {ns.node_ip}")
+        bins = self.bin_dir
+        t0 = time.monotonic()
+        try:
+            self._start(bins)
+        except BaseException:
+            self.stop()
+            raise
+        self.start_seconds = time.monotonic() - t0
+        log.info("node %s Ready in %.1fs", self.name, self.start_seconds)
+
+    def _phase(self, name: str, fn: Callable[[], None]) -> None:
+        t = time.monotonic()
+        fn()
+        self.timings[name] = time.monotonic() - t
+
+    def _start(self, bins: Path) -> None:
+        n = self.layout
+        nodeclean.sweep_crashed_nodes()
+        nodeclean.clean_node(n)  # a previous run in this directory
+        shutil.rmtree(n.root, ignore_errors=True)
+        n.root.mkdir(parents=True)
+        nodeclean.register(n)
+        nodeclean.make_cgroup_root(n.cgroup_root)
+        self._phase("config", lambda: self._write_config(bins))
+        self._phase("containerd", self._start_containerd)
+        self._phase("sandbox image", lambda: self.import_image(
+            pause_image(n.root / "pause.tar", bins / "pause", SANDBOX_IMAGE)) and None)
+        self._spawn("kubelet", [
+            str(bins / "kubelet"), f"--config={n.root / 'kubelet.yaml'}",
+            f"--kubeconfig={n.root / 'kubelet.kubeconfig'}", f"--root-dir={n.kubelet_dir}",
+            f"--cert-dir={n.root / 'kubelet-pki'}",
+            f"--hostname-override={self.name}", f"--node-ip={self.node_ip}",
+            f"--v={self.verbosity}"])
+        self._spawn("kube-proxy", [
+            str(bins / "kube-proxy"), f"--config={n.root / 'kube-proxy.yaml'}",
+            f"--v={self.verbosity}"])
+        self._spawn("kube-scheduler", [
+            str(bins / "kube-scheduler"), f"--kubeconfig={n.root / 'kube-scheduler.kubeconfig'}",
+            "--leader-elect=false", "--secure-port=0", f"--v={self.verbosity}"])
+        self._phase("node Ready", lambda: self._wait("kubelet", self._ready))
+
+    def _write_config(self, bins: Path) -> None:
+        n, cp = self.layout, self.cp
+        assert cp.pki is not None, "start the control plane first"
+        certs = n.root / "pki"
+        for stem, cn, org in (("kubelet", f"system:node:{self.name}", "system:nodes"),
+                              ("kube-proxy", "system:kube-proxy", None),
+                              ("kube-scheduler", "system:kube-scheduler", None)):
+            cert, key = client_cert(cp.pki, certs, stem, cn, org)
+            cp.write_kubeconfig(n.root / f"{stem}.kubeconfig", cert, key, cn)
+        (n.containerd_dir).mkdir()
+        (n.containerd_dir / "config.toml").write_text(containerd_config(n))
+        (n.root / "cni").mkdir()
+        (n.root / "cni" / "10-localkube.conflist").write_text(cni_config(n))
+        (n.root / "kubelet.yaml").write_text(kubelet_config(n, cp.pki.ca_cert))
+        (n.root / "kube-proxy.yaml").write_text(
+            kube_proxy_config(n, n.root / "kube-proxy.kubeconfig"))
+
+    def _start_containerd(self) -> None:
+        n = self.layout
+        self._spawn("containerd", ["containerd", f"--config={n.containerd_dir / 'config.toml'}",
+                                   "--log-level=warn"])
+        self._wait("containerd", lambda: self._ctr("version").returncode == 0)
+
+    def _ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["ctr", f"--address={self.layout.containerd_socket}",
+                               "--namespace=k8s.io", *args],
+                              capture_output=True, text=True, check=False)
+
+    def _ready(self) -> bool:
+        try:
+            node = self.cp.client(timeout=5.0).get(f"/api/v1/nodes/{self.name}")
+        except ApiError as e:
+            if e.status == 404:
+                return False
+            raise
+        return any(c["type"] == "Ready" and c["status"] == "True"
+                   for c in node.get("status", {}).get("conditions") or [])
+
+    def import_image(self, archive: Path) -> list[str]:
+        """Import an image archive (``docker save``/``podman save`` or OCI); return its refs."""
+        proc = self._ctr("images", "import", str(archive))
+        if proc.returncode:
+            raise NodeError(f"importing {archive} failed: {proc.stderr.strip()}")
+        refs = [line.split()[1] for line in proc.stdout.splitlines()
+                if line.startswith("unpacking ")]
+        log.info("imported %s from %s", refs, archive)
+        return refs
+
+    def images(self) -> list[str]:
+        """References of the images the node has."""
+        return self._ctr("images", "list", "--quiet").stdout.split()
+
+    def _spawn(self, name: str, args: list[str]) -> None:
+        log.debug("starting %s: %s", name, " ".join(args))
+        self._procs.append((name, spawn(args, log=self.log_path(name), cwd=self.workdir)))
+
+    def _wait(self, name: str, ready: Callable[[], bool]) -> None:
+        """Poll ready() until true; fail fast, with log tails, if a component exits."""
+        deadline = time.monotonic() + self.timeout
+        delay = 0.05
+        while not ready():
+            for comp, proc in self._procs:
+                if proc.poll() is not None:
+                    raise NodeError(f"{comp} exited with code {proc.returncode}; log "
+                                    f"{self.log_path(comp)}:\n{tail(self.log_path(comp))}")
+            if time.monotonic() > deadline:
+                raise NodeError(f"{name} not ready after {self.timeout:.0f}s; log "
+                                f"{self.log_path(name)}:\n{tail(self.log_path(name))}")
+            time.sleep(delay)
+            delay = min(delay * 1.5, 0.5)
+
+    # ------------------------------------------------------------------- stop
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop everything, kill the pods, remove all the node wrote outside workdir. Idempotent."""
+        procs = dict(self._procs)
+        for name in ("kube-scheduler", "kube-proxy", "kubelet"):
+            if name in procs:
+                stop_proc(procs[name], timeout)
+        nodeclean.kill_cgroup_processes(self.layout.cgroup_root)
+        if "containerd" in procs:
+            stop_proc(procs["containerd"], timeout)
+        self._procs.clear()
+        nodeclean.clean_node(self.layout)
+
+    @property
+    def running(self) -> bool:
+        """True while every started component is alive."""
+        return bool(self._procs) and all(p.poll() is None for _, p in self._procs)
+
