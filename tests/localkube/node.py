@@ -142,8 +142,7 @@ class Node:
         nodeclean.make_cgroup_root(n.cgroup_root)
         self._phase("config", lambda: self._write_config(bins))
         self._phase("containerd", self._start_containerd)
-        self._phase("sandbox image", lambda: self.import_image(
-            pause_image(n.root / "pause.tar", bins / "pause", SANDBOX_IMAGE)) and None)
+        self._phase("sandbox image", lambda: self._import_sandbox(bins))
         self._spawn("kubelet", [
             str(bins / "kubelet"), f"--config={n.root / 'kubelet.yaml'}",
             f"--kubeconfig={n.root / 'kubelet.kubeconfig'}", f"--root-dir={n.kubelet_dir}",
@@ -180,6 +179,10 @@ class Node:
         self._spawn("containerd", ["containerd", f"--config={n.containerd_dir / 'config.toml'}",
                                    "--log-level=warn"])
         self._wait("containerd", lambda: self._ctr("version").returncode == 0)
+
+    def _import_sandbox(self, bins: Path) -> None:
+        archive = pause_image(self.layout.root / "pause.tar", bins / "pause", SANDBOX_IMAGE)
+        self.import_image(archive)
 
     def _ctr(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(["ctr", f"--address={self.layout.containerd_socket}",

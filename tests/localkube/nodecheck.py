@@ -1,4 +1,6 @@
-"""End-to-end check of the real node: ``python -m localkube.netns run -- python -m localkube.nodecheck``.
+"""End-to-end check of the real node (localkube.node).
+
+Run: ``python -m localkube.netns run -- python -m localkube.nodecheck [--keep] [-v]``.
 
 Inside the harness namespace it starts a ControlPlane and a Node from nothing, imports a busybox
 image, and proves: the node is Ready; a pod on the pod network completes and ``kubectl logs``
@@ -39,7 +41,7 @@ T = TypeVar("T")
 
 IN_CLUSTER = """
 sa=/var/run/secrets/kubernetes.io/serviceaccount
-test "$KUBERNETES_SERVICE_HOST" = 10.0.0.1 || { echo "service host $KUBERNETES_SERVICE_HOST"; exit 2; }
+if [ "$KUBERNETES_SERVICE_HOST" != 10.0.0.1 ]; then echo "$KUBERNETES_SERVICE_HOST"; exit 2; fi
 wget -q -O- --header "Authorization: Bearer $(cat $sa/token)" \
   --header "Content-Type: application/json" \
   --post-data '{"apiVersion":"authentication.k8s.io/v1","kind":"SelfSubjectReview"}' \
@@ -167,7 +169,7 @@ class NodeCheck:
         cond = wait_for("Job read-only to end", ended)
         logs = self.kubectl("logs", "-n", NS, "job/read-only")
         assert cond == "Complete", (cond, logs)
-        assert logs.split() == "uid=10001 read-only root, scratch ok".split(), logs
+        assert logs.splitlines() == ["uid=10001", "read-only root, scratch ok"], logs
 
     def tcp_to_node(self) -> None:
         server = TcpServer(self.node.node_ip)

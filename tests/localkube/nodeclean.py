@@ -74,8 +74,8 @@ def remove_cgroups(rel: str) -> None:
     for top in cgroup_dirs(rel):
         if not top.is_dir():
             continue
-        for d in sorted((p for p in top.rglob("*") if p.is_dir()),
-                        key=lambda p: len(p.parts), reverse=True) + [top]:
+        below = sorted((p for p in top.rglob("*") if p.is_dir()), key=lambda p: len(p.parts))
+        for d in [*reversed(below), top]:
             with contextlib.suppress(FileNotFoundError):
                 d.rmdir()
 
@@ -134,6 +134,9 @@ def remove_global_leftovers(n: NodeLayout) -> None:
         for link in CONTAINER_LOG_LINKS.iterdir():
             if link.is_symlink() and os.readlink(link).startswith(logs):
                 link.unlink()
+    sandboxes = n.containerd_dir / "root" / "io.containerd.grpc.v1.cri" / "sandboxes"
+    for sandbox in sandboxes.iterdir() if sandboxes.is_dir() else []:
+        (CNI_CACHE / "results" / f"cni-loopback-{sandbox.name}-lo").unlink(missing_ok=True)
     for cached in CNI_CACHE.glob(f"results/{n.cni_network}-*"):
         cached.unlink(missing_ok=True)
     for d in (DEVICE_PLUGINS, DEVICE_PLUGINS.parent, CONTAINER_LOG_LINKS,
