@@ -3,13 +3,14 @@ PYTHON ?= python3
 export PYTHONPATH := $(CURDIR)/tests$(if $(PYTHONPATH),:$(PYTHONPATH))
 LOCALKUBE_DIR ?= .localkube
 
-.PHONY: help install controlplane verapdf cluster cluster-down crds lint test unit demo bench clean
+.PHONY: help install controlplane node verapdf cluster cluster-down crds lint test unit demo bench clean
 
 help:
 	@echo "make install       install Bulletin and its dev tools (pip, editable)"
 	@echo "make demo          run one report end to end on a local control plane"
 	@echo "make test          lint, type-check and run every test"
-	@echo "make cluster       start the local control plane (+ pod executor); make cluster-down"
+	@echo "make cluster       start the local control plane + a real node in a network namespace"
+	@echo "                   (kubectl: python -m localkube kubectl ...); make cluster-down"
 	@echo "make crds          regenerate crds/ from the pydantic models"
 	@echo "make bench         run the benchmarks in bench/"
 	@echo "make verapdf       fetch the veraPDF validator (Maven Central, cached)"
@@ -25,7 +26,11 @@ controlplane:
 verapdf:
 	@bash tests/validators/verapdf.sh
 
-cluster: controlplane
+# kubelet, kube-proxy, kube-scheduler and the pause binary (needs the apt packages in README).
+node:
+	@bash tests/node/build.sh
+
+cluster: controlplane node
 	$(PYTHON) -m localkube up --dir $(LOCALKUBE_DIR)
 
 cluster-down:

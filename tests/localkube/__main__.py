@@ -1,17 +1,22 @@
 """``python -m localkube``: run a local cluster in the background for development.
 
-    python -m localkube up [--dir .localkube]     # control plane + pod executor, detached
+    python -m localkube up [--dir .localkube]     # control plane + real node, detached
     python -m localkube status [--dir .localkube]
-    python -m localkube kubectl get pods -A       # the built kubectl with the kubeconfig
+    python -m localkube kubectl get pods -A       # the built kubectl, inside the namespace
+    python -m localkube import-image IMAGE.tar    # load a `podman save` archive into the node
     python -m localkube down [--dir .localkube]   # stop it (idempotent)
 
 Run from ``tests/`` or with ``tests`` on ``PYTHONPATH`` (pytest's ``pythonpath`` does
-that for tests). ``up`` starts ``python -m localkube serve --dir D`` in a new session;
-that process owns etcd, kube-apiserver, kube-controller-manager and the pod executor
-(they die with it), writes ``D/serve.pid`` and ``D/state.json`` and stops everything
-on SIGTERM. State is not kept across ``down``/``up``. Logs: ``D/serve.log``,
-``D/etcd.log``, ``D/kube-apiserver.log``, ``D/kube-controller-manager.log``, pod
-output under ``D/pods/``.
+that for tests). By default ``up`` creates a network namespace pinned at ``D/netns``
+(``localkube.netns``) and starts ``python -m localkube serve --dir D`` inside it in a new
+session; that process owns etcd, kube-apiserver, kube-controller-manager and the node
+(containerd, kubelet, kube-proxy, kube-scheduler; ``localkube.node``), which die with it,
+writes ``D/serve.pid`` and ``D/state.json`` and stops everything on SIGTERM. ``down``
+also deletes the namespace. The API server listens on the namespace's node address only,
+so reach it with ``python -m localkube kubectl`` (or ``nsenter --net=D/netns``).
+``up --executor`` runs the old process executor instead of a node, on loopback, without
+a namespace. State is not kept across ``down``/``up``. Logs: ``D/serve.log``, ``D/*.log``,
+``D/node/*.log``, container logs in ``D/node/pod-logs/`` (executor: ``D/pods/``).
 """
 
 from __future__ import annotations
@@ -27,10 +32,15 @@ import sys
 import threading
 import time
 from pathlib import Path
+from typing import TYPE_CHECKING
 
+from . import netns, nodeclean
 from ._proc import tail
 from .controlplane import ControlPlane, build_binaries
-from .executor import PodExecutor
+from .node import Node, build_node_binaries
+
+if TYPE_CHECKING:
+    from .executor import PodExecutor
 
 DEFAULT_DIR = os.environ.get("LOCALKUBE_DIR", ".localkube")
 
@@ -72,19 +82,21 @@ def _state(d: Path) -> dict[str, object]:
 
 
 def _usage(d: Path, state: dict[str, object]) -> str:
+    node = (f"  node:       {state.get('node')} at {state.get('node_ip')}, Ready in "
+            f"{state.get('node_start_seconds')}s; logs in {d}/node/, namespace {d}/netns\n"
+            if state.get("node") else f"  executor:   pod output in {d}/pods/\n")
     return (
         f"localkube is up (control plane started in {state.get('start_seconds')}s)\n"
         f"  kubeconfig: {d / 'kubeconfig'}\n"
         f"  server:     {state.get('server')}\n"
         f"  kubectl:    {state.get('bin_dir')}/kubectl\n"
-        f"  logs:       {d}/*.log, pod output in {d}/pods/\n\n"
-        f"  export KUBECONFIG={d / 'kubeconfig'}; kubectl get ns\n"
-        f"  (or: python -m localkube --dir {d} kubectl get ns)\n"
+        f"  logs:       {d}/*.log\n{node}\n"
+        f"  python -m localkube --dir {d} kubectl get ns\n"
         f"  stop with: python -m localkube down --dir {d}"
     )
 
 
-def cmd_up(d: Path, timeout: float) -> int:
+def cmd_up(d: Path, timeout: float, executor: bool) -> int:
     """Start the detached serve process and wait until the cluster is ready."""
     pid = _serve_pid(d)
     if pid is not None and _state(d).get("pid") == pid:
@@ -98,11 +110,18 @@ def cmd_up(d: Path, timeout: float) -> int:
         (d / "state.json").unlink(missing_ok=True)
         pkg_dir = Path(__file__).resolve().parent
         root = pkg_dir.parents[len((__package__ or "localkube").split(".")) - 1]
+        argv = [sys.executable, "-m", __package__ or "localkube", "serve", "--dir", str(d)]
+        env = dict(os.environ)
+        if executor:
+            argv.append("--executor")
+        else:
+            build_node_binaries()
+            ns = netns.NetNS(d / "netns").create()
+            argv, env = ns.command(argv), {**env, **ns.env()}
         with open(d / "serve.log", "ab") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", __package__ or "localkube", "serve", "--dir", str(d)],
-                cwd=root, stdin=subprocess.DEVNULL, stdout=out, stderr=subprocess.STDOUT,
-                start_new_session=True)
+                argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
+                stderr=subprocess.STDOUT, start_new_session=True)
         pid = proc.pid
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -113,6 +132,7 @@ def cmd_up(d: Path, timeout: float) -> int:
         if not _pid_alive(pid):
             print(f"localkube failed to start; {d / 'serve.log'}:\n{tail(d / 'serve.log')}",
                   file=sys.stderr)
+            netns.NetNS(d / "netns").delete()
             return 1
         time.sleep(0.2)
     print(f"localkube not ready after {timeout:.0f}s; see {d / 'serve.log'}", file=sys.stderr)
@@ -135,6 +155,8 @@ def cmd_down(d: Path, timeout: float = 30.0) -> int:
         print("localkube stopped")
     for name in ("serve.pid", "state.json"):
         (d / name).unlink(missing_ok=True)
+    netns.NetNS(d / "netns").delete()
+    nodeclean.sweep_crashed_nodes()
     return 0
 
 
@@ -150,14 +172,31 @@ def cmd_status(d: Path) -> int:
 
 
 def cmd_kubectl(d: Path, args: list[str]) -> int:
-    """exec kubectl with the cluster's kubeconfig."""
+    """exec kubectl with the cluster's kubeconfig (inside the namespace, if there is one)."""
     bin_dir = _state(d).get("bin_dir") or build_binaries()
-    kubectl = str(Path(str(bin_dir)) / "kubectl")
-    os.execv(kubectl, [kubectl, f"--kubeconfig={d / 'kubeconfig'}", *args])
+    argv = [str(Path(str(bin_dir)) / "kubectl"), f"--kubeconfig={d / 'kubeconfig'}", *args]
+    ns = netns.NetNS(d / "netns")
+    if ns.exists:
+        argv = ns.command(argv)
+    os.execvp(argv[0], argv)
 
 
-def cmd_serve(d: Path) -> int:
-    """Own the control plane and the executor until SIGTERM/SIGINT."""
+def cmd_import(d: Path, archives: list[Path]) -> int:
+    """Import image archives into the running node's containerd."""
+    socket = _state(d).get("containerd_socket")
+    if not socket:
+        print("localkube is not running with a node", file=sys.stderr)
+        return 1
+    for archive in archives:
+        proc = subprocess.run(["ctr", f"--address={socket}", "--namespace=k8s.io", "images",
+                               "import", str(archive)], check=False)
+        if proc.returncode:
+            return proc.returncode
+    return 0
+
+
+def cmd_serve(d: Path, executor: bool) -> int:
+    """Own the control plane and the node (or executor) until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("localkube.serve")
@@ -166,29 +205,39 @@ def cmd_serve(d: Path) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: done.set())
-    cp = ControlPlane(d)
-    executor: PodExecutor | None = None
+    cp = ControlPlane(d, node_ip=None if executor else netns.current().node_ip)
+    pods: Node | PodExecutor | None = None
     code = 0
     try:
         cp.start()
-        executor = PodExecutor(cp.kubeconfig, d)
-        executor.start()
-        state = {"pid": os.getpid(), "ready": True, "kubeconfig": str(cp.kubeconfig),
-                 "server": cp.server, "bin_dir": str(cp.bin_dir),
-                 "start_seconds": round(cp.start_seconds or 0, 2), "timings": cp.timings}
+        state: dict[str, object] = {}
+        if executor:
+            from .executor import PodExecutor
+
+            pods = PodExecutor(cp.kubeconfig, d)
+            pods.start()
+        else:
+            pods = node = Node(d / "node", cp)
+            node.start()
+            state = {"node": node.name, "node_ip": node.node_ip,
+                     "node_start_seconds": round(node.start_seconds or 0, 2),
+                     "containerd_socket": str(node.layout.containerd_socket)}
+        state.update({"pid": os.getpid(), "ready": True, "kubeconfig": str(cp.kubeconfig),
+                      "server": cp.server, "bin_dir": str(cp.bin_dir),
+                      "start_seconds": round(cp.start_seconds or 0, 2), "timings": cp.timings})
         (d / "state.json").write_text(json.dumps(state, indent=1))
         log.info("ready: %s", state)
         while not done.wait(5):
-            if not cp.running:
-                log.error("a control plane component died; see %s/*.log", d)
+            if not cp.running or (isinstance(pods, Node) and not pods.running):
+                log.error("a component died; see %s/*.log and %s/node/*.log", d, d)
                 code = 1
                 break
     except Exception:
         log.exception("localkube failed")
         code = 1
     finally:
-        if executor is not None:
-            executor.stop()
+        if pods is not None:
+            pods.stop()
         cp.stop()
         (d / "state.json").unlink(missing_ok=True)
         with contextlib.suppress(OSError):
@@ -208,21 +257,28 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", parents=[dir_opt], help="start in the background")
     up.add_argument("--timeout", type=float, default=300.0)
+    up.add_argument("--executor", action="store_true",
+                    help="run pods as host processes (old executor) instead of a node")
     sub.add_parser("down", parents=[dir_opt], help="stop")
     sub.add_parser("status", parents=[dir_opt], help="is it running?")
-    sub.add_parser("serve", parents=[dir_opt], help="run in the foreground (used by up)")
+    serve = sub.add_parser("serve", parents=[dir_opt], help="run in the foreground (used by up)")
+    serve.add_argument("--executor", action="store_true")
     kc = sub.add_parser("kubectl", help="run kubectl against the cluster")
     kc.add_argument("args", nargs=argparse.REMAINDER)
+    imp = sub.add_parser("import-image", parents=[dir_opt], help="load image archives")
+    imp.add_argument("archives", nargs="+", type=Path)
     args = parser.parse_args(argv)
     d = Path(args.dir).resolve()
     if args.cmd == "up":
-        return cmd_up(d, args.timeout)
+        return cmd_up(d, args.timeout, args.executor)
     if args.cmd == "down":
         return cmd_down(d)
     if args.cmd == "status":
         return cmd_status(d)
     if args.cmd == "serve":
-        return cmd_serve(d)
+        return cmd_serve(d, args.executor)
+    if args.cmd == "import-image":
+        return cmd_import(d, args.archives)
     return cmd_kubectl(d, args.args)
 
 
