@@ -1,9 +1,13 @@
-"""localkube: a real Kubernetes control plane plus a local pod executor, for dev and tests.
+"""localkube: a real Kubernetes control plane and node (or a process executor), for dev and tests.
 
-* ``ControlPlane``: etcd + kube-apiserver + kube-controller-manager on 127.0.0.1.
-* ``PodExecutor``: binds pods to a local node and runs them as host processes.
-* ``KubeClient``: the small JSON REST client both use.
-* ``python -m localkube up|down|status|kubectl``: a background cluster for developers.
+* ``ControlPlane``: etcd + kube-apiserver + kube-controller-manager (loopback, or the node
+  address of a namespace with ``node_ip``).
+* ``NetNS``/``netns.current()``: the harness's network namespace
+  (``python -m localkube.netns run -- CMD``).
+* ``Node``: containerd + runc, kubelet, kube-proxy, kube-scheduler in that namespace.
+* ``PodExecutor``: binds pods to a local node and runs them as host processes (being replaced).
+* ``KubeClient``: the small JSON REST client.
+* ``python -m localkube up|down|status|kubectl|import-image``: a background cluster.
 
 Exports are imported lazily so ``python -m localkube.executor`` runs cleanly.
 """
@@ -14,14 +18,21 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .controlplane import ControlPlane, ControlPlaneError, build_binaries
+    from .builds import build_binaries, build_node_binaries
+    from .controlplane import ControlPlane, ControlPlaneError
     from .executor import PodExecutor
     from .kube import ApiError, Credentials, KubeClient
+    from .netns import NetNS
+    from .node import Node, NodeError
 
 _EXPORTS = {
     "ControlPlane": "controlplane",
     "ControlPlaneError": "controlplane",
-    "build_binaries": "controlplane",
+    "build_binaries": "builds",
+    "build_node_binaries": "builds",
+    "NetNS": "netns",
+    "Node": "node",
+    "NodeError": "node",
     "PodExecutor": "executor",
     "ApiError": "kube",
     "Credentials": "kube",
@@ -34,8 +45,12 @@ __all__ = [
     "ControlPlaneError",
     "Credentials",
     "KubeClient",
+    "NetNS",
+    "Node",
+    "NodeError",
     "PodExecutor",
     "build_binaries",
+    "build_node_binaries",
 ]
 
 

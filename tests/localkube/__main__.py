@@ -36,8 +36,9 @@ from typing import TYPE_CHECKING
 
 from . import netns, nodeclean
 from ._proc import tail
-from .controlplane import ControlPlane, build_binaries
-from .node import Node, build_node_binaries
+from .builds import build_binaries, build_node_binaries
+from .controlplane import ControlPlane
+from .node import Node
 
 if TYPE_CHECKING:
     from .executor import PodExecutor

@@ -30,28 +30,24 @@ Usage::
 
 from __future__ import annotations
 
-import collections
 import http.client
 import json
 import logging
 import shutil
-import subprocess
-import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
 import yaml
 
-from ._proc import Popen, free_ports, spawn, stop_proc, tail
-from .kube import ApiError, Credentials, KubeClient
+from ._proc import free_ports
+from .builds import build_binaries
+from .kube import Credentials, KubeClient
 from .pki import Pki, client_cert, generate_pki
+from .supervise import Supervisor
 
 log = logging.getLogger("localkube.controlplane")
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-BUILD_SCRIPT = REPO_ROOT / "tests" / "controlplane" / "build.sh"
 
 #: Controllers run by kube-controller-manager (1.34 names).
 DEFAULT_CONTROLLERS: tuple[str, ...] = (
@@ -85,33 +81,8 @@ rules:
   - level: None
 """
 
-_bin_dir_cache: Path | None = None
-
-
 class ControlPlaneError(RuntimeError):
     """The control plane failed to start; the message carries the relevant log tail."""
-
-
-def build_binaries() -> Path:
-    """Run build.sh (instant when cached) and return the bin directory it prints.
-
-    The build's progress (stderr) is passed through to our stderr.
-    """
-    global _bin_dir_cache
-    if _bin_dir_cache is None:
-        proc = subprocess.Popen(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE,
-                                stderr=subprocess.PIPE, text=True)
-        assert proc.stdout is not None and proc.stderr is not None
-        err_tail: collections.deque[str] = collections.deque(maxlen=40)
-        for line in proc.stderr:
-            sys.stderr.write(line)
-            err_tail.append(line)
-        lines = proc.stdout.read().strip().splitlines()
-        if proc.wait() != 0 or not lines:
-            raise ControlPlaneError(
-                f"{BUILD_SCRIPT} failed ({proc.returncode}):\n{''.join(err_tail)}")
-        _bin_dir_cache = Path(lines[-1].strip())
-    return _bin_dir_cache
 
 
 class ControlPlane:
@@ -140,11 +111,11 @@ class ControlPlane:
         self.node_ip = node_ip
         #: Seconds from launching etcd until the controller manager works (no build).
         self.start_seconds: float | None = None
-        #: Per-phase durations in seconds (build, pki, etcd, kube-apiserver, ...).
-        self.timings: dict[str, float] = {}
         self.pki: Pki | None = None
         self._bin_dir = bin_dir
-        self._procs: list[tuple[str, Popen]] = []
+        self._sup = Supervisor(self.workdir, timeout, ControlPlaneError)
+        #: Per-phase durations in seconds (build, pki, etcd, kube-apiserver, ...).
+        self.timings = self._sup.timings
 
     @property
     def bin_dir(self) -> Path:
@@ -155,7 +126,7 @@ class ControlPlane:
 
     def log_path(self, component: str) -> Path:
         """Log file of a component, e.g. ``log_path("kube-apiserver")``."""
-        return self.workdir / f"{component}.log"
+        return self._sup.log_path(component)
 
     def client(self, timeout: float = 30.0) -> KubeClient:
         """An admin (system:masters) client."""
@@ -172,7 +143,7 @@ class ControlPlane:
     # ------------------------------------------------------------------ start
     def start(self) -> None:
         """Start all components and wait until they work; raise ControlPlaneError if not."""
-        if self._procs:
+        if self._sup.procs:
             raise ControlPlaneError("already started")
         t0 = time.monotonic()
         bins = self.bin_dir
@@ -184,11 +155,6 @@ class ControlPlane:
             raise
         self.start_seconds = time.monotonic() - t0 - self.timings["build"]
         log.info("control plane up in %.1fs at %s", self.start_seconds, self.server)
-
-    def _phase(self, name: str, fn: Callable[[], None]) -> None:
-        t = time.monotonic()
-        fn()
-        self.timings[name] = time.monotonic() - t
 
     def _start(self, bins: Path) -> None:
         wd = self.workdir
@@ -218,7 +184,7 @@ class ControlPlane:
         def etcd() -> None:
             url = f"http://127.0.0.1:{etcd_client}"
             peer = f"http://127.0.0.1:{etcd_peer}"
-            self._spawn("etcd", [
+            self._sup.spawn("etcd", [
                 str(bins / "etcd"), "--name=localkube", f"--data-dir={wd / 'etcd'}",
                 f"--listen-client-urls={url}", f"--advertise-client-urls={url}",
                 f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
@@ -226,10 +192,10 @@ class ControlPlane:
                 "--unsafe-no-fsync", f"--quota-backend-bytes={512 * 1024 * 1024}",
                 "--log-level=warn",
             ])
-            self._wait("etcd", lambda: _etcd_healthy(etcd_client))
+            self._sup.wait("etcd", lambda: _etcd_healthy(etcd_client))
 
         def apiserver() -> None:
-            self._spawn("kube-apiserver", [
+            self._sup.spawn("kube-apiserver", [
                 str(bins / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{etcd_client}",
                 f"--secure-port={api_port}", *node_args,
@@ -248,13 +214,13 @@ class ControlPlane:
             self.write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
                                   "bulletin-admin")
             creds = Credentials(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
-            self._wait("kube-apiserver", lambda: _apiserver_ready(creds))
+            self._sup.wait("kube-apiserver", lambda: _apiserver_ready(creds))
 
         def controller_manager() -> None:
             kcm_kubeconfig = wd / "kube-controller-manager.kubeconfig"
             self.write_kubeconfig(kcm_kubeconfig, pki.kcm_cert, pki.kcm_key,
                                   "system:kube-controller-manager")
-            self._spawn("kube-controller-manager", [
+            self._sup.spawn("kube-controller-manager", [
                 str(bins / "kube-controller-manager"),
                 f"--kubeconfig={kcm_kubeconfig}",
                 "--use-service-account-credentials=true",
@@ -268,39 +234,12 @@ class ControlPlane:
             checks = ["/api/v1/namespaces/default/serviceaccounts/default"]
             if any("root-ca" in c for c in self.controllers):
                 checks.append("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
-            self._wait("kube-controller-manager",
+            self._sup.wait("kube-controller-manager",
                        lambda: all(client.exists(path) for path in checks))
 
-        self._phase("etcd", etcd)
-        self._phase("kube-apiserver", apiserver)
-        self._phase("kube-controller-manager", controller_manager)
-
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log.debug("starting %s: %s", name, " ".join(args))
-        self._procs.append((name, spawn(args, log=self.log_path(name), cwd=self.workdir)))
-
-    def _wait(self, name: str, ready: Callable[[], bool]) -> None:
-        """Poll ready() until true; fail fast if the component exits, with its log tail."""
-        proc = dict(self._procs)[name]
-        deadline = time.monotonic() + self.timeout
-        delay = 0.05
-        last_error: Exception | None = None
-        while True:
-            if proc.poll() is not None:
-                raise ControlPlaneError(
-                    f"{name} exited with code {proc.returncode} during startup; "
-                    f"log {self.log_path(name)}:\n{tail(self.log_path(name))}")
-            try:
-                if ready():
-                    return
-            except (OSError, http.client.HTTPException, ApiError, ValueError) as e:
-                last_error = e
-            if time.monotonic() > deadline:
-                raise ControlPlaneError(
-                    f"{name} not ready after {self.timeout:.0f}s (last error: {last_error}); "
-                    f"log {self.log_path(name)}:\n{tail(self.log_path(name))}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
+        self._sup.phase("etcd", etcd)
+        self._sup.phase("kube-apiserver", apiserver)
+        self._sup.phase("kube-controller-manager", controller_manager)
 
     def _node_args(self) -> list[str]:
         """API server flags for serving a real node at self.node_ip."""
@@ -336,15 +275,12 @@ class ControlPlane:
     # ------------------------------------------------------------------- stop
     def stop(self, timeout: float = 10.0) -> None:
         """Stop the components in reverse start order (SIGTERM, then SIGKILL). Idempotent."""
-        while self._procs:
-            name, proc = self._procs.pop()
-            code = stop_proc(proc, timeout)
-            log.debug("%s stopped (exit %s)", name, code)
+        self._sup.stop(timeout=timeout)
 
     @property
     def running(self) -> bool:
         """True while every started component is alive."""
-        return bool(self._procs) and all(p.poll() is None for _, p in self._procs)
+        return self._sup.running
 
 
 def _etcd_healthy(port: int) -> bool:

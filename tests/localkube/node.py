@@ -25,13 +25,12 @@ import logging
 import shutil
 import subprocess
 import time
-from collections.abc import Callable
 from pathlib import Path
 from types import TracebackType
 
 from . import netns, nodeclean
-from ._proc import Popen, spawn, stop_proc, tail
-from .controlplane import REPO_ROOT, ControlPlane
+from .builds import build_node_binaries
+from .controlplane import ControlPlane
 from .imagearchive import pause_image
 from .kube import ApiError
 from .nodeconfig import (
@@ -43,27 +42,13 @@ from .nodeconfig import (
     kubelet_config,
 )
 from .pki import client_cert
+from .supervise import Supervisor
 
 log = logging.getLogger("localkube.node")
-
-BUILD_SCRIPT = REPO_ROOT / "tests" / "node" / "build.sh"
-_bin_dir_cache: Path | None = None
 
 
 class NodeError(RuntimeError):
     """The node failed to start; the message carries the relevant log tail."""
-
-
-def build_node_binaries() -> Path:
-    """Run tests/node/build.sh (instant when cached); return its bin directory."""
-    global _bin_dir_cache
-    if _bin_dir_cache is None:
-        proc = subprocess.run(["bash", str(BUILD_SCRIPT)], stdout=subprocess.PIPE, text=True,
-                              check=False)
-        if proc.returncode or not proc.stdout.strip():
-            raise NodeError(f"{BUILD_SCRIPT} failed ({proc.returncode})")
-        _bin_dir_cache = Path(proc.stdout.strip().splitlines()[-1])
-    return _bin_dir_cache
 
 
 class Node:
@@ -84,10 +69,10 @@ class Node:
         self.layout = NodeLayout(self.workdir, key, name, self.node_ip, pod_cidr)
         #: Seconds from nothing (no containerd) until the node is Ready.
         self.start_seconds: float | None = None
-        #: Per-phase durations (containerd, sandbox image, kubelet ready, ...).
-        self.timings: dict[str, float] = {}
         self._bin_dir = bin_dir
-        self._procs: list[tuple[str, Popen]] = []
+        self._sup = Supervisor(self.workdir, timeout, NodeError)
+        #: Per-phase durations (containerd, sandbox image, node Ready, ...).
+        self.timings = self._sup.timings
 
     @property
     def bin_dir(self) -> Path:
@@ -98,7 +83,7 @@ class Node:
 
     def log_path(self, component: str) -> Path:
         """Log file of a component (containerd, kubelet, kube-proxy, kube-scheduler)."""
-        return self.workdir / f"{component}.log"
+        return self._sup.log_path(component)
 
     def __enter__(self) -> Node:
         self.start()
@@ -111,7 +96,7 @@ class Node:
     # ------------------------------------------------------------------ start
     def start(self) -> None:
         """Start containerd and the node components; return once the node is Ready."""
-        if self._procs:
+        if self._sup.procs:
             raise NodeError("already started")
         ns = netns.current()
         if ns.node_ip != self.node_ip:
@@ -127,11 +112,6 @@ class Node:
         self.start_seconds = time.monotonic() - t0
         log.info("node %s Ready in %.1fs", self.name, self.start_seconds)
 
-    def _phase(self, name: str, fn: Callable[[], None]) -> None:
-        t = time.monotonic()
-        fn()
-        self.timings[name] = time.monotonic() - t
-
     def _start(self, bins: Path) -> None:
         n = self.layout
         nodeclean.sweep_crashed_nodes()
@@ -140,22 +120,22 @@ class Node:
         n.root.mkdir(parents=True)
         nodeclean.register(n)
         nodeclean.make_cgroup_root(n.cgroup_root)
-        self._phase("config", lambda: self._write_config(bins))
-        self._phase("containerd", self._start_containerd)
-        self._phase("sandbox image", lambda: self._import_sandbox(bins))
-        self._spawn("kubelet", [
+        self._sup.phase("config", lambda: self._write_config(bins))
+        self._sup.phase("containerd", self._start_containerd)
+        self._sup.phase("sandbox image", lambda: self._import_sandbox(bins))
+        self._sup.spawn("kubelet", [
             str(bins / "kubelet"), f"--config={n.root / 'kubelet.yaml'}",
             f"--kubeconfig={n.root / 'kubelet.kubeconfig'}", f"--root-dir={n.kubelet_dir}",
             f"--cert-dir={n.root / 'kubelet-pki'}",
             f"--hostname-override={self.name}", f"--node-ip={self.node_ip}",
             f"--v={self.verbosity}"])
-        self._spawn("kube-proxy", [
+        self._sup.spawn("kube-proxy", [
             str(bins / "kube-proxy"), f"--config={n.root / 'kube-proxy.yaml'}",
             f"--v={self.verbosity}"])
-        self._spawn("kube-scheduler", [
+        self._sup.spawn("kube-scheduler", [
             str(bins / "kube-scheduler"), f"--kubeconfig={n.root / 'kube-scheduler.kubeconfig'}",
             "--leader-elect=false", "--secure-port=0", f"--v={self.verbosity}"])
-        self._phase("node Ready", lambda: self._wait("kubelet", self._ready))
+        self._sup.phase("node Ready", lambda: self._sup.wait("kubelet", self._ready))
 
     def _write_config(self, bins: Path) -> None:
         n, cp = self.layout, self.cp
@@ -176,9 +156,9 @@ class Node:
 
     def _start_containerd(self) -> None:
         n = self.layout
-        self._spawn("containerd", ["containerd", f"--config={n.containerd_dir / 'config.toml'}",
+        self._sup.spawn("containerd", ["containerd", f"--config={n.containerd_dir / 'config.toml'}",
                                    "--log-level=warn"])
-        self._wait("containerd", lambda: self._ctr("version").returncode == 0)
+        self._sup.wait("containerd", lambda: self._ctr("version").returncode == 0)
 
     def _import_sandbox(self, bins: Path) -> None:
         archive = pause_image(self.layout.root / "pause.tar", bins / "pause", SANDBOX_IMAGE)
@@ -213,40 +193,21 @@ class Node:
         """References of the images the node has."""
         return self._ctr("images", "list", "--quiet").stdout.split()
 
-    def _spawn(self, name: str, args: list[str]) -> None:
-        log.debug("starting %s: %s", name, " ".join(args))
-        self._procs.append((name, spawn(args, log=self.log_path(name), cwd=self.workdir)))
-
-    def _wait(self, name: str, ready: Callable[[], bool]) -> None:
-        """Poll ready() until true; fail fast, with log tails, if a component exits."""
-        deadline = time.monotonic() + self.timeout
-        delay = 0.05
-        while not ready():
-            for comp, proc in self._procs:
-                if proc.poll() is not None:
-                    raise NodeError(f"{comp} exited with code {proc.returncode}; log "
-                                    f"{self.log_path(comp)}:\n{tail(self.log_path(comp))}")
-            if time.monotonic() > deadline:
-                raise NodeError(f"{name} not ready after {self.timeout:.0f}s; log "
-                                f"{self.log_path(name)}:\n{tail(self.log_path(name))}")
-            time.sleep(delay)
-            delay = min(delay * 1.5, 0.5)
-
     # ------------------------------------------------------------------- stop
     def stop(self, timeout: float = 10.0) -> None:
         """Stop everything, kill the pods, remove all the node wrote outside workdir. Idempotent."""
-        procs = dict(self._procs)
-        for name in ("kube-scheduler", "kube-proxy", "kubelet"):
-            if name in procs:
-                stop_proc(procs[name], timeout)
+        self._sup.stop(("kube-scheduler", "kube-proxy", "kubelet"), timeout)
         nodeclean.kill_cgroup_processes(self.layout.cgroup_root)
-        if "containerd" in procs:
-            stop_proc(procs["containerd"], timeout)
-        self._procs.clear()
+        self._sup.stop(timeout=timeout)
         nodeclean.clean_node(self.layout)
+
+    @property
+    def pids(self) -> dict[str, int]:
+        """PIDs of the running components by name (containerd, kubelet, ...)."""
+        return {name: proc.pid for name, proc in self._sup.procs}
 
     @property
     def running(self) -> bool:
         """True while every started component is alive."""
-        return bool(self._procs) and all(p.poll() is None for _, p in self._procs)
+        return self._sup.running
 

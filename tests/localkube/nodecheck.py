@@ -191,22 +191,10 @@ class NodeCheck:
 def rss_mb(node: Node) -> dict[str, int]:
     """Resident memory of the node's processes in MB."""
     found = {}
-    for name, proc in node._procs:
-        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+    for name, pid in node.pids.items():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmRSS:"):
                 found[name] = int(line.split()[1]) // 1024
-    return found
-
-
-def leftovers(node: Node) -> list[str]:
-    """What a stopped node still has outside its directory (should be nothing)."""
-    n = node.layout
-    found = [str(d) for d in nodeclean.cgroup_dirs(n.cgroup_root) if d.exists()]
-    found += [p for p in nodeclean._mount_points() if p.startswith(str(n.root))]
-    for path in (nodeclean.DEVICE_PLUGINS, nodeclean.CONTAINER_LOG_LINKS,
-                 nodeclean.CNI_CACHE, nodeclean.CONTAINERD_RUN, Path("/var/lib/kubelet")):
-        if path.exists():
-            found.append(str(path))
     return found
 
 
@@ -240,7 +228,7 @@ def main(argv: list[str] | None = None) -> int:
         node.stop()
         node.stop()  # idempotent
         cp.stop()
-    left = leftovers(node)
+    left = nodeclean.leftovers(node.layout)
     if left:
         print(f"FAILED: left behind after stop: {left}")
         ok = False

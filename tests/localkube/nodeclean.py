@@ -155,6 +155,29 @@ def clean_node(n: NodeLayout) -> None:
     unregister(n)
 
 
+def leftovers(n: NodeLayout) -> list[str]:
+    """What stopped node n still has outside its directory (empty when clean).
+
+    Shared directories (device plugins, log links, CNI cache, /run/containerd) count only when
+    no other node is registered, since another running kubelet legitimately uses them.
+    """
+    found = [str(d) for d in cgroup_dirs(n.cgroup_root) if d.exists()]
+    found += [p for p in _mount_points() if p == str(n.root) or p.startswith(f"{n.root}/")]
+    found += [str(p) for p in (*_shim_sockets(n), REGISTRY / f"{n.key}.json") if p.exists()]
+    found += [str(p) for p in CNI_CACHE.glob(f"results/{n.cni_network}-*")]
+    if CONTAINER_LOG_LINKS.is_dir():
+        found += [str(link) for link in CONTAINER_LOG_LINKS.iterdir()
+                  if link.is_symlink() and os.readlink(link).startswith(str(n.pod_logs_dir))]
+    address = str(n.containerd_socket).encode()
+    found += [f"shim pid {p.name}" for p in Path("/proc").iterdir() if p.name.isdigit()
+              and address in _read_bytes(p / "cmdline").split(b"\0")]
+    others = [p for p in REGISTRY.glob("*.json") if p.stem != n.key] if REGISTRY.is_dir() else []
+    if not others:
+        found += [str(p) for p in (DEVICE_PLUGINS.parent, CONTAINER_LOG_LINKS, CNI_CACHE,
+                                   CONTAINERD_RUN) if p.exists()]
+    return found
+
+
 def register(n: NodeLayout) -> None:
     """Record node n as owned by this process (for ``sweep_crashed_nodes``)."""
     REGISTRY.mkdir(parents=True, exist_ok=True)
