@@ -23,7 +23,7 @@ def test_node_runs_pods_and_cleans_up() -> None:
     assert proc.returncode == 0, out
     passed = [line.strip().removeprefix("ok  ").strip() for line in out.splitlines()
               if line.strip().startswith("ok  ")]
-    for check in ("pod on the pod network completes; kubectl logs",
+    for check in ("pod (image by 2nd tag) on the pod network; kubectl logs",
                   "in-cluster client -> kubernetes ClusterIP",
                   "Job: runAsUser 10001, read-only root filesystem",
                   "pod -> TCP server on the node address",

@@ -9,22 +9,25 @@ No registry is reachable: images are imported from archives (``import_image``) a
 
 Usage (inside the namespace)::
 
-    cp = ControlPlane(workdir / "cp", node_ip=netns.current().node_ip)
-    cp.start()
-    node = Node(workdir / "node", cp)
-    node.start()                    # returns once the node is Ready
-    node.import_image(Path("busybox.tar"))
-    ...
-    node.stop(); cp.stop()          # stop also removes everything written outside workdir
+    with local_cluster(workdir) as (cp, node):   # returns once the node is Ready
+        node.import_image(Path("runner.tar"))    # -> ["localhost/bulletin-runner:test"]
+        node.tag_image("localhost/bulletin-runner:test", "bulletin-runner:test")
+        ...                                      # cp.kubeconfig, cp.client(), node.node_ip
+    # stopped; everything written outside workdir is removed
+
+or by hand: ``cp = ControlPlane(wd / "cp", node_ip=netns.current().node_ip); cp.start();
+node = Node(wd / "node", cp); node.start(); ...; node.stop(); cp.stop()``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import logging
 import shutil
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from types import TracebackType
 
@@ -189,6 +192,13 @@ class Node:
         log.info("imported %s from %s", refs, archive)
         return refs
 
+    def tag_image(self, source: str, *targets: str) -> None:
+        """Give an imported image more names (e.g. without podman's ``localhost/``)."""
+        for target in targets:
+            proc = self._ctr("images", "tag", "--force", source, target)
+            if proc.returncode:
+                raise NodeError(f"tagging {source} as {target} failed: {proc.stderr.strip()}")
+
     def images(self) -> list[str]:
         """References of the images the node has."""
         return self._ctr("images", "list", "--quiet").stdout.split()
@@ -211,3 +221,18 @@ class Node:
         """True while every started component is alive."""
         return self._sup.running
 
+
+@contextlib.contextmanager
+def local_cluster(workdir: Path, *, name: str = "localkube",
+                  timeout: float = 120.0) -> Iterator[tuple[ControlPlane, Node]]:
+    """A started control plane and Ready node in workdir, inside the current namespace."""
+    cp = ControlPlane(Path(workdir) / "controlplane", node_ip=netns.current().node_ip,
+                      timeout=timeout)
+    node = Node(Path(workdir) / "node", cp, name=name, timeout=timeout)
+    try:
+        cp.start()
+        node.start()
+        yield cp, node
+    finally:
+        node.stop()
+        cp.stop()

@@ -30,13 +30,16 @@ from pathlib import Path
 from typing import TypeVar
 
 from . import netns, nodeclean
+from .builds import build_binaries, build_node_binaries
 from .controlplane import ControlPlane
 from .imagearchive import busybox_image
 from .kube import JSON, KubeClient, ns_path
-from .node import Node
+from .node import Node, local_cluster
+from .nodeconfig import NodeLayout
 
 NS = "nodecheck"
 IMAGE = "localkube.local/busybox:1"
+ALIAS = "busybox:nodecheck"  # a second name, as kubelet normalizes it (docker.io/library/...)
 T = TypeVar("T")
 
 IN_CLUSTER = """
@@ -70,7 +73,7 @@ def wait_for(what: str, fn: Callable[[], T | None], timeout: float = 60.0) -> T:
 def container(command: str, **extra: object) -> JSON:
     """A busybox container running a shell script, never pulled."""
     return {"name": "main", "image": IMAGE, "imagePullPolicy": "Never",
-            "command": ["sh", "-c", command], **extra}
+            "command": ["sh", "-c", command]} | extra
 
 
 def pod(name: str, cont: JSON, **spec: object) -> JSON:
@@ -131,12 +134,14 @@ class NodeCheck:
     def image(self) -> None:
         archive = busybox_image(self.workdir / "busybox.tar", IMAGE)
         assert self.node.import_image(archive) == [IMAGE], self.node.images()
+        self.node.tag_image(IMAGE, f"docker.io/library/{ALIAS}")
         self.c.create("/api/v1/namespaces", {"metadata": {"name": NS}})
         wait_for("default ServiceAccount",
                  lambda: self.c.exists(ns_path(NS, "serviceaccounts", "default")))
 
     def pod_network(self) -> None:
-        status, logs = self.run_pod(pod("hello", container("echo hello from $(hostname)")))
+        hello = container("echo hello from $(hostname)", image=ALIAS)
+        status, logs = self.run_pod(pod("hello", hello))
         assert status["phase"] == "Succeeded", status
         assert ipaddress.ip_address(status["podIP"]) in ipaddress.ip_network(netns.POD_CIDR)
         assert logs.strip() == "hello from hello", logs
@@ -182,7 +187,7 @@ class NodeCheck:
 
     def run(self) -> None:
         self.step("import busybox image, namespace", self.image)
-        self.step("pod on the pod network completes; kubectl logs", self.pod_network)
+        self.step("pod (image by 2nd tag) on the pod network; kubectl logs", self.pod_network)
         self.step("in-cluster client -> kubernetes ClusterIP (SA token)", self.in_cluster)
         self.step("Job: runAsUser 10001, read-only root filesystem", self.read_only_job)
         self.step("pod -> TCP server on the node address", self.tcp_to_node)
@@ -206,29 +211,26 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.INFO if args.verbose else logging.WARNING,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ns = netns.current()
+    netns.current()
     workdir = Path(tempfile.mkdtemp(prefix="localkube-nodecheck-"))
-    cp = ControlPlane(workdir / "controlplane", node_ip=ns.node_ip)
-    node = Node(workdir / "node", cp)
+    layout: NodeLayout | None = None
     ok = False
     try:
-        cp.bin_dir, node.bin_dir  # noqa: B018 - build (or find) binaries before timing
+        build_binaries(), build_node_binaries()  # before timing the start
         t0 = time.monotonic()
-        cp.start()
-        node.start()
-        print(f"from nothing to node Ready in {time.monotonic() - t0:.1f}s (control plane "
-              f"{cp.start_seconds:.1f}s, node {node.start_seconds:.1f}s: "
-              f"{', '.join(f'{k} {v:.1f}s' for k, v in node.timings.items())})", flush=True)
-        NodeCheck(cp, node, workdir).run()
-        print(f"RSS (MB): {rss_mb(node)}", flush=True)
-        ok = True
+        with local_cluster(workdir) as (cp, node):
+            layout = node.layout
+            print(f"from nothing to node Ready in {time.monotonic() - t0:.1f}s (control plane "
+                  f"{cp.start_seconds:.1f}s, node {node.start_seconds:.1f}s: "
+                  f"{', '.join(f'{k} {v:.1f}s' for k, v in node.timings.items())})", flush=True)
+            NodeCheck(cp, node, workdir).run()
+            print(f"RSS (MB): {rss_mb(node)}", flush=True)
+            ok = True
+        node.stop()  # again: stop is idempotent
     except Exception as e:
         print(f"FAILED: {type(e).__name__}: {e}", flush=True)
-    finally:
-        node.stop()
-        node.stop()  # idempotent
-        cp.stop()
-    left = nodeclean.leftovers(node.layout)
+        ok = False
+    left = nodeclean.leftovers(layout) if layout else ["(the node never started)"]
     if left:
         print(f"FAILED: left behind after stop: {left}")
         ok = False
