@@ -123,7 +123,7 @@ class Node:
         n.root.mkdir(parents=True)
         nodeclean.register(n)
         nodeclean.make_cgroup_root(n.cgroup_root)
-        self._sup.phase("config", lambda: self._write_config(bins))
+        self._sup.phase("config", self._write_config)
         self._sup.phase("containerd", self._start_containerd)
         self._sup.phase("sandbox image", lambda: self._import_sandbox(bins))
         self._sup.spawn("kubelet", [
@@ -140,7 +140,7 @@ class Node:
             "--leader-elect=false", "--secure-port=0", f"--v={self.verbosity}"])
         self._sup.phase("node Ready", lambda: self._sup.wait("kubelet", self._ready))
 
-    def _write_config(self, bins: Path) -> None:
+    def _write_config(self) -> None:
         n, cp = self.layout, self.cp
         assert cp.pki is not None, "start the control plane first"
         certs = n.root / "pki"
@@ -149,7 +149,7 @@ class Node:
                               ("kube-scheduler", "system:kube-scheduler", None)):
             cert, key = client_cert(cp.pki, certs, stem, cn, org)
             cp.write_kubeconfig(n.root / f"{stem}.kubeconfig", cert, key, cn)
-        (n.containerd_dir).mkdir()
+        n.containerd_dir.mkdir()
         (n.containerd_dir / "config.toml").write_text(containerd_config(n))
         (n.root / "cni").mkdir()
         (n.root / "cni" / "10-localkube.conflist").write_text(cni_config(n))
@@ -159,8 +159,8 @@ class Node:
 
     def _start_containerd(self) -> None:
         n = self.layout
-        self._sup.spawn("containerd", ["containerd", f"--config={n.containerd_dir / 'config.toml'}",
-                                   "--log-level=warn"])
+        self._sup.spawn("containerd", [
+            "containerd", f"--config={n.containerd_dir / 'config.toml'}", "--log-level=warn"])
         self._sup.wait("containerd", lambda: self._ctr("version").returncode == 0)
 
     def _import_sandbox(self, bins: Path) -> None:
