@@ -8,6 +8,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
+from pydantic import ValidationError
+
+from bulletin.api.errors import describe
 from bulletin.api.runrequest import RunOptions
 from bulletin.api.status import Trigger
 
@@ -72,9 +75,18 @@ class RunContext:
         """Build from BULLETIN_* variables; the CronJob's Job name encodes the scheduled minute."""
         missing = [k for k in ("BULLETIN_NAMESPACE", "BULLETIN_SCHEDULE") if not env.get(k)]
         if missing:
-            raise ConfigError(f"missing environment: {', '.join(missing)}")
+            raise ConfigError(f"missing environment: {', '.join(missing)} "
+                              "(the operator's CronJob sets them)")
         run_id = env.get("BULLETIN_RUN_ID") or f"local-{datetime.now(UTC):%Y%m%d%H%M%S}"
-        trigger = Trigger(env.get("BULLETIN_TRIGGER", Trigger.SCHEDULED.value))
+        try:
+            trigger = Trigger(env.get("BULLETIN_TRIGGER", Trigger.SCHEDULED.value))
+        except ValueError as exc:
+            raise ConfigError("BULLETIN_TRIGGER must be one of "
+                              + ", ".join(t.value for t in Trigger)) from exc
+        try:
+            options = RunOptions.model_validate_json(env.get("BULLETIN_RUN_OPTIONS") or "{}")
+        except ValidationError as exc:
+            raise ConfigError(f"BULLETIN_RUN_OPTIONS: {describe(exc, 'options')}") from exc
         scheduled = None
         match = _CRONJOB_SUFFIX.search(run_id)
         if trigger is Trigger.SCHEDULED and match:
@@ -86,7 +98,7 @@ class RunContext:
             trigger=trigger,
             scheduled_time=scheduled,
             run_request=env.get("BULLETIN_RUN_REQUEST") or None,
-            options=RunOptions.model_validate_json(env.get("BULLETIN_RUN_OPTIONS") or "{}"),
+            options=options,
             workdir=Path(env.get("BULLETIN_WORKDIR") or "/tmp"),
             env=env,
         )

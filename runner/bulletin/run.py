@@ -1,8 +1,8 @@
 """The runner: one run of a ReportSchedule. Query, render, deliver, then record the result.
 
 Exit codes: 0 when the run was recorded as Succeeded or Skipped; 2 when it was recorded as
-Failed (the Job must not retry: the CronJob's podFailurePolicy fails the Job); anything else
-is a crash that the Job may retry.
+Failed, or when the pod's environment is unusable (the Job must not retry: the CronJob's
+podFailurePolicy fails the Job); anything else is a crash that the Job may retry.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 from bulletin.api.errors import describe
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
-from bulletin.context import RunContext
+from bulletin.context import ConfigError, RunContext
 from bulletin.gates import GateError, check_assertions, check_rows
 from bulletin.history import with_run
 from bulletin.notify import notify_failure
@@ -143,9 +143,15 @@ def write_termination_message(summary: str, path: Path = TERMINATION_LOG) -> Non
 
 def main() -> int:
     """Entry point of the runner image (`bulletin-runner`)."""
-    logging.basicConfig(level=os.environ.get("BULLETIN_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    ctx = RunContext.from_env(os.environ)
+    try:
+        level = os.environ.get("BULLETIN_LOG_LEVEL", "INFO").upper()
+        if not isinstance(logging.getLevelName(level), int):
+            raise ConfigError(f"BULLETIN_LOG_LEVEL: unknown level {level!r}")
+        ctx = RunContext.from_env(os.environ)
+    except ConfigError as exc:  # one line, no traceback: nothing here is worth retrying
+        print(f"bulletin-runner: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     with redacted_logs(ctx.secrets()):
         return run(ctx)
 
