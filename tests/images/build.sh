@@ -37,7 +37,10 @@ build_one() {
     timed "building $name:$tag" podman build -q --network host \
       -v /etc/ssl/certs:/etc/ssl/certs:ro --build-arg "BASE_IMAGE=$base" \
       -f "$REPO_DIR/Dockerfile.$image" -t "$name:$tag" "$REPO_DIR" >/dev/null
+    # Keep one build per image: older archives and content tags go (layers stay cached).
     rm -f "$IMAGE_CACHE/bulletin-$image-"*.tar
+    podman images --format '{{.Repository}}:{{.Tag}}' "$name" | grep -v -e ":$tag\$" -e ':dev$' \
+      | xargs -r podman rmi -f >/dev/null
     timed "saving $archive" podman save -q --format docker-archive -o "$archive.part" "$name:$tag"
     mv "$archive.part" "$archive"
   fi
