@@ -3,12 +3,13 @@ PYTHON ?= python3
 export PYTHONPATH := $(CURDIR)/tests$(if $(PYTHONPATH),:$(PYTHONPATH))
 LOCALKUBE_DIR ?= .localkube
 
-.PHONY: help install controlplane node verapdf cluster cluster-down crds lint test unit demo bench clean
+.PHONY: help install controlplane node images verapdf cluster cluster-down crds lint test unit demo bench clean
 
 help:
 	@echo "make install       install Bulletin and its dev tools (pip, editable)"
 	@echo "make demo          run one report end to end on a local control plane"
 	@echo "make test          lint, type-check and run every test"
+	@echo "make images        build the operator and runner images (podman; tests/images)"
 	@echo "make cluster       start the local control plane + a real node in a network namespace"
 	@echo "                   (kubectl: python -m localkube kubectl ...); make cluster-down"
 	@echo "make crds          regenerate crds/ from the pydantic models"
@@ -29,6 +30,9 @@ verapdf:
 # kubelet, kube-proxy, kube-scheduler and the pause binary (needs the apt packages in README).
 node:
 	@bash tests/node/build.sh
+
+images:
+	@bash tests/images/build.sh >/dev/null
 
 cluster: controlplane node
 	$(PYTHON) -m localkube up --dir $(LOCALKUBE_DIR)

@@ -17,8 +17,9 @@ def run_runner(**env: str) -> subprocess.CompletedProcess[str]:
     """The runner's entry point as a process, with only ``env`` (plus the checkout on its path)."""
     base = {"PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": f"{ROOT / 'runner'}{os.pathsep}{ROOT / 'operator'}"}
-    return subprocess.run([sys.executable, "-c", "import sys, bulletin.run as r; sys.exit(r.main())"],
-                          env=base | env, capture_output=True, text=True, timeout=60)
+    code = "import sys, bulletin.run as r; sys.exit(r.main())"
+    return subprocess.run([sys.executable, "-c", code], env=base | env, capture_output=True,
+                          text=True, timeout=60)
 
 
 @pytest.mark.parametrize(("env", "expected"), [
