@@ -39,8 +39,8 @@ build_one() {
       -f "$REPO_DIR/Dockerfile.$image" -t "$name:$tag" "$REPO_DIR" >/dev/null
     # Keep one build per image: older archives and content tags go (layers stay cached).
     rm -f "$IMAGE_CACHE/bulletin-$image-"*.tar
-    podman images --format '{{.Repository}}:{{.Tag}}' "$name" | grep -v -e ":$tag\$" -e ':dev$' \
-      | xargs -r podman rmi -f >/dev/null
+    podman images --format '{{.Repository}}:{{.Tag}}' "$name" \
+      | { grep -v -e ":$tag\$" -e ':dev$' || true; } | xargs -r podman rmi -f >/dev/null
     timed "saving $archive" podman save -q --format docker-archive -o "$archive.part" "$name:$tag"
     mv "$archive.part" "$archive"
   fi
@@ -68,5 +68,7 @@ main() {
 }
 
 start=$SECONDS
+exec 9>"$IMAGE_CACHE/build.lock"
+flock 9  # one build at a time on this machine (tests and tools may call this together)
 main "$@"
 say "done in $((SECONDS - start)) s"
