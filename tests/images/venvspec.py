@@ -2,7 +2,7 @@
 
 `requirements IMAGE`: the requirement lines an image installs, chosen by
 [tool.bulletin.images.IMAGE] in pyproject.toml (pins stay in [project], in one place).
-`finish IMAGE VENV APPDIR...`: console scripts from [project.scripts], a .pth naming the source
+`finish IMAGE VENV APPDIR...`: the image's console scripts, a .pth naming the source
 directories (the source is copied in as its own small layer), the preload list, and the trim.
 """
 
@@ -58,14 +58,15 @@ BOTOCORE_SERVICES = ("s3", "sts", "sso", "sso-oidc")
 def finish(project: dict[str, Any], image: str, venv: Path, appdirs: list[str]) -> None:
     """Console scripts, the .pth for APPDIRS, VENV/preload.txt; then trim the venv."""
     python = venv / "bin" / "python"
-    for name, target in project["project"]["scripts"].items():
-        module, func = target.split(":")
+    spec = project["tool"]["bulletin"]["images"][image]
+    for name in spec.get("scripts", []):
+        module, func = project["project"]["scripts"][name].split(":")
         script = venv / "bin" / name
         script.write_text(f"#!{python}\nimport sys\nfrom {module} import {func}\n"
                           f"sys.exit({func}())\n")
         script.chmod(0o755)
     (venv / "preload.txt").write_text(
-        "\n".join(project["tool"]["bulletin"]["images"][image].get("preload", [])) + "\n")
+        "\n".join(spec.get("preload", [])) + "\n")
     freed = 0
     for site in venv.glob("lib/python3*/site-packages"):
         (site / "bulletin-app.pth").write_text("".join(f"{d}\n" for d in appdirs))

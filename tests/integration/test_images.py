@@ -88,9 +88,10 @@ def test_runner_reaches_s3_with_its_trimmed_botocore(
 def test_operator_image_imports_its_handlers_and_nothing_it_does_not_need(
     built: dict[str, images.Image]
 ) -> None:
-    probe = ("import importlib.util as u, bulletin_operator.handlers, kopf; "
+    probe = ("import importlib.util as u, shutil, bulletin_operator.handlers, kopf; "
              "print([m for m in ('boto3', 'weasyprint', 'matplotlib', 'sqlalchemy', 'pip')"
-             " if u.find_spec(m)])")
+             " if u.find_spec(m)] + [s for s in ('bulletin-runner', '/opt/bulletin/bin/pip')"
+             " if shutil.which(s)])")
     proc = images.podman(*LOCKED_DOWN, "--network", "none", built["operator"].name,
                          "python", "-c", probe, check=False)
     assert proc.returncode == 0, proc.stderr

@@ -1,4 +1,4 @@
-"""Which requirements each image installs ([tool.bulletin.images] via tests/images/venvspec.py)."""
+"""What each image installs ([tool.bulletin.images] via tests/images/venvspec.py)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from importlib import metadata
 from pathlib import Path
 
 import pytest
-from images.venvspec import canonical, requirements
+from images.venvspec import canonical, finish, requirements
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())
@@ -61,3 +61,29 @@ def test_an_unknown_dependency_name_is_refused() -> None:
     project["tool"]["bulletin"]["images"]["operator"]["dependencies"] = ["no-such-dist"]
     with pytest.raises(ValueError, match=re.escape("not in [project].dependencies: no-such-dist")):
         requirements(project, "operator")
+
+
+def test_finish_writes_the_image_scripts_and_trims_only_what_is_never_imported(
+    tmp_path: Path
+) -> None:
+    site = tmp_path / "lib" / "python3.11" / "site-packages"
+    files = ["numpy/core/tests/test_x.py", "numpy/core/x.pyi", "numpy/core/include/x.h",
+             "numpy/core/multiarray.py", "numpy/testing/__init__.py",
+             "kubernetes/aio/client.py", "kubernetes/client/api.py",
+             "botocore/data/s3/2006-03-01/service-2.json.gz", "botocore/data/ec2/x.json.gz",
+             "botocore/data/endpoints.json"]
+    for name in files:
+        (site / name).parent.mkdir(parents=True, exist_ok=True)
+        (site / name).write_text("x")
+    (tmp_path / "bin").mkdir()
+    finish(PROJECT, "runner", tmp_path, ["/app/runner"])
+    kept = sorted(str(p.relative_to(site)) for p in site.rglob("*") if p.is_file())
+    assert kept == ["botocore/data/endpoints.json", "botocore/data/s3/2006-03-01/service-2.json.gz",
+                    "bulletin-app.pth", "kubernetes/client/api.py", "numpy/core/multiarray.py",
+                    "numpy/testing/__init__.py"]
+    assert (site / "bulletin-app.pth").read_text() == "/app/runner\n"
+    assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == ["bulletin", "bulletin-runner"]
+    script = (tmp_path / "bin" / "bulletin-runner").read_text()
+    assert script.startswith(f"#!{tmp_path}/bin/python\n")
+    assert "from bulletin.run import main" in script
+    assert "weasyprint" in (tmp_path / "preload.txt").read_text().split()
