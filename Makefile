@@ -1,40 +1,48 @@
-# Bulletin: scheduled reports for Kubernetes. `make demo` and `make test` are the two commands.
+# Bulletin: scheduled reports for Kubernetes. `make demo` and `make test` are the two commands;
+# both install and build what they need first (cached under ~/.cache/bulletin).
 PYTHON ?= python3
 export PYTHONPATH := $(CURDIR)/tests$(if $(PYTHONPATH),:$(PYTHONPATH))
 LOCALKUBE_DIR ?= .localkube
+# Integration tests and the demo run inside a network namespace the harness creates, where the
+# API server, the node, the pods and the test servers meet (nothing can leave it).
+IN_NETNS = $(PYTHON) -m localkube.netns run --
 
-.PHONY: help install controlplane node images verapdf cluster cluster-down crds lint test unit demo bench clean
+.PHONY: help deps install controlplane node images verapdf tools cluster cluster-down crds \
+	lint test unit demo bench clean
 
 help:
-	@echo "make install       install Bulletin and its dev tools (pip, editable)"
-	@echo "make demo          run one report end to end on a local control plane"
-	@echo "make test          lint, type-check and run every test"
+	@echo "make demo          build the images, start a local cluster with a real node, install"
+	@echo "                   the chart and deliver one report end to end"
+	@echo "make test          lint, type-check and run every test (on the real node)"
 	@echo "make images        build the operator and runner images (podman; tests/images)"
 	@echo "make cluster       start the local control plane + a real node in a network namespace"
 	@echo "                   (kubectl: python -m localkube kubectl ...); make cluster-down"
 	@echo "make crds          regenerate crds/ from the pydantic models"
 	@echo "make bench         run the benchmarks in bench/"
-	@echo "make verapdf       fetch the veraPDF validator (Maven Central, cached)"
 
-install:
-	$(PYTHON) -m pip install -q -e ".[dev]"
+deps:
+	@bash tests/setup/deps.sh
 
-controlplane:
-	@bash tests/controlplane/build.sh
-	@bash tests/helm/build.sh
-	@bash tests/s3server/build.sh
+install: deps
 
-verapdf:
-	@bash tests/validators/verapdf.sh
+controlplane: deps
+	@bash tests/controlplane/build.sh >/dev/null
+	@bash tests/helm/build.sh >/dev/null
+	@bash tests/s3server/build.sh >/dev/null
 
-# kubelet, kube-proxy, kube-scheduler and the pause binary (needs the apt packages in README).
-node:
-	@bash tests/node/build.sh
+# kubelet, kube-proxy, kube-scheduler and the pause binary.
+node: controlplane
+	@bash tests/node/build.sh >/dev/null
 
-images:
+images: deps
 	@bash tests/images/build.sh >/dev/null
 
-cluster: controlplane node
+verapdf: deps
+	@bash tests/validators/verapdf.sh >/dev/null
+
+tools: controlplane node images verapdf
+
+cluster: tools
 	$(PYTHON) -m localkube up --dir $(LOCALKUBE_DIR)
 
 cluster-down:
@@ -43,22 +51,22 @@ cluster-down:
 crds:
 	$(PYTHON) -m bulletin.api.crd
 
-lint:
+lint: deps
 	$(PYTHON) -m bulletin.api.crd --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
 
-unit:
+unit: deps
 	$(PYTHON) -m pytest tests/unit
 
-test: lint controlplane
-	$(PYTHON) -m pytest
+test: lint tools
+	$(IN_NETNS) $(PYTHON) -m pytest
 
-demo: controlplane
-	$(PYTHON) -m devstack.demo
+demo: tools
+	$(IN_NETNS) $(PYTHON) -m devstack.demo
 
-bench:
-	@for b in bench/[!_]*.py; do echo "== $$b"; $(PYTHON) $$b || exit 1; done
+bench: tools
+	@for b in bench/[!_]*.py; do echo "== $$b"; $(IN_NETNS) $(PYTHON) $$b || exit 1; done
 
 clean:
 	rm -rf .demo .pytest_cache .mypy_cache .ruff_cache

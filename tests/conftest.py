@@ -1,5 +1,7 @@
-"""Session fixtures: a real control plane with the pod executor, the CRD, the operator, PostgreSQL
-and an SMTP server. Each test gets a fresh namespace."""
+"""Session fixtures: a real control plane with a real node (kubelet, containerd, runc) running our
+own images, the CRD, the operator, PostgreSQL and an SMTP server. Each test gets a fresh
+namespace. Integration tests run inside the harness's network namespace (`make test` enters it),
+where the API server, the node, the pods and the test servers meet."""
 
 from __future__ import annotations
 
@@ -13,6 +15,7 @@ from pathlib import Path
 import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
+from devstack.ports import HOST
 from devstack.postgres import Postgres
 from devstack.s3 import S3Server
 from kubernetes import client, config
@@ -22,35 +25,45 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 @pytest.fixture(scope="session")
-def cluster(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cluster]:
-    """The local control plane and pod executor, with the CRD installed."""
-    from localkube.controlplane import ControlPlane
-    from localkube.executor import PodExecutor
+def runner_image() -> str:
+    """The runner image built from this checkout (content-tagged: a change gets a new name)."""
+    import images
 
-    work = tmp_path_factory.mktemp("localkube")
-    plane = ControlPlane(work)
-    plane.start()
-    executor = PodExecutor(plane.kubeconfig, work / "executor")
-    executor.start()
+    return images.runner().name
+
+
+@pytest.fixture(scope="session")
+def cluster(tmp_path_factory: pytest.TempPathFactory, runner_image: str) -> Iterator[Cluster]:
+    """The local control plane and its node, with our images imported and the CRD installed."""
+    import images
+    from localkube import netns
+    from localkube.node import local_cluster
+
     try:
+        netns.current()
+    except netns.NetNSError:
+        pytest.fail("integration tests run inside the harness's network namespace: use"
+                    " `make test`, or `python -m localkube.netns run -- python -m pytest`")
+    work = tmp_path_factory.mktemp("localkube")
+    with local_cluster(work) as (plane, node):
+        for image in images.build().values():
+            node.import_image(image.archive)
         api = config.new_client_from_config(config_file=str(plane.kubeconfig))
-        found = Cluster(plane.kubeconfig, plane.bin_dir / "kubectl", api, executor, work)
+        found = Cluster(plane.kubeconfig, plane.bin_dir / "kubectl", api, node, work)
         found.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
         found.kubectl("wait", "--for=condition=Established", "--timeout=60s",
                       "crd/reportschedules.bulletin.dev")
         yield found
-    finally:
-        executor.stop()
-        plane.stop()
 
 
 @pytest.fixture(scope="session")
-def operator(cluster: Cluster) -> Iterator[OperatorProcess]:
+def operator(cluster: Cluster, runner_image: str) -> Iterator[OperatorProcess]:
     """The operator, running as its own process against the control plane."""
     proc = OperatorProcess(cluster.kubeconfig, cluster.workdir / "operator.log",
-                           env={"BULLETIN_RUNNER_IMAGE": "bulletin-runner:test",
-                                # the test servers listen on loopback and the node address
-                                "BULLETIN_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8,10.0.0.0/8"})
+                           env={"BULLETIN_RUNNER_IMAGE": runner_image,
+                                "BULLETIN_RUNNER_PULL_POLICY": "Never",
+                                # the test servers listen on the node address
+                                "BULLETIN_ALLOW_PRIVATE_NETWORKS": f"{HOST}/32"})
     proc.start()
     yield proc
     proc.stop()
@@ -109,5 +122,12 @@ def _no_host_kubeconfig(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Unit tests first: they fail fast, before the control plane starts."""
-    items.sort(key=lambda item: "integration" in str(item.fspath))
+    """Unit tests first: they fail fast, before the control plane starts. Then the tests that
+    run an operator of their own (the chart's), before the session's operator starts: two
+    operators would both act on every namespace."""
+    def order(item: pytest.Item) -> int:
+        if "integration" not in str(item.fspath):
+            return 0
+        return 1 if item.get_closest_marker("own_operator") else 2
+
+    items.sort(key=order)

@@ -13,6 +13,7 @@ from bulletin.api.status import Trigger
 from bulletin.context import RunContext
 from bulletin.deliver.content import FileArtifact, PlainEmail
 from bulletin.period import Period
+from devstack.ports import HOST
 
 PERIOD = Period(start=datetime(2026, 11, 16, tzinfo=UTC), end=datetime(2026, 11, 23, tzinfo=UTC),
                 previous_start=datetime(2026, 11, 9, tzinfo=UTC),
@@ -31,13 +32,13 @@ def spec(delivery: dict[str, Any], **extra: Any) -> ReportScheduleSpec:
     })
 
 
-LOCAL_SERVERS = {"BULLETIN_ALLOW_PRIVATE_NETWORKS": "127.0.0.0/8"}
+LOCAL_SERVERS = {"BULLETIN_ALLOW_PRIVATE_NETWORKS": f"127.0.0.0/8,{HOST}/32"}
 
 
 def context(env: dict[str, str], workdir: Path, run_id: str = "weekly-29000000",
             to: list[str] | None = None, local_servers: bool = True) -> RunContext:
     """A run context as the pod would have it; ``local_servers`` lets it reach the test servers
-    on 127.0.0.1 (the operator setting BULLETIN_ALLOW_PRIVATE_NETWORKS)."""
+    on HOST (the operator setting BULLETIN_ALLOW_PRIVATE_NETWORKS)."""
     env = {**(LOCAL_SERVERS if local_servers else {}), **env}
     return RunContext(namespace="analytics", schedule="weekly", run_id=run_id,
                       trigger=Trigger.SCHEDULED, scheduled_time=datetime(2026, 11, 23, 8,

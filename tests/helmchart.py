@@ -29,14 +29,14 @@ def helm_binary() -> Path:
     return _helm[0]
 
 
-def helm(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+def helm(*args: str, check: bool = True, timeout: float = 120) -> subprocess.CompletedProcess[str]:
     """Run helm with a private, empty home (no repositories, no plugins, no cache)."""
     home = ROOT / "out" / "helm-home"
     env = {**os.environ, "HELM_CACHE_HOME": str(home / "cache"),
            "HELM_CONFIG_HOME": str(home / "config"), "HELM_DATA_HOME": str(home / "data")}
     env.pop("KUBECONFIG", None)
     proc = subprocess.run([str(helm_binary()), *args], capture_output=True, text=True, env=env,
-                          timeout=120)
+                          timeout=timeout)
     if check and proc.returncode != 0:
         raise AssertionError(f"helm {' '.join(args)} failed ({proc.returncode}):\n"
                              f"{proc.stdout}{proc.stderr}")

@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 
 from bulletin.api.references import USABLE_LABEL
 from bulletin_operator.builders import run_now_job_name
+from devstack.ports import HOST
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -49,7 +50,7 @@ class Cluster:
     kubeconfig: Path
     kubectl_bin: Path
     api: client.ApiClient
-    executor: Any
+    node: Any  # localkube.node.Node
     workdir: Path
 
     def kubectl(self, *args: str, check: bool = True, input_: str | None = None
@@ -61,6 +62,15 @@ class Cluster:
         if check and proc.returncode != 0:
             raise AssertionError(f"kubectl {' '.join(args)} failed: {proc.stderr}")
         return proc
+
+    def logs(self, namespace: str, pod: str) -> str:
+        """A pod's log, through the kubelet (as `kubectl logs`)."""
+        return str(self.core.read_namespaced_pod_log(pod, namespace))
+
+    def kill(self, namespace: str, pod: str) -> None:
+        """SIGKILL a pod's running container on the node, as the OOM killer would."""
+        [status] = self.core.read_namespaced_pod(pod, namespace).status.container_statuses
+        self.node.kill_container(status.container_id)
 
     @property
     def custom(self) -> client.CustomObjectsApi:
@@ -83,7 +93,7 @@ class Cluster:
         for pod in self.core.list_namespaced_pod(namespace).items:
             lines.append(f"pod {pod.metadata.name}: {pod.status.phase}")
             try:
-                lines.append(self.executor.logs(namespace, pod.metadata.name)[-3000:])
+                lines.append(self.logs(namespace, pod.metadata.name)[-3000:])
             except Exception as exc:  # a pod that never ran has no log
                 lines.append(f"(no log: {exc})")
         log = self.workdir / "operator.log"
@@ -146,7 +156,7 @@ def create_secrets(cluster: Cluster, namespace: str, db_url: str, smtp_port: int
         metadata=client.V1ObjectMeta(name="db", labels=USABLE), string_data={"url": db_url}))
     cluster.core.create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="smtp", labels=USABLE),
-        string_data={"host": "127.0.0.1", "port": str(smtp_port), "security": "none",
+        string_data={"host": HOST, "port": str(smtp_port), "security": "none",
                      "from": "reports@example.com"}))
 
 

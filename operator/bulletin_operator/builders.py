@@ -167,8 +167,10 @@ def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict
         {"name": "BULLETIN_RUN_ID",
          "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
         {"name": "BULLETIN_WORKDIR", "value": "/work"},
+        # Optional, like every reference: without it the runner records "no database URL"
+        # at once, where a kubelet would keep the pod waiting until the Job's deadline.
         {"name": "BULLETIN_DB_URL",
-         "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key}}},
+         "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key, "optional": True}}},
         *pod_env(spec),
         *extra,
     ]
@@ -183,7 +185,8 @@ def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[
                                     {"name": "tmp", "mountPath": "/tmp"}]
     templates = spec.report.template_config_map_ref
     if templates is not None:
-        volumes.append({"name": "templates", "configMap": {"name": templates.name}})
+        volumes.append({"name": "templates",
+                        "configMap": {"name": templates.name, "optional": True}})
         mounts.append({"name": "templates", "mountPath": TEMPLATES_DIR, "readOnly": True})
     return volumes, mounts
 

@@ -21,6 +21,7 @@ for pkg in k8s.io/component-base/version k8s.io/client-go/pkg/version; do
   ldflags="$ldflags -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
 done
 start=$(date +%s)
+echo "building etcd, kube-apiserver, kube-controller-manager and kubectl $k8s_version from Go modules (about 9 minutes on 2 cores, once)" >&2
 export CGO_ENABLED=0
 go build -trimpath -ldflags "$ldflags" -o "$bin.tmp/etcd" go.etcd.io/etcd/server/v3 >&2
 for cmd in kube-apiserver kube-controller-manager kubectl; do

@@ -1,9 +1,12 @@
 """`make demo`: one report end to end on a local control plane, then everything stops.
 
-Starts the control plane and pod executor, installs the CRD, starts the operator, an SMTP server
-that saves mail under .demo/mail, and PostgreSQL with sample data; applies
-examples/weekly-usage.yaml, asks for a run with `kubectl bulletin run`, waits for it, and prints
-`kubectl get reportschedules` and where the mail and the report are.
+Runs inside the harness's network namespace (`make demo` enters it). Builds the two images,
+starts the control plane and a real node (kubelet, containerd, runc) and imports the images,
+installs the CRD and the chart with `helm install` (the operator runs as a pod from its image),
+starts an SMTP server that saves mail under .demo/mail and PostgreSQL with sample data; applies
+examples/weekly-usage.yaml, asks for a run with `kubectl bulletin run` (the runner pod runs the
+runner image), waits for it, and prints `kubectl get reportschedules` and where the mail and the
+report are.
 """
 
 from __future__ import annotations
@@ -44,24 +47,26 @@ def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
 
 def main() -> int:
     """Run the demo; exit 0 when the report was delivered."""
-    from localkube.controlplane import ControlPlane
-    from localkube.executor import PodExecutor
+    import images
+    from localkube.node import local_cluster
 
+    from devstack.install import helm_install
     from devstack.mailsink import MailSink
-    from devstack.operatorproc import OperatorProcess
+    from devstack.ports import HOST
     from devstack.postgres import Postgres
 
     shutil.rmtree(DEMO, ignore_errors=True)
     DEMO.mkdir()
+    print("building the images (cached by their inputs)")
+    built = images.build()
+    for image in built.values():
+        print(f"  {image.name}: {image.above_base_mb} MB above the base")
     with ExitStack() as stack:
-        print("starting the local control plane (etcd, kube-apiserver, kube-controller-manager)")
+        print("starting the local control plane and a real node (kubelet, containerd, runc)")
         started = time.monotonic()
-        plane = ControlPlane(DEMO / "cluster")
-        plane.start()
-        stack.callback(plane.stop)
-        executor = PodExecutor(plane.kubeconfig, DEMO / "pods")
-        executor.start()
-        stack.callback(executor.stop)
+        plane, node = stack.enter_context(local_cluster(DEMO / "cluster"))
+        for image in built.values():
+            node.import_image(image.archive)
         print(f"  ready in {time.monotonic() - started:.1f}s; kubeconfig {plane.kubeconfig}")
 
         def kubectl(*args: str, input_: str | None = None) -> str:
@@ -69,18 +74,20 @@ def main() -> int:
 
         kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
         kubectl("wait", "--for=condition=Established", "crd/reportschedules.bulletin.dev")
-        operator = OperatorProcess(plane.kubeconfig, DEMO / "operator.log").start()
-        stack.callback(operator.stop)
+        print("$ helm install bulletin charts/bulletin -n bulletin-system --create-namespace")
+        helm_install(plane.kubeconfig, "bulletin", "bulletin-system", built["operator"].name,
+                     built["runner"].name)
+        print(kubectl("get", "pods", "-n", "bulletin-system"))
         mail = MailSink(save_dir=DEMO / "mail").start()
         stack.callback(mail.stop)
         pg = Postgres(DEMO / "postgres").start()
         stack.callback(pg.stop)
         pg.execute((ROOT / "examples" / "sample-data.sql").read_text())
-        print(f"operator, SMTP server on 127.0.0.1:{mail.port} and PostgreSQL with sample data up")
+        print(f"SMTP server on {HOST}:{mail.port} and PostgreSQL with sample data up")
 
         kubectl("create", "namespace", "analytics")
         secrets = [_secret("analytics-db", {"url": pg.url}),
-                   _secret("smtp", {"host": "127.0.0.1", "port": str(mail.port),
+                   _secret("smtp", {"host": HOST, "port": str(mail.port),
                                     "security": "none", "from": "reports@example.com"})]
         kubectl("apply", "-f", "-", input_="\n".join(json.dumps(s) for s in secrets))
         kubectl("apply", "-f", str(ROOT / "examples" / "weekly-usage.yaml"))
@@ -101,7 +108,9 @@ def main() -> int:
         print("$ kubectl get reportschedules -n analytics")
         print(kubectl("get", "reportschedules", "-n", "analytics"))
         if last.get("result") != "Succeeded":
-            print(f"run did not succeed: {last}\n(operator log: {DEMO / 'operator.log'})")
+            print(f"run did not succeed: {last}")
+            print(kubectl("logs", "-n", "bulletin-system", "deployment/bulletin-operator",
+                          "--tail=40"))
             return 1
         reports = DEMO / "reports"
         reports.mkdir()

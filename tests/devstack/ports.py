@@ -1,12 +1,16 @@
-"""Free loopback ports."""
+"""Where test servers listen: the node address inside the harness's network namespace (so
+pods reach them), or loopback outside it (unit tests run by hand)."""
 
 from __future__ import annotations
 
+import os
 import socket
+
+HOST = os.environ.get("LOCALKUBE_NODE_IP") or "127.0.0.1"
 
 
 def free_port() -> int:
-    """A TCP port on 127.0.0.1 that is free right now."""
+    """A TCP port on HOST that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
+        sock.bind((HOST, 0))
         return int(sock.getsockname()[1])

@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from devstack.ports import free_port
+from devstack.ports import HOST, free_port
 
 
 def _bindir() -> Path:
@@ -35,7 +35,7 @@ class Postgres:
     @property
     def url(self) -> str:
         """An SQLAlchemy URL for the `bulletin` database."""
-        return f"postgresql://{self.user}:{self.password}@127.0.0.1:{self.port}/bulletin"
+        return f"postgresql://{self.user}:{self.password}@{HOST}:{self.port}/bulletin"
 
     def _run(self, *args: str, input_: str | None = None) -> None:
         cmd = list(args)
@@ -54,9 +54,11 @@ class Postgres:
             shutil.chown(pwfile, "postgres")
         self._run(str(self.bindir / "initdb"), "-D", str(self.data), "-U", "postgres",
                   "--auth=scram-sha-256", f"--pwfile={pwfile}", "-E", "UTF8", "--no-sync")
+        with (self.data / "pg_hba.conf").open("a") as hba:  # pods connect from the pod network
+            hba.write("host all all 0.0.0.0/0 scram-sha-256\n")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                   "-w", "-t", "60", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off"
+                  f"-p {self.port} -k {self.root} -c listen_addresses={HOST} -c fsync=off"
                   " -c full_page_writes=off -c synchronous_commit=off", "start")
         for sql in (f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'",
                     f"CREATE DATABASE bulletin OWNER {self.user}"):
@@ -68,7 +70,7 @@ class Postgres:
         deadline = time.monotonic() + 30
         while True:
             proc = subprocess.run(
-                ["psql", "-h", "127.0.0.1", "-p", str(self.port), "-U", user, "-d", db,
+                ["psql", "-h", HOST, "-p", str(self.port), "-U", user, "-d", db,
                  "-v", "ON_ERROR_STOP=1", "-q", "-c", sql],
                 env=env, capture_output=True, text=True,
             )

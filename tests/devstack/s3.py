@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devstack.ports import free_port
+from devstack.ports import HOST, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -43,7 +43,7 @@ class S3Server:
 
     @property
     def endpoint(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
+        return f"http://{HOST}:{self.port}"
 
     def start(self, timeout: float = 30) -> S3Server:
         binary = build()
@@ -54,7 +54,7 @@ class S3Server:
                "ROOT_SECRET_KEY": self.secret_key}
         with (self.root / "server.log").open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(binary), "--port", f"127.0.0.1:{self.port}", "--region", self.region,
+                [str(binary), "--port", f"{HOST}:{self.port}", "--region", self.region,
                  "--quiet", "posix", "--sidecar", str(meta), str(data)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout
@@ -62,7 +62,7 @@ class S3Server:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"versitygw exited: {(self.root / 'server.log').read_text()}")
             try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=1):
+                with socket.create_connection((HOST, self.port), timeout=1):
                     return self
             except OSError:
                 if time.monotonic() > deadline:

@@ -1,4 +1,4 @@
-"""A throw-away CA and a server certificate for 127.0.0.1/localhost, for TLS test servers."""
+"""A throw-away CA and a server certificate for the test servers' address, for TLS tests."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
+
+from devstack.ports import HOST
 
 
 @dataclass(frozen=True)
@@ -34,7 +36,7 @@ def _name(cn: str) -> x509.Name:
 
 
 def make_server_tls(directory: Path) -> ServerTls:
-    """Generate a CA and a certificate for 127.0.0.1 and localhost into ``directory``."""
+    """Generate a CA and a certificate for HOST, 127.0.0.1 and localhost into ``directory``."""
     directory.mkdir(parents=True, exist_ok=True)
     now = dt.datetime.now(dt.UTC)
     ca_key = ec.generate_private_key(ec.SECP256R1())
@@ -59,7 +61,8 @@ def make_server_tls(directory: Path) -> ServerTls:
             .not_valid_before(now - dt.timedelta(minutes=5))
             .not_valid_after(now + dt.timedelta(days=1))
             .add_extension(x509.SubjectAlternativeName([
-                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]),
+                x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1")),
+                *([x509.IPAddress(ipaddress.ip_address(HOST))] if HOST != "127.0.0.1" else [])]),
                 critical=False)
             .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]),
                            critical=False)

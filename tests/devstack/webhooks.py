@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from devstack.ports import HOST
+
 TOLERANCE = 300
 
 
@@ -54,7 +56,7 @@ def signature_ok(key: str, headers: dict[str, str], body: bytes, now: float) -> 
 
 
 class WebhookServer:
-    """Listens on 127.0.0.1; ``url(path)`` for each endpoint."""
+    """Listens on HOST (devstack.ports); ``url(path)`` for each endpoint."""
 
     def __init__(self, key: str | None = None) -> None:
         self.key = key
@@ -84,14 +86,14 @@ class WebhookServer:
                 except OSError:
                     pass  # the client is gone (killed while held)
 
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._httpd = ThreadingHTTPServer((HOST, 0), Handler)
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.port}{path}"
+        return f"http://{HOST}:{self.port}{path}"
 
     def fail(self, path: str, statuses: list[int], retry_after: str | None = None) -> None:
         """Answer the next requests to ``path`` with ``statuses``, then 200."""

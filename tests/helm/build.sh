@@ -23,6 +23,7 @@ for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   ldflags="$ldflags -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
 done
 start=$(date +%s)
+echo "building helm $version from its Go module (once)" >&2
 CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin.tmp" helm.sh/helm/v3/cmd/helm >&2
 mv "$bin.tmp" "$bin"
 echo "built helm $version in $(( $(date +%s) - start ))s into $bin" >&2

@@ -31,6 +31,7 @@ from localkube.kube import ApiError, Credentials, KubeClient, ns_path
 from support import Cluster, condition, report_schedule, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
+pytestmark = pytest.mark.own_operator
 IMAGE = "bulletin-runner:chart"  # ours; the session's admin operator puts bulletin-runner:test
 
 
@@ -124,7 +125,9 @@ def test_operator_runs_as_the_charts_service_account(
     assert denied.value.status == 403, "the operator must not list Secrets (it reads labels only)"
 
     proc = OperatorProcess(kubeconfig, tmp_path / "operator.log",
-                           env={"BULLETIN_RUNNER_IMAGE": IMAGE}).start()
+                           env={"BULLETIN_RUNNER_IMAGE": IMAGE,
+                                # no pulls: the node's namespace has no route to a registry
+                                "BULLETIN_RUNNER_PULL_POLICY": "Never"}).start()
     try:
         _exercise(cluster, namespace)
     finally:

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
+from devstack.ports import HOST
 from devstack.postgres import Postgres
 from devstack.s3 import S3Server
 from devstack.webhooks import WebhookServer
@@ -65,7 +66,7 @@ def test_no_secret_value_is_written_anywhere(
     receiver.fail(f"/hooks/{DENIED_TOKEN}", [403])
     _secret(cluster, namespace, "db", {"url": postgres.url})
     _secret(cluster, namespace, "smtp", {
-        "host": "127.0.0.1", "port": str(mail.port), "security": "starttls",
+        "host": HOST, "port": str(mail.port), "security": "starttls",
         "username": "reporter", "password": SMTP_PASSWORD, "ca": mail.tls.ca_pem,
         "from": "Reports <reports@example.com>"})
     _secret(cluster, namespace, "s3", {"accessKeyId": s3.access_key,
@@ -98,7 +99,7 @@ def test_no_secret_value_is_written_anywhere(
     assert [r.verified for r in receiver.received if r.path.endswith(HOOK_TOKEN)] == [True, True]
 
     pods = [p.metadata.name for p in cluster.core.list_namespaced_pod(namespace).items]
-    logs = "".join(cluster.executor.logs(namespace, p) for p in pods)
+    logs = "".join(cluster.logs(namespace, p) for p in pods)
     assert "webhook/ops: attempt 1 failed" in logs  # the failure was logged, redacted
     events = [f"{e.reason} {e.message}"
               for e in cluster.core.list_namespaced_event(namespace).items]

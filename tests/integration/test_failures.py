@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from bulletin_operator.builders import run_now_job_name
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
@@ -110,20 +109,28 @@ def test_owners_hear_what_failed_and_how_to_fix_it(
 def test_a_run_that_dies_before_recording_is_still_recorded(
     cluster: Cluster, operator: OperatorProcess, namespace: str,
 ) -> None:
-    """The runner never starts (its database Secret is missing), the Job gives up: the
-    operator records the run as Failed with the pod's reason, and posts an Event."""
+    """A missing database Secret does not keep the pod waiting: the runner records why. A
+    runner that cannot even read its schedule (its RoleBinding is gone) dies, the Job gives up,
+    and the operator records the run as Failed with the pod's reason, and posts an Event."""
     cluster.create_rs(namespace, report_schedule("orphan"))  # no `db` Secret in the namespace
-    status = run_now_no_wait(cluster, namespace, "orphan", "t")
+    wait_for(lambda: condition(cluster.get_rs(namespace, "orphan"), "Ready").get("status")
+             == "True", "orphan Ready")
+    last = run_now(cluster, namespace, "orphan", "no-db")["lastRun"]
+    assert last["result"] == "Failed"
+    assert "no database URL: check spec.source.connectionSecretRef" in last["message"]
+
+    client.RbacAuthorizationV1Api(cluster.api).delete_namespaced_role_binding(
+        "orphan-runner", namespace)
+    job = run_now_no_wait(cluster, namespace, "orphan", "t")
 
     def recorded() -> dict[str, Any] | None:
         last = (cluster.get_rs(namespace, "orphan").get("status") or {}).get("lastRun") or {}
-        return last if last.get("result") else None
+        return last if last.get("runId") == job and last.get("result") else None
 
-    last = wait_for(recorded, "the failed run in status", timeout=150,
+    last = wait_for(recorded, "the failed run in status", timeout=240,
                     explain=lambda: cluster.diagnose(namespace))
-    assert status == run_now_job_name("orphan", "t") == last["runId"]
     assert last["result"] == "Failed"
     assert "BackoffLimitExceeded" in last["message"]
-    assert 'secret "db" not found' in last["message"]
+    assert "exit code 1" in last["message"]
     events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunFailed")
     assert any(e.involved_object.name == "orphan" for e in events.items)

@@ -86,7 +86,7 @@ def test_calendar_gate_skips_firings_that_are_not_run_times(
              explain=lambda: cluster.diagnose(namespace))
     assert "lastRun" not in (cluster.get_rs(namespace, "month-end").get("status") or {})
     assert smtp.messages == []
-    assert "not a run time" in cluster.executor.logs(namespace, _pod_of(cluster, namespace,
+    assert "not a run time" in cluster.logs(namespace, _pod_of(cluster, namespace,
                                                                        skipped))
 
     # The 30th of November is the last day: it runs, for October (the previous month).

@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
+from devstack.ports import HOST
 from devstack.postgres import Postgres
 from devstack.webhooks import WebhookServer
 from kubernetes.client.exceptions import ApiException
@@ -51,9 +52,9 @@ def test_a_webhook_to_a_non_public_address_fails_the_run_and_sends_nothing(
     smtp: MailSink, receiver: WebhookServer,
 ) -> None:
     create_secrets(cluster, namespace, postgres.url, smtp.port)
-    # 0.0.0.0 reaches the receiver on 127.0.0.1 if connected to: refused whatever private
+    # 0.0.0.0 reaches a receiver on the host if connected to: refused whatever private
     # networks the operator allows.
-    url = receiver.url("/ops").replace("127.0.0.1", "0.0.0.0")
+    url = receiver.url("/ops").replace(HOST, "0.0.0.0")
     cluster.create_rs(namespace, report_schedule(
         "ssrf", delivery={"webhooks": [{"name": "ops", "url": url}],
                           "retry": {"attempts": 2, "initialBackoffSeconds": 1}}))

@@ -61,6 +61,8 @@ DEFAULT_CONTROLLERS: tuple[str, ...] = (
     "root-ca-certificate-publisher-controller",
     "clusterrole-aggregation-controller",
     "endpointslice-controller",
+    "deployment-controller",  # the chart's operator Deployment
+    "replicaset-controller",
 )
 
 ENABLED_ADMISSION = (

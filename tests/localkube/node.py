@@ -199,6 +199,12 @@ class Node:
             if proc.returncode:
                 raise NodeError(f"tagging {source} as {target} failed: {proc.stderr.strip()}")
 
+    def kill_container(self, container_id: str, sig: str = "SIGKILL") -> None:
+        """Signal a container's task, e.g. from a pod's ``containerID`` (containerd://ID)."""
+        proc = self._ctr("tasks", "kill", "--signal", sig, container_id.split("://")[-1])
+        if proc.returncode:
+            raise NodeError(f"killing {container_id} failed: {proc.stderr.strip()}")
+
     def images(self) -> list[str]:
         """References of the images the node has."""
         return self._ctr("images", "list", "--quiet").stdout.split()

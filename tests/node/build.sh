@@ -30,6 +30,7 @@ if [ "$have_go" = 0 ]; then
     ldflags="$ldflags -X $pkg.gitVersion=$k8s_version -X $pkg.gitMajor=1 -X $pkg.gitMinor=$minor -X $pkg.gitTreeState=clean"
   done
   start=$(date +%s)
+  echo "building ${cmds[*]} from Go modules (once)" >&2
   for cmd in "${cmds[@]}"; do
     CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin.tmp/$cmd" "k8s.io/kubernetes/cmd/$cmd" >&2
   done

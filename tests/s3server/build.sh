@@ -15,6 +15,7 @@ fi
 mkdir -p "$cache"
 cd "$here"
 start=$(date +%s)
+echo "building the S3 server versitygw $version from its Go module (once)" >&2
 CGO_ENABLED=0 go build -trimpath \
   -ldflags "-s -w -X main.Version=$version -X main.Build=go-module" \
   -o "$bin.tmp" github.com/versity/versitygw/cmd/versitygw >&2

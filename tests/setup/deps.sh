@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# What `make test` and `make demo` need on a bare Debian 12 machine, installed once: Debian's
+# packages (PostgreSQL, WeasyPrint's libraries, podman/buildah, containerd/runc/CNI for the node,
+# Java and Maven for veraPDF, LibreOffice for the XLSX check) and the Python packages. Quick
+# when everything is there already.
+set -euo pipefail
+cd "$(dirname "${BASH_SOURCE[0]}")/../.."
+say() { echo "== $*" >&2; }
+
+PACKAGES=(
+  postgresql postgresql-client poppler-utils                                   # data, PDF checks
+  libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core      # WeasyPrint
+  podman buildah runc fuse-overlayfs uidmap debootstrap                       # images
+  containerd containernetworking-plugins iptables conntrack busybox-static    # the real node
+  openjdk-17-jre-headless maven                                               # veraPDF
+  libreoffice-calc-nogui                                                      # XLSX check
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if [ ${#missing[@]} -gt 0 ]; then
+  if [ "$(id -u)" != 0 ]; then
+    echo "missing Debian packages (run as root: apt-get install ${missing[*]})" >&2
+    exit 1
+  fi
+  say "installing Debian packages: ${missing[*]}"
+  start=$(date +%s)
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "${missing[@]}" >/dev/null
+  say "Debian packages installed in $(( $(date +%s) - start ))s"
+fi
+
+stamp_dir="${XDG_CACHE_HOME:-$HOME/.cache}/bulletin/pip"
+stamp="$stamp_dir/$(cat pyproject.toml | sha256sum | cut -c1-16)-$(python3 -c 'import sys; print(sys.prefix.replace("/", "_"))')"
+if [ ! -f "$stamp" ] || ! python3 -c "import bulletin, kopf, weasyprint" 2>/dev/null; then
+  say "installing Python packages (pip install -e '.[dev]')"
+  start=$(date +%s)
+  export PIP_ROOT_USER_ACTION=ignore
+  python3 -m pip install -q --upgrade pip
+  python3 -m pip install -q -e ".[dev]"
+  mkdir -p "$stamp_dir" && touch "$stamp"
+  say "Python packages installed in $(( $(date +%s) - start ))s"
+fi
