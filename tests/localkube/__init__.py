@@ -1,15 +1,14 @@
-"""localkube: a real Kubernetes control plane and node (or a process executor), for dev and tests.
+"""localkube: a real Kubernetes control plane and node, for dev and tests.
 
 * ``ControlPlane``: etcd + kube-apiserver + kube-controller-manager (loopback, or the node
   address of a namespace with ``node_ip``).
 * ``NetNS``/``netns.current()``: the harness's network namespace
   (``python -m localkube.netns run -- CMD``).
 * ``Node``: containerd + runc, kubelet, kube-proxy, kube-scheduler in that namespace.
-* ``PodExecutor``: binds pods to a local node and runs them as host processes (being replaced).
 * ``KubeClient``: the small JSON REST client.
 * ``python -m localkube up|down|status|kubectl|import-image``: a background cluster.
 
-Exports are imported lazily so ``python -m localkube.executor`` runs cleanly.
+Exports are imported lazily so ``python -m localkube.netns`` runs cleanly.
 """
 
 from __future__ import annotations
@@ -20,7 +19,6 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .builds import build_binaries, build_node_binaries
     from .controlplane import ControlPlane, ControlPlaneError
-    from .executor import PodExecutor
     from .kube import ApiError, Credentials, KubeClient
     from .netns import NetNS
     from .node import Node, NodeError
@@ -33,7 +31,6 @@ _EXPORTS = {
     "NetNS": "netns",
     "Node": "node",
     "NodeError": "node",
-    "PodExecutor": "executor",
     "ApiError": "kube",
     "Credentials": "kube",
     "KubeClient": "kube",
@@ -48,7 +45,6 @@ __all__ = [
     "NetNS",
     "Node",
     "NodeError",
-    "PodExecutor",
     "build_binaries",
     "build_node_binaries",
 ]

@@ -14,9 +14,8 @@ session; that process owns etcd, kube-apiserver, kube-controller-manager and the
 writes ``D/serve.pid`` and ``D/state.json`` and stops everything on SIGTERM. ``down``
 also deletes the namespace. The API server listens on the namespace's node address only,
 so reach it with ``python -m localkube kubectl`` (or ``nsenter --net=D/netns``).
-``up --executor`` runs the old process executor instead of a node, on loopback, without
-a namespace. State is not kept across ``down``/``up``. Logs: ``D/serve.log``, ``D/*.log``,
-``D/node/*.log``, container logs in ``D/node/pod-logs/`` (executor: ``D/pods/``).
+State is not kept across ``down``/``up``. Logs: ``D/serve.log``, ``D/*.log``,
+``D/node/*.log``, container logs in ``D/node/pod-logs/``.
 """
 
 from __future__ import annotations
@@ -32,16 +31,12 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from . import netns, nodeclean
 from ._proc import tail
 from .builds import build_binaries, build_node_binaries
 from .controlplane import ControlPlane
 from .node import Node
-
-if TYPE_CHECKING:
-    from .executor import PodExecutor
 
 DEFAULT_DIR = os.environ.get("LOCALKUBE_DIR", ".localkube")
 
@@ -85,7 +80,7 @@ def _state(d: Path) -> dict[str, object]:
 def _usage(d: Path, state: dict[str, object]) -> str:
     node = (f"  node:       {state.get('node')} at {state.get('node_ip')}, Ready in "
             f"{state.get('node_start_seconds')}s; logs in {d}/node/, namespace {d}/netns\n"
-            if state.get("node") else f"  executor:   pod output in {d}/pods/\n")
+            if state.get("node") else "")
     return (
         f"localkube is up (control plane started in {state.get('start_seconds')}s)\n"
         f"  kubeconfig: {d / 'kubeconfig'}\n"
@@ -97,7 +92,7 @@ def _usage(d: Path, state: dict[str, object]) -> str:
     )
 
 
-def cmd_up(d: Path, timeout: float, executor: bool) -> int:
+def cmd_up(d: Path, timeout: float) -> int:
     """Start the detached serve process and wait until the cluster is ready."""
     pid = _serve_pid(d)
     if pid is not None and _state(d).get("pid") == pid:
@@ -113,12 +108,9 @@ def cmd_up(d: Path, timeout: float, executor: bool) -> int:
         root = pkg_dir.parents[len((__package__ or "localkube").split(".")) - 1]
         argv = [sys.executable, "-m", __package__ or "localkube", "serve", "--dir", str(d)]
         env = dict(os.environ)
-        if executor:
-            argv.append("--executor")
-        else:
-            build_node_binaries()
-            ns = netns.NetNS(d / "netns").create()
-            argv, env = ns.command(argv), {**env, **ns.env()}
+        build_node_binaries()
+        ns = netns.NetNS(d / "netns").create()
+        argv, env = ns.command(argv), {**env, **ns.env()}
         with open(d / "serve.log", "ab") as out:
             proc = subprocess.Popen(
                 argv, cwd=root, env=env, stdin=subprocess.DEVNULL, stdout=out,
@@ -196,8 +188,8 @@ def cmd_import(d: Path, archives: list[Path]) -> int:
     return 0
 
 
-def cmd_serve(d: Path, executor: bool) -> int:
-    """Own the control plane and the node (or executor) until SIGTERM/SIGINT."""
+def cmd_serve(d: Path) -> int:
+    """Own the control plane and the node until SIGTERM/SIGINT."""
     logging.basicConfig(level=logging.INFO, stream=sys.stdout,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     log = logging.getLogger("localkube.serve")
@@ -206,30 +198,24 @@ def cmd_serve(d: Path, executor: bool) -> int:
     done = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda *_: done.set())
-    cp = ControlPlane(d, node_ip=None if executor else netns.current().node_ip)
-    pods: Node | PodExecutor | None = None
+    cp = ControlPlane(d, node_ip=netns.current().node_ip)
+    node: Node | None = None
     code = 0
     try:
         cp.start()
-        state: dict[str, object] = {}
-        if executor:
-            from .executor import PodExecutor
-
-            pods = PodExecutor(cp.kubeconfig, d)
-            pods.start()
-        else:
-            pods = node = Node(d / "node", cp)
-            node.start()
-            state = {"node": node.name, "node_ip": node.node_ip,
-                     "node_start_seconds": round(node.start_seconds or 0, 2),
-                     "containerd_socket": str(node.layout.containerd_socket)}
+        node = Node(d / "node", cp)
+        node.start()
+        state: dict[str, object] = {
+            "node": node.name, "node_ip": node.node_ip,
+            "node_start_seconds": round(node.start_seconds or 0, 2),
+            "containerd_socket": str(node.layout.containerd_socket)}
         state.update({"pid": os.getpid(), "ready": True, "kubeconfig": str(cp.kubeconfig),
                       "server": cp.server, "bin_dir": str(cp.bin_dir),
                       "start_seconds": round(cp.start_seconds or 0, 2), "timings": cp.timings})
         (d / "state.json").write_text(json.dumps(state, indent=1))
         log.info("ready: %s", state)
         while not done.wait(5):
-            if not cp.running or (isinstance(pods, Node) and not pods.running):
+            if not cp.running or not node.running:
                 log.error("a component died; see %s/*.log and %s/node/*.log", d, d)
                 code = 1
                 break
@@ -237,8 +223,8 @@ def cmd_serve(d: Path, executor: bool) -> int:
         log.exception("localkube failed")
         code = 1
     finally:
-        if pods is not None:
-            pods.stop()
+        if node is not None:
+            node.stop()
         cp.stop()
         (d / "state.json").unlink(missing_ok=True)
         with contextlib.suppress(OSError):
@@ -258,12 +244,9 @@ def main(argv: list[str] | None = None) -> int:
     sub = parser.add_subparsers(dest="cmd", required=True)
     up = sub.add_parser("up", parents=[dir_opt], help="start in the background")
     up.add_argument("--timeout", type=float, default=300.0)
-    up.add_argument("--executor", action="store_true",
-                    help="run pods as host processes (old executor) instead of a node")
     sub.add_parser("down", parents=[dir_opt], help="stop")
     sub.add_parser("status", parents=[dir_opt], help="is it running?")
-    serve = sub.add_parser("serve", parents=[dir_opt], help="run in the foreground (used by up)")
-    serve.add_argument("--executor", action="store_true")
+    sub.add_parser("serve", parents=[dir_opt], help="run in the foreground (used by up)")
     kc = sub.add_parser("kubectl", help="run kubectl against the cluster")
     kc.add_argument("args", nargs=argparse.REMAINDER)
     imp = sub.add_parser("import-image", parents=[dir_opt], help="load image archives")
@@ -271,13 +254,13 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     d = Path(args.dir).resolve()
     if args.cmd == "up":
-        return cmd_up(d, args.timeout, args.executor)
+        return cmd_up(d, args.timeout)
     if args.cmd == "down":
         return cmd_down(d)
     if args.cmd == "status":
         return cmd_status(d)
     if args.cmd == "serve":
-        return cmd_serve(d, args.executor)
+        return cmd_serve(d)
     if args.cmd == "import-image":
         return cmd_import(d, args.archives)
     return cmd_kubectl(d, args.args)

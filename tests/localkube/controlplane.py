@@ -13,7 +13,7 @@ authorizer + NodeRestriction as real clusters do.
 
 Admission: the defaults of kube-apiserver stay on (NamespaceLifecycle, ServiceAccount,
 LimitRanger, ResourceQuota, PodSecurity, ...) except ``TaintNodesByCondition``, which
-would taint the executor's node ``not-ready`` forever because the node-lifecycle
+would taint the node ``not-ready`` forever because the node-lifecycle
 controller (which lifts that taint) is not run.
 
 Audit (opt-in, ``ControlPlane(workdir, audit=True)``): the API server logs one JSON line per

@@ -1,10 +1,7 @@
 """A minimal, typed Kubernetes REST client built on the standard library.
 
 localkube talks to the API server with plain JSON dicts instead of the generated
-``kubernetes`` models: the project allows ``kubernetes>=30,<40`` and those releases
-come from two incompatible generators (v37+ is pydantic based), so the executor and
-control plane stay independent of whichever one is installed. Pods run by the
-executor still use the official client; they only get a kubeconfig.
+``kubernetes`` models, so the harness stays independent of the client's generator.
 """
 
 from __future__ import annotations
