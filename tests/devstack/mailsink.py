@@ -21,7 +21,7 @@ from typing import Any
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import SMTP, AuthResult, LoginPassword
 
-from devstack.ports import HOST, free_port
+from devstack.ports import LISTEN, free_port
 from devstack.tls import ServerTls, make_server_tls
 
 ALL_MECHANISMS = ("PLAIN", "LOGIN")
@@ -93,7 +93,7 @@ class MailSink:
         self._lock = threading.Lock()
         self.tls: ServerTls | None = None
         self._tls_dir: Path | None = None
-        kwargs: dict[str, Any] = {"hostname": HOST, "port": self.port,
+        kwargs: dict[str, Any] = {"hostname": LISTEN, "port": self.port,
                                   "server_hostname": "localhost"}
         if security != "none":
             self._tls_dir = Path(tempfile.mkdtemp(prefix="mailsink-tls-"))

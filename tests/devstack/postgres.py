@@ -8,7 +8,7 @@ import subprocess
 import time
 from pathlib import Path
 
-from devstack.ports import HOST, free_port
+from devstack.ports import HOST, LISTEN, free_port
 
 
 def _bindir() -> Path:
@@ -58,7 +58,7 @@ class Postgres:
             hba.write("host all all 0.0.0.0/0 scram-sha-256\n")
         self._run(str(self.bindir / "pg_ctl"), "-D", str(self.data), "-l", str(self.root / "log"),
                   "-w", "-t", "60", "-o",
-                  f"-p {self.port} -k {self.root} -c listen_addresses={HOST} -c fsync=off"
+                  f"-p {self.port} -k {self.root} -c listen_addresses={LISTEN} -c fsync=off"
                   " -c full_page_writes=off -c synchronous_commit=off", "start")
         for sql in (f"CREATE ROLE {self.user} LOGIN PASSWORD '{self.password}'",
                     f"CREATE DATABASE bulletin OWNER {self.user}"):

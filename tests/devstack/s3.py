@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from devstack.ports import HOST, free_port
+from devstack.ports import HOST, LISTEN, free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -54,7 +54,7 @@ class S3Server:
                "ROOT_SECRET_KEY": self.secret_key}
         with (self.root / "server.log").open("ab") as log:
             self.proc = subprocess.Popen(
-                [str(binary), "--port", f"{HOST}:{self.port}", "--region", self.region,
+                [str(binary), "--port", f"{LISTEN}:{self.port}", "--region", self.region,
                  "--quiet", "posix", "--sidecar", str(meta), str(data)],
                 env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         deadline = time.monotonic() + timeout

@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from devstack.ports import HOST
+from devstack.ports import HOST, LISTEN
 
 TOLERANCE = 300
 
@@ -56,9 +56,11 @@ def signature_ok(key: str, headers: dict[str, str], body: bytes, now: float) -> 
 
 
 class WebhookServer:
-    """Listens on HOST (devstack.ports); ``url(path)`` for each endpoint."""
+    """Listens on LISTEN (devstack.ports); ``url(path)`` for each endpoint, on ``host``: the
+    node address by default (pods reach it), or loopback for tests about addresses."""
 
-    def __init__(self, key: str | None = None) -> None:
+    def __init__(self, key: str | None = None, host: str = HOST) -> None:
+        self.host = host
         self.key = key
         self.received: list[Received] = []
         self._scripts: dict[str, _Script] = {}
@@ -86,14 +88,14 @@ class WebhookServer:
                 except OSError:
                     pass  # the client is gone (killed while held)
 
-        self._httpd = ThreadingHTTPServer((HOST, 0), Handler)
+        self._httpd = ThreadingHTTPServer((LISTEN, 0), Handler)
         self._httpd.daemon_threads = True
         self.port = int(self._httpd.server_address[1])
         self._thread = threading.Thread(target=self._httpd.serve_forever, args=(0.05,),
                                         daemon=True)
 
     def url(self, path: str) -> str:
-        return f"http://{HOST}:{self.port}{path}"
+        return f"http://{self.host}:{self.port}{path}"
 
     def fail(self, path: str, statuses: list[int], retry_after: str | None = None) -> None:
         """Answer the next requests to ``path`` with ``statuses``, then 200."""

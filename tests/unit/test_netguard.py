@@ -22,6 +22,7 @@ from bulletin.deliver.targets import deliver_all
 from bulletin.ledger import MemoryLedger
 from bulletin.notify import notify_failure
 from delivery_support import PERIOD, context, no_sleep, report, spec
+from devstack.ports import HOST
 from devstack.s3 import S3Server
 from devstack.webhooks import WebhookServer
 
@@ -30,7 +31,7 @@ PRIVATE = "BULLETIN_ALLOW_PRIVATE_NETWORKS"
 
 @pytest.fixture
 def server() -> Iterator[WebhookServer]:
-    receiver = WebhookServer().start()
+    receiver = WebhookServer(host="127.0.0.1").start()  # these tests are about loopback
     yield receiver
     receiver.stop()
 
@@ -218,8 +219,9 @@ def test_a_failure_webhook_to_a_private_address_is_refused(
 
 def test_an_s3_endpoint_on_a_private_address_is_refused(s3: S3Server, tmp_path: Path) -> None:
     bucket = s3.create_bucket("netguard-refused")
+    endpoint = s3.endpoint.replace(HOST, "127.0.0.1")  # the server listens on loopback too
     storage = spec({**_webhook("https://h.example.com/x"),
-                    "storage": {"endpoint": s3.endpoint, "bucket": bucket,
+                    "storage": {"endpoint": endpoint, "bucket": bucket,
                                 "credentialsSecretRef": {"name": "s3"}}}).delivery.storage
     assert storage is not None
     credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key}
