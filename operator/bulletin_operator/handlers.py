@@ -169,11 +169,18 @@ def _job_failed(status: kopf.Status, **_: Any) -> bool:
 @kopf.on.event("batch", "v1", "jobs", labels={builders.SCHEDULE_LABEL: kopf.PRESENT},
                when=_job_failed)
 def record_failed_job(body: kopf.Body, name: str, namespace: str | None, memo: kopf.Memo,
-                      **_: Any) -> None:
+                      logger: kopf.Logger, **_: Any) -> None:
     """A Job of a schedule (by its owner chain, not its labels) that failed before its runner
     recorded the run: record it, with the pod's reason, in the history and an Event."""
     assert namespace is not None
     adapter: Adapter = memo.adapter
     found = failed_run(body, adapter.job_pods(namespace, name))
-    if found is not None and adapter.schedule_of_job(dict(body)) == found.schedule:
-        adapter.record_if_missing(namespace, found)
+    if found is None:
+        return
+    owner = adapter.schedule_of_job(dict(body))
+    if owner != found.schedule:
+        logger.info("not recording Job %s: its owner chain leads to %r, not %r", name, owner,
+                    found.schedule)
+        return
+    if not adapter.record_if_missing(namespace, found):
+        logger.info("Job %s: its run is already in the history", name)

@@ -124,8 +124,10 @@ def test_a_run_that_dies_before_recording_is_still_recorded(
     job = run_now_no_wait(cluster, namespace, "orphan", "t")
 
     def recorded() -> dict[str, Any] | None:
-        last = (cluster.get_rs(namespace, "orphan").get("status") or {}).get("lastRun") or {}
-        return last if last.get("runId") == job and last.get("result") else None
+        # In the history, not necessarily lastRun: both runs may have started in the same
+        # second, and history orders by start time.
+        history = (cluster.get_rs(namespace, "orphan").get("status") or {}).get("history") or []
+        return next((h for h in history if h.get("runId") == job and h.get("result")), None)
 
     last = wait_for(recorded, "the failed run in status", timeout=240,
                     explain=lambda: cluster.diagnose(namespace))
