@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
-from bulletin.api.spec import KIND
+from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 from bulletin.history import with_run
 from bulletin.kube import Kube
 from kubernetes import client
@@ -154,6 +154,19 @@ class Adapter:
             cached = (now, dict(ns.metadata.annotations or {}))
             self._namespaces[namespace] = cached
         return str(cached[1].get(key, ""))
+
+    def annotation_changed(self, namespace: str, annotations: dict[str, str], key: str) -> bool:
+        """Cache a namespace's annotations as a watch event shows them; True when ``key``
+        changed from what was cached (nothing cached yet is no change)."""
+        cached = self._namespaces.get(namespace)
+        self._namespaces[namespace] = (time.monotonic(), dict(annotations))
+        return cached is not None and cached[1].get(key, "") != annotations.get(key, "")
+
+    def schedules(self, namespace: str) -> list[dict[str, Any]]:
+        """The ReportSchedules of a namespace, as plain dicts."""
+        found = client.CustomObjectsApi().list_namespaced_custom_object(
+            GROUP, VERSION, namespace, PLURAL)
+        return list(found.get("items") or [])
 
     def job_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         """The pods of a Job, as plain dicts."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, cast
 
 import kopf
 from bulletin.api.policy import Notifications
@@ -11,6 +11,7 @@ from bulletin.api.references import references, refusal
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
 from bulletin.deliver.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
+from bulletin.schedule import Rule
 from kubernetes import config as kube_config
 from pydantic import ValidationError
 
@@ -63,6 +64,24 @@ def _check_references(adapter: Adapter, model: ReportScheduleSpec, namespace: st
             raise Refused("ReferenceNotUsable", why)
 
 
+def _apply(adapter: Adapter, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
+           new: bool = False) -> tuple[ReportScheduleSpec, Rule, bool, int]:
+    """Validate the spec and make the owned objects match it; the model, its rule, whether
+    runs are paused and the failure count. Raises Refused, NameConflict or Rejected."""
+    owner = _owner(adapter, meta)
+    try:
+        model, rule = parse(spec, meta)
+    except ValueError as exc:
+        raise Refused("InvalidSpec", str(exc)) from exc
+    _check_references(adapter, model, owner.namespace)
+    paused, failures = pause_state(status, generation=meta["generation"],
+                                   limit=model.notifications.pause_after_failures)
+    running = model.model_copy(update={"suspend": True}) if paused else model
+    adapter.ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
+                   owner.uid, new=new)
+    return model, rule, paused, failures
+
+
 @kopf.on.resume(*RESOURCE)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
@@ -73,18 +92,9 @@ def reconcile(
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused."""
     adapter: Adapter = memo.adapter
     owner, now = _owner(adapter, meta), datetime.now(UTC)
-    paused, failures = False, 0
     try:
-        try:
-            model, rule = parse(spec, meta)
-        except ValueError as exc:
-            raise Refused("InvalidSpec", str(exc)) from exc
-        _check_references(adapter, model, owner.namespace)
-        paused, failures = pause_state(status, generation=meta["generation"],
-                                       limit=model.notifications.pause_after_failures)
-        running = model.model_copy(update={"suspend": True}) if paused else model
-        adapter.ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
-                       owner.uid, new=reason == kopf.Reason.CREATE)
+        _model, rule, paused, failures = _apply(adapter, meta, spec, status,
+                                                new=reason == kopf.Reason.CREATE)
     except NamespaceTerminating:
         return  # the ReportSchedule goes with its namespace
     except (Refused, NameConflict, Rejected) as exc:
@@ -103,6 +113,23 @@ def reconcile(
     if paused and "conditions" in update and _condition(status, PAUSED) != "True":
         kopf.warn(body, reason="Paused", message=f"{failures} runs failed in a row; paused")
     patch.status.update(update)
+
+
+@kopf.on.event("", "v1", "namespaces")
+def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logger,
+                        **_: Any) -> None:
+    """A namespace's recipient allowlist changed: existing schedules' runs get it at once.
+    (An event handler: kopf keeps no state on namespaces.)"""
+    adapter: Adapter = memo.adapter
+    if not adapter.annotation_changed(name, dict(meta.get("annotations") or {}),
+                                      ALLOWLIST_ANNOTATION):
+        return
+    for obj in adapter.schedules(name):
+        body = kopf.Body(cast(kopf.RawBody, obj))
+        try:
+            _apply(adapter, body.meta, body.spec, body.status)
+        except (Refused, NameConflict, Rejected, NamespaceTerminating) as exc:
+            logger.info("%s/%s keeps its objects: %s", name, body.meta["name"], exc)
 
 
 def _condition(status: kopf.Status, type_: str) -> str | None:

@@ -181,3 +181,22 @@ def test_the_largest_valid_spec_reconciles_and_impossible_names_are_refused(
                            input_=json.dumps(bad))
     assert proc.returncode != 0
     assert "spec.source.connectionSecretRef.name" in proc.stderr
+
+
+def test_a_namespace_allowlist_change_reaches_existing_schedules_within_a_minute(
+    cluster: Cluster, operator: OperatorProcess, namespace: str,
+) -> None:
+    cluster.create_rs(namespace, report_schedule("listed"))
+    wait_for(lambda: condition(cluster.get_rs(namespace, "listed"), "Ready").get("status")
+             == "True", "listed Ready")
+
+    def allowlist() -> str | None:
+        cronjob = cluster.batch.read_namespaced_cron_job("listed", namespace)
+        env = cronjob.spec.job_template.spec.template.spec.containers[0].env
+        return next((e.value for e in env if e.name == "BULLETIN_NAMESPACE_ALLOWED_DOMAINS"),
+                    None)
+
+    assert allowlist() is None
+    cluster.core.patch_namespace(namespace, {"metadata": {"annotations": {
+        "bulletin.dev/allowed-email-domains": "example.com"}}})
+    assert wait_for(allowlist, "the allowlist in the CronJob", timeout=60) == "example.com"
