@@ -22,7 +22,8 @@ CRD_FILES = [
 _KEEP = {
     "type", "description", "properties", "required", "items", "enum", "pattern", "format",
     "minimum", "maximum", "minLength", "maxLength", "minItems", "maxItems", "default",
-    "additionalProperties", "x-kubernetes-validations", "nullable",
+    "additionalProperties", "x-kubernetes-validations", "nullable", "maxProperties",
+    "x-kubernetes-preserve-unknown-fields",
 }
 
 

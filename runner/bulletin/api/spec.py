@@ -10,6 +10,7 @@ from bulletin.api.base import DNS_LABEL, ApiModel
 from bulletin.api.delivery import Delivery, SecretKeyRef
 from bulletin.api.policy import Gates, Notifications
 from bulletin.api.report import Format, Report
+from bulletin.api.runnerpod import ScheduleRunnerPod
 from bulletin.api.schedule import CatchUp, ConcurrencyPolicy, Period, PeriodKind, Schedule
 
 GROUP = "bulletin.dev"
@@ -118,6 +119,11 @@ class ReportScheduleSpec(ApiModel):
     notifications: Annotated[
         Notifications, Field(description="Failure notifications and pausing after failures.")
     ] = Notifications()
+    runner: Annotated[
+        ScheduleRunnerPod | None,
+        Field(description="Placement and size of the runner pods (resources, nodeSelector,"
+              " tolerations, affinity, priority, pull secrets, extra labels and annotations)."),
+    ] = None
     history_limit: Annotated[
         int,
         Field(ge=1, le=100, description="How many past runs status.history keeps (default 10)."),
