@@ -5,12 +5,15 @@ from __future__ import annotations
 import copy
 import hashlib
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from bulletin.api.runnerpod import RunnerPod
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, RunOptions
 from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION, ReportScheduleSpec
+
+from bulletin_operator import placement
 
 HASH_ANNOTATION = f"{GROUP}/spec-hash"
 SCHEDULE_LABEL = f"{GROUP}/schedule"
@@ -41,6 +44,7 @@ class RunnerSettings:
     allowed_domains: str = ""  # operator-wide recipient domain allowlist
     allow_private_networks: str = ""  # CIDRs and hosts outbound URLs may reach though private
     allowed_url_hosts: str = ""  # when set, the only hosts webhook and chat URLs may name
+    pod: RunnerPod = field(default_factory=RunnerPod)  # defaults for spec.runner
 
 
 def short_name(base: str, limit: int, suffix: str = "") -> str:
@@ -193,16 +197,14 @@ def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[
 
 def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
     volumes, mounts = _volumes(spec)
+    pod = placement.merge(s.pod, spec.runner)
     container = {
         "name": "runner",
         "image": s.image,
         "imagePullPolicy": s.image_pull_policy,
         "command": ["bulletin-runner"],
         "env": _env(owner, spec, s),
-        "resources": {
-            "requests": {"cpu": "100m", "memory": "256Mi"},
-            "limits": {"memory": "1Gi"},
-        },
+        "resources": placement.resources(pod),
         "securityContext": {
             "allowPrivilegeEscalation": False,
             "readOnlyRootFilesystem": True,
@@ -212,9 +214,13 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
         "terminationMessagePolicy": "File",
         "volumeMounts": mounts,
     }
+    metadata: dict[str, Any] = {"labels": {**(pod.pod_labels or {}), **_labels(owner)}}
+    if pod.pod_annotations:
+        metadata["annotations"] = dict(pod.pod_annotations)
     return {
-        "metadata": {"labels": _labels(owner)},
+        "metadata": metadata,
         "spec": {
+            **placement.pod_spec_fields(pod),
             "serviceAccountName": runner_account_name(owner),
             "restartPolicy": "Never",
             "enableServiceLinks": False,

@@ -6,6 +6,7 @@ import logging
 import os
 
 import kopf
+from bulletin.api.runnerpod import RunnerPod
 from kubernetes import client
 
 from bulletin_operator.builders import RunnerSettings
@@ -13,7 +14,8 @@ from bulletin_operator.diffbase import DigestDiffBaseStorage
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
-    """Tune kopf for many small objects and GitOps-owned specs."""
+    """Tune kopf for many small objects and GitOps-owned specs; check the runner settings."""
+    runner_settings()  # invalid pod defaults stop the operator here, not at each reconcile
     # kopf keeps its bookkeeping in annotations under its own prefix (it ignores changes there,
     # so it must differ from ours, e.g. bulletin.dev/run-requested-at); status is our schema.
     prefix = "kopf.bulletin.dev"
@@ -47,6 +49,16 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.client_timeout = 330
 
 
+POD_DEFAULTS = "BULLETIN_RUNNER_POD_DEFAULTS"
+
+
+def pod_defaults() -> RunnerPod:
+    """The runner pods' placement defaults: the chart's value runnerPod, as JSON in
+    BULLETIN_RUNNER_POD_DEFAULTS. Invalid JSON or fields stop the operator at start."""
+    raw = os.environ.get(POD_DEFAULTS, "").strip()
+    return RunnerPod.model_validate_json(raw) if raw else RunnerPod()
+
+
 def runner_settings() -> RunnerSettings:
     """Runner pod settings; the chart sets BULLETIN_RUNNER_IMAGE."""
     defaults = RunnerSettings()
@@ -56,4 +68,5 @@ def runner_settings() -> RunnerSettings:
         allowed_domains=os.environ.get("BULLETIN_ALLOWED_DOMAINS", ""),
         allow_private_networks=os.environ.get("BULLETIN_ALLOW_PRIVATE_NETWORKS", ""),
         allowed_url_hosts=os.environ.get("BULLETIN_ALLOWED_URL_HOSTS", ""),
+        pod=pod_defaults(),
     )

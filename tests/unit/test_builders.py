@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 import yaml
+from bulletin.api.runnerpod import RunnerPod
 from bulletin.api.runrequest import RunOptions
 from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
@@ -38,6 +39,30 @@ FULL = ReportScheduleSpec.model_validate({
     "notifications": {"onFailure": {"email": ["owners@example.com"],
                                     "webhookSecretRef": {"name": "chat", "key": "alerts"}}},
 })
+POD_DEFAULTS = RunnerPod.model_validate({
+    "resources": {"requests": {"cpu": "50m", "memory": "128Mi"}, "limits": {"memory": "512Mi"}},
+    "nodeSelector": {"pool": "batch", "disk": "hdd"},
+    "tolerations": [{"key": "batch", "operator": "Exists", "effect": "NoSchedule"}],
+    "priorityClassName": "reports-low",
+    "imagePullSecrets": [{"name": "registry"}],
+    "podLabels": {"team": "platform", "cost-center": "shared"},
+    "podAnnotations": {"sidecar.istio.io/inject": "false"},
+})
+SETTINGS_PLACED = builders.RunnerSettings(image="example.org/bulletin-runner:test",
+                                          pod=POD_DEFAULTS)
+PLACED = ReportScheduleSpec.model_validate({
+    **SPEC.model_dump(by_alias=True, exclude_none=True),
+    "runner": {
+        "resources": {"requests": {"cpu": "1", "memory": "2Gi"}, "limits": {"memory": "4Gi"}},
+        "nodeSelector": {"disk": "ssd"},
+        "affinity": {"nodeAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [
+                {"key": "zone", "operator": "In", "values": ["a", "b"]}]}]}}},
+        "imagePullSecrets": [{"name": "registry"}, {"name": "team-registry"}],
+        "podLabels": {"cost-center": "analytics"},
+        "podAnnotations": {"example.com/owner": "analytics"},
+    },
+})
 OWNER_LISTED = builders.Owner(name="weekly-usage", namespace="analytics", uid="1111-2222",
                               allowed_domains="example.com")
 SETTINGS_LISTED = builders.RunnerSettings(image="example.org/bulletin-runner:test",
@@ -59,6 +84,10 @@ def _check(name: str, obj: Any) -> None:
         ("cronjob", lambda: builders.cronjob(OWNER, SPEC, SETTINGS, "0 9 * * 1")),
         ("cronjob-full", lambda: builders.cronjob(OWNER_LISTED, FULL, SETTINGS_LISTED,
                                                   "0 9 * * 1")),
+        ("cronjob-placed-defaults", lambda: builders.cronjob(OWNER, SPEC, SETTINGS_PLACED,
+                                                             "0 9 * * 1")),
+        ("cronjob-placed", lambda: builders.cronjob(OWNER, PLACED, SETTINGS_PLACED,
+                                                    "0 9 * * 1")),
         ("serviceaccount", lambda: builders.service_account(OWNER)),
         ("role", lambda: builders.role(OWNER)),
         ("rolebinding", lambda: builders.role_binding(OWNER)),
@@ -102,3 +131,54 @@ def test_catch_up_policy_sets_the_starting_deadline() -> None:
     assert builders.starting_deadline(SPEC) == 86400
     assert builders.starting_deadline(none) == 300
     assert builders.starting_deadline(explicit) == 42
+
+
+def test_placement_never_touches_bulletins_labels_or_the_security_context() -> None:
+    pod = builders.cronjob(OWNER, PLACED, SETTINGS_PLACED, "0 9 * * 1")[
+        "spec"]["jobTemplate"]["spec"]["template"]
+    plain = builders.cronjob(OWNER, SPEC, SETTINGS, "0 9 * * 1")[
+        "spec"]["jobTemplate"]["spec"]["template"]
+    assert plain["metadata"]["labels"].items() <= pod["metadata"]["labels"].items()
+    assert pod["spec"]["securityContext"] == plain["spec"]["securityContext"]
+    runner = pod["spec"]["containers"][0]
+    assert runner["securityContext"] == plain["spec"]["containers"][0]["securityContext"]
+
+
+@pytest.mark.parametrize(
+    ("runner", "error"),
+    [
+        ({"podLabels": {"app.kubernetes.io/component": "x"}}, "app.kubernetes.io/component"),
+        ({"podLabels": {"bulletin.dev/schedule": "other"}}, "bulletin.dev/schedule"),
+        ({"podLabels": {"team": "not a value"}}, "pattern"),
+        ({"podAnnotations": {"container.apparmor.security.beta.kubernetes.io/runner":
+                             "unconfined"}}, "container.apparmor"),
+        ({"podAnnotations": {f"k{i}": "v" for i in range(33)}}, "at most 32"),
+        ({"priorityClassName": "system-cluster-critical"}, "system-"),
+        ({"resources": {"limits": {"memory": "lots"}}}, "pattern"),
+        ({"tolerations": [{"operator": "Maybe"}]}, "Exists"),
+        ({"imagePullSecrets": [{"name": f"s{i}"} for i in range(9)]}, "at most 8"),
+    ],
+)
+def test_spec_runner_is_bounded_and_keeps_bulletins_keys(runner: dict[str, Any],
+                                                         error: str) -> None:
+    with pytest.raises(ValueError, match=error):
+        ReportScheduleSpec.model_validate({**SPEC.wire(), "runner": runner})
+
+
+def test_operator_defaults_may_use_system_priority_classes() -> None:
+    pod = RunnerPod.model_validate({"priorityClassName": "system-cluster-critical"})
+    merged = builders.cronjob(OWNER, SPEC, builders.RunnerSettings(pod=pod), "0 9 * * 1")
+    template = merged["spec"]["jobTemplate"]["spec"]["template"]["spec"]
+    assert template["priorityClassName"] == "system-cluster-critical"
+
+
+def test_pod_defaults_come_from_one_json_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bulletin_operator import settings
+
+    monkeypatch.setenv(settings.POD_DEFAULTS, POD_DEFAULTS.model_dump_json(by_alias=True))
+    assert settings.runner_settings().pod == POD_DEFAULTS
+    monkeypatch.setenv(settings.POD_DEFAULTS, '{"podLabels": {"job-name": "x"}}')
+    with pytest.raises(ValueError, match="job-name"):
+        settings.runner_settings()
+    monkeypatch.delenv(settings.POD_DEFAULTS)
+    assert settings.runner_settings().pod == RunnerPod()

@@ -8,7 +8,7 @@ securityContext is fixed by the operator.
 from __future__ import annotations
 
 import re
-from enum import Enum
+from enum import StrEnum
 from typing import Annotated, Any
 
 from pydantic import AfterValidator, Field, WithJsonSchema
@@ -90,14 +90,14 @@ class Resources(ApiModel):
         description="Maximum resources, e.g. {memory: 1Gi}.")] = None
 
 
-class TolerationOperator(str, Enum):
+class TolerationOperator(StrEnum):
     """How a toleration matches a taint."""
 
     EXISTS = "Exists"
     EQUAL = "Equal"
 
 
-class TaintEffect(str, Enum):
+class TaintEffect(StrEnum):
     """The taint effect a toleration matches."""
 
     NO_SCHEDULE = "NoSchedule"
