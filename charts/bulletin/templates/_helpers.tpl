@@ -9,3 +9,39 @@ app.kubernetes.io/name: bulletin
 app.kubernetes.io/component: operator
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+{{- /* What the operator does with namespaced objects: in a ClusterRole when it watches every
+namespace, in a Role per namespace of watchNamespaces otherwise. */ -}}
+{{- define "bulletin.operatorRules" -}}
+# ReportSchedules: watch, keep kopf's bookkeeping annotations, write status (never spec).
+- apiGroups: [bulletin.dev]
+  resources: [reportschedules]
+  verbs: [get, list, watch, patch]
+- apiGroups: [bulletin.dev]
+  resources: [reportschedules/status]
+  verbs: [get, patch, update]
+# What each ReportSchedule owns.
+- apiGroups: [batch]
+  resources: [cronjobs]
+  verbs: [get, list, watch, create, update, patch, delete]
+- apiGroups: [batch]
+  resources: [jobs]
+  verbs: [get, list, watch, create]
+# Why a run's Job failed before its runner could say so (the pod's last state).
+- apiGroups: [""]
+  resources: [pods]
+  verbs: [get, list]
+# Only the labels of the Secrets and ConfigMaps a schedule names (metadata-only reads): a
+# run may use those labelled bulletin.dev/usable-by-reports=true.
+- apiGroups: [""]
+  resources: [secrets, configmaps]
+  verbs: [get]
+- apiGroups: [""]
+  resources: [serviceaccounts]
+  verbs: [get, create, update, patch, delete]
+- apiGroups: [rbac.authorization.k8s.io]
+  resources: [roles, rolebindings]
+  verbs: [get, create, update, patch, delete]
+- apiGroups: ["", events.k8s.io]
+  resources: [events]
+  verbs: [create, patch]
+{{- end -}}
