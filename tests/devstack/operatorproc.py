@@ -8,16 +8,20 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from pathlib import Path
 
 from devstack.ports import free_port
 
 
 class OperatorProcess:
-    """Runs `kopf run -m bulletin_operator.handlers --all-namespaces` with a given kubeconfig."""
+    """Runs `kopf run -m bulletin_operator.handlers --all-namespaces` with a given kubeconfig
+    (``scope``: other kopf arguments instead of --all-namespaces, e.g. --namespace=a)."""
 
-    def __init__(self, kubeconfig: Path, log: Path, env: dict[str, str] | None = None) -> None:
+    def __init__(self, kubeconfig: Path, log: Path, env: dict[str, str] | None = None,
+                 scope: Sequence[str] = ("--all-namespaces",)) -> None:
         self.kubeconfig = kubeconfig
+        self.scope = list(scope)
         self.log = log
         self.port = free_port()
         self.env = env or {}
@@ -30,7 +34,7 @@ class OperatorProcess:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
-                [sys.executable, "-m", "kopf", "run", "--all-namespaces", "--standalone",
+                [sys.executable, "-m", "kopf", "run", *self.scope, "--standalone",
                  f"--liveness=http://127.0.0.1:{self.port}/healthz",
                  "-m", "bulletin_operator.handlers"],
                 env=env, stdout=out, stderr=subprocess.STDOUT,

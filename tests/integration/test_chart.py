@@ -15,8 +15,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import chartdocs
 import pytest
 import yaml
+from bulletin_operator.settings import POD_DEFAULTS, pod_defaults
 from devstack.operatorproc import OperatorProcess
 from helmchart import (
     CHART,
@@ -77,7 +79,11 @@ def test_template_renders_consistent_objects() -> None:
     assert env == {"BULLETIN_RUNNER_IMAGE": f"ghcr.io/bulletin-dev/bulletin-runner:{app_version}",
                    "BULLETIN_RUNNER_PULL_POLICY": "IfNotPresent", "BULLETIN_WORKERS": "20",
                    "BULLETIN_ALLOWED_DOMAINS": "", "BULLETIN_ALLOW_PRIVATE_NETWORKS": "",
-                   "BULLETIN_ALLOWED_URL_HOSTS": ""}
+                   "BULLETIN_ALLOWED_URL_HOSTS": "", "BULLETIN_RUNNER_POD_DEFAULTS": "{}"}
+    assert container["command"] == ["kopf", "run", "--all-namespaces", "--standalone",
+                                    "--liveness=http://0.0.0.0:8080/healthz",
+                                    "-m", "bulletin_operator.handlers"]
+    assert "imagePullSecrets" not in pod["spec"]
 
     custom = render("rel", "ops", "image.tag=9.9.9", "runnerImage.repository=reg.local/runner",
                     "runnerImage.tag=1.0", "workers=4", "nodeSelector.disk=ssd",
@@ -89,6 +95,55 @@ def test_template_renders_consistent_objects() -> None:
     assert env["BULLETIN_WORKERS"] == "4"
     assert env["BULLETIN_ALLOWED_DOMAINS"] == "example.com"
     assert spec["nodeSelector"] == {"disk": "ssd"}
+
+
+def test_runner_pod_values_reach_the_operator_as_one_json_variable(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    objects = render("rel", "ops", "runnerPod.priorityClassName=reports",
+                     "runnerPod.podAnnotations.linkerd\\.io/inject=disabled",
+                     "runnerPod.resources.limits.memory=2Gi",
+                     "runnerPod.imagePullSecrets[0].name=registry",
+                     "imagePullSecrets[0].name=operator-registry")
+    pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
+    assert pod["imagePullSecrets"] == [{"name": "operator-registry"}]
+    env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
+    monkeypatch.setenv(POD_DEFAULTS, env[POD_DEFAULTS])
+    assert pod_defaults().wire() == {  # empty values are left out: they take the defaults
+        "priorityClassName": "reports", "podAnnotations": {"linkerd.io/inject": "disabled"},
+        "resources": {"limits": {"memory": "2Gi"}}, "imagePullSecrets": [{"name": "registry"}]}
+
+
+@pytest.mark.parametrize(
+    ("value", "message"),
+    [
+        ("workers=many", "at '/workers': got string, want integer"),
+        ("image.pullPolicy=Sometimes", "value must be one of 'Always', 'IfNotPresent', 'Never'"),
+        ("runnerImage.registry=x", "additional properties 'registry' not allowed"),
+        ("runnerPod.podLabels.bulletin\\.dev/schedule=x",
+         "invalid propertyName 'bulletin.dev/schedule'"),
+        ("runnerPod.resources.limits.memory=lots", "'lots' does not match pattern"),
+        ("runnerPod.tolerations[0].effect=Sometimes", "value must be one of 'NoSchedule'"),
+        ("watchNamespaces={Team_A}", "'Team_A' does not match pattern"),
+        ("runnerNetworkPolicy.database.cidrs={10.0.0.0}", "'10.0.0.0' does not match pattern"),
+        ("runnerNetworkPolicy.enabled=true",
+         "runnerNetworkPolicy.enabled needs runnerNetworkPolicy.namespaces or watchNamespaces"),
+    ],
+)
+def test_a_wrong_value_fails_helm_template_with_a_clear_message(value: str,
+                                                                message: str) -> None:
+    proc = helm("template", "rel", str(CHART), "--set", value, check=False)
+    assert proc.returncode != 0 and message in proc.stderr, proc.stderr
+
+
+def test_values_are_documented_and_generated_parts_are_current() -> None:
+    assert chartdocs.undocumented(chartdocs.VALUES.read_text()) == []
+    assert chartdocs.SCHEMA.read_text() == chartdocs.schema_text(), \
+        "values.schema.json is stale: run python tests/chartdocs.py"
+    assert chartdocs.README.read_text() == chartdocs.readme_text(), \
+        "the values table in charts/bulletin/README.md is stale: run python tests/chartdocs.py"
+    rows = {r.path for r in chartdocs.documented(chartdocs.VALUES.read_text())}
+    assert {"runnerPod.podAnnotations", "watchNamespaces",
+            "runnerNetworkPolicy.webhooks.ports"} <= rows
 
 
 @pytest.fixture
