@@ -18,6 +18,10 @@ from kubernetes import client
 from support import Cluster, condition, create_secrets, report_schedule, run_now, wait_for
 
 pytestmark = pytest.mark.own_operator
+# Runner pod defaults, as a platform team sets them: they reach every run's pod.
+RUNNER_POD = ("--set", "runnerPod.podLabels.team=platform",
+              "--set", "runnerPod.resources.requests.cpu=50m",
+              "--set", "runnerPod.resources.requests.memory=200Mi")
 
 
 @pytest.fixture
@@ -26,7 +30,8 @@ def installed(cluster: Cluster) -> Iterator[str]:
     release = f"b{uuid.uuid4().hex[:6]}"
     ops = f"{release}-system"
     built = images.build()
-    helm_install(cluster.kubeconfig, release, ops, built["operator"].name, built["runner"].name)
+    helm_install(cluster.kubeconfig, release, ops, built["operator"].name, built["runner"].name,
+                 *RUNNER_POD)
     yield release
     helm("uninstall", release, "--kubeconfig", str(cluster.kubeconfig), "--namespace", ops,
          "--wait", "--timeout", "120s", check=False)
@@ -60,12 +65,14 @@ def test_helm_install_upgrade_and_uninstall_on_the_real_node(
         namespace, label_selector=f"job-name={last['runId']}").items
     assert job_pod.spec.containers[0].image == images.runner().name
     assert job_pod.spec.security_context.run_as_user == 10001
+    assert job_pod.metadata.labels["team"] == "platform"
+    assert job_pod.spec.containers[0].resources.requests == {"cpu": "50m", "memory": "200Mi"}
 
     # A new runner tag: the operator restarts with it and every CronJob follows.
     upgraded = f"{images.runner().name.rsplit(':', 1)[0]}:upgrade-{release}"
     cluster.node.tag_image(images.runner().name, upgraded)
     helm_install(cluster.kubeconfig, release, ops, images.build()["operator"].name, upgraded,
-                 command="upgrade")
+                 *RUNNER_POD, command="upgrade")
     wait_for(lambda: _runner_images(cluster) == {upgraded}, "CronJobs on the new runner tag",
              timeout=120, explain=lambda: cluster.logs(ops, _operator_pod(cluster, ops)))
 
