@@ -55,6 +55,7 @@ lint: deps
 	$(PYTHON) -m bulletin.api.crd --check
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
+	"$$(bash tests/actionlint/build.sh)" .github/workflows/*.yml
 
 unit: deps
 	$(PYTHON) -m pytest tests/unit
