@@ -56,6 +56,7 @@ lint: deps
 	$(PYTHON) -m ruff check .
 	$(PYTHON) -m mypy
 	"$$(bash tests/actionlint/build.sh)" .github/workflows/*.yml
+	$(PYTHON) tests/chartdocs.py --check
 
 unit: deps
 	$(PYTHON) -m pytest tests/unit
