@@ -156,11 +156,14 @@ class Adapter:
         return str(cached[1].get(key, ""))
 
     def annotation_changed(self, namespace: str, annotations: dict[str, str], key: str) -> bool:
-        """Cache a namespace's annotations as a watch event shows them; True when ``key``
-        changed from what was cached (nothing cached yet is no change)."""
+        """Whether ``key`` differs from the cached annotations of a namespace whose schedules
+        used them (nothing cached: no schedule depends on it yet)."""
         cached = self._namespaces.get(namespace)
-        self._namespaces[namespace] = (time.monotonic(), dict(annotations))
         return cached is not None and cached[1].get(key, "") != annotations.get(key, "")
+
+    def remember_namespace(self, namespace: str, annotations: dict[str, str]) -> None:
+        """Cache a namespace's annotations as a watch event shows them."""
+        self._namespaces[namespace] = (time.monotonic(), dict(annotations))
 
     def schedules(self, namespace: str) -> list[dict[str, Any]]:
         """The ReportSchedules of a namespace, as plain dicts."""

@@ -115,15 +115,19 @@ def reconcile(
     patch.status.update(update)
 
 
-@kopf.on.event("", "v1", "namespaces")
+def _allowlist_changed(name: str, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
+    adapter: Adapter = memo.adapter
+    return adapter.annotation_changed(name, dict(meta.get("annotations") or {}),
+                                      ALLOWLIST_ANNOTATION)
+
+
+@kopf.on.event("", "v1", "namespaces", when=_allowlist_changed)
 def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kopf.Logger,
                         **_: Any) -> None:
     """A namespace's recipient allowlist changed: existing schedules' runs get it at once.
     (An event handler: kopf keeps no state on namespaces.)"""
     adapter: Adapter = memo.adapter
-    if not adapter.annotation_changed(name, dict(meta.get("annotations") or {}),
-                                      ALLOWLIST_ANNOTATION):
-        return
+    adapter.remember_namespace(name, dict(meta.get("annotations") or {}))
     for obj in adapter.schedules(name):
         body = kopf.Body(cast(kopf.RawBody, obj))
         try:
