@@ -1,9 +1,10 @@
 """Container images on the real node: what the images add to their base, and what a run costs.
 
 Sizes: budgets runner <= 300 MB and operator <= 120 MB above the base (tests/images builds all
-three). Time: a run-now of a small report, from the request to its record in status, against the
-raw baseline of a bare `python -c pass` pod from the same runner image on the same node (Job
-created to Job complete), median of RUNS each, in one cluster. Runs inside the harness's network
+three). Time: a run-now of a small report (query, CSV, email, status), from the request to its Job
+complete, against the raw baseline of a bare `python -c pass` pod from the same runner image on
+the same node (Job created to Job complete), median of RUNS each, in one cluster. The time until
+the run is in status is reported too. Runs inside the harness's network
 namespace: started as `python bench/images.py`, it builds the images and re-enters itself there.
 """
 
@@ -57,15 +58,20 @@ def _bare_pod_seconds(cluster: Any, namespace: str, image: str, n: int) -> float
     return time.perf_counter() - start
 
 
-def _run_seconds(cluster: Any, namespace: str, n: int) -> float:
-    """A run-now of the schedule; seconds until its result is in status."""
-    from support import run_now_no_wait, wait_for_run
+def _run_seconds(cluster: Any, namespace: str, n: int) -> tuple[float, float]:
+    """A run-now of the schedule; seconds until its result is in status, and until its Job is
+    complete (the same end point as the baseline's)."""
+    from support import run_now_no_wait, wait_for, wait_for_run
 
     start = time.perf_counter()
     run_id = run_now_no_wait(cluster, namespace, "bench", f"bench-{n}")
     wait_for_run(cluster, namespace, "bench",
                  lambda s: (s.get("lastRun") or {}).get("runId") == run_id)
-    return time.perf_counter() - start
+    recorded = time.perf_counter() - start
+    wait_for(lambda: any(c.type == "Complete" and c.status == "True" for c in
+                         cluster.batch.read_namespaced_job(run_id, namespace).status.conditions
+                         or []), f"{run_id} complete", timeout=120, interval=0.1)
+    return recorded, time.perf_counter() - start
 
 
 def node_figures(work: Path) -> dict[str, float]:
@@ -105,7 +111,8 @@ def node_figures(work: Path) -> dict[str, float]:
             operator.stop()
             mail.stop()
             pg.stop()
-    return {"run_s": round(statistics.median(ours), 2),
+    return {"run_s": round(statistics.median(done for _, done in ours), 2),
+            "run_status_s": round(statistics.median(rec for rec, _ in ours), 2),
             "bare_pod_s": round(statistics.median(bare), 2),
             "node_start_s": round(node.start_seconds or 0, 2)}
 
@@ -131,8 +138,9 @@ def main() -> None:
     print(f"base {found['base_mb']:.0f} MB; above it: runner {found['runner_mb']:.0f} MB "
           f"(budget {RUNNER_BUDGET_MB}), operator {found['operator_mb']:.0f} MB "
           f"(budget {OPERATOR_BUDGET_MB})")
-    print(f"node Ready in {found['node_start_s']}s; a run-now from request to status "
-          f"{found['run_s']}s against a bare python pod {found['bare_pod_s']}s (medians of {RUNS})")
+    print(f"node Ready in {found['node_start_s']}s; a run-now from request to Job complete "
+          f"{found['run_s']}s (in status after {found['run_status_s']}s) against a bare python"
+          f" pod {found['bare_pod_s']}s (medians of {RUNS})")
     extra = " ".join(f"{k}={v:g}" for k, v in found.items())
     print(f"BENCH images ratio={found['run_s'] / found['bare_pod_s']:.2f} goal=<=3.0 {extra}")
 
