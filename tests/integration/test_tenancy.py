@@ -10,6 +10,7 @@ import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
+from helmchart import kubectl_apply, render
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from support import (
@@ -200,3 +201,55 @@ def test_a_namespace_allowlist_change_reaches_existing_schedules_within_a_minute
     cluster.core.patch_namespace(namespace, {"metadata": {"annotations": {
         "bulletin.dev/allowed-email-domains": "example.com"}}})
     assert wait_for(allowlist, "the allowlist in the CronJob", timeout=60) == "example.com"
+
+
+def test_an_object_the_api_server_refuses_stalls_the_schedule_once(
+    cluster: Cluster, operator: OperatorProcess, namespace: str,
+) -> None:
+    # Affinity terms are free-form in the CRD; the API server judges them on the CronJob.
+    bad = report_schedule("refused", runner={"affinity": {"nodeAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
+            {"matchExpressions": [{"key": "zone", "operator": "Bogus"}]}]}}}})
+    cluster.create_rs(namespace, bad)
+    stalled = wait_for(lambda: _stalled(cluster, namespace, "refused"), "refused Stalled")
+    assert stalled["reason"] == "Rejected"
+    assert "CronJob refused was refused by the API server" in stalled["message"]
+    assert "Bogus" in stalled["message"]
+    assert cluster.cronjob(namespace, "refused") is None
+    retries = [line for line in operator.log.read_text().splitlines()
+               if namespace in line and "will try again" in line]
+    assert retries == [], "a refused object is not retried"
+
+
+def test_people_get_reportschedules_through_the_built_in_roles(
+    cluster: Cluster, namespace: str,
+) -> None:
+    """The chart's aggregated ClusterRoles reach `view` and `edit` (the aggregation controller
+    runs in the local control plane)."""
+    objects = [o for o in render("agg", "agg-system")
+               if o["kind"] == "ClusterRole" and o["metadata"]["name"] != "agg-operator"]
+    kubectl_apply(cluster.kubectl_bin, cluster.kubeconfig, objects)
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    try:
+        for user, role in (("viewer@example.com", "view"), ("editor@example.com", "edit")):
+            rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
+                metadata=client.V1ObjectMeta(name=role),
+                role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io",
+                                          kind="ClusterRole", name=role),
+                subjects=[client.RbacV1Subject(kind="User", name=user,
+                                               api_group="rbac.authorization.k8s.io")]))
+
+        def can(user: str, verb: str, sub: str = "") -> bool:
+            review = client.V1SubjectAccessReview(spec=client.V1SubjectAccessReviewSpec(
+                user=user, resource_attributes=client.V1ResourceAttributes(
+                    namespace=namespace, group=G, resource=P, subresource=sub, verb=verb)))
+            result = client.AuthorizationV1Api(cluster.api).create_subject_access_review(review)
+            return bool(result.status.allowed)
+
+        wait_for(lambda: can("viewer@example.com", "list"), "view aggregated")
+        wait_for(lambda: can("editor@example.com", "create"), "edit aggregated")
+        assert not can("viewer@example.com", "create")
+        assert not can("editor@example.com", "patch", "status")
+        assert can("editor@example.com", "get", "status")
+    finally:
+        cluster.kubectl("delete", "clusterrole", "agg-view", "agg-edit", check=False)
