@@ -16,7 +16,7 @@ from devstack.s3 import S3Server
 from pypdf import PdfReader
 
 ROOT = Path(__file__).resolve().parents[2]
-LOCKED_DOWN = ("run", "--rm", "--read-only", "--user", "10001", "--cap-drop", "ALL",
+LOCKED_DOWN = ("run", "--rm", "--pull=never", "--read-only", "--user", "10001", "--cap-drop", "ALL",
                "--tmpfs", "/tmp")
 
 pytestmark = pytest.mark.skipif(images.podman_missing() is not None,
