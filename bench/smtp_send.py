@@ -45,8 +45,8 @@ def _free_port() -> int:
 
 
 def _message(directory: Path) -> bytes:
-    from bulletin.deliver.content import FileArtifact
     from bulletin.deliver.email import Letter, build_message
+    from doubles import FileArtifact
 
     attachment = directory / "usage.xlsx"
     attachment.write_bytes(os.urandom(SIZE))

@@ -11,9 +11,9 @@ from bulletin.api.runrequest import RunOptions
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import Trigger
 from bulletin.context import RunContext
-from bulletin.deliver.content import FileArtifact, PlainEmail
 from bulletin.period import Period
 from devstack.ports import HOST
+from doubles import FileArtifact, PlainEmail
 
 PERIOD = Period(start=datetime(2026, 11, 16, tzinfo=UTC), end=datetime(2026, 11, 23, tzinfo=UTC),
                 previous_start=datetime(2026, 11, 9, tzinfo=UTC),

@@ -8,15 +8,15 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from bulletin.api.client import Kube
+from bulletin.api.history import history_limit, unrecorded, with_run
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
-from bulletin.history import with_run
-from bulletin.kube import Kube
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bulletin_operator.builders import HASH_ANNOTATION, SCHEDULE_LABEL
-from bulletin_operator.jobs import FailedRun, unrecorded
+from bulletin_operator.jobs import FailedRun
 
 NAMESPACE_TTL = 60.0
 
@@ -185,7 +185,7 @@ class Adapter:
             if exc.status == 404:
                 return False
             raise
-        limit = int((obj.get("spec") or {}).get("historyLimit") or 10)
+        limit = history_limit(obj)
         if not unrecorded(obj.get("status") or {}, failed.record, limit):
             return False
         kube.update_status(namespace, failed.schedule,

@@ -8,6 +8,7 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from bulletin.api import podenv
 from bulletin.api.runnerpod import RunnerPod
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, RunOptions
 from bulletin.api.schedule import CatchUp
@@ -142,42 +143,12 @@ def role_binding(owner: Owner) -> dict[str, Any]:
     )
 
 
-TEMPLATES_DIR = "/etc/bulletin/templates"
-
-
 def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict[str, Any]]:
-    from bulletin.deliver.netguard import ALLOW_PRIVATE_NETWORKS, ALLOWED_URL_HOSTS
-    from bulletin.deliver.podenv import ALLOWED_DOMAINS, NAMESPACE_ALLOWED_DOMAINS, pod_env
-
-    ref = spec.source.connection_secret_ref
-    extra: list[dict[str, Any]] = []
-    for var, value in ((ALLOWED_DOMAINS, s.allowed_domains),
-                       (NAMESPACE_ALLOWED_DOMAINS, owner.allowed_domains),
-                       (ALLOW_PRIVATE_NETWORKS, s.allow_private_networks),
-                       (ALLOWED_URL_HOSTS, s.allowed_url_hosts)):
-        if value:
-            extra.append({"name": var, "value": value})
-    if spec.report.template_config_map_ref is not None:
-        extra.append({"name": "BULLETIN_TEMPLATES_DIR", "value": TEMPLATES_DIR})
-    on_failure = spec.notifications.on_failure
-    if on_failure is not None and on_failure.webhook_secret_ref is not None:
-        hook = on_failure.webhook_secret_ref
-        extra.append({"name": "BULLETIN_ONFAILURE_WEBHOOK",
-                      "valueFrom": {"secretKeyRef": {"name": hook.name, "key": hook.key}}})
-    return [
-        {"name": "BULLETIN_NAMESPACE",
-         "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}},
-        {"name": "BULLETIN_SCHEDULE", "value": owner.name},
-        {"name": "BULLETIN_RUN_ID",
-         "valueFrom": {"fieldRef": {"fieldPath": "metadata.labels['job-name']"}}},
-        {"name": "BULLETIN_WORKDIR", "value": "/work"},
-        # Optional, like every reference: without it the runner records "no database URL"
-        # at once, where a kubelet would keep the pod waiting until the Job's deadline.
-        {"name": "BULLETIN_DB_URL",
-         "valueFrom": {"secretKeyRef": {"name": ref.name, "key": ref.key, "optional": True}}},
-        *pod_env(spec),
-        *extra,
-    ]
+    policy = podenv.Policy(allowed_domains=s.allowed_domains,
+                           namespace_allowed_domains=owner.allowed_domains,
+                           allow_private_networks=s.allow_private_networks,
+                           allowed_url_hosts=s.allowed_url_hosts)
+    return podenv.runner_env(owner.name, spec, policy)
 
 
 def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
@@ -191,7 +162,7 @@ def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[
     if templates is not None:
         volumes.append({"name": "templates",
                         "configMap": {"name": templates.name, "optional": True}})
-        mounts.append({"name": "templates", "mountPath": TEMPLATES_DIR, "readOnly": True})
+        mounts.append({"name": "templates", "mountPath": podenv.TEMPLATES_PATH, "readOnly": True})
     return volumes, mounts
 
 
@@ -300,14 +271,7 @@ def run_now_job(
     name = run_now_job_name(owner.name, token)
     job_spec = _job_spec(owner, spec, s)
     container = job_spec["template"]["spec"]["containers"][0]
-    container["env"] = [
-        *container["env"],
-        {"name": "BULLETIN_TRIGGER", "value": "Manual"},
-        {"name": "BULLETIN_RUN_REQUEST", "value": token},
-    ]
-    if options is not None and options.wire():
-        container["env"].append({"name": "BULLETIN_RUN_OPTIONS",
-                                 "value": json.dumps(options.wire(), sort_keys=True)})
+    container["env"] = [*container["env"], *podenv.run_now_env(token, options)]
     metadata = _metadata(owner, name)
     metadata["annotations"] = {RUN_REQUEST_ANNOTATION: token}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}

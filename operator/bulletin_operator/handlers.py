@@ -6,11 +6,11 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
+from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.api.policy import Notifications
 from bulletin.api.references import references, refusal
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
-from bulletin.deliver.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.schedule import Rule
 from kubernetes import config as kube_config
 from pydantic import ValidationError

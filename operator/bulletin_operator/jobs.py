@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bulletin.api import podenv
 from bulletin.api.status import RunRecord, RunResult, Trigger
 
 
@@ -21,10 +22,7 @@ class FailedRun:
 
 def _env(job: Mapping[str, Any], name: str) -> str | None:
     containers = job["spec"]["template"]["spec"].get("containers") or []
-    for var in (containers[0].get("env") or []) if containers else []:
-        if var.get("name") == name and "value" in var:
-            return str(var["value"])
-    return None
+    return podenv.value_in(containers[0].get("env") or [], name) if containers else None
 
 
 def _pod_reason(pod: Mapping[str, Any]) -> str | None:
@@ -44,7 +42,7 @@ def _pod_reason(pod: Mapping[str, Any]) -> str | None:
 
 def failed_run(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> FailedRun | None:
     """The run to record for a failed Job of ours, or None (not failed, or not ours)."""
-    schedule = _env(job, "BULLETIN_SCHEDULE")
+    schedule = _env(job, podenv.SCHEDULE)
     failed = next((c for c in (job.get("status") or {}).get("conditions") or []
                    if c.get("type") == "Failed" and c.get("status") == "True"), None)
     if schedule is None or failed is None:
@@ -56,7 +54,7 @@ def failed_run(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Fai
         message += f"; its last pod: {reasons[0]}"
     status = job.get("status") or {}
     started = status.get("startTime") or job["metadata"].get("creationTimestamp")
-    trigger = Trigger.MANUAL if _env(job, "BULLETIN_TRIGGER") == "Manual" else Trigger.SCHEDULED
+    trigger = Trigger.MANUAL if _env(job, podenv.TRIGGER) == podenv.MANUAL else Trigger.SCHEDULED
     record = RunRecord(
         run_id=job["metadata"]["name"], trigger=trigger,
         start_time=datetime.fromisoformat(started) if started else datetime.now(UTC),
@@ -64,13 +62,3 @@ def failed_run(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Fai
         if (failed.get("lastTransitionTime") or started) else None,
         result=RunResult.FAILED, message=message[:4000])
     return FailedRun(schedule=schedule, record=record)
-
-
-def unrecorded(status: Mapping[str, Any], record: RunRecord, limit: int) -> bool:
-    """Whether ``record`` is missing from status and would belong in its bounded history
-    (a run older than a full history has already scrolled out, and stays out)."""
-    history = status.get("history") or []
-    if any(h.get("runId") == record.run_id and h.get("result") for h in history):
-        return False
-    started = record.wire()["startTime"]
-    return len(history) < limit or any(started > (h.get("startTime") or "") for h in history)

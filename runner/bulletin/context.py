@@ -10,6 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
+from bulletin.api import podenv
 from bulletin.api.errors import describe
 from bulletin.api.runrequest import RunOptions
 from bulletin.api.status import Trigger
@@ -33,7 +34,7 @@ class SmtpSettings:
     sender: str | None = None
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], prefix: str = "BULLETIN_SMTP_") -> SmtpSettings:
+    def from_env(cls, env: Mapping[str, str], prefix: str = podenv.SMTP_PREFIX) -> SmtpSettings:
         """Read the Secret's keys (host, port, security, username, password, from)."""
         host = env.get(prefix + "host")
         if not host:
@@ -73,42 +74,41 @@ class RunContext:
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunContext:
         """Build from BULLETIN_* variables; the CronJob's Job name encodes the scheduled minute."""
-        missing = [k for k in ("BULLETIN_NAMESPACE", "BULLETIN_SCHEDULE") if not env.get(k)]
+        missing = [k for k in (podenv.NAMESPACE, podenv.SCHEDULE) if not env.get(k)]
         if missing:
             raise ConfigError(f"missing environment: {', '.join(missing)} "
                               "(the operator's CronJob sets them)")
-        run_id = env.get("BULLETIN_RUN_ID") or f"local-{datetime.now(UTC):%Y%m%d%H%M%S}"
+        run_id = env.get(podenv.RUN_ID) or f"local-{datetime.now(UTC):%Y%m%d%H%M%S}"
         try:
-            trigger = Trigger(env.get("BULLETIN_TRIGGER", Trigger.SCHEDULED.value))
+            trigger = Trigger(env.get(podenv.TRIGGER, Trigger.SCHEDULED.value))
         except ValueError as exc:
-            raise ConfigError("BULLETIN_TRIGGER must be one of "
+            raise ConfigError(f"{podenv.TRIGGER} must be one of "
                               + ", ".join(t.value for t in Trigger)) from exc
         try:
-            options = RunOptions.model_validate_json(env.get("BULLETIN_RUN_OPTIONS") or "{}")
+            options = RunOptions.model_validate_json(env.get(podenv.RUN_OPTIONS) or "{}")
         except ValidationError as exc:
-            raise ConfigError(f"BULLETIN_RUN_OPTIONS: {describe(exc, 'options')}") from exc
+            raise ConfigError(f"{podenv.RUN_OPTIONS}: {describe(exc, 'options')}") from exc
         scheduled = None
         match = _CRONJOB_SUFFIX.search(run_id)
         if trigger is Trigger.SCHEDULED and match:
             scheduled = datetime.fromtimestamp(int(match.group(1)) * 60, UTC)
         return cls(
-            namespace=env["BULLETIN_NAMESPACE"],
-            schedule=env["BULLETIN_SCHEDULE"],
+            namespace=env[podenv.NAMESPACE],
+            schedule=env[podenv.SCHEDULE],
             run_id=run_id,
             trigger=trigger,
             scheduled_time=scheduled,
-            run_request=env.get("BULLETIN_RUN_REQUEST") or None,
+            run_request=env.get(podenv.RUN_REQUEST) or None,
             options=options,
-            workdir=Path(env.get("BULLETIN_WORKDIR") or "/tmp"),
+            workdir=Path(env.get(podenv.WORKDIR) or "/tmp"),
             env=env,
         )
 
     def secrets(self) -> list[str]:
         """Secret values this run holds, to be redacted from anything it writes."""
-        from bulletin.deliver.podenv import delivery_secrets
-        from bulletin.redact import url_secrets
+        from bulletin.redact import delivery_secrets, url_secrets
 
-        db_url = self.env.get("BULLETIN_DB_URL", "")
+        db_url = self.env.get(podenv.DB_URL, "")
         secrets = [*url_secrets(db_url), *delivery_secrets(self.env)]
-        hook = self.env.get("BULLETIN_ONFAILURE_WEBHOOK")
+        hook = self.env.get(podenv.ONFAILURE_WEBHOOK)
         return secrets + [s for s in (db_url, hook) if s]

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any, Protocol
 
+from bulletin.api.client import Kube
+from bulletin.api.history import StatusError, deliveries_of, with_deliveries
 from bulletin.api.status import DeliveryRecord
-from bulletin.kube import Kube
 
 log = logging.getLogger(__name__)
 API_RETRIES = 5
@@ -32,36 +33,6 @@ class Ledger(Protocol):
     def save(self, records: Sequence[DeliveryRecord]) -> None:
         """Persist ``records`` (all of this run's) before returning."""
         ...
-
-
-class MemoryLedger:
-    """An in-memory ledger for tests; ``saves`` keeps every written list."""
-
-    def __init__(self, records: Sequence[DeliveryRecord] = ()) -> None:
-        self.records = [r.model_copy(deep=True) for r in records]
-        self.saves: list[list[DeliveryRecord]] = []
-
-    def load(self) -> list[DeliveryRecord]:
-        return [r.model_copy(deep=True) for r in self.records]
-
-    def save(self, records: Sequence[DeliveryRecord]) -> None:
-        self.records = [r.model_copy(deep=True) for r in records]
-        self.saves.append(self.load())
-
-
-def with_deliveries(status: Mapping[str, Any], run_id: str,
-                    deliveries: list[dict[str, Any]]) -> dict[str, Any]:
-    """Status fields with this run's history entry (and lastRun, if it is this run) updated."""
-    history = [dict(h) for h in status.get("history") or []]
-    entry = next((h for h in history if h.get("runId") == run_id), None)
-    if entry is None:
-        raise LedgerError(f"status.history has no entry for run {run_id}")
-    entry["deliveries"] = deliveries
-    update: dict[str, Any] = {"history": history}
-    last = status.get("lastRun")
-    if isinstance(last, Mapping) and last.get("runId") == run_id:
-        update["lastRun"] = {**last, "deliveries": deliveries}
-    return update
 
 
 class StatusLedger:
@@ -92,12 +63,13 @@ class StatusLedger:
 
     def load(self) -> list[DeliveryRecord]:
         obj = self._retrying("read", lambda: self.kube.get_schedule(self.namespace, self.name))
-        for entry in (obj.get("status") or {}).get("history") or []:
-            if entry.get("runId") == self.run_id:
-                return [DeliveryRecord.model_validate(d) for d in entry.get("deliveries") or []]
-        return []
+        wire = deliveries_of(obj.get("status") or {}, self.run_id)
+        return [DeliveryRecord.model_validate(d) for d in wire]
 
     def save(self, records: Sequence[DeliveryRecord]) -> None:
         wire = [r.wire() for r in records]
-        self._retrying("write", lambda: self.kube.update_status(
-            self.namespace, self.name, lambda st: with_deliveries(st, self.run_id, wire)))
+        try:
+            self._retrying("write", lambda: self.kube.update_status(
+                self.namespace, self.name, lambda st: with_deliveries(st, self.run_id, wire)))
+        except StatusError as exc:
+            raise LedgerError(str(exc)) from exc

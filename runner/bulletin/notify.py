@@ -5,12 +5,12 @@ from __future__ import annotations
 import json
 import logging
 
+from bulletin.api import podenv
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord
 from bulletin.context import RunContext
 
 log = logging.getLogger(__name__)
-WEBHOOK_ENV = "BULLETIN_ONFAILURE_WEBHOOK"
 
 _HINTS = (
     ("query failed", "check the dataset's SQL and that the database in"
@@ -49,7 +49,7 @@ def notify_failure(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord)
             _email(ctx, spec, on_failure.email, text)
         except Exception as exc:  # a notice must never turn into a crash
             problems.append(f"failure email: {exc}")
-    url = ctx.env.get(WEBHOOK_ENV)
+    url = ctx.env.get(podenv.ONFAILURE_WEBHOOK)
     if on_failure.webhook_secret_ref is not None:
         if not url:
             problems.append("failure webhook: its Secret key is missing")

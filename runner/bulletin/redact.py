@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from urllib.parse import unquote, urlsplit
+
+from bulletin.api import podenv
 
 MASK = "****"
 
@@ -18,6 +20,24 @@ def url_secrets(url: str) -> list[str]:
         return []
     secret = parts.password
     return [s for s in {secret, unquote(secret)} if s] if secret else []
+
+
+def _url_parts(url: str) -> list[str]:
+    """A secret URL and the parts of it that carry the secret (path and query, password)."""
+    parts = urlsplit(url)
+    tail = parts.path + (f"?{parts.query}" if parts.query else "")
+    return [url, *url_secrets(url), *([tail] if len(tail) >= 8 else [])]
+
+
+def delivery_secrets(env: Mapping[str, str]) -> list[str]:
+    """Every delivery secret value in a runner's pod ``env`` (bulletin.api.podenv)."""
+    found: list[str] = []
+    for name, value in env.items():
+        if value and podenv.is_secret_url(name):
+            found += _url_parts(value)
+        elif value and podenv.is_delivery_secret(name):
+            found.append(value)
+    return found
 
 
 def redact(text: str, secrets: Iterable[str]) -> str:

@@ -17,12 +17,13 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from bulletin.api import podenv
 from bulletin.api.errors import describe
+from bulletin.api.history import history_limit, with_run
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.context import ConfigError, RunContext
 from bulletin.gates import GateError, check_assertions, check_rows
-from bulletin.history import with_run
 from bulletin.notify import notify_failure
 from bulletin.period import Period, PeriodError, compute, parse_override
 from bulletin.query import QueryLimits
@@ -30,7 +31,7 @@ from bulletin.redact import redact, redacted_logs
 from bulletin.schedule import ScheduleError, compile_rule, zone
 
 if TYPE_CHECKING:
-    from bulletin.kube import Kube
+    from bulletin.api.client import Kube
     from bulletin.report import BuiltReport
 
 log = logging.getLogger("bulletin.runner")
@@ -50,7 +51,7 @@ def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str)
     """Query every dataset once and render every format into the run's work directory."""
     from bulletin.report import ReportError, build_report
 
-    templates = ctx.env.get("BULLETIN_TEMPLATES_DIR")
+    templates = ctx.env.get(podenv.TEMPLATES_DIR)
     try:
         return build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
                             period=period, db_url=url, outdir=ctx.workdir / ctx.run_id,
@@ -66,7 +67,7 @@ def execute(
     from bulletin.deliver.targets import deliver_all, run_result
     from bulletin.ledger import StatusLedger
 
-    url = ctx.env.get("BULLETIN_DB_URL")
+    url = ctx.env.get(podenv.DB_URL)
     if not url:
         raise RunFailed("no database URL: check spec.source.connectionSecretRef")
     try:
@@ -144,9 +145,9 @@ def write_termination_message(summary: str, path: Path = TERMINATION_LOG) -> Non
 def main() -> int:
     """Entry point of the runner image (`bulletin-runner`)."""
     try:
-        level = os.environ.get("BULLETIN_LOG_LEVEL", "INFO").upper()
+        level = os.environ.get(podenv.LOG_LEVEL, "INFO").upper()
         if not isinstance(logging.getLevelName(level), int):
-            raise ConfigError(f"BULLETIN_LOG_LEVEL: unknown level {level!r}")
+            raise ConfigError(f"{podenv.LOG_LEVEL}: unknown level {level!r}")
         ctx = RunContext.from_env(os.environ)
     except ConfigError as exc:  # one line, no traceback: nothing here is worth retrying
         print(f"bulletin-runner: {exc}", file=sys.stderr)
@@ -158,14 +159,14 @@ def main() -> int:
 
 def run(ctx: RunContext) -> int:
     """One run: record it as it starts and as it ends, with an Event and the exit code."""
-    from bulletin.kube import Kube
+    from bulletin.api.client import Kube
 
     kube = Kube()
     started = datetime.now(UTC)
     obj = kube.get_schedule(ctx.namespace, ctx.schedule)
     record = RunRecord(run_id=ctx.run_id, trigger=trigger_of(ctx, started),
                        scheduled_time=ctx.scheduled_time, start_time=started)
-    limit = int((obj.get("spec") or {}).get("historyLimit") or 10)
+    limit = history_limit(obj)
     spec: ReportScheduleSpec | None = None
     crashed = False
     try:

@@ -13,9 +13,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bulletin.api.client import Kube
+from bulletin.api.history import with_run
 from bulletin.api.status import RunRecord, RunResult, Trigger
-from bulletin.history import with_run
-from bulletin.kube import Kube
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres

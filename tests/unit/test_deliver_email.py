@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from bulletin.api.status import DeliveryRecord, RunResult
 from bulletin.deliver.targets import deliver_all, run_result
-from bulletin.ledger import MemoryLedger
 from delivery_support import PERIOD, Image, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
+from doubles import MemoryLedger
 
 PASSWORD = "s3cret-smtp-pw"
 

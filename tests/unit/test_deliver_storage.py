@@ -15,11 +15,11 @@ from bulletin.api.delivery import Storage
 from bulletin.api.status import DeliveryRecord, RunResult
 from bulletin.deliver.storage import ObjectStore
 from bulletin.deliver.targets import deliver_all, run_result
-from bulletin.ledger import MemoryLedger
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
 from devstack.s3 import S3Server
 from devstack.webhooks import WebhookServer
+from doubles import MemoryLedger
 
 PREFIX = "analytics/weekly/2026/11/weekly-29000000"
 

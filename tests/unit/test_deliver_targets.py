@@ -11,14 +11,17 @@ from typing import TYPE_CHECKING
 
 import pytest
 from bulletin.api.delivery import Retry
+from bulletin.api.history import StatusError, with_deliveries
+from bulletin.api.podenv import S3_KEYS, SMTP_KEYS, delivery_env
 from bulletin.api.status import DeliveryRecord, RunResult
-from bulletin.deliver.podenv import S3_KEYS, SMTP_KEYS, delivery_secrets, pod_env
 from bulletin.deliver.retry import Backoff, parse_retry_after
 from bulletin.deliver.targets import deliver_all, run_result
 from bulletin.deliver.webhook import sign, signed_headers, verify
-from bulletin.ledger import LedgerError, MemoryLedger, with_deliveries
+from bulletin.ledger import LedgerError
+from bulletin.redact import delivery_secrets
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.webhooks import WebhookServer
+from doubles import MemoryLedger
 from pydantic import ValidationError
 
 if TYPE_CHECKING:
@@ -115,7 +118,7 @@ def test_ledger_updates_only_this_runs_entry() -> None:
     assert update["history"][1] == {"runId": "r1", "deliveries": []}
     assert update["lastRun"]["deliveries"] == [{"target": "email", "state": "Sent"}]
     assert "lastRun" not in with_deliveries(status, "r1", [])
-    with pytest.raises(LedgerError):
+    with pytest.raises(StatusError):
         with_deliveries(status, "r3", [])
 
 
@@ -157,7 +160,7 @@ FULL = {
 
 
 def test_pod_env_names_every_delivery_secret_key_and_nothing_else() -> None:
-    env = pod_env(spec(FULL))
+    env = delivery_env(spec(FULL))
 
     def ref(name: str, key: str) -> dict[str, object]:
         return {"secretKeyRef": {"name": name, "key": key, "optional": True}}

@@ -9,9 +9,9 @@ from pathlib import Path
 
 import pytest
 from bulletin.deliver.targets import deliver_all
-from bulletin.ledger import MemoryLedger
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.webhooks import WebhookServer
+from doubles import MemoryLedger
 
 KEY = "whsec-" + "k" * 24
 

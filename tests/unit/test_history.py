@@ -6,8 +6,8 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from bulletin.api.history import HISTORY_BUDGET, with_run
 from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
-from bulletin.history import HISTORY_BUDGET, with_run
 from bulletin.redact import redact, url_secrets
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)

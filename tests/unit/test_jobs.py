@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from bulletin_operator.jobs import failed_run, unrecorded
+from bulletin.api.history import unrecorded
+from bulletin_operator.jobs import failed_run
 
 
 def _job(conditions: list[dict[str, Any]], trigger: str | None = None) -> dict[str, Any]:

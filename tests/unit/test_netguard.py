@@ -19,12 +19,12 @@ from bulletin.deliver import netguard
 from bulletin.deliver.netguard import NetPolicy, Refused, why_not_public
 from bulletin.deliver.storage import ObjectStore
 from bulletin.deliver.targets import deliver_all
-from bulletin.ledger import MemoryLedger
 from bulletin.notify import notify_failure
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.ports import HOST
 from devstack.s3 import S3Server
 from devstack.webhooks import WebhookServer
+from doubles import MemoryLedger
 
 PRIVATE = "BULLETIN_ALLOW_PRIVATE_NETWORKS"
 

@@ -15,10 +15,10 @@ from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.deliver.email import Smtp, send
 from bulletin.deliver.retry import Permanent
 from bulletin.deliver.targets import deliver_all
-from bulletin.ledger import MemoryLedger
 from bulletin.notify import notify_failure
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
+from doubles import MemoryLedger
 from pydantic import ValidationError
 
 BAD = [

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from bulletin.api.report import ColumnType
 from bulletin.render.columns import ColumnInfo
-from bulletin.render.csv import CsvOutput, write_csv
+from bulletin.render.csv import CsvOutput
 
 ROWS = [
     (1, dt.date(2026, 1, 5), dt.datetime(2026, 1, 5, 9, 30, tzinfo=dt.UTC), True, Decimal("1.20"),
@@ -67,9 +67,3 @@ def test_declared_types_convert_values(tmp_path: Path) -> None:
         writer.write([(dt.datetime(2026, 1, 5, 23, 0), 1), (None, 0)])
     out.close()
     assert out.paths[0].read_text().splitlines() == ["when,flag", "2026-01-05,true", ",false"]
-
-
-def test_write_csv_keeps_working(tmp_path: Path) -> None:
-    path = tmp_path / "a.csv"
-    assert write_csv(path, ["a", "b"], [(1, "x"), (2, "y")]) == 2
-    assert path.read_text().splitlines() == ["a,b", "1,x", "2,y"]

@@ -11,9 +11,9 @@ import pytest
 from bulletin.deliver.content import render_subject
 from bulletin.deliver.retry import Permanent
 from bulletin.deliver.targets import deliver_all
-from bulletin.ledger import MemoryLedger
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
+from doubles import MemoryLedger
 
 
 @pytest.fixture

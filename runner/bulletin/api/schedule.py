@@ -10,7 +10,6 @@ from pydantic import ConfigDict, Field, model_validator
 from bulletin.api.base import ApiModel
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
-CRON_FIELD = r"[0-9A-Za-z*?/,#-]+|H"
 CRON = (
     r"^(@(yearly|annually|monthly|weekly|daily|hourly)"
     r"|(H|[0-9A-Za-z*?/,#-]+)(\s+[0-9A-Za-z*?/,#-]+){4})$"

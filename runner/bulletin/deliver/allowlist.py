@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 
 from bulletin.api.address import ADDRESS_HINT, is_plain_address
-from bulletin.deliver.podenv import ALLOWED_DOMAINS, NAMESPACE_ALLOWED_DOMAINS
+from bulletin.api.podenv import ALLOWED_DOMAINS, NAMESPACE_ALLOWED_DOMAINS
 from bulletin.deliver.retry import Permanent
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import html
-import mimetypes
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -70,51 +67,6 @@ class ReportLike(Protocol):
     def rows(self) -> int: ...
     @property
     def datasets(self) -> Mapping[str, int]: ...
-
-
-@dataclass(frozen=True)
-class FileArtifact:
-    """A report file with its content type guessed from the name."""
-
-    path: Path
-    content_type: str
-
-
-@dataclass(frozen=True)
-class PlainEmail:
-    """Email content without inline images."""
-
-    subject: str
-    text: str
-    html: str | None
-    inline_images: Sequence[InlineImageLike] = ()
-
-
-@dataclass(frozen=True)
-class FilesReport:
-    """A report that is just files: what the runner has before the report engine is wired."""
-
-    artifacts: Sequence[FileArtifact]
-    email: PlainEmail
-    rows: int
-    datasets: Mapping[str, int] = field(default_factory=dict)
-    kpis: Sequence[KpiLike] = ()
-
-
-def files_report(title: str, period: Period, time_zone: str, files: Sequence[Path],
-                 rows: int) -> FilesReport:
-    """A FilesReport with a short built-in email: title, period, rows and the files."""
-    label = period.label()
-    names = ", ".join(p.name for p in files)
-    text = (f"{title} for {label} ({time_zone}).\n"
-            f"{rows} rows in {len(files)} file(s): {names}.\n")
-    body = (f"<html><body><h1>{html.escape(title)}</h1>"
-            f"<p>{html.escape(label)} ({html.escape(time_zone)})</p>"
-            f"<p>{rows} rows in {len(files)} file(s): {html.escape(names)}.</p></body></html>")
-    artifacts = [FileArtifact(p, mimetypes.guess_type(p.name)[0] or "application/octet-stream")
-                 for p in files]
-    return FilesReport(artifacts=artifacts, email=PlainEmail(f"{title}: {label}", text, body),
-                       rows=rows)
 
 
 def template_vars(*, title: str, namespace: str, schedule: str, run_id: str, period: Period,

@@ -16,9 +16,9 @@ import aiosmtplib
 from aiosmtplib import protocol as aio_protocol
 
 from bulletin.api.address import ADDRESS_HINT, is_plain_address
+from bulletin.api.podenv import SMTP_PREFIX
 from bulletin.context import ConfigError, SmtpSettings
 from bulletin.deliver.content import ArtifactLike, InlineImageLike
-from bulletin.deliver.podenv import SMTP_PREFIX
 from bulletin.deliver.retry import DeliveryError, Permanent, Transient
 
 DEFAULT_SENDER = "bulletin@localhost"

@@ -19,10 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, ALLOWED_URL_HOSTS
 from bulletin.deliver.retry import Permanent
 
-ALLOW_PRIVATE_NETWORKS = "BULLETIN_ALLOW_PRIVATE_NETWORKS"
-ALLOWED_URL_HOSTS = "BULLETIN_ALLOWED_URL_HOSTS"
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 import httpx
 
 from bulletin.api.delivery import WebhookDelivery
+from bulletin.api.podenv import S3_PREFIX, SLACK_URL, TEAMS_URL, webhook_key_var, webhook_url_var
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, RunResult
 from bulletin.context import RunContext
@@ -36,19 +37,11 @@ from bulletin.deliver.email import Letter, Link, Smtp, build_message, message_id
 from bulletin.deliver.email import sender_address as email_sender
 from bulletin.deliver.http import post
 from bulletin.deliver.netguard import NetPolicy, guarded_client
-from bulletin.deliver.podenv import (
-    S3_PREFIX,
-    SLACK_URL,
-    TEAMS_URL,
-    delivery_secrets,
-    webhook_key_var,
-    webhook_url_var,
-)
 from bulletin.deliver.retry import Backoff, DeliveryError, Permanent, Transient
 from bulletin.deliver.storage import ObjectStore, run_prefix, schedule_prefix
 from bulletin.ledger import Ledger
 from bulletin.period import Period
-from bulletin.redact import redact, redacted_logs
+from bulletin.redact import delivery_secrets, redact, redacted_logs
 
 log = logging.getLogger("bulletin.deliver")
 SENT, PENDING, FAILED = "Sent", "Pending", "Failed"

@@ -6,7 +6,7 @@ import csv
 import datetime as dt
 import io
 import zipfile
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
@@ -132,19 +132,6 @@ class CsvWriter:
 def csv_handle(path: Path, bom: bool) -> IO[str]:
     """A text handle for a CSV file; ``bom`` writes UTF-8 with a byte order mark, for Excel."""
     return path.open("w", newline="", encoding="utf-8-sig" if bom else "utf-8")
-
-
-def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Sequence[Any]]) -> int:
-    """Write a header and ``rows`` to ``path`` (formulas neutralised); returns the number of
-    data rows."""
-    count = 0
-    with path.open("w", newline="", encoding="utf-8") as handle:
-        writer = csv.writer(handle)
-        writer.writerow([neutralise(c) for c in columns])
-        for row in rows:
-            writer.writerow(_escaped(row, [False] * len(row)))
-            count += 1
-    return count
 
 
 class CsvOutput:

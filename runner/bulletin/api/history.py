@@ -1,4 +1,6 @@
-"""Pure status bookkeeping for runs: bounded history, last run, failure streaks."""
+"""The status API: how a run changes a ReportSchedule's status (bounded history, last run,
+last success, failure streaks, per-run deliveries). Pure functions over the status's wire form
+(camelCase, as in the CRD); the runner and the operator both write status only through these."""
 
 from __future__ import annotations
 
@@ -6,6 +8,7 @@ import json
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult
 
 _FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
@@ -13,6 +16,49 @@ _FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
 # unrecorded: history (lastRun repeats its newest entry) stays well under that, whatever
 # the spec's historyLimit and the number of recipients.
 HISTORY_BUDGET = 400 * 1024
+HISTORY_LIMIT: int = ReportScheduleSpec.model_fields["history_limit"].default
+
+
+class StatusError(RuntimeError):
+    """Status lacks what a change needs (a run's history entry)."""
+
+
+def history_limit(obj: Mapping[str, Any]) -> int:
+    """The ReportSchedule object's spec.historyLimit, or its default."""
+    return int((obj.get("spec") or {}).get("historyLimit") or HISTORY_LIMIT)
+
+
+def deliveries_of(status: Mapping[str, Any], run_id: str) -> list[dict[str, Any]]:
+    """The delivery records status.history keeps for run ``run_id`` (empty: none yet)."""
+    for entry in status.get("history") or []:
+        if entry.get("runId") == run_id:
+            return list(entry.get("deliveries") or [])
+    return []
+
+
+def with_deliveries(status: Mapping[str, Any], run_id: str,
+                    deliveries: list[dict[str, Any]]) -> dict[str, Any]:
+    """Status fields with this run's history entry (and lastRun, if it is this run) updated."""
+    history = [dict(h) for h in status.get("history") or []]
+    entry = next((h for h in history if h.get("runId") == run_id), None)
+    if entry is None:
+        raise StatusError(f"status.history has no entry for run {run_id}")
+    entry["deliveries"] = deliveries
+    update: dict[str, Any] = {"history": history}
+    last = status.get("lastRun")
+    if isinstance(last, Mapping) and last.get("runId") == run_id:
+        update["lastRun"] = {**last, "deliveries": deliveries}
+    return update
+
+
+def unrecorded(status: Mapping[str, Any], record: RunRecord, limit: int) -> bool:
+    """Whether ``record`` is missing from status and would belong in its bounded history
+    (a run older than a full history has already scrolled out, and stays out)."""
+    history = status.get("history") or []
+    if any(h.get("runId") == record.run_id and h.get("result") for h in history):
+        return False
+    started = record.wire()["startTime"]
+    return len(history) < limit or any(started > (h.get("startTime") or "") for h in history)
 
 
 def _size(entries: list[dict[str, Any]]) -> int:
