@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from dataclasses import dataclass
 
 from bulletin.api import podenv
 from bulletin.api.spec import ReportScheduleSpec
@@ -11,6 +12,16 @@ from bulletin.api.status import RunRecord
 from bulletin.context import RunContext
 
 log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A failure notice's email content: plain text only."""
+
+    subject: str
+    text: str
+    html: str | None = None
+    inline_images: tuple[()] = ()
 
 _HINTS = (
     ("query failed", "check the dataset's SQL and that the database in"
@@ -65,16 +76,16 @@ def notify_failure(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord)
 
 def _email(ctx: RunContext, spec: ReportScheduleSpec, to: list[str], text: str) -> None:
     from bulletin.deliver import allowlist
-    from bulletin.deliver.email import Letter, Smtp, build_message, send, sender_address
+    from bulletin.deliver.compose import compose
+    from bulletin.deliver.email import Smtp, build_message, send
 
     allowlist.check(to, ctx.env, "spec.notifications.onFailure.email")
     email = spec.delivery.email
     assert email is not None
     smtp = Smtp.from_env(ctx.env, email.smtp_secret_ref.name)
-    sender = sender_address(smtp.settings.sender, email.from_name)
-    letter = Letter(sender=sender, to=to, cc=[], subject=f"[Bulletin] {ctx.schedule} failed",
-                    text=text, html=None)
-    send(smtp, sender, to, bytes(build_message(letter)))
+    notice = Notice(subject=f"[Bulletin] {ctx.schedule} failed", text=text)
+    letter = compose(spec, notice, to=to, secret_from=smtp.settings.sender)
+    send(smtp, letter.sender, to, bytes(build_message(letter)))
 
 
 def _webhook(ctx: RunContext, url: str, text: str) -> None:

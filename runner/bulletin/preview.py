@@ -99,21 +99,18 @@ class Progress:
 def write_email(built: BuiltReport, spec: ReportScheduleSpec, out: Path, *, name: str,
                 namespace: str, period: Period) -> list[Path]:
     """What would have been sent: email.eml (the whole message), email.html and email.txt."""
-    from bulletin.deliver.content import render_subject, template_vars
-    from bulletin.deliver.email import DEFAULT_SENDER, Letter, build_message, sender_address
+    from bulletin.deliver.compose import compose
+    from bulletin.deliver.content import template_vars
+    from bulletin.deliver.email import build_message
 
     target = spec.delivery.email
     to, cc, bcc = (list(target.to), list(target.cc), list(target.bcc)) if target else ([], [], [])
-    subject = built.email.subject
-    if target and target.subject:
-        subject = render_subject(target.subject, template_vars(
-            title=spec.report.title or name, namespace=namespace, schedule=name,
-            run_id="preview", period=period, report=built))
-    sender = sender_address(None, target.from_name if target else None) or DEFAULT_SENDER
-    msg = build_message(Letter(sender=sender, to=to, cc=cc, subject=subject,
-                               text=built.email.text, html=built.email.html,
-                               inline_images=built.email.inline_images,
-                               attachments=built.artifacts))
+    letter = compose(spec, built.email, to=to, cc=cc, attachments=built.artifacts,
+                     subject_vars=template_vars(
+                         title=spec.report.title or name, namespace=namespace, schedule=name,
+                         run_id="preview", period=period, report=built))
+    subject = letter.subject
+    msg = build_message(letter)
     written = [out / "email.eml"]
     written[0].write_bytes(bytes(msg))
     if built.email.html is not None:

@@ -64,7 +64,7 @@ def execute(
     ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period, kube: Kube
 ) -> None:
     """Gate, produce and deliver, filling in ``record``; raises RunFailed for failures."""
-    from bulletin.deliver.targets import deliver_all, run_result
+    from bulletin.deliver.dispatch import deliver_all, run_result
     from bulletin.ledger import StatusLedger
 
     url = ctx.env.get(podenv.DB_URL)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 from bulletin.api.status import DeliveryRecord, RunResult
-from bulletin.deliver.targets import deliver_all, run_result
+from bulletin.deliver.dispatch import deliver_all, run_result
 from delivery_support import PERIOD, Image, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
 from doubles import MemoryLedger

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from bulletin.api.delivery import Storage
 from bulletin.api.status import DeliveryRecord, RunResult
+from bulletin.deliver.dispatch import deliver_all, run_result
 from bulletin.deliver.storage import ObjectStore
-from bulletin.deliver.targets import deliver_all, run_result
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
 from devstack.s3 import S3Server

@@ -14,8 +14,8 @@ from bulletin.api.delivery import Retry
 from bulletin.api.history import StatusError, with_deliveries
 from bulletin.api.podenv import S3_KEYS, SMTP_KEYS, delivery_env
 from bulletin.api.status import DeliveryRecord, RunResult
+from bulletin.deliver.dispatch import deliver_all, run_result
 from bulletin.deliver.retry import Backoff, parse_retry_after
-from bulletin.deliver.targets import deliver_all, run_result
 from bulletin.deliver.webhook import sign, signed_headers, verify
 from bulletin.ledger import LedgerError
 from bulletin.redact import delivery_secrets

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bulletin.deliver.targets import deliver_all
+from bulletin.deliver.dispatch import deliver_all
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.webhooks import WebhookServer
 from doubles import MemoryLedger

@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.deliver import netguard
+from bulletin.deliver.dispatch import deliver_all
 from bulletin.deliver.netguard import NetPolicy, Refused, why_not_public
 from bulletin.deliver.storage import ObjectStore
-from bulletin.deliver.targets import deliver_all
 from bulletin.notify import notify_failure
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.ports import HOST

@@ -12,9 +12,9 @@ import pytest
 from bulletin.api.address import is_plain_address
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
+from bulletin.deliver.dispatch import deliver_all
 from bulletin.deliver.email import Smtp, send
 from bulletin.deliver.retry import Permanent
-from bulletin.deliver.targets import deliver_all
 from bulletin.notify import notify_failure
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from bulletin.deliver.content import render_subject
+from bulletin.deliver.dispatch import deliver_all
 from bulletin.deliver.retry import Permanent
-from bulletin.deliver.targets import deliver_all
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
 from doubles import MemoryLedger

@@ -1,6 +1,5 @@
 """Delivery: every target of a run exactly once, recorded in status as it happens.
 
 Entry point: ``targets.deliver_all``; what it needs from a report: ``content.ReportLike``;
-how secrets reach the pod: ``podenv`` (imported by the operator, so this package imports
-nothing on its own).
+how secrets reach the pod: ``bulletin.api.podenv``.
 """

@@ -1,0 +1,65 @@
+"""The retry loop: attempts of one target, each saved to the ledger before and after."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+
+from bulletin.api.status import DeliveryRecord
+from bulletin.deliver.retry import Backoff, DeliveryError
+from bulletin.deliver.runstate import FAILED, PENDING, SENT, DeliveryRun, Target
+from bulletin.ledger import Ledger
+from bulletin.redact import redact
+
+log = logging.getLogger("bulletin.deliver")
+
+
+class Progress:
+    """The run's records, and saving them (redacted) to the ledger."""
+
+    def __init__(self, ledger: Ledger, records: list[DeliveryRecord], secrets: list[str]) -> None:
+        self.ledger, self.records, self.secrets = ledger, records, secrets
+
+    def save(self) -> None:
+        for record in self.records:
+            if record.error:
+                record.error = redact(record.error, self.secrets)[:1000]
+        self.ledger.save(self.records)
+
+
+def attempt_until_done(target: Target, run: DeliveryRun, record: DeliveryRecord, progress: Progress,
+                       backoff: Backoff, sleep: Callable[[float], None]) -> None:
+    """Try ``target`` until Sent, a permanent failure, or spec.delivery.retry gives up;
+    the record is saved before every attempt and after it."""
+    limit = run.spec.delivery.retry.attempts
+    for n in range(1, limit + 1):
+        record.state, record.attempts, record.last_attempt_time = PENDING, record.attempts + 1, (
+            run.now())
+        progress.save()
+        try:
+            target.send(run, record)
+        except DeliveryError as exc:
+            delay = backoff.delay(n, exc.retry_after) if exc.transient and n < limit else None
+            record.error = str(exc)
+            if delay is None:
+                record.state = FAILED
+                progress.save()
+                log.warning("%s: Failed after attempt %d: %s", target.key, record.attempts,
+                            redact(str(exc), progress.secrets))
+                return
+            progress.save()
+            log.info("%s: attempt %d failed, retrying in %.1fs: %s", target.key,
+                     record.attempts, delay, redact(str(exc), progress.secrets))
+            sleep(delay)
+            continue
+        except Exception as exc:  # a bug must not lose the run's other targets
+            record.state, record.error = FAILED, f"internal error: {type(exc).__name__}: {exc}"
+            progress.save()
+            log.error("%s: %s", target.key, redact(record.error, progress.secrets))
+            return
+        record.state, record.error = SENT, None
+        progress.save()
+        log.info("%s: Sent (attempt %d)", target.key, record.attempts)
+        return
+
+
