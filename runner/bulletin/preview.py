@@ -17,8 +17,9 @@ from pydantic import ValidationError
 
 from bulletin.api.errors import describe
 from bulletin.api.spec import KIND, ReportScheduleSpec
+from bulletin.build.plan import ReportError
 from bulletin.period import Period, compute
-from bulletin.report import BuiltReport, ReportError, build_report
+from bulletin.report import BuiltReport, build_report
 from bulletin.schedule import zone
 
 USAGE = """bulletin preview -f schedule.yaml -o out/ [--data-url URL | --sample FILE]

@@ -49,7 +49,8 @@ class RunFailed(RuntimeError):
 
 def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str) -> BuiltReport:
     """Query every dataset once and render every format into the run's work directory."""
-    from bulletin.report import ReportError, build_report
+    from bulletin.build.plan import ReportError
+    from bulletin.report import build_report
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
     try:

@@ -11,9 +11,9 @@ from pathlib import Path
 import psycopg
 import pytest
 from bulletin.api.policy import Gates
+from bulletin.build.plan import ReportError
 from bulletin.gates import GateError, check_assertions
 from bulletin.query import QueryError, QueryLimits, run_query
-from bulletin.report import ReportError
 from devstack.postgres import Postgres
 from test_render_report import build, make_spec
 

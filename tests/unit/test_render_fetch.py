@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bulletin.report import ReportError
+from bulletin.build.plan import ReportError
 from pypdf import PdfReader
 from test_render_report import build, make_spec
 

@@ -15,8 +15,9 @@ from typing import Any
 import openpyxl
 import pytest
 from bulletin.api.spec import ReportScheduleSpec
+from bulletin.build.plan import ReportError
 from bulletin.period import compute
-from bulletin.report import ReportError, build_report
+from bulletin.report import build_report
 from bulletin.schedule import zone
 from sqlalchemy import create_engine, text
 

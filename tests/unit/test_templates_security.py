@@ -6,7 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bulletin.report import BuiltReport, ReportError
+from bulletin.build.plan import ReportError
+from bulletin.report import BuiltReport
 from test_render_report import build, make_spec
 
 PAYLOADS = [
