@@ -57,6 +57,7 @@ lint: deps
 	$(PYTHON) -m mypy
 	"$$(bash tests/actionlint/build.sh)" .github/workflows/*.yml
 	$(PYTHON) tests/chartdocs.py --check
+	lint-imports  # .importlinter: operator -> bulletin.api only, no import cycles
 
 unit: deps
 	$(PYTHON) -m pytest tests/unit
