@@ -8,10 +8,8 @@ drawn on top as a Form XObject marked as an /Artifact (used for "page X of Y").
 
 from __future__ import annotations
 
-import io
 import zlib
 from array import array
-from collections import deque
 from collections.abc import Callable
 from hashlib import md5
 from pathlib import Path
@@ -20,112 +18,15 @@ from typing import IO, Any
 from pypdf import PdfReader
 from pypdf.generic import (
     ArrayObject,
-    BooleanObject,
     DictionaryObject,
     IndirectObject,
     NameObject,
-    NullObject,
-    NumberObject,
-    StreamObject,
-    TextStringObject,
 )
+
+from bulletin.render.pdfcopy import Copier, plain
 
 _CATALOG, _PAGES, _STRUCT_ROOT, _DOCUMENT, _PARENT_TREE, _INFO, _OPEN, _STAMP = range(1, 9)
 _STAMP_NAME = "/BulletinStamp"
-_STRING_TYPES = (TextStringObject, bytes)
-
-
-class _Copier:
-    """Copies objects of one source PDF, renumbering them into the output."""
-
-    def __init__(self, joiner: PdfJoiner, reader: PdfReader, special: dict[int, int],
-                 prefix: str, key_offset: int) -> None:
-        self.joiner, self.reader = joiner, reader
-        self.special = special  # source object number -> fixed output number
-        self.prefix = prefix  # makes structure element IDs unique across chunks
-        self.key_offset = key_offset  # shift of StructParent(s) keys
-        self.remap: dict[int, int] = {}
-        self.queue: deque[int] = deque()
-        self.page_hook: Callable[[int, DictionaryObject], DictionaryObject] | None = None
-
-    def ref(self, number: int) -> int:
-        """The output number of source object ``number``, queueing it for copying."""
-        fixed = self.special.get(number)
-        if fixed is not None:
-            return fixed
-        new = self.remap.get(number)
-        if new is None:
-            new = self.remap[number] = self.joiner.allocate()
-            self.queue.append(number)
-        return new
-
-    def drain(self) -> None:
-        """Copy every queued object (and what they reference)."""
-        while self.queue:
-            number = self.queue.popleft()
-            obj = self.reader.get_object(number)
-            if (self.page_hook is not None and isinstance(obj, DictionaryObject)
-                    and obj.get("/Type") == "/Page"):
-                obj = self.page_hook(number, obj)
-            self.joiner.write_object(self.remap[number], self.dump(obj))
-
-    def dump(self, obj: Any) -> bytes:
-        """Serialize ``obj`` with references renumbered."""
-        if isinstance(obj, IndirectObject):
-            return b"%d 0 R" % self.ref(obj.idnum)
-        if isinstance(obj, StreamObject):
-            data = obj._data
-            head = self._dict(obj, skip="/Length")
-            return head[:-2] + b"/Length %d>>\nstream\n" % len(data) + data + b"\nendstream"
-        if isinstance(obj, DictionaryObject):
-            return self._dict(obj)
-        if isinstance(obj, ArrayObject):
-            return b"[" + b" ".join([self.dump(item) for item in obj]) + b"]"
-        if isinstance(obj, NameObject):
-            return _plain(obj)
-        if isinstance(obj, bool | BooleanObject):
-            return b"true" if obj else b"false"
-        if isinstance(obj, int):
-            return b"%d" % obj
-        if obj is None or isinstance(obj, NullObject):
-            return b"null"
-        return _plain(obj)
-
-    def _dict(self, obj: DictionaryObject, skip: str = "") -> bytes:
-        parts = [b"<<"]
-        for key, value in obj.items():
-            if key == skip:
-                continue
-            if key in ("/StructParents", "/StructParent"):
-                value = NumberObject(int(value) + self.key_offset)
-            elif key == "/ID" and isinstance(value, _STRING_TYPES):
-                value = TextStringObject(self.prefix + _text(value))
-            elif key == "/Headers" and isinstance(value, ArrayObject):
-                value = ArrayObject(TextStringObject(self.prefix + _text(v)) for v in value)
-            parts.append(_plain(NameObject(key)) + b" " + self.dump(value))
-        parts.append(b">>")
-        return b"".join(parts)
-
-
-def _text(value: Any) -> str:
-    return value.decode("latin-1") if isinstance(value, bytes) else str(value)
-
-
-_NAMES: dict[str, bytes] = {}
-
-
-def _plain(obj: Any) -> bytes:
-    """A primitive object as PDF syntax (names are cached: the same few recur)."""
-    if isinstance(obj, NameObject):
-        cached = _NAMES.get(obj)
-        if cached is not None:
-            return cached
-    buffer = io.BytesIO()
-    obj.write_to_stream(buffer)
-    data = buffer.getvalue()
-    if isinstance(obj, NameObject) and len(_NAMES) < 10_000:
-        _NAMES[str(obj)] = data
-    return data
 
 
 class PdfJoiner:
@@ -181,7 +82,7 @@ class PdfJoiner:
                 special[kids.idnum] = _DOCUMENT
                 found = kids.get_object()
                 document = found if isinstance(found, DictionaryObject) else None
-        copier = _Copier(self, reader, special, f"c{self._chunks}-", self._next_key)
+        copier = Copier(self, reader, special, f"c{self._chunks}-", self._next_key)
         stamps = self._stamps(overlay) if overlay is not None else []
         page_numbers = [page.indirect_reference.idnum for page in reader.pages
                         if page.indirect_reference is not None]
@@ -205,7 +106,7 @@ class PdfJoiner:
             if kid.get_object().get("/Type") == "/Pages":
                 self._collect_page_nodes(kid, special)
 
-    def _copy_parent_tree(self, copier: _Copier, tree: DictionaryObject) -> None:
+    def _copy_parent_tree(self, copier: Copier, tree: DictionaryObject) -> None:
         parent_tree = tree.get("/ParentTree")
         if parent_tree is None:
             return
@@ -222,11 +123,11 @@ class PdfJoiner:
             self._nums.extend((number + copier.key_offset, target))
         self._next_key += highest + 1
 
-    def _first_chunk(self, copier: _Copier, reader: PdfReader, catalog: DictionaryObject) -> None:
+    def _first_chunk(self, copier: Copier, reader: PdfReader, catalog: DictionaryObject) -> None:
         extra = []
         for key in ("/Lang", "/Metadata", "/Outlines", "/PageMode"):
             if key in catalog:
-                extra.append(_plain(NameObject(key)) + b" " + copier.dump(catalog.raw_get(key)))
+                extra.append(plain(NameObject(key)) + b" " + copier.dump(catalog.raw_get(key)))
         self._catalog_extra = b" ".join(extra)
         info = reader.trailer.get("/Info")
         if info is not None:
@@ -235,7 +136,7 @@ class PdfJoiner:
     def _stamps(self, overlay: Path) -> list[int]:
         """One Form XObject per overlay page; returns their object numbers."""
         reader = PdfReader(overlay)
-        copier = _Copier(self, reader, {}, "", 0)
+        copier = Copier(self, reader, {}, "", 0)
         forms = []
         for page in reader.pages:
             contents = page.get("/Contents")
@@ -253,7 +154,7 @@ class PdfJoiner:
         copier.drain()
         return forms
 
-    def _page_hook(self, copier: _Copier, page_numbers: list[int],
+    def _page_hook(self, copier: Copier, page_numbers: list[int],
                    stamps: list[int]) -> Callable[[int, DictionaryObject], DictionaryObject]:
         order = {number: i for i, number in enumerate(page_numbers)}
 
