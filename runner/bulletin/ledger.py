@@ -11,6 +11,7 @@ import time
 from collections.abc import Sequence
 from typing import Any, Protocol
 
+from bulletin.api.backoff import Backoff
 from bulletin.api.client import Kube
 from bulletin.api.history import StatusError, deliveries_of, with_deliveries
 from bulletin.api.status import DeliveryRecord
@@ -42,6 +43,7 @@ class StatusLedger:
                  sleep: Any = time.sleep) -> None:
         self.kube, self.namespace, self.name, self.run_id = kube, namespace, name, run_id
         self._sleep = sleep
+        self._backoff = Backoff(initial=1.0, cap=8.0)
 
     def _retrying(self, what: str, fn: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
@@ -58,7 +60,7 @@ class StatusLedger:
                     raise LedgerError(f"cannot {what} the delivery ledger: {reason}") from exc
                 log.warning("cannot %s the delivery ledger (%s); retrying", what,
                             type(exc).__name__)
-                self._sleep(min(0.5 * 2**attempt, 8))
+                self._sleep(self._backoff.wait(attempt))
         raise AssertionError("unreachable")
 
     def load(self) -> list[DeliveryRecord]:

@@ -10,12 +10,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
+from bulletin.api.backoff import Backoff
 from bulletin.api.delivery import Retry
 from bulletin.api.history import StatusError, with_deliveries
 from bulletin.api.podenv import S3_KEYS, SMTP_KEYS, delivery_env
 from bulletin.api.status import DeliveryRecord, RunResult
 from bulletin.deliver.dispatch import deliver_all, run_result
-from bulletin.deliver.retry import Backoff, parse_retry_after
+from bulletin.deliver.retry import parse_retry_after
 from bulletin.deliver.webhook import sign, signed_headers, verify
 from bulletin.ledger import LedgerError
 from bulletin.redact import delivery_secrets
@@ -123,7 +124,7 @@ def test_ledger_updates_only_this_runs_entry() -> None:
 
 
 def test_backoff_is_exponential_with_jitter_and_obeys_retry_after() -> None:
-    backoff = Backoff(Retry(initial_backoff_seconds=2, max_backoff_seconds=60),
+    backoff = Backoff.of(Retry(initial_backoff_seconds=2, max_backoff_seconds=60),
                       random.Random(7))
     for retry, step in [(1, 2), (2, 4), (3, 8), (6, 60), (9, 60)]:
         delays = [backoff.delay(retry) for _ in range(50)]

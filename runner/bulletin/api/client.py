@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import random
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -12,10 +11,12 @@ from typing import Any
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 
+from bulletin.api.backoff import Backoff
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 30
+_CONFLICT_BACKOFF = Backoff(initial=0.1, cap=2.0)  # concurrent writers spread out
 
 
 class Kube:
@@ -58,8 +59,7 @@ class Kube:
                 if exc.status != 409:
                     raise
                 log.info("status conflict on attempt %d, retrying", attempt + 1)
-                # Full jitter: concurrent writers spread out instead of colliding again.
-                time.sleep(random.uniform(0, min(2.0, 0.05 * 2**attempt)))
+                time.sleep(_CONFLICT_BACKOFF.wait(attempt + 1))
         raise RuntimeError(f"status of {namespace}/{name} kept conflicting; gave up")
 
     def event(self, obj: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:

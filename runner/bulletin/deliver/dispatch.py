@@ -18,13 +18,13 @@ from datetime import UTC, datetime
 
 import httpx
 
+from bulletin.api.backoff import Backoff
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, RunResult
 from bulletin.context import RunContext
 from bulletin.deliver.attempts import Progress, attempt_until_done
 from bulletin.deliver.content import ReportLike
 from bulletin.deliver.netguard import guarded_client
-from bulletin.deliver.retry import Backoff
 from bulletin.deliver.runstate import ARCHIVE, PENDING, SENT, DeliveryRun
 from bulletin.deliver.targets import plan
 from bulletin.deliver.uploads import Uploads, apply_retention, open_store, upload_prefix
@@ -74,7 +74,7 @@ def deliver_all(
     for target, record in zip(targets, records, strict=True):
         if target.key == ARCHIVE and record.state == SENT:
             uploads.adopt(record.object_keys)
-    backoff = backoff or Backoff(spec.delivery.retry)
+    backoff = backoff or Backoff.of(spec.delivery.retry)
     with redacted_logs(secrets), _client(http, ctx.env) as client:
         run = DeliveryRun(spec, ctx, report, period, uploads, client, now)
         for target, record in zip(targets, records, strict=True):

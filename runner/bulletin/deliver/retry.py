@@ -1,12 +1,9 @@
-"""Failure classes and the retry schedule: exponential backoff with jitter, Retry-After aware."""
+"""Delivery failure classes, and Retry-After (the schedule itself: bulletin.api.backoff)."""
 
 from __future__ import annotations
 
-import random
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-
-from bulletin.api.delivery import Retry
 
 
 class DeliveryError(Exception):
@@ -52,20 +49,3 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
-
-
-class Backoff:
-    """How long to wait before retry number ``n`` (1-based) of a target."""
-
-    def __init__(self, policy: Retry, rng: random.Random | None = None) -> None:
-        self.policy = policy
-        self.rng = rng or random.Random()
-
-    def delay(self, retry: int, retry_after: float | None = None) -> float | None:
-        """Equal jitter: half the exponential step fixed, half random. A Retry-After is obeyed;
-        None when it asks for longer than maxBackoffSeconds (give up rather than hammer)."""
-        cap = float(self.policy.max_backoff_seconds)
-        if retry_after is not None:
-            return retry_after if retry_after <= cap else None
-        step = min(cap, self.policy.initial_backoff_seconds * 2.0 ** (retry - 1))
-        return step / 2 + self.rng.uniform(0, step / 2)
