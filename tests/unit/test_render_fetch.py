@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from bulletin.build.plan import ReportError
 from pypdf import PdfReader
-from test_render_report import build, make_spec
+from report_support import build, make_spec
 
 PNG = base64.b64decode(
     "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mP8z8BQDwAEhQGAhKmMIQAAAABJRU5ErkJggg==")

@@ -13,7 +13,7 @@ import pytest
 from bulletin.render import pdf as pdf_module
 from pypdf import PdfReader
 from pypdf.generic import ArrayObject, DictionaryObject
-from test_render_report import build, make_spec, sample
+from report_support import build, make_spec, sample
 
 
 def structure(path: Path) -> tuple[Counter[str], list[Any], list[str], PdfReader]:

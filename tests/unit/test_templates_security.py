@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from bulletin.build.plan import ReportError
 from bulletin.report import BuiltReport
-from test_render_report import build, make_spec
+from report_support import build, make_spec
 
 PAYLOADS = [
     "{{ ''.__class__.__mro__[1].__subclasses__() }}",
