@@ -30,8 +30,6 @@ Usage::
 
 from __future__ import annotations
 
-import http.client
-import json
 import logging
 import shutil
 import time
@@ -39,49 +37,23 @@ from collections.abc import Sequence
 from pathlib import Path
 from types import TracebackType
 
-import yaml
-
 from ._proc import free_ports
 from .builds import build_binaries
+from .components import (
+    AUDIT_POLICY,
+    DEFAULT_CONTROLLERS,
+    DISABLED_ADMISSION,
+    ENABLED_ADMISSION,
+    apiserver_ready,
+    etcd_healthy,
+    node_args,
+    write_kubeconfig,
+)
 from .kube import Credentials, KubeClient
 from .pki import Pki, client_cert, generate_pki
 from .supervise import Supervisor
 
 log = logging.getLogger("localkube.controlplane")
-
-#: Controllers run by kube-controller-manager (1.34 names).
-DEFAULT_CONTROLLERS: tuple[str, ...] = (
-    "namespace-controller",
-    "garbage-collector-controller",
-    "serviceaccount-controller",
-    "serviceaccount-token-controller",
-    "job-controller",
-    "cronjob-controller",
-    "ttl-after-finished-controller",
-    "root-ca-certificate-publisher-controller",
-    "clusterrole-aggregation-controller",
-    "endpointslice-controller",
-    "deployment-controller",  # the chart's operator Deployment
-    "replicaset-controller",
-)
-
-ENABLED_ADMISSION = (
-    "NamespaceLifecycle,LimitRanger,ServiceAccount,DefaultTolerationSeconds,"
-    "DefaultStorageClass,Priority,PodSecurity,MutatingAdmissionWebhook,"
-    "ValidatingAdmissionPolicy,ValidatingAdmissionWebhook,ResourceQuota"
-)
-DISABLED_ADMISSION = "TaintNodesByCondition"
-
-#: Audit policy for ``audit=True``: write verbs only, Metadata level, one event per request.
-AUDIT_POLICY = """\
-apiVersion: audit.k8s.io/v1
-kind: Policy
-omitStages: [RequestReceived]
-rules:
-  - level: Metadata
-    verbs: [create, update, patch, delete, deletecollection]
-  - level: None
-"""
 
 class ControlPlaneError(RuntimeError):
     """The control plane failed to start; the message carries the relevant log tail."""
@@ -194,7 +166,7 @@ class ControlPlane:
                 "--unsafe-no-fsync", f"--quota-backend-bytes={512 * 1024 * 1024}",
                 "--log-level=warn",
             ])
-            self._sup.wait("etcd", lambda: _etcd_healthy(etcd_client))
+            self._sup.wait("etcd", lambda: etcd_healthy(etcd_client))
 
         def apiserver() -> None:
             self._sup.spawn("kube-apiserver", [
@@ -216,7 +188,7 @@ class ControlPlane:
             self.write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
                                   "bulletin-admin")
             creds = Credentials(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
-            self._sup.wait("kube-apiserver", lambda: _apiserver_ready(creds))
+            self._sup.wait("kube-apiserver", lambda: apiserver_ready(creds))
 
         def controller_manager() -> None:
             kcm_kubeconfig = wd / "kube-controller-manager.kubeconfig"
@@ -248,31 +220,12 @@ class ControlPlane:
         assert self.pki is not None and self.node_ip
         cert, key = client_cert(self.pki, self.workdir / "pki", "apiserver-kubelet-client",
                                 "kube-apiserver-kubelet-client", "system:masters")
-        return [
-            f"--bind-address={self.node_ip}", f"--advertise-address={self.node_ip}",
-            "--endpoint-reconciler-type=lease",
-            "--kubelet-preferred-address-types=InternalIP",
-            f"--kubelet-client-certificate={cert}", f"--kubelet-client-key={key}",
-            "--authorization-mode=Node,RBAC",
-            f"--enable-admission-plugins={ENABLED_ADMISSION},NodeRestriction",
-        ]
+        return node_args(self.node_ip, cert, key)
 
     def write_kubeconfig(self, path: Path, cert: Path, key: Path, user: str) -> None:
         """Write a kubeconfig for this API server authenticating with a client certificate."""
         assert self.pki is not None
-        cfg = {
-            "apiVersion": "v1",
-            "kind": "Config",
-            "clusters": [{"name": "localkube", "cluster": {
-                "server": self.server, "certificate-authority": str(self.pki.ca_cert)}}],
-            "users": [{"name": user, "user": {
-                "client-certificate": str(cert), "client-key": str(key)}}],
-            "contexts": [{"name": "localkube", "context": {
-                "cluster": "localkube", "user": user, "namespace": "default"}}],
-            "current-context": "localkube",
-        }
-        path.write_text(yaml.safe_dump(cfg, sort_keys=False))
-        path.chmod(0o600)
+        write_kubeconfig(path, self.server, self.pki.ca_cert, cert, key, user)
 
     # ------------------------------------------------------------------- stop
     def stop(self, timeout: float = 10.0) -> None:
@@ -283,27 +236,3 @@ class ControlPlane:
     def running(self) -> bool:
         """True while every started component is alive."""
         return self._sup.running
-
-
-def _etcd_healthy(port: int) -> bool:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=2)
-    try:
-        conn.request("GET", "/health")
-        resp = conn.getresponse()
-        body = resp.read()
-        return resp.status == 200 and json.loads(body).get("health") == "true"
-    finally:
-        conn.close()
-
-
-def _apiserver_ready(creds: Credentials) -> bool:
-    host_port = creds.server.removeprefix("https://")
-    host, port = host_port.rsplit(":", 1)
-    conn = http.client.HTTPSConnection(host, int(port), context=creds.ssl_context(), timeout=5)
-    try:
-        conn.request("GET", "/readyz")
-        resp = conn.getresponse()
-        resp.read()
-        return resp.status == 200
-    finally:
-        conn.close()
