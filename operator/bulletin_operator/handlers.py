@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
+from bulletin.api.history import ended_runs
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.api.policy import Notifications
 from bulletin.api.references import references, refusal
@@ -176,11 +177,8 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         model, _rule = parse(spec, meta)
         options = read_options(meta["annotations"])
         _check_references(adapter, model, owner.namespace)
-        ended = {run.get("runId") for run in [status.get("lastRun") or {},
-                                              *(status.get("history") or [])]
-                 if run.get("endTime")}
         active = adapter.active_run_now(owner.namespace, builders.short_name(owner.name, 63),
-                                        owner.uid, ended)
+                                        owner.uid, ended_runs(status))
         if active is not None:
             raise Refused("RunNowRefused", f"Job {active} is still running; try again after it")
         job = builders.run_now_job(owner, model, runner_settings(), token, options)

@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Any
 
 from bulletin.api.base import rfc3339
+from bulletin.api.history import consecutive_failures
 
 READY = "Ready"
 STALLED = "Stalled"
@@ -20,7 +21,7 @@ def pause_state(
 
     A spec change (a generation not yet observed) resumes: it starts the count again.
     """
-    failures = int(status.get("consecutiveFailures") or 0)
+    failures = consecutive_failures(status)
     observed = status.get("observedGeneration")
     if observed is not None and observed != generation:
         failures = 0

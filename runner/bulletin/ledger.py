@@ -13,7 +13,7 @@ from typing import Any, Protocol
 
 from bulletin.api.backoff import Backoff
 from bulletin.api.client import Kube
-from bulletin.api.history import StatusError, deliveries_of, with_deliveries
+from bulletin.api.history import StatusError, run_deliveries, with_deliveries
 from bulletin.api.status import DeliveryRecord
 
 log = logging.getLogger(__name__)
@@ -65,13 +65,11 @@ class StatusLedger:
 
     def load(self) -> list[DeliveryRecord]:
         obj = self._retrying("read", lambda: self.kube.get_schedule(self.namespace, self.name))
-        wire = deliveries_of(obj.get("status") or {}, self.run_id)
-        return [DeliveryRecord.model_validate(d) for d in wire]
+        return run_deliveries(obj.get("status") or {}, self.run_id)
 
     def save(self, records: Sequence[DeliveryRecord]) -> None:
-        wire = [r.wire() for r in records]
         try:
             self._retrying("write", lambda: self.kube.update_status(
-                self.namespace, self.name, lambda st: with_deliveries(st, self.run_id, wire)))
+                self.namespace, self.name, lambda st: with_deliveries(st, self.run_id, records)))
         except StatusError as exc:
             raise LedgerError(str(exc)) from exc

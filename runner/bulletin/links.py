@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, TextIO
 
 from bulletin.api.delivery import Storage
+from bulletin.api.history import stored_keys
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from bulletin.deliver.retry import DeliveryError
 from bulletin.deliver.storage import ObjectStore
@@ -20,15 +21,6 @@ from bulletin.deliver.storage import ObjectStore
 
 class LinkError(RuntimeError):
     """Why no link can be made, for the user."""
-
-
-def stored_keys(entry: Mapping[str, Any]) -> list[str]:
-    """A history entry's object keys: archived files first, then files sent as links."""
-    deliveries = sorted(entry.get("deliveries") or [], key=lambda d: d.get("target") != "archive")
-    keys: list[str] = []
-    for delivery in deliveries:
-        keys += [k for k in delivery.get("objectKeys") or [] if k not in keys]
-    return keys
 
 
 def pick_run(status: Mapping[str, Any], run: str | None) -> tuple[str, list[str]]:

@@ -17,7 +17,7 @@ from pydantic import ValidationError
 
 from bulletin.api.errors import describe
 from bulletin.api.spec import KIND, ReportScheduleSpec
-from bulletin.build.plan import ReportError
+from bulletin.assembly.plan import ReportError
 from bulletin.period import Period, compute
 from bulletin.report import BuiltReport, build_report
 from bulletin.schedule import zone

@@ -2,7 +2,7 @@
 (CSV, XLSX, a disk spool for the PDF), then render the PDF and the email.
 
 Heavy libraries load only for the formats that need them: WeasyPrint for PDF, matplotlib for
-charts (PDF and the HTML email). CSV and XLSX need neither. The parts live in bulletin.build.
+charts (PDF and the HTML email). CSV and XLSX need neither. The parts live in bulletin.assembly.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from typing import Any
 
 from bulletin.api.report import Format
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.build.context import draw, kpis, template_context
-from bulletin.build.outputs import email_content, render_pdf
-from bulletin.build.plan import CONTENT_TYPES, Artifact, Plan, Progress, ReportError
-from bulletin.build.rows import collect
-from bulletin.build.summary import summary_sheet
+from bulletin.assembly.context import draw, kpis, template_context
+from bulletin.assembly.outputs import email_content, render_pdf
+from bulletin.assembly.plan import CONTENT_TYPES, Artifact, Plan, Progress, ReportError
+from bulletin.assembly.rows import collect
+from bulletin.assembly.summary import summary_sheet
 from bulletin.period import Period
 from bulletin.render.charts import ChartError
 from bulletin.render.kpis import Kpi

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from bulletin.api import podenv
 from bulletin.api.errors import describe
-from bulletin.api.history import history_limit, with_run
+from bulletin.api.history import history_limit, last_success_period_end, with_run
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.context import ConfigError, RunContext
@@ -49,7 +49,7 @@ class RunFailed(RuntimeError):
 
 def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str) -> BuiltReport:
     """Query every dataset once and render every format into the run's work directory."""
-    from bulletin.build.plan import ReportError
+    from bulletin.assembly.plan import ReportError
     from bulletin.report import build_report
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
@@ -100,13 +100,10 @@ def resolve_period(
         except PeriodError as exc:
             raise RunFailed(f"run-now option {exc}") from exc
     config = spec.period
-    last_end = max((h["periodEnd"] for h in status.get("history") or []
-                    if h.get("result") == RunResult.SUCCEEDED.value and h.get("periodEnd")),
-                   default=None)
     return compute(spec.period_kind(), reference, tz,
                    days=config.days if config else None,
                    offset=config.offset if config else 0,
-                   last_success_end=datetime.fromisoformat(last_end) if last_end else None)
+                   last_success_end=last_success_period_end(status))
 
 
 def trigger_of(ctx: RunContext, started: datetime) -> Trigger:

@@ -114,10 +114,11 @@ def test_the_result_never_claims_more_than_happened(
 def test_ledger_updates_only_this_runs_entry() -> None:
     status = {"history": [{"runId": "r2", "result": None}, {"runId": "r1", "deliveries": []}],
               "lastRun": {"runId": "r2"}}
-    update = with_deliveries(status, "r2", [{"target": "email", "state": "Sent"}])
-    assert update["history"][0]["deliveries"] == [{"target": "email", "state": "Sent"}]
+    sent = DeliveryRecord(target="email", state="Sent")
+    update = with_deliveries(status, "r2", [sent])
+    assert update["history"][0]["deliveries"] == [sent.wire()]
     assert update["history"][1] == {"runId": "r1", "deliveries": []}
-    assert update["lastRun"]["deliveries"] == [{"target": "email", "state": "Sent"}]
+    assert update["lastRun"]["deliveries"] == [sent.wire()]
     assert "lastRun" not in with_deliveries(status, "r1", [])
     with pytest.raises(StatusError):
         with_deliveries(status, "r3", [])

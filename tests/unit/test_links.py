@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from bulletin.links import LinkError, pick_run, stored_keys
+from bulletin.api.history import stored_keys
+from bulletin.links import LinkError, pick_run
 
 STATUS = {"history": [
     {"runId": "r3", "deliveries": [{"target": "email", "state": "Sent"}]},

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from bulletin.api.policy import Gates
-from bulletin.build.plan import ReportError
+from bulletin.assembly.plan import ReportError
 from bulletin.gates import GateError, check_assertions
 from bulletin.query import QueryError, QueryLimits, run_query
 from devstack.postgres import Postgres

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bulletin.build.plan import ReportError
+from bulletin.assembly.plan import ReportError
 from pypdf import PdfReader
 from report_support import build, make_spec
 

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import openpyxl
 import pytest
-from bulletin.build.plan import ReportError
+from bulletin.assembly.plan import ReportError
 from report_support import build, make_spec
 from sqlalchemy import create_engine, text
 

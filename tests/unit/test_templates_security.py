@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bulletin.build.plan import ReportError
+from bulletin.assembly.plan import ReportError
 from bulletin.report import BuiltReport
 from report_support import build, make_spec
 

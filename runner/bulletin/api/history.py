@@ -5,11 +5,12 @@ last success, failure streaks, per-run deliveries). Pure functions over the stat
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
 from typing import Any
 
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import RunRecord, RunResult
+from bulletin.api.status import DeliveryRecord, RunRecord, RunResult
 
 _FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
 # etcd refuses objects over 1.5 MiB, and a status write that fails leaves every later run
@@ -28,17 +29,51 @@ def history_limit(obj: Mapping[str, Any]) -> int:
     return int((obj.get("spec") or {}).get("historyLimit") or HISTORY_LIMIT)
 
 
-def deliveries_of(status: Mapping[str, Any], run_id: str) -> list[dict[str, Any]]:
+def consecutive_failures(status: Mapping[str, Any]) -> int:
+    """Failed runs in a row, as the runs counted them."""
+    return int(status.get("consecutiveFailures") or 0)
+
+
+def ended_runs(status: Mapping[str, Any]) -> set[str]:
+    """Ids of the runs status shows as ended (lastRun and history)."""
+    entries = [status.get("lastRun") or {}, *(status.get("history") or [])]
+    return {str(e["runId"]) for e in entries if e.get("endTime") and e.get("runId")}
+
+
+def last_success_period_end(status: Mapping[str, Any]) -> datetime | None:
+    """The end of the newest period a Succeeded run in history covered."""
+    ends = [h["periodEnd"] for h in status.get("history") or []
+            if h.get("result") == RunResult.SUCCEEDED.value and h.get("periodEnd")]
+    return datetime.fromisoformat(max(ends)) if ends else None
+
+
+def deliveries_of(entry: Mapping[str, Any]) -> list[DeliveryRecord]:
+    """A history entry's delivery records."""
+    return [DeliveryRecord.model_validate(d) for d in entry.get("deliveries") or []]
+
+
+def run_deliveries(status: Mapping[str, Any], run_id: str) -> list[DeliveryRecord]:
     """The delivery records status.history keeps for run ``run_id`` (empty: none yet)."""
     for entry in status.get("history") or []:
         if entry.get("runId") == run_id:
-            return list(entry.get("deliveries") or [])
+            return deliveries_of(entry)
     return []
 
 
+def stored_keys(entry: Mapping[str, Any]) -> list[str]:
+    """A history entry's object keys in storage: archived files first, then files sent as
+    links."""
+    records = sorted(deliveries_of(entry), key=lambda d: d.target != "archive")
+    keys: list[str] = []
+    for record in records:
+        keys += [k for k in record.object_keys if k not in keys]
+    return keys
+
+
 def with_deliveries(status: Mapping[str, Any], run_id: str,
-                    deliveries: list[dict[str, Any]]) -> dict[str, Any]:
+                    records: Sequence[DeliveryRecord]) -> dict[str, Any]:
     """Status fields with this run's history entry (and lastRun, if it is this run) updated."""
+    deliveries = [r.wire() for r in records]
     history = [dict(h) for h in status.get("history") or []]
     entry = next((h for h in history if h.get("runId") == run_id), None)
     if entry is None:
