@@ -28,6 +28,17 @@ def test_history_is_bounded_newest_first() -> None:
     assert status["lastSuccessTime"] == "2026-11-21T13:01:00Z"
 
 
+def test_a_run_recorded_after_another_that_started_in_the_same_second_is_the_last_run() -> None:
+    first = _run(0, RunResult.FAILED)
+    second = first.model_copy(update={"run_id": "r0-again",
+                                      "start_time": T0 + timedelta(milliseconds=600)})
+    status: dict[str, Any] = {}
+    status.update(with_run(status, first, limit=3))
+    status.update(with_run(status, second, limit=3))
+    assert [h["runId"] for h in status["history"]] == ["r0-again", "r0"]
+    assert status["lastRun"]["runId"] == "r0-again"
+
+
 def test_failure_streak_counts_and_resets() -> None:
     status: dict[str, Any] = {}
     status.update(with_run(status, _run(0, RunResult.FAILED), limit=10))

@@ -142,7 +142,9 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int,
         if old.get("runId") == record.run_id and old.get("deliveries"):
             entry["deliveries"] = _merged(old["deliveries"], entry.get("deliveries") or [])
     counted = any(h.get("runId") == record.run_id and h.get("result") for h in previous_history)
-    history.append(entry)
+    # Newest first; the run being recorded goes before one that started in the same second
+    # (timestamps have second precision; the sort is stable).
+    history.insert(0, entry)
     history.sort(key=lambda h: h.get("startTime") or "", reverse=True)
     history, dropped = within_budget(history[:limit])
     if dropped and on_trim is not None:
