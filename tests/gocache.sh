@@ -12,3 +12,22 @@ cache_dir() {
   sum="$(cat "$2/go.mod" "$2/go.sum" | sha256sum | cut -c1-12)"
   echo "${BULLETIN_CACHE:-$HOME/.cache/bulletin}/$1/${3}_${sum}"
 }
+
+# build_go_tool DIR KIND NAME MODULE PACKAGE [LDFLAGS]: build PACKAGE (a command of MODULE, at
+# the version DIR/go.mod pins) into the cache once, as NAME; prints the binary's path.
+build_go_tool() {
+  local dir="$1" kind="$2" name="$3" module="$4" package="$5" ldflags="-s -w ${6:-}"
+  local version cache bin start
+  version="$(module_version "$dir" "$module")"
+  cache="$(cache_dir "$kind" "$dir" "${name}-${version}")"
+  bin="$cache/$name"
+  if [ ! -x "$bin" ]; then
+    mkdir -p "$cache"
+    start=$(date +%s)
+    echo "building $name $version from its Go module (once)" >&2
+    (cd "$dir" && CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin.tmp" "$package" >&2)
+    mv "$bin.tmp" "$bin"
+    echo "built $name $version in $(( $(date +%s) - start ))s into $bin" >&2
+  fi
+  echo "$bin"
+}

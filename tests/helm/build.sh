@@ -5,26 +5,13 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 source "$here/../gocache.sh"
 version="$(module_version "$here" helm.sh/helm/v3)"
-cache="$(cache_dir helm "$here" "helm-${version}")"
-bin="$cache/helm"
-if [ -x "$bin" ]; then
-  echo "$bin"
-  exit 0
-fi
-mkdir -p "$cache"
-cd "$here"
 # What helm's own Makefile stamps: its version, and the Kubernetes version of its client-go
 # (the default for .Capabilities.KubeVersion in `helm template` and `helm lint`).
 client_go="$(module_version "$here" k8s.io/client-go)"
 k8s_minor="${client_go#v0.}"; k8s_minor="${k8s_minor%%.*}"
-ldflags="-s -w -X helm.sh/helm/v3/internal/version.version=$version"
+ldflags="-X helm.sh/helm/v3/internal/version.version=$version"
 ldflags="$ldflags -X helm.sh/helm/v3/internal/version.metadata= -X helm.sh/helm/v3/internal/version.gitTreeState=clean"
 for pkg in helm.sh/helm/v3/pkg/lint/rules helm.sh/helm/v3/pkg/chartutil; do
   ldflags="$ldflags -X $pkg.k8sVersionMajor=1 -X $pkg.k8sVersionMinor=$k8s_minor"
 done
-start=$(date +%s)
-echo "building helm $version from its Go module (once)" >&2
-CGO_ENABLED=0 go build -trimpath -ldflags "$ldflags" -o "$bin.tmp" helm.sh/helm/v3/cmd/helm >&2
-mv "$bin.tmp" "$bin"
-echo "built helm $version in $(( $(date +%s) - start ))s into $bin" >&2
-echo "$bin"
+build_go_tool "$here" helm helm helm.sh/helm/v3 helm.sh/helm/v3/cmd/helm "$ldflags"
