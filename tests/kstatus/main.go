@@ -1,0 +1,34 @@
+// Command kstatus reads one Kubernetes object as JSON on stdin and prints what kstatus (the
+// status library Flux and kpt use) computes for it: the status, then a tab, then the message.
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	"sigs.k8s.io/cli-utils/pkg/kstatus/status"
+)
+
+func main() {
+	data, err := io.ReadAll(os.Stdin)
+	if err != nil {
+		fail(err)
+	}
+	obj := map[string]interface{}{}
+	if err := json.Unmarshal(data, &obj); err != nil {
+		fail(err)
+	}
+	result, err := status.Compute(&unstructured.Unstructured{Object: obj})
+	if err != nil {
+		fail(err)
+	}
+	fmt.Printf("%s\t%s\n", result.Status, result.Message)
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "kstatus:", err)
+	os.Exit(1)
+}
