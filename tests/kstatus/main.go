@@ -3,7 +3,6 @@
 package main
 
 import (
-	"encoding/json"
 	"fmt"
 	"io"
 	"os"
@@ -17,11 +16,12 @@ func main() {
 	if err != nil {
 		fail(err)
 	}
-	obj := map[string]interface{}{}
-	if err := json.Unmarshal(data, &obj); err != nil {
+	// Unstructured's own decoder keeps integers as int64, which kstatus expects.
+	obj := &unstructured.Unstructured{}
+	if err := obj.UnmarshalJSON(data); err != nil {
 		fail(err)
 	}
-	result, err := status.Compute(&unstructured.Unstructured{Object: obj})
+	result, err := status.Compute(obj)
 	if err != nil {
 		fail(err)
 	}
