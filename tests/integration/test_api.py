@@ -48,3 +48,34 @@ def test_good_manifest_is_accepted_with_defaults(cluster: Cluster, namespace: st
 def test_kubectl_explain_teaches_the_api(cluster: Cluster) -> None:
     out = cluster.kubectl("explain", "reportschedule.spec.schedule.timeZone").stdout
     assert "IANA time zone" in out
+
+
+def _served_names(cluster: Cluster) -> dict[str, set[str]]:
+    """Every served resource (``plural.group``) with its plural and short names, from discovery."""
+    paths = ["/api/v1"]
+    groups = json.loads(cluster.kubectl("get", "--raw", "/apis").stdout)["groups"]
+    paths += [f"/apis/{g['preferredVersion']['groupVersion']}" for g in groups]
+    served: dict[str, set[str]] = {}
+    for path in paths:
+        listing = json.loads(cluster.kubectl("get", "--raw", path).stdout)
+        group = listing["groupVersion"].rpartition("/")[0]
+        for res in listing["resources"]:
+            if "/" not in res["name"]:  # not a subresource
+                served[f"{res['name']}.{group}"] = {res["name"], *res.get("shortNames", [])}
+    return served
+
+
+def test_short_names_clash_with_nothing_built_in(cluster: Cluster, namespace: str) -> None:
+    """`kubectl get rs` stays ReplicaSet's; `rsched` and `reports` find schedules."""
+    served = _served_names(cluster)
+    ours = served.pop("reportschedules.bulletin.dev")
+    assert ours == {"reportschedules", "rsched", "reports"}
+    assert "rs" in served["replicasets.apps"]
+    clashes = {name: names & ours for name, names in served.items() if names & ours}
+    assert not clashes
+    code, stderr = _apply(cluster, namespace, report_schedule("listed"))
+    assert code == 0, stderr
+    for alias in ("rsched", "reports", "bulletin"):  # "bulletin" is the category
+        out = cluster.kubectl("get", alias, "-n", namespace, "-o", "name").stdout
+        assert out.split() == ["reportschedule.bulletin.dev/listed"], (alias, out)
+    assert cluster.kubectl("get", "rs", "-n", namespace, "-o", "name").stdout == ""

@@ -90,7 +90,7 @@ def crd() -> dict[str, Any]:
                 "listKind": f"{KIND}List",
                 "plural": PLURAL,
                 "singular": KIND.lower(),
-                "shortNames": ["rs", "reports"],
+                "shortNames": ["rsched", "reports"],  # not "rs": that is ReplicaSet's
                 "categories": ["bulletin"],
             },
             "scope": "Namespaced",
