@@ -29,6 +29,7 @@ controlplane: deps
 	@bash tests/controlplane/build.sh >/dev/null
 	@bash tests/helm/build.sh >/dev/null
 	@bash tests/s3server/build.sh >/dev/null
+	@bash tests/kstatus/build.sh >/dev/null
 
 # kubelet, kube-proxy, kube-scheduler and the pause binary.
 node: controlplane
