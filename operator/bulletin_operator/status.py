@@ -88,7 +88,15 @@ def reconciled(
     """The status fields to patch after a reconcile; empty when nothing changed. ``error``
     with ``reason`` (InvalidSpec, NameConflict, Rejected, ReferenceNotUsable) is Stalled."""
     conditions: Sequence[Mapping[str, Any]] = old.get("conditions") or []
-    if error is None:
+    pause_message = (f"{failures} runs failed in a row; scheduled runs are paused. A successful"
+                     " run now (kubectl bulletin run) or a spec change resumes them.")
+    if error is None and paused:
+        # Not ready and stalled, as GitOps tools read it (kstatus: Failed; Argo CD: Degraded).
+        conditions = set_condition(conditions, type_=READY, status=False, reason="Paused",
+                                   message=pause_message, generation=generation, now=now)
+        conditions = set_condition(conditions, type_=STALLED, status=True, reason="Paused",
+                                   message=pause_message, generation=generation, now=now)
+    elif error is None:
         conditions = set_condition(conditions, type_=READY, status=True, reason="CronJobReady",
                                    message=f"CronJob {cronjob} runs {cron!r}",
                                    generation=generation, now=now)
@@ -102,9 +110,7 @@ def reconciled(
     conditions = set_condition(
         conditions, type_=PAUSED, status=paused,
         reason="TooManyFailures" if paused else "Running",
-        message=(f"{failures} runs failed in a row; scheduled runs are paused. A successful"
-                 " run now (kubectl bulletin run) or a spec change resumes them.")
-        if paused else "", generation=generation, now=now)
+        message=pause_message if paused else "", generation=generation, now=now)
     new = {
         "observedGeneration": generation,
         "conditions": conditions,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from typing import Any
 
-import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
@@ -51,8 +50,6 @@ def test_invalid_spec_is_failed(
     assert "Mars/Olympus" in message
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 point 1: a paused schedule is still Ready=True"
-                   " with no Stalled=True; remove this marker when that lands")
 def test_paused_after_failures_is_failed(
     cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
     smtp: MailSink,

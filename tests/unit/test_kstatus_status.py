@@ -9,7 +9,6 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
 from bulletin_operator.status import reconciled
 from kstatus_checker import kstatus
 
@@ -42,8 +41,6 @@ def test_an_invalid_spec_is_failed() -> None:
     assert kstatus(obj) == ("Failed", "spec.schedule.timeZone: unknown zone 'Mars/Olympus'")
 
 
-@pytest.mark.xfail(strict=True, reason="issue 10 point 1: a paused schedule is still Ready=True"
-                   " with no Stalled=True; remove this marker when that lands")
 def test_a_paused_schedule_is_failed() -> None:
     obj = schedule(1, error=None, paused=True, failures=5)
     assert kstatus(obj)[0] == "Failed"
