@@ -1,5 +1,7 @@
-"""kstatus, as Flux and kpt run it, reads real ReportSchedules from the cluster in each state:
-ready (Current), a spec not yet applied (InProgress), an invalid spec or paused (Failed)."""
+"""kstatus, as Flux and kpt run it, and Argo CD's health check (docs/argocd/health.lua, run by
+gopher-lua) read real ReportSchedules from the cluster in each state, and agree: ready (Current,
+Healthy), a spec not yet applied (InProgress, Progressing), an invalid spec or paused (Failed,
+Degraded)."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
-from kstatus_checker import kstatus
+from kstatus_checker import argocd_health, kstatus
 from support import Cluster, condition, create_secrets, report_schedule, run_now, wait_for
 
 
@@ -28,6 +30,7 @@ def test_ready_is_current_and_a_newer_generation_in_progress(
     obj = wait_for(lambda: _condition_is(cluster, namespace, "steady", "Ready"), "Ready=True",
                    explain=lambda: cluster.diagnose(namespace))
     assert kstatus(obj) == ("Current", "Resource is Ready")
+    assert argocd_health(obj) == ("Healthy", condition(obj, "Ready")["message"])
 
     # A spec change the operator has not applied yet is too short-lived to catch reliably:
     # the same real object with its generation one ahead stands for it.
@@ -35,6 +38,10 @@ def test_ready_is_current_and_a_newer_generation_in_progress(
     status, message = kstatus(obj)
     assert status == "InProgress"
     assert f"generation is {obj['metadata']['generation']}" in message
+    assert argocd_health(obj)[0] == "Progressing"
+    obj["metadata"]["generation"] -= 1
+    obj["spec"]["suspend"] = True
+    assert argocd_health(obj) == ("Suspended", "spec.suspend is true")
 
 
 def test_invalid_spec_is_failed(
@@ -48,6 +55,8 @@ def test_invalid_spec_is_failed(
     status, message = kstatus(obj)
     assert status == "Failed"
     assert "Mars/Olympus" in message
+    health, why = argocd_health(obj)
+    assert health == "Degraded" and "Mars/Olympus" in why
 
 
 def test_paused_after_failures_is_failed(
@@ -64,3 +73,5 @@ def test_paused_after_failures_is_failed(
     obj = wait_for(lambda: _condition_is(cluster, namespace, "broken", "Paused"), "Paused=True",
                    explain=lambda: cluster.diagnose(namespace))
     assert kstatus(obj)[0] == "Failed"
+    health, why = argocd_health(obj)
+    assert health == "Degraded" and why.startswith("Paused: 2 runs failed in a row")
