@@ -65,11 +65,10 @@ def _check_references(adapter: Adapter, model: ReportScheduleSpec, namespace: st
             raise Refused("ReferenceNotUsable", why)
 
 
-def _apply(adapter: Adapter, meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status,
-           new: bool = False) -> tuple[ReportScheduleSpec, Rule, bool, int]:
+def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+           status: kopf.Status, new: bool = False) -> tuple[ReportScheduleSpec, Rule, bool, int]:
     """Validate the spec and make the owned objects match it; the model, its rule, whether
     runs are paused and the failure count. Raises Refused, NameConflict or Rejected."""
-    owner = _owner(adapter, meta)
     try:
         model, rule = parse(spec, meta)
     except ValueError as exc:
@@ -94,7 +93,7 @@ def reconcile(
     adapter: Adapter = memo.adapter
     owner, now = _owner(adapter, meta), datetime.now(UTC)
     try:
-        _model, rule, paused, failures = _apply(adapter, meta, spec, status,
+        _model, rule, paused, failures = _apply(adapter, owner, meta, spec, status,
                                                 new=reason == kopf.Reason.CREATE)
     except NamespaceTerminating:
         return  # the ReportSchedule goes with its namespace
@@ -132,7 +131,7 @@ def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kop
     for obj in adapter.schedules(name):
         body = kopf.Body(cast(kopf.RawBody, obj))
         try:
-            _apply(adapter, body.meta, body.spec, body.status)
+            _apply(adapter, _owner(adapter, body.meta), body.meta, body.spec, body.status)
         except (Refused, NameConflict, Rejected, NamespaceTerminating) as exc:
             logger.info("%s/%s keeps its objects: %s", name, body.meta["name"], exc)
 

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from bulletin.api.status import RunRecord, RunResult, Trigger
+from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
 from bulletin.deliver import netguard
 from bulletin.deliver.dispatch import deliver_all
 from bulletin.deliver.netguard import NetPolicy, Refused, why_not_public
@@ -154,8 +154,9 @@ class _Chatty(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
 
-def test_no_part_of_a_reply_body_lands_in_status(tmp_path: Path) -> None:
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), _Chatty)
+def _deliver_to(handler: type[BaseHTTPRequestHandler], tmp_path: Path) -> DeliveryRecord:
+    """Deliver one webhook to a loopback server answering with ``handler``; its record."""
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
     thread.start()
     try:
@@ -165,6 +166,11 @@ def test_no_part_of_a_reply_body_lands_in_status(tmp_path: Path) -> None:
     finally:
         httpd.shutdown()
         httpd.server_close()
+    return record
+
+
+def test_no_part_of_a_reply_body_lands_in_status(tmp_path: Path) -> None:
+    record = _deliver_to(_Chatty, tmp_path)
     assert record.state == "Failed" and "HTTP 400" in (record.error or "")
     assert "internal-token" not in (record.error or "")
 
@@ -185,16 +191,7 @@ def test_redirects_are_not_followed(tmp_path: Path) -> None:
             self.send_header("Content-Length", "0")
             self.end_headers()
 
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Redirect)
-    thread = threading.Thread(target=httpd.serve_forever, args=(0.05,), daemon=True)
-    thread.start()
-    try:
-        url = f"http://127.0.0.1:{httpd.server_address[1]}/x"
-        [record] = deliver_all(spec(_webhook(url)), context({}, tmp_path),
-                               report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
+    record = _deliver_to(Redirect, tmp_path)
     assert record.state == "Failed" and "HTTP 307 redirect" in (record.error or "")
     target.setblocking(False)
     with pytest.raises(BlockingIOError):
