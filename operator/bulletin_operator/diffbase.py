@@ -1,28 +1,40 @@
-"""kopf's record of the last handled configuration, as digests instead of a copy of the spec.
+"""kopf's record of the last handled configuration, read from the status the handlers write.
 
-kopf keeps that record in an annotation, and all annotations of an object share 256 KiB: a
-spec as large as the CRD allows (twenty 64 KiB queries) would not fit, every patch would fail
-and kopf would retry forever. Our handlers need to know *that* the spec (or metadata) changed,
-never how, so a digest per top-level stanza is enough for kopf's change detection and its
-``field="spec"`` filters.
+kopf keeps that record in an annotation by default: one more write per handled change (a patch
+of the object besides the patch of its status subresource), and all annotations of an object
+share 256 KiB, which a spec as large as the CRD allows would not fit. Our handlers need to know
+only *that* something they act on changed since they last handled it, and status already says
+what they handled:
+
+* ``status.observedGeneration``: the spec generation reconcile last handled (every outcome,
+  Ready or Stalled, records it); a spec change bumps ``metadata.generation``;
+* ``status.lastRunRequest``: the run-now token run_now last handled.
+
+So the essence is a digest per top-level stanza, and the "last handled" essence is the current
+one with those two facts rolled back: nothing is stored, no write is needed. An object whose
+status has no observedGeneration was never handled: kopf sees a creation.
 """
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 from collections.abc import Iterable
 from typing import Any, cast
 
 import kopf
+from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
+
+UNHANDLED = {"digest": "unhandled"}
 
 
 def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
-class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
-    """An annotations diff-base of a few dozen bytes, whatever the object's size."""
+class StatusDiffBaseStorage(kopf.DiffBaseStorage):
+    """A diff-base derived from status.observedGeneration and status.lastRunRequest."""
 
     def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
               ) -> kopf.BodyEssence:
@@ -30,3 +42,26 @@ class DigestDiffBaseStorage(kopf.AnnotationsDiffBaseStorage):
         essence = super().build(body=body, extra_fields=extra_fields)
         digested = {key: {"digest": _digest(value)} for key, value in dict(essence).items()}
         return cast(kopf.BodyEssence, digested)
+
+    def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
+        """The essence as last handled: the current one, with the spec marked unhandled when
+        its generation is not the observed one, and the run-now token as last echoed."""
+        status = body.get("status") or {}
+        observed = status.get("observedGeneration")
+        if observed is None:
+            return None
+        raw = copy.deepcopy(dict(body))
+        annotations = raw.setdefault("metadata", {}).setdefault("annotations", {})
+        if RUN_REQUEST_ANNOTATION in annotations:
+            handled = status.get("lastRunRequest")
+            if handled is None:
+                del annotations[RUN_REQUEST_ANNOTATION]
+            else:
+                annotations[RUN_REQUEST_ANNOTATION] = handled
+        essence = dict(self.build(body=kopf.Body(cast(kopf.RawBody, raw))))
+        if observed != body.get("metadata", {}).get("generation"):
+            essence["spec"] = dict(UNHANDLED)
+        return cast(kopf.BodyEssence, essence)
+
+    def store(self, *, body: kopf.Body, patch: kopf.Patch, essence: kopf.BodyEssence) -> None:
+        """Nothing to store: the handlers' status patch is the record."""

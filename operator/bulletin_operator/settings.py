@@ -10,7 +10,7 @@ from bulletin.api.runnerpod import RunnerPod
 from kubernetes import client
 
 from bulletin_operator.builders import RunnerSettings
-from bulletin_operator.diffbase import DigestDiffBaseStorage
+from bulletin_operator.diffbase import StatusDiffBaseStorage
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
@@ -20,9 +20,9 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # so it must differ from ours, e.g. bulletin.dev/run-requested-at); status is our schema.
     prefix = "kopf.bulletin.dev"
     settings.persistence.progress_storage = kopf.AnnotationsProgressStorage(prefix=prefix)
-    settings.persistence.diffbase_storage = DigestDiffBaseStorage(
-        prefix=prefix, key="last-handled-configuration"
-    )
+    # What was last handled is read from status (observedGeneration, lastRunRequest): no
+    # annotation write besides the status patch.
+    settings.persistence.diffbase_storage = StatusDiffBaseStorage()
     settings.persistence.finalizer = "kopf.bulletin.dev/finalizer"
     # Events are for users: none from kopf's own log lines (one per object and handler run,
     # "Resuming is processed" included, would be an API write each), ours are explicit.
