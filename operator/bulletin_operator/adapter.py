@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Iterable
 from typing import Any
+from urllib.parse import urlencode
 
 from bulletin.api.client import Kube
 from bulletin.api.history import history_limit, unrecorded, with_run
@@ -15,8 +15,10 @@ from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from bulletin_operator import kubeapi
 from bulletin_operator.builders import HASH_ANNOTATION, SCHEDULE_LABEL
 from bulletin_operator.jobs import FailedRun
+from bulletin_operator.kubeapi import KubeApi
 
 NAMESPACE_TTL = 60.0
 
@@ -55,64 +57,32 @@ def _refusal(exc: ApiException, obj: dict[str, Any]) -> Exception | None:
     return None
 
 
-def controller_uid(obj: Any) -> str | None:
-    """The UID of an object's controller (its ownerReference with controller: true)."""
-    for ref in obj.metadata.owner_references or []:
-        if ref.controller:
-            return str(ref.uid)
+def controller_uid(meta: dict[str, Any]) -> str | None:
+    """The UID of an object's controller (its ownerReference with controller: true), from
+    its metadata."""
+    for ref in meta.get("ownerReferences") or []:
+        if ref.get("controller"):
+            return str(ref.get("uid"))
     return None
 
 
-def _conflict(kind: str, obj: Any) -> NameConflict:
+def _conflict(kind: str, meta: dict[str, Any]) -> NameConflict:
     return NameConflict(
-        f"{kind} {obj.metadata.name} already exists and is not owned by this ReportSchedule;"
+        f"{kind} {meta.get('name')} already exists and is not owned by this ReportSchedule;"
         f" rename the ReportSchedule or remove the {kind}")
 
 
-@dataclass(frozen=True)
-class _Kind:
-    read: Callable[..., Any]
-    create: Callable[..., Any]
-    replace: Callable[..., Any]
-    delete: Callable[..., Any]
-
-
-def _kinds() -> dict[str, _Kind]:
-    core, rbac, batch = client.CoreV1Api(), client.RbacAuthorizationV1Api(), client.BatchV1Api()
-    return {
-        "ServiceAccount": _Kind(core.read_namespaced_service_account,
-                                core.create_namespaced_service_account,
-                                core.replace_namespaced_service_account,
-                                core.delete_namespaced_service_account),
-        "Role": _Kind(rbac.read_namespaced_role, rbac.create_namespaced_role,
-                      rbac.replace_namespaced_role, rbac.delete_namespaced_role),
-        "RoleBinding": _Kind(rbac.read_namespaced_role_binding,
-                             rbac.create_namespaced_role_binding,
-                             rbac.replace_namespaced_role_binding,
-                             rbac.delete_namespaced_role_binding),
-        "CronJob": _Kind(batch.read_namespaced_cron_job, batch.create_namespaced_cron_job,
-                         batch.replace_namespaced_cron_job, batch.delete_namespaced_cron_job),
-        "Job": _Kind(batch.read_namespaced_job, batch.create_namespaced_job,
-                     batch.replace_namespaced_job, batch.delete_namespaced_job),
-    }
+def _hash(meta: dict[str, Any]) -> str | None:
+    return (meta.get("annotations") or {}).get(HASH_ANNOTATION)
 
 
 class Adapter:
     """Creates, replaces or deletes objects; an object whose content hash matches is left alone."""
 
     def __init__(self) -> None:
-        self._kinds = _kinds()
+        self._api = KubeApi()
         self._core = client.CoreV1Api()
-        self._kinds_batch = client.BatchV1Api()
         self._namespaces: dict[str, tuple[float, dict[str, str]]] = {}
-
-    def _read(self, kind: _Kind, name: str, namespace: str) -> Any | None:
-        try:
-            return kind.read(name, namespace)
-        except ApiException as exc:
-            if exc.status == 404:
-                return None
-            raise
 
     def ensure(self, objects: Iterable[dict[str, Any]], uid: str, new: bool = False) -> None:
         """Make each object exist with the given content, touching only objects controlled by
@@ -120,23 +90,19 @@ class Adapter:
         instead of a read and a create). Raises NameConflict or Rejected, changing nothing
         of objects that are not ours."""
         for obj in objects:
-            kind = self._kinds[obj["kind"]]
             meta = obj["metadata"]
             if new and self.create_once(obj, uid):
                 continue
-            current = self._read(kind, meta["name"], meta["namespace"])
+            current = self._api.metadata(obj["kind"], meta["name"], meta["namespace"])
             if current is None:
                 self.create_once(obj, uid)
                 continue
             if controller_uid(current) != uid:
                 raise _conflict(obj["kind"], current)
-            if (current.metadata.annotations or {}).get(HASH_ANNOTATION) != (
-                meta.get("annotations") or {}
-            ).get(HASH_ANNOTATION):
-                version = current.metadata.resource_version
+            if _hash(current) != _hash(meta):
+                version = current.get("resourceVersion")
                 try:
-                    kind.replace(meta["name"], meta["namespace"],
-                                 {**obj, "metadata": {**meta, "resourceVersion": version}})
+                    self._api.replace({**obj, "metadata": {**meta, "resourceVersion": version}})
                 except ApiException as exc:
                     raise (_refusal(exc, obj) or exc) from exc
 
@@ -199,12 +165,11 @@ class Adapter:
         """Create ``obj`` unless it already exists; True when this call created it. An existing
         object of that name controlled by anything but ``uid`` is a NameConflict."""
         meta = obj["metadata"]
-        kind = self._kinds[obj["kind"]]
         try:
-            kind.create(meta["namespace"], obj)
+            self._api.create(obj)
         except ApiException as exc:
             if exc.status == 409:
-                current = self._read(kind, meta["name"], meta["namespace"])
+                current = self._api.metadata(obj["kind"], meta["name"], meta["namespace"])
                 if current is not None and controller_uid(current) != uid:
                     raise _conflict(obj["kind"], current) from exc
                 return False
@@ -213,13 +178,13 @@ class Adapter:
 
     def delete_owned(self, kind: str, name: str, namespace: str, uid: str) -> None:
         """Delete an object if it exists and ``uid`` controls it; dependents go with it."""
-        found = self._read(self._kinds[kind], name, namespace)
+        found = self._api.metadata(kind, name, namespace)
         if found is None or controller_uid(found) != uid:
             return
-        body = client.V1DeleteOptions(propagation_policy="Background",
-                                      preconditions=client.V1Preconditions(uid=found.metadata.uid))
+        body = {"apiVersion": "v1", "kind": "DeleteOptions", "propagationPolicy": "Background",
+                "preconditions": {"uid": found.get("uid")}}
         try:
-            self._kinds[kind].delete(name, namespace, body=body)
+            self._api.delete(kind, name, namespace, body)
         except ApiException as exc:
             if exc.status not in (404, 409):
                 raise
@@ -227,34 +192,23 @@ class Adapter:
     def labels(self, kind: str, name: str, namespace: str) -> dict[str, str] | None:
         """The labels of a Secret or ConfigMap (None when missing). Reads metadata only, so
         no Secret value ever reaches the operator."""
-        plural = {"Secret": "secrets", "ConfigMap": "configmaps"}[kind]
-        api = client.ApiClient()
-        method, url, headers, body, _ = api.param_serialize(
-            "GET", f"/api/v1/namespaces/{namespace}/{plural}/{name}",
-            header_params={"Accept": "application/json;as=PartialObjectMetadata;"
-                                     "g=meta.k8s.io;v=v1"},
-            auth_settings=["BearerToken"])
-        response = api.call_api(method, url, headers, body)
-        if response.status == 404:
-            return None
-        if response.status >= 400:
-            raise ApiException(status=response.status, reason=response.reason)
-        meta = json.loads(response.read()).get("metadata") or {}
-        return dict(meta.get("labels") or {})
+        meta = self._api.metadata(kind, name, namespace)
+        return None if meta is None else dict(meta.get("labels") or {})
 
     def active_run_now(self, namespace: str, label: str, uid: str,
                        recorded: set[str]) -> str | None:
         """The name of a run-now Job of the schedule ``uid`` that has not finished (by its
         conditions, or by its run being ``recorded`` as ended in status), if any."""
-        jobs = self._kinds_batch.list_namespaced_job(
-            namespace, label_selector=f"{SCHEDULE_LABEL}={label}")
-        for job in jobs.items:
-            finished = any(c.type in ("Complete", "Failed") and c.status == "True"
-                           for c in (job.status.conditions or []))
-            if (RUN_REQUEST_ANNOTATION in (job.metadata.annotations or {})
-                    and controller_uid(job) == uid and not finished
-                    and job.metadata.name not in recorded):
-                return str(job.metadata.name)
+        query = urlencode({"labelSelector": f"{SCHEDULE_LABEL}={label}"})
+        jobs = self._api.request("GET", f"{kubeapi.path('Job', namespace)}?{query}") or {}
+        for job in jobs.get("items") or []:
+            meta = job.get("metadata") or {}
+            finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
+                           for c in (job.get("status") or {}).get("conditions") or [])
+            if (RUN_REQUEST_ANNOTATION in (meta.get("annotations") or {})
+                    and controller_uid(meta) == uid and not finished
+                    and meta.get("name") not in recorded):
+                return str(meta["name"])
         return None
 
     def schedule_of_job(self, job: dict[str, Any]) -> str | None:
@@ -264,11 +218,11 @@ class Adapter:
         ref = next((r for r in job["metadata"].get("ownerReferences") or []
                     if r.get("controller")), None)
         if ref is not None and ref.get("kind") == "CronJob":
-            cronjob = self._read(self._kinds["CronJob"], ref["name"], namespace)
-            if cronjob is None or str(cronjob.metadata.uid) != ref.get("uid"):
+            cronjob = self._api.metadata("CronJob", ref["name"], namespace)
+            if cronjob is None or cronjob.get("uid") != ref.get("uid"):
                 return None
-            ref = next(({"kind": r.kind, "name": r.name, "uid": r.uid}
-                        for r in cronjob.metadata.owner_references or [] if r.controller), None)
+            ref = next((r for r in cronjob.get("ownerReferences") or [] if r.get("controller")),
+                       None)
         if ref is None or ref.get("kind") != KIND:
             return None
         kube = Kube(client.ApiClient())

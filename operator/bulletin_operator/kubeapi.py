@@ -1,0 +1,84 @@
+"""Plain-JSON requests for the objects a schedule owns and the metadata it checks.
+
+The kubernetes client's typed methods turn every response into model objects, which costs more
+CPU than the request itself when an operator writes thousands of objects: the write path sends
+dicts, reads only metadata (PartialObjectMetadata) and never decodes what it does not use.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+
+# kind -> (API prefix, plural)
+PATHS = {
+    "ServiceAccount": ("/api/v1", "serviceaccounts"),
+    "Secret": ("/api/v1", "secrets"),
+    "ConfigMap": ("/api/v1", "configmaps"),
+    "Role": ("/apis/rbac.authorization.k8s.io/v1", "roles"),
+    "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
+    "CronJob": ("/apis/batch/v1", "cronjobs"),
+    "Job": ("/apis/batch/v1", "jobs"),
+}
+# Plain JSON as the fallback: an API server that cannot transform still answers.
+METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
+
+
+def path(kind: str, namespace: str, name: str | None = None) -> str:
+    """The URL path of a namespaced object, or of its collection when ``name`` is None."""
+    prefix, plural = PATHS[kind]
+    base = f"{prefix}/namespaces/{namespace}/{plural}"
+    return base if name is None else f"{base}/{name}"
+
+
+class KubeApi:
+    """Requests through the default kubernetes client configuration (its connection pool)."""
+
+    def __init__(self) -> None:
+        self._api = client.ApiClient()
+
+    def request(self, method: str, url: str, body: dict[str, Any] | None = None,
+                accept: str = "application/json") -> dict[str, Any] | None:
+        """The decoded response; None for a 404. Other errors raise ApiException (with the
+        API server's Status as ``body``)."""
+        headers = {"Accept": accept}
+        if body is not None:
+            headers["Content-Type"] = "application/json"
+        method, full, headers, payload, _ = self._api.param_serialize(
+            method, url, header_params=headers, body=body, auth_settings=["BearerToken"])
+        response = self._api.call_api(method, full, headers, payload)
+        data = response.read()
+        if response.status == 404:
+            return None
+        if response.status >= 400:
+            exc = ApiException(status=response.status, reason=response.reason)
+            exc.body = data.decode("utf-8", "replace") if data else ""
+            raise exc
+        return dict(json.loads(data)) if data else {}
+
+    def metadata(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
+        """An object's metadata (None when it does not exist); never its content, so no
+        Secret value reaches the operator."""
+        found = self.request("GET", path(kind, namespace, name), accept=METADATA_ONLY)
+        return None if found is None else dict(found.get("metadata") or {})
+
+    def create(self, obj: dict[str, Any]) -> None:
+        """Create ``obj`` (the response is not decoded)."""
+        meta = obj["metadata"]
+        self._send("POST", path(obj["kind"], meta["namespace"]), obj)
+
+    def replace(self, obj: dict[str, Any]) -> None:
+        """Replace ``obj`` (its metadata carries the resourceVersion it replaces)."""
+        meta = obj["metadata"]
+        self._send("PUT", path(obj["kind"], meta["namespace"], meta["name"]), obj)
+
+    def delete(self, kind: str, name: str, namespace: str, body: dict[str, Any]) -> None:
+        """Delete an object with delete options ``body``; a 404 is no error."""
+        self.request("DELETE", path(kind, namespace, name), body, accept=METADATA_ONLY)
+
+    def _send(self, method: str, url: str, obj: dict[str, Any]) -> None:
+        if self.request(method, url, obj, accept=METADATA_ONLY) is None:
+            raise ApiException(status=404, reason="Not Found")
