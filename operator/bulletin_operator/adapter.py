@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 from bulletin.api.client import Kube
 from bulletin.api.history import history_limit, unrecorded, with_run
+from bulletin.api.references import USABLE_LABEL
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 from kubernetes import client
@@ -21,6 +22,11 @@ from bulletin_operator.jobs import FailedRun
 from bulletin_operator.kubeapi import KubeApi
 
 NAMESPACE_TTL = 60.0
+# How long a Secret or ConfigMap found opted in (USABLE_LABEL) counts as such without a new read.
+# The label is checked when a spec is handled, so removing it always takes effect at the next
+# spec change or operator start; this adds at most USABLE_TTL seconds to that.
+USABLE_TTL = 10.0
+USABLE_MAX = 10000
 
 
 class NamespaceTerminating(Exception):
@@ -83,6 +89,7 @@ class Adapter:
         self._api = KubeApi()
         self._core = client.CoreV1Api()
         self._namespaces: dict[str, tuple[float, dict[str, str]]] = {}
+        self._usable: dict[tuple[str, str, str], tuple[float, dict[str, str]]] = {}
 
     def ensure(self, objects: Iterable[dict[str, Any]], uid: str, new: bool = False) -> None:
         """Make each object exist with the given content, touching only objects controlled by
@@ -191,9 +198,22 @@ class Adapter:
 
     def labels(self, kind: str, name: str, namespace: str) -> dict[str, str] | None:
         """The labels of a Secret or ConfigMap (None when missing). Reads metadata only, so
-        no Secret value ever reaches the operator."""
+        no Secret value ever reaches the operator. An object found opted in is not read again
+        for USABLE_TTL seconds (a thousand schedules naming one Secret cost one read, not a
+        thousand); a refusal or a missing object is read again every time, so a label just
+        added counts at once."""
+        key, now = (kind, namespace, name), time.monotonic()
+        cached = self._usable.get(key)
+        if cached is not None and now - cached[0] < USABLE_TTL:
+            return dict(cached[1])
         meta = self._api.metadata(kind, name, namespace)
-        return None if meta is None else dict(meta.get("labels") or {})
+        labels = None if meta is None else dict(meta.get("labels") or {})
+        if labels is not None and labels.get(USABLE_LABEL) == "true":
+            if len(self._usable) > USABLE_MAX:
+                self._usable = {k: v for k, v in self._usable.items()
+                                if now - v[0] < USABLE_TTL}
+            self._usable[key] = (now, labels)
+        return labels
 
     def active_run_now(self, namespace: str, label: str, uid: str,
                        recorded: set[str]) -> str | None:
