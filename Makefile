@@ -8,12 +8,13 @@ LOCALKUBE_DIR ?= .localkube
 IN_NETNS = $(PYTHON) -m localkube.netns run --
 
 .PHONY: help deps install controlplane node images verapdf tools cluster cluster-down crds \
-	lint test unit demo bench clean
+	lint test test-faults unit demo bench clean
 
 help:
 	@echo "make demo          build the images, start a local cluster with a real node, install"
 	@echo "                   the chart and deliver one report end to end"
 	@echo "make test          lint, type-check and run every test (on the real node)"
+	@echo "make test-faults   the long fault tests (tests/faults: operator kills, ...)"
 	@echo "make images        build the operator and runner images (podman; tests/images)"
 	@echo "make cluster       start the local control plane + a real node in a network namespace"
 	@echo "                   (kubectl: python -m localkube kubectl ...); make cluster-down"
@@ -64,8 +65,13 @@ lint: deps
 unit: deps
 	$(PYTHON) -m pytest tests/unit
 
+# `make test` leaves out the tests marked `faults` (pyproject addopts); they run here.
 test: lint tools
 	$(IN_NETNS) $(PYTHON) -m pytest
+
+test-faults: tools
+	@start=$$(date +%s); $(IN_NETNS) $(PYTHON) -m pytest -m faults tests/faults; rc=$$?; \
+	echo "make test-faults: $$(( $$(date +%s) - start ))s"; exit $$rc
 
 demo: tools
 	$(IN_NETNS) $(PYTHON) -m devstack.demo

@@ -126,7 +126,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     run an operator of their own (the chart's), before the session's operator starts: two
     operators would both act on every namespace."""
     def order(item: pytest.Item) -> int:
-        if "integration" not in str(item.fspath):
+        if "integration" not in str(item.fspath) and "faults" not in str(item.fspath):
             return 0
         return 1 if item.get_closest_marker("own_operator") else 2
 
