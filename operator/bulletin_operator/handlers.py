@@ -176,11 +176,12 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         model, _rule = parse(spec, meta)
         options = read_options(meta["annotations"])
         _check_references(adapter, model, owner.namespace)
+        job = builders.run_now_job(owner, model, runner_settings(), token, options)
+        # This token's own Job (made before a crash kept the token from status) is no refusal.
         active = adapter.active_run_now(owner.namespace, builders.short_name(owner.name, 63),
-                                        owner.uid, ended_runs(status))
+                                        owner.uid, ended_runs(status) | {job["metadata"]["name"]})
         if active is not None:
             raise Refused("RunNowRefused", f"Job {active} is still running; try again after it")
-        job = builders.run_now_job(owner, model, runner_settings(), token, options)
         if adapter.create_once(job, owner.uid):
             kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     except NamespaceTerminating:

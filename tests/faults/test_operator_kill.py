@@ -5,8 +5,8 @@ thread kills it and starts a new one, again and again, while other threads creat
 ReportSchedules, request run-now on some and delete others. After the last restart, every
 schedule is Ready with exactly one ServiceAccount, Role, RoleBinding and CronJob controlled by
 it, nothing the operator made is left without a live owner, and each run-now token has exactly
-one Job. The schedules' CronJobs are suspended and their pods select no node: nothing runs.
-Reproduce a run with BULLETIN_FAULTS_SEED=<the printed seed>.
+one Job and no refusal. The schedules' CronJobs are suspended and their pods select no node:
+nothing runs. Reproduce a run with BULLETIN_FAULTS_SEED=<the printed seed>.
 """
 
 from __future__ import annotations
@@ -200,3 +200,8 @@ def _assert_one_job_per_token(kube: KubeClient, namespace: str, uids: dict[str, 
         for j in jobs)
     expected = {(uid, tokens[name]): 1 for uid, name in uids.items() if name in tokens}
     assert dict(per_token) == expected, f"Jobs per (owner, token): {dict(per_token)}"
+    # One token per schedule: a request is never refused, not even for its own Job made
+    # before a kill kept the token from status.
+    refused = [e["message"] for e in _items(kube, namespace, "", "events")
+               if e.get("reason") == "RunNowRefused"]
+    assert refused == [], refused
