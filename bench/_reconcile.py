@@ -16,6 +16,7 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # localkube, devstack
 
+from bulletin.api.references import USABLE_LABEL
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin_operator import builders
 from helmchart import (
@@ -106,6 +107,14 @@ def create_namespace(admin: KubeClient, name: str) -> None:
     admin.create("/api/v1/namespaces", {"metadata": {"name": name}})
     wait(lambda: admin.exists(ns_path(name, "serviceaccounts", "default")),
          f"namespace {name}", timeout=60, interval=0.2)
+
+
+def create_secrets(admin: KubeClient, namespace: str) -> None:
+    """The Secrets SPEC names, opted in to reports as their owners would label them."""
+    for name, data in (("db", {"url": "postgresql://reports@db/reports"}),
+                       ("smtp", {"host": "mail.example.com", "port": "25"})):
+        admin.create(ns_path(namespace, "secrets"), {
+            "metadata": {"name": name, "labels": {USABLE_LABEL: "true"}}, "stringData": data})
 
 
 def install(plane: ControlPlane, admin: KubeClient, work: Path) -> Path:

@@ -37,6 +37,7 @@ from _reconcile import (
     V,
     collection,
     create_namespace,
+    create_secrets,
     equivalent_objects,
     in_parallel,
     install,
@@ -82,6 +83,7 @@ def baseline(client: KubeClient, admin: KubeClient, count: int, threads: int) ->
 def ours(admin: KubeClient, count: int, threads: int, timeout: float) -> float:
     """Seconds from the first ReportSchedule create until all are Ready with their CronJob."""
     create_namespace(admin, NS)
+    create_secrets(admin, NS)
     rs_path = ns_path(NS, P, group=G, version=V)
     cj_path = ns_path(NS, "cronjobs", group="batch")
     wanted = set(names(count))

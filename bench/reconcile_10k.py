@@ -35,6 +35,7 @@ from _reconcile import (
     P,
     V,
     create_namespace,
+    create_secrets,
     install,
     names,
     ready,
@@ -133,6 +134,7 @@ def main() -> None:
         say(f"operator as {USER}: kopf startup {startup_s:.1f}s with 0 schedules")
 
         create_namespace(admin, NS)
+        create_secrets(admin, NS)
         path = ns_path(NS, P, group=G, version=V)
         watch = ReadyWatch(admin, path)
         sent = apply_paced(admin, count, args.rate, args.threads)
