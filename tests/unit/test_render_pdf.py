@@ -108,3 +108,17 @@ def test_large_tables_render_in_chunks_joined_into_one_document(
     keys = set(root["/StructTreeRoot"]["/ParentTree"]["/Nums"][::2])
     assert {page["/StructParents"] for page in reader.pages} <= keys
     assert root["/Lang"] == "en"
+
+
+def test_joined_pdf_is_about_the_size_of_one_pass(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """The join writes compressed object streams: the structure elements of a tagged table
+    written plain made the joined file several times the one-pass size."""
+    spec = make_spec(formats=["pdf"], report={"pdfRowLimit": 400})
+    build(tmp_path / "one", spec, sample=sample(rows=400))
+    monkeypatch.setattr(pdf_module, "CHUNK_ROWS", 100)
+    built = build(tmp_path / "chunked", spec, sample=sample(rows=400))
+    one, chunked = (tmp_path / part / "weekly-usage.pdf" for part in ("one", "chunked"))
+    assert built.pages is not None and built.pages >= len(PdfReader(one).pages) >= 4
+    assert chunked.stat().st_size <= 1.2 * one.stat().st_size
+    assert b"/ObjStm" in chunked.read_bytes()

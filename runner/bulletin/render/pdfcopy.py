@@ -1,10 +1,17 @@
-"""Copying one source PDF's objects into a joined output, renumbered as they go (pdfjoin)."""
+"""Copying one source PDF's objects into a joined output, renumbered as they go (pdfjoin).
+
+Objects in the source's object streams (WeasyPrint puts every non-stream object there, tens of
+thousands of structure elements per chunk) are copied as bytes, their references renumbered by
+one regular expression; pages, streams and anything unusual go through pypdf's parser.
+"""
 
 from __future__ import annotations
 
 import io
+import re
 from collections import deque
 from collections.abc import Callable
+from hashlib import md5
 from typing import Any, Protocol
 
 from pypdf import PdfReader
@@ -18,16 +25,28 @@ from pypdf.generic import (
     NumberObject,
     StreamObject,
     TextStringObject,
+    read_object,
 )
 
 _STRING_TYPES = (TextStringObject, bytes)
+
+
+_LITERAL = rb"\((?:[^\\()]|\\.)*\)"  # pydyf escapes every parenthesis and backslash
+_TOKENS = re.compile(
+    rb"(?P<string>" + _LITERAL + rb")"
+    rb"|(?<![\w./#])(?P<ref>\d+) 0 R\b"
+    rb"|/StructParents?\s+(?P<key>\d+)"
+    rb"|/ID\s*\((?P<id>(?:[^\\()]|\\.)*)\)"
+    rb"|/Headers\s*\[(?P<headers>(?:\s*" + _LITERAL + rb")*)\s*\]", re.S)
+_STRING = re.compile(rb"\(((?:[^\\()]|\\.)*)\)", re.S)
+_UNUSUAL = re.compile(rb"/ID\s*<|/Headers\s*\[[^\]]*<")  # hex-string IDs: use the parser
 
 
 class Output(Protocol):
     """Where copied objects go (pdfjoin.PdfJoiner)."""
 
     def allocate(self) -> int: ...
-    def write_object(self, number: int, body: bytes) -> None: ...
+    def write_object(self, number: int, body: bytes, compressible: bool = True) -> None: ...
 
 
 class Copier:
@@ -42,6 +61,9 @@ class Copier:
         self.remap: dict[int, int] = {}
         self.queue: deque[int] = deque()
         self.page_hook: Callable[[int, DictionaryObject], DictionaryObject] | None = None
+        self.parsed: set[int] = set()  # source objects to copy through pypdf (pages)
+        self._raw = _object_stream_bytes(reader)
+        self._prefix = prefix.encode()
 
     def ref(self, number: int) -> int:
         """The output number of source object ``number``, queueing it for copying."""
@@ -58,11 +80,59 @@ class Copier:
         """Copy every queued object (and what they reference)."""
         while self.queue:
             number = self.queue.popleft()
-            obj = self.reader.get_object(number)
+            raw = self._raw.get(number) if number not in self.parsed else None
+            if raw is not None and not _UNUSUAL.search(raw):
+                self.joiner.write_object(self.remap[number], _TOKENS.sub(self._rewrite, raw))
+                continue
+            obj = self.parse(number)
             if (self.page_hook is not None and isinstance(obj, DictionaryObject)
                     and obj.get("/Type") == "/Page"):
                 obj = self.page_hook(number, obj)
-            self.joiner.write_object(self.remap[number], self.dump(obj))
+            self.joiner.write_object(self.remap[number], self.dump(obj),
+                                     not isinstance(obj, StreamObject))
+
+    def share_streams(self, shared: dict[bytes, int]) -> None:
+        """Map each stream of the source that is byte-identical to one already written (the same
+        font subset or CMap in another chunk) onto that one; record the others in ``shared``."""
+        for number in list(self.reader.xref.get(0, {})):
+            if number in self.special or number in self._raw:
+                continue
+            obj = self.reader.get_object(number)
+            if (not isinstance(obj, StreamObject) or obj.get("/Type") in ("/XRef", "/ObjStm")
+                    or any(isinstance(v, IndirectObject) for v in obj.values())):
+                continue
+            key = md5(self.dump(obj), usedforsecurity=False).digest()
+            found = shared.get(key)
+            if found is not None:
+                self.special[number] = found
+            else:
+                shared[key] = self.ref(number)
+
+    def parse(self, number: int) -> Any:
+        """Source object ``number``, parsed alone (pypdf would parse its whole object stream)."""
+        raw = self._raw.get(number)
+        if raw is None:
+            return self.reader.get_object(number)
+        return read_object(io.BytesIO(raw), self.reader)
+
+    def resolve(self, value: Any) -> Any:
+        """``value``, or the object it refers to."""
+        return self.parse(value.idnum) if isinstance(value, IndirectObject) else value
+
+    def _rewrite(self, match: re.Match[bytes]) -> bytes:
+        """One token of a raw object: references renumbered, keys and IDs shifted."""
+        kind = match.lastgroup
+        if kind == "ref":
+            return b"%d 0 R" % self.ref(int(match["ref"]))
+        if kind == "key":
+            return match[0][:match.start("key") - match.start()] + b"%d" % (
+                int(match["key"]) + self.key_offset)
+        if kind == "id":
+            return b"/ID (" + self._prefix + match["id"] + b")"
+        if kind == "headers":
+            return b"/Headers [" + _STRING.sub(
+                lambda m: b"(" + self._prefix + m[1] + b")", match["headers"]) + b"]"
+        return match[0]
 
     def dump(self, obj: Any) -> bytes:
         """Serialize ``obj`` with references renumbered."""
@@ -100,6 +170,22 @@ class Copier:
             parts.append(plain(NameObject(key)) + b" " + self.dump(value))
         parts.append(b">>")
         return b"".join(parts)
+
+
+def _object_stream_bytes(reader: PdfReader) -> dict[int, bytes]:
+    """The serialized bytes of every object stored in the source's object streams."""
+    found: dict[int, bytes] = {}
+    for stream_number in {where[0] for where in reader.xref_objStm.values()}:
+        stream = reader.get_object(stream_number)
+        if not isinstance(stream, StreamObject):
+            continue
+        data, first = stream.get_data(), int(str(stream["/First"]))
+        head = data[:first].split()
+        numbers = [int(n) for n in head[::2]]
+        starts = [first + int(offset) for offset in head[1::2]]
+        for number, start, end in zip(numbers, starts, [*starts[1:], len(data)], strict=True):
+            found[number] = data[start:end].strip()
+    return found
 
 
 def _text(value: Any) -> str:
