@@ -7,6 +7,7 @@ The seed is printed; BULLETIN_FUZZ_SEED=<seed> replays the same manifests."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import secrets
@@ -38,7 +39,11 @@ def _create(cluster: Cluster, namespace: str, name: str, spec: Spec) -> str | No
     except ApiException as exc:
         if exc.status is None or not 400 <= exc.status < 500:
             raise
-        return f"{exc.status}: {exc.body}"
+        try:  # the Status message, not its details (which name fields by themselves)
+            message = json.loads(exc.body)["message"]
+        except (TypeError, ValueError, KeyError):
+            message = exc.body
+        return f"{exc.status}: {message}"
     return None
 
 
