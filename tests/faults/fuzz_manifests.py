@@ -5,6 +5,7 @@ generated reproducibly from one seed."""
 from __future__ import annotations
 
 import copy
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -20,6 +21,8 @@ CRD = ROOT / "crds" / "bulletin.dev_reportschedules.yaml"
 Spec = dict[str, Any]
 Path_ = tuple[str | int, ...]
 _DROPPED = {"description", "default", "nullable", "format"}
+_MATCHES = re.compile(r'^self\.matches\(r?"(.*)"\)$')  # a CEL rule that is a pattern
+_ONE_OF = re.compile(r"^\[((?:has\(self\.\w+\)[^,\]]*,?\s*)+)\]\.filter\(x, x\)\.size\(\) == 1")
 
 
 def crd_spec_schema() -> dict[str, Any]:
@@ -43,6 +46,11 @@ def bounded(node: dict[str, Any]) -> dict[str, Any]:
             out[key] = bounded(value)
         else:
             out[key] = value
+    for rule in node.get("x-kubernetes-validations", []):
+        if (found := _MATCHES.match(rule["rule"])) and "pattern" not in out:
+            out["pattern"] = found[1]
+        elif (found := _ONE_OF.match(rule["rule"])) and "properties" in out:
+            out["x-one-of"] = re.findall(r"has\(self\.(\w+)\)", found[1])
     kind = out.get("type")
     if kind == "string" and "enum" not in out:
         out["maxLength"] = max(min(out.get("maxLength", 24), 24), out.get("minLength", 0))
@@ -67,10 +75,15 @@ def _composed(schema: dict[str, Any]) -> st.SearchStrategy[Any]:
     kind, items = schema.get("type"), schema.get("items")
     if kind == "object" and "properties" in schema:
         required = set(schema.get("required", []))
+        one_of = schema.get("x-one-of", [])  # a CEL rule: exactly one of these fields
         fields = {name: _composed(sub) for name, sub in schema["properties"].items()}
-        return st.fixed_dictionaries(
-            {name: value for name, value in fields.items() if name in required},
-            optional={name: value for name, value in fields.items() if name not in required})
+        must = {name: value for name, value in fields.items() if name in required}
+        optional = {name: value for name, value in fields.items()
+                    if name not in required and name not in one_of}
+        if not one_of:
+            return st.fixed_dictionaries(must, optional=optional)
+        return st.sampled_from(one_of).flatmap(lambda chosen: st.fixed_dictionaries(
+            {**must, chosen: fields[chosen]}, optional=optional))
     if kind == "array" and isinstance(items, dict) and items.get("type") in ("object", "array"):
         return st.lists(_composed(items), min_size=schema.get("minItems", 0),
                         max_size=schema["maxItems"])
