@@ -174,3 +174,12 @@ def test_exactly_one_kind_is_required() -> None:
 def test_invalid_schedules_name_the_field(schedule: dict[str, Any], message: str) -> None:
     with pytest.raises(ScheduleError, match=message):
         rule(schedule)
+
+
+@pytest.mark.parametrize("day", ["0000-01-01", "2026-02-30", "2025-04-31"])
+def test_a_skip_date_that_matches_the_pattern_but_is_no_date_names_its_field(day: str) -> None:
+    from bulletin.api.errors import describe
+
+    with pytest.raises(ValidationError) as raised:
+        Schedule.model_validate({"daily": {"at": "09:00"}, "skipDates": ["2026-12-25", day]})
+    assert describe(raised.value).startswith(f"spec.schedule.skipDates[1]: {day!r} is no date")

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
 from enum import StrEnum
 from typing import Annotated
 
-from pydantic import ConfigDict, Field, model_validator
+from pydantic import ConfigDict, Field, field_validator, model_validator
 
 from bulletin.api.base import ApiModel
 
@@ -171,6 +172,18 @@ class Schedule(ApiModel):
               description="Spread the start over this many minutes after the set time, by a"
               " stable hash of namespace/name, so many 09:00 schedules do not start at once."),
     ] = None
+
+    @field_validator("skip_dates")
+    @classmethod
+    def _real_dates(cls, days: list[str]) -> list[str]:
+        """The pattern lets through e.g. 0000-01-01 and 2026-02-30: name the entry here."""
+        for n, day in enumerate(days):
+            try:
+                date.fromisoformat(day)
+            except ValueError as exc:
+                raise ValueError(f"spec.schedule.skipDates[{n}]: {day!r} is no date: {exc}"
+                                 ) from None
+        return days
 
     @model_validator(mode="after")
     def _exactly_one(self) -> Schedule:
