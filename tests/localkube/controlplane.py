@@ -21,6 +21,10 @@ write request (create, update, patch, delete, deletecollection) at Metadata leve
 resource, response code; no bodies) to ``workdir/audit.log`` (``cp.audit_log``), for counting
 API writes by a client. Off by default: no policy, no log.
 
+Faults: ``with cp.down("kube-apiserver"): ...`` SIGKILLs components (``"etcd"`` too) and starts
+them again in place afterwards: same flags, ports, certificates and etcd data dir; it returns
+once they are ready again. ``cp.restart(name)`` is the same with nothing in between.
+
 Usage::
 
     with ControlPlane(tmp_path) as cp:
@@ -30,14 +34,16 @@ Usage::
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import shutil
+import signal
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from types import TracebackType
 
-from ._proc import free_ports
+from ._proc import free_ports, signal_proc
 from .builds import build_binaries
 from .components import (
     AUDIT_POLICY,
@@ -54,6 +60,7 @@ from .pki import Pki, client_cert, generate_pki
 from .supervise import Supervisor
 
 log = logging.getLogger("localkube.controlplane")
+COMPONENTS = ("etcd", "kube-apiserver", "kube-controller-manager")
 
 class ControlPlaneError(RuntimeError):
     """The control plane failed to start; the message carries the relevant log tail."""
@@ -88,6 +95,8 @@ class ControlPlane:
         self.pki: Pki | None = None
         self._bin_dir = bin_dir
         self._sup = Supervisor(self.workdir, timeout, ControlPlaneError)
+        #: How each component was started: its command line and readiness check.
+        self._launch: dict[str, tuple[list[str], Callable[[], bool]]] = {}
         #: Per-phase durations in seconds (build, pki, etcd, kube-apiserver, ...).
         self.timings = self._sup.timings
 
@@ -158,18 +167,20 @@ class ControlPlane:
         def etcd() -> None:
             url = f"http://127.0.0.1:{etcd_client}"
             peer = f"http://127.0.0.1:{etcd_peer}"
-            self._sup.spawn("etcd", [
+            self._run("etcd", [
                 str(bins / "etcd"), "--name=localkube", f"--data-dir={wd / 'etcd'}",
                 f"--listen-client-urls={url}", f"--advertise-client-urls={url}",
                 f"--listen-peer-urls={peer}", f"--initial-advertise-peer-urls={peer}",
                 f"--initial-cluster=localkube={peer}", "--initial-cluster-state=new",
                 "--unsafe-no-fsync", f"--quota-backend-bytes={512 * 1024 * 1024}",
                 "--log-level=warn",
-            ])
-            self._sup.wait("etcd", lambda: etcd_healthy(etcd_client))
+            ], lambda: etcd_healthy(etcd_client))
 
         def apiserver() -> None:
-            self._sup.spawn("kube-apiserver", [
+            self.write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
+                                  "bulletin-admin")
+            creds = Credentials(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
+            self._run("kube-apiserver", [
                 str(bins / "kube-apiserver"),
                 f"--etcd-servers=http://127.0.0.1:{etcd_client}",
                 f"--secure-port={api_port}", *node_args,
@@ -184,17 +195,17 @@ class ControlPlane:
                 f"--disable-admission-plugins={DISABLED_ADMISSION}",
                 "--allow-privileged=true", "--enable-priority-and-fairness=false",
                 "--profiling=false", f"--v={self.verbosity}", *audit_args,
-            ])
-            self.write_kubeconfig(self.kubeconfig, pki.admin_cert, pki.admin_key,
-                                  "bulletin-admin")
-            creds = Credentials(self.server, pki.ca_cert, pki.admin_cert, pki.admin_key)
-            self._sup.wait("kube-apiserver", lambda: apiserver_ready(creds))
+            ], lambda: apiserver_ready(creds))
 
         def controller_manager() -> None:
             kcm_kubeconfig = wd / "kube-controller-manager.kubeconfig"
             self.write_kubeconfig(kcm_kubeconfig, pki.kcm_cert, pki.kcm_key,
                                   "system:kube-controller-manager")
-            self._sup.spawn("kube-controller-manager", [
+            client = self.client(timeout=5.0)
+            checks = ["/api/v1/namespaces/default/serviceaccounts/default"]
+            if any("root-ca" in c for c in self.controllers):
+                checks.append("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
+            self._run("kube-controller-manager", [
                 str(bins / "kube-controller-manager"),
                 f"--kubeconfig={kcm_kubeconfig}",
                 "--use-service-account-credentials=true",
@@ -203,17 +214,39 @@ class ControlPlane:
                 "--leader-elect=false", "--secure-port=0",
                 f"--controllers={','.join(self.controllers)}",
                 f"--v={self.verbosity}",
-            ])
-            client = self.client(timeout=5.0)
-            checks = ["/api/v1/namespaces/default/serviceaccounts/default"]
-            if any("root-ca" in c for c in self.controllers):
-                checks.append("/api/v1/namespaces/default/configmaps/kube-root-ca.crt")
-            self._sup.wait("kube-controller-manager",
-                       lambda: all(client.exists(path) for path in checks))
+            ], lambda: all(client.exists(path) for path in checks))
 
         self._sup.phase("etcd", etcd)
         self._sup.phase("kube-apiserver", apiserver)
         self._sup.phase("kube-controller-manager", controller_manager)
+
+    def _run(self, name: str, args: list[str], ready: Callable[[], bool]) -> None:
+        """Start a component (again, with the same command line) and wait until it is ready."""
+        self._launch[name] = (args, ready)
+        self._sup.spawn(name, args)
+        self._sup.procs.sort(key=lambda p: COMPONENTS.index(p[0]))  # stop order stays reversed
+        self._sup.wait(name, ready)
+
+    @contextlib.contextmanager
+    def down(self, *components: str) -> Iterator[None]:
+        """SIGKILL ``components`` (e.g. "kube-apiserver", "etcd"), run the body, then start
+        them again in place (same flags, ports, certificates, etcd data) and wait until ready."""
+        for name, proc in reversed(list(self._sup.procs)):
+            if name in components:
+                signal_proc(proc, signal.SIGKILL)
+        self._sup.stop(components)
+        log.info("%s down", ", ".join(components))
+        try:
+            yield
+        finally:
+            for name in sorted(components, key=COMPONENTS.index):
+                self._run(name, *self._launch[name])
+            log.info("%s up again", ", ".join(components))
+
+    def restart(self, *components: str) -> None:
+        """SIGKILL ``components`` and start them again in place."""
+        with self.down(*components):
+            pass
 
     def _node_args(self) -> list[str]:
         """API server flags for serving a real node at self.node_ip."""

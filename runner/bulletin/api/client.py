@@ -1,15 +1,20 @@
-"""The runner's only contact with the API: read its ReportSchedule, record runs, post Events."""
+"""The runner's only contact with the API: read its ReportSchedule, record runs, post Events.
+
+Status writes outlast an API server or etcd restart: connection errors, 5xx and 429 answers are
+retried with backoff for up to ``OUTAGE_SECONDS``; a run's record must not be lost to one."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
 
 from bulletin.api.backoff import Backoff
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
@@ -17,6 +22,31 @@ from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 30
 _CONFLICT_BACKOFF = Backoff(initial=0.1, cap=2.0)  # concurrent writers spread out
+OUTAGE_SECONDS = 180.0
+_OUTAGE_BACKOFF = Backoff(initial=0.5, cap=8.0)
+T = TypeVar("T")
+
+
+def transient(exc: BaseException) -> bool:
+    """An error that a restarting API server or etcd gives: worth retrying the same request."""
+    if isinstance(exc, ApiException):
+        return exc.status in (429, 500, 502, 503, 504) or not exc.status
+    return isinstance(exc, HTTPError | OSError)
+
+
+def outlasting(what: str, call: Callable[[], T], limit: float = OUTAGE_SECONDS) -> T:
+    """``call()``, retried with backoff while it fails transiently, for up to ``limit`` s."""
+    deadline, attempt = time.monotonic() + limit, 0
+    while True:
+        try:
+            return call()
+        except (ApiException, HTTPError, OSError) as exc:
+            attempt += 1
+            wait = _OUTAGE_BACKOFF.wait(attempt)
+            if not transient(exc) or time.monotonic() + wait > deadline:
+                raise
+            log.warning("cannot %s (%s); retrying in %.1fs", what, type(exc).__name__, wait)
+            time.sleep(wait)
 
 
 class Kube:
@@ -44,16 +74,17 @@ class Kube:
     ) -> dict[str, Any]:
         """Apply ``change`` to the status with optimistic concurrency, retrying on conflicts."""
         for attempt in range(CONFLICT_RETRIES):
-            obj = self.custom.get_namespaced_custom_object_status(
-                GROUP, VERSION, namespace, PLURAL, name
-            )
+            obj: dict[str, Any] = outlasting("read the status", lambda: (
+                self.custom.get_namespaced_custom_object_status(
+                    GROUP, VERSION, namespace, PLURAL, name)))
             status = dict(obj.get("status") or {})
             status.update(change(status))
             obj["status"] = status
             try:
-                result: dict[str, Any] = self.custom.replace_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURAL, name, obj
-                )
+                # a write whose answer was lost to a restart comes back as a 409: re-read, redo
+                result: dict[str, Any] = outlasting("write the status", functools.partial(
+                    self.custom.replace_namespaced_custom_object_status,
+                    GROUP, VERSION, namespace, PLURAL, name, obj))
                 return result
             except ApiException as exc:
                 if exc.status != 409:
@@ -88,5 +119,6 @@ class Kube:
         )
         try:
             self.core.create_namespaced_event(meta["namespace"], body)
-        except ApiException as exc:
-            log.warning("could not post event %s: %s", reason, exc.reason)
+        except (ApiException, HTTPError, OSError) as exc:  # an Event is not worth a retried run
+            log.warning("could not post event %s: %s", reason,
+                        getattr(exc, "reason", None) or type(exc).__name__)
