@@ -16,7 +16,7 @@ from bulletin.schedule import Rule
 from kubernetes import config as kube_config
 from pydantic import ValidationError
 
-from bulletin_operator import builders
+from bulletin_operator import builders, leadership
 from bulletin_operator.adapter import Adapter, NameConflict, NamespaceTerminating, Rejected
 from bulletin_operator.jobs import failed_run
 from bulletin_operator.nextrun import NextRunRefresher
@@ -36,6 +36,12 @@ class Refused(Exception):
 
 
 @kopf.on.startup()
+async def lead(memo: kopf.Memo, **_: Any) -> None:
+    """With more than one replica, wait here (a standby) until this one leads."""
+    memo.elector = await leadership.lead()
+
+
+@kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Load credentials, tune kopf, and start keeping nextRunTime current."""
     kube_config.load_config()
@@ -47,9 +53,11 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.cleanup()
 def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the background refresher."""
+    """Stop the background refresher; hand the lead over."""
     if "refresher" in memo:
         memo.refresher.stop()
+    if memo.get("elector") is not None:
+        memo.elector.release()
 
 
 def _owner(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:

@@ -34,7 +34,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
         settings.posting.level = logging.INFO
     else:
         settings.posting.level = logging.WARNING
-    # One replica by design (Deployment strategy Recreate): no peering CRD needed.
+    # One replica acts at a time: the only one, or the Lease holder (leadership.py), so kopf's
+    # own peering (a CRD, and a pause that our background threads would not see) stays off.
     settings.peering.standalone = True
     workers = int(os.environ.get("BULLETIN_WORKERS", "20"))
     settings.execution.max_workers = workers
