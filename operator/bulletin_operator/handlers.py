@@ -25,6 +25,7 @@ from bulletin_operator.settings import configure, runner_settings
 from bulletin_operator.status import PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
+RETRY_SECONDS = 5  # a run-now that met an API outage is tried again this soon (kopf: 60 s)
 
 
 class Refused(Exception):
@@ -170,16 +171,16 @@ def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any)
     return bool(token) and token != status.get("lastRunRequest")
 
 
-@kopf.on.resume(*RESOURCE, when=_run_requested)
-@kopf.on.create(*RESOURCE, when=_run_requested)
-@kopf.on.update(*RESOURCE, when=_run_requested)
+@kopf.on.resume(*RESOURCE, when=_run_requested, backoff=RETRY_SECONDS)
+@kopf.on.create(*RESOURCE, when=_run_requested, backoff=RETRY_SECONDS)
+@kopf.on.update(*RESOURCE, when=_run_requested, backoff=RETRY_SECONDS)
 def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
             body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Start a one-off Job for a new bulletin.dev/run-requested-at token, and echo the token.
-    One run-now Job at a time: a request while one is active is refused with an Event."""
+    One run-now Job at a time: a request while one is active is refused with an Event.
+    The echo comes last: an API outage on the way fails the handler, and kopf tries again."""
     adapter: Adapter = memo.adapter
     token, owner = meta["annotations"][RUN_REQUEST_ANNOTATION], _owner(adapter, meta)
-    patch.status["lastRunRequest"] = token
     try:
         model, _rule = parse(spec, meta)
         options = read_options(meta["annotations"])
@@ -193,9 +194,10 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         if adapter.create_once(job, owner.uid):
             kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     except NamespaceTerminating:
-        return
+        pass
     except (ValueError, Refused, NameConflict, Rejected) as exc:
         kopf.warn(body, reason="RunNowRefused", message=f"run-now {token!r} not started: {exc}")
+    patch.status["lastRunRequest"] = token
 
 
 def _job_failed(status: kopf.Status, **_: Any) -> bool:
