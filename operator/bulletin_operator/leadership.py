@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 import urllib.parse
+import uuid
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -174,7 +175,9 @@ async def lead() -> Elector | None:
         return None
     namespace, _, name = where.partition("/")
     kube_config.load_config()
-    identity = f"{os.environ.get('HOSTNAME') or socket.gethostname()}-{os.getpid()}"
+    # <pod>_<pid>_<random>: a container the kubelet restarts is a new candidate, not the holder
+    host = os.environ.get("HOSTNAME") or socket.gethostname()
+    identity = f"{host}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
     elector = Elector(namespace, name, identity)
     log.info("waiting to lead (Lease %s as %s)", where, identity)
     with _standby_liveness(sys.argv):
