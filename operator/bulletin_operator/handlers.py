@@ -19,9 +19,10 @@ from pydantic import ValidationError
 from bulletin_operator import builders, leadership
 from bulletin_operator.adapter import Adapter, NameConflict, NamespaceTerminating, Rejected
 from bulletin_operator.jobs import failed_run
+from bulletin_operator.metrics import METRICS, serve
 from bulletin_operator.nextrun import NextRunRefresher
 from bulletin_operator.parsing import parse
-from bulletin_operator.settings import configure, runner_settings
+from bulletin_operator.settings import configure, metrics_endpoint, runner_settings
 from bulletin_operator.status import PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -44,9 +45,14 @@ async def lead(memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Load credentials, tune kopf, and start keeping nextRunTime current."""
+    """Load credentials, tune kopf, serve /metrics, and start keeping nextRunTime current."""
     kube_config.load_config()
     configure(settings)
+    address, port = metrics_endpoint()
+    try:
+        memo.metrics_server = serve(address, port)
+    except OSError as exc:  # e.g. the port is taken: stop rather than run unobserved
+        raise kopf.PermanentError(f"/metrics on {address}:{port}: {exc}") from exc
     memo.adapter = Adapter()
     memo.refresher = NextRunRefresher()
     memo.refresher.start()
@@ -54,11 +60,25 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
 
 @kopf.on.cleanup()
 def cleanup(memo: kopf.Memo, **_: Any) -> None:
-    """Stop the background refresher; hand the lead over."""
+    """Stop the background refresher and the metrics server; hand the lead over."""
     if "refresher" in memo:
         memo.refresher.stop()
+    if memo.get("metrics_server") is not None:
+        memo.metrics_server.shutdown()
     if memo.get("elector") is not None:
         memo.elector.release()
+
+
+@kopf.on.event(*RESOURCE)
+def observe_metrics(event: kopf.RawEvent, namespace: str | None, name: str, spec: kopf.Spec,
+                    status: kopf.Status, **_: Any) -> None:
+    """Every watch event of a schedule refreshes its metrics (a dict update; the gauges are
+    built at scrape time); a deleted schedule's series go."""
+    assert namespace is not None
+    if event.get("type") == "DELETED":
+        METRICS.forget(namespace, name)
+    else:
+        METRICS.observe(namespace, name, spec, status)
 
 
 def _owner(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
@@ -100,28 +120,30 @@ def reconcile(
 ) -> None:
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused."""
     adapter: Adapter = memo.adapter
-    owner, now = _owner(adapter, meta), datetime.now(UTC)
-    try:
-        _model, rule, paused, failures = _apply(adapter, owner, meta, spec, status,
-                                                new=reason == kopf.Reason.CREATE)
-    except NamespaceTerminating:
-        return  # the ReportSchedule goes with its namespace
-    except (Refused, NameConflict, Rejected) as exc:
-        why = exc.reason if isinstance(exc, Refused) else type(exc).__name__
-        if why != "NameConflict":
-            adapter.delete_owned("CronJob", builders.cronjob_name(owner), owner.namespace,
-                                 owner.uid)
-        kopf.warn(body, reason=why, message=str(exc))
-        patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
-                                       cron=None, cronjob=None, next_run=None, now=now,
-                                       reason=why))
-        return
-    update = reconciled(status, generation=meta["generation"], error=None, cron=rule.cronjob,
-                        cronjob=builders.cronjob_name(owner), next_run=rule.next_run(now),
-                        now=now, paused=paused, failures=failures)
-    if paused and "conditions" in update and _condition(status, PAUSED) != "True":
-        kopf.warn(body, reason="Paused", message=f"{failures} runs failed in a row; paused")
-    patch.status.update(update)
+    with METRICS.reconciling() as outcome:
+        owner, now = _owner(adapter, meta), datetime.now(UTC)
+        try:
+            _model, rule, paused, failures = _apply(adapter, owner, meta, spec, status,
+                                                    new=reason == kopf.Reason.CREATE)
+        except NamespaceTerminating:
+            return  # the ReportSchedule goes with its namespace
+        except (Refused, NameConflict, Rejected) as exc:
+            why = exc.reason if isinstance(exc, Refused) else type(exc).__name__
+            outcome.refused()
+            if why != "NameConflict":
+                adapter.delete_owned("CronJob", builders.cronjob_name(owner), owner.namespace,
+                                     owner.uid)
+            kopf.warn(body, reason=why, message=str(exc))
+            patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
+                                           cron=None, cronjob=None, next_run=None, now=now,
+                                           reason=why))
+            return
+        update = reconciled(status, generation=meta["generation"], error=None, cron=rule.cronjob,
+                            cronjob=builders.cronjob_name(owner), next_run=rule.next_run(now),
+                            now=now, paused=paused, failures=failures)
+        if paused and "conditions" in update and _condition(status, PAUSED) != "True":
+            kopf.warn(body, reason="Paused", message=f"{failures} runs failed in a row; paused")
+        patch.status.update(update)
 
 
 def _allowlist_changed(name: str, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:

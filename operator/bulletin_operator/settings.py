@@ -48,6 +48,18 @@ def configure(settings: kopf.OperatorSettings) -> None:
     client.Configuration.set_default(config)
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
+    # The metrics handler runs on every watch event; its success is not news.
+    logging.getLogger("kopf.objects").addFilter(
+        lambda record: record.getMessage() != "Handler 'observe_metrics' succeeded.")
+
+
+def metrics_endpoint() -> tuple[str, int]:
+    """Where /metrics listens: BULLETIN_METRICS_ADDRESS (default all addresses) and
+    BULLETIN_METRICS_PORT (default 8080; 0 turns it off). A bad port stops the operator."""
+    port = int(os.environ.get("BULLETIN_METRICS_PORT", "8080"))
+    if not 0 <= port <= 65535:
+        raise ValueError(f"BULLETIN_METRICS_PORT: {port} is not a TCP port (0 turns it off)")
+    return os.environ.get("BULLETIN_METRICS_ADDRESS", "0.0.0.0"), port
 
 
 POD_DEFAULTS = "BULLETIN_RUNNER_POD_DEFAULTS"

@@ -1,0 +1,185 @@
+"""The operator's Prometheus metrics: a store of per-schedule samples fed by watch events, a
+collector that turns it into gauges at scrape time, run counters, and reconcile timing.
+
+Watch events only replace one schedule's precomputed samples; a scrape walks the store once.
+Runs are counted when first seen ended (by run id); runs already in a schedule's status when
+the operator first sees it are not, so a restart does not count them again.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from wsgiref.simple_server import WSGIServer
+
+from prometheus_client import (
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    disable_created_metrics,
+    start_http_server,
+)
+from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+from prometheus_client.samples import Sample as PromSample
+
+from bulletin_operator.metrics_samples import (
+    GAUGES,
+    PREFIX,
+    EndedRun,
+    interval_seconds,
+    newly_ended,
+    schedule_samples,
+)
+
+RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+OUTCOMES = ("ok", "error", "refused")
+
+
+@dataclass(frozen=True)
+class _Entry:
+    samples: tuple[PromSample, ...]
+    seen: frozenset[str]
+    interval_of: tuple[str, str | None]  # (schedule as text, nextRunTime) the interval is for
+    interval: float | None
+
+
+class ScheduleStore:
+    """Per (namespace, name): its samples, ready to expose, and the ids of its ended runs."""
+
+    def __init__(self) -> None:
+        self._entries: dict[tuple[str, str], _Entry] = {}
+        self._lock = threading.Lock()
+
+    def observe(self, namespace: str, name: str, spec: Mapping[str, Any],
+                status: Mapping[str, Any]) -> list[EndedRun]:
+        """Take a snapshot; the runs that ended since the previous one of this schedule."""
+        key = (namespace, name)
+        old = self._entries.get(key)
+        schedule = spec.get("schedule") or {}
+        interval_of = (repr(schedule), status.get("nextRunTime"))
+        if old is not None and old.interval_of == interval_of:
+            interval = old.interval  # the rule is compiled only when its inputs change
+        else:
+            interval = (interval_seconds(namespace, name, schedule, interval_of[1])
+                        if isinstance(schedule, Mapping) else None)
+        fresh, seen = newly_ended(status, old.seen if old is not None else None)
+        samples = tuple(PromSample(s.metric, _labels(namespace, name, s.metric, s.labels),
+                                   s.value) for s in schedule_samples(spec, status, interval))
+        with self._lock:
+            self._entries[key] = _Entry(samples, seen, interval_of, interval)
+        return fresh
+
+    def forget(self, namespace: str, name: str) -> None:
+        """The schedule is gone: drop its series."""
+        with self._lock:
+            self._entries.pop((namespace, name), None)
+
+    def samples(self) -> tuple[int, list[tuple[PromSample, ...]]]:
+        """How many schedules, and their samples (a consistent copy)."""
+        with self._lock:
+            return len(self._entries), [e.samples for e in self._entries.values()]
+
+
+def _labels(namespace: str, name: str, metric: str, values: tuple[str, ...]) -> dict[str, str]:
+    extra = GAUGES[metric.removeprefix(PREFIX)][1]
+    return {"namespace": namespace, "name": name, **dict(zip(extra, values, strict=True))}
+
+
+class ScheduleCollector(Collector):
+    """Builds the per-schedule gauges and bulletin_operator_schedules from the store."""
+
+    def __init__(self, store: ScheduleStore) -> None:
+        self.store = store
+
+    def _families(self) -> dict[str, GaugeMetricFamily]:
+        return {PREFIX + key: GaugeMetricFamily(PREFIX + key, doc,
+                                                labels=["namespace", "name", *extra])
+                for key, (doc, extra) in GAUGES.items()}
+
+    def describe(self) -> Iterable[Metric]:
+        return [*self._families().values(), self._count(0)]
+
+    def collect(self) -> Iterable[Metric]:
+        families = self._families()
+        count, per_schedule = self.store.samples()
+        for samples in per_schedule:
+            for sample in samples:
+                families[sample.name].samples.append(sample)
+        return [*families.values(), self._count(count)]
+
+    @staticmethod
+    def _count(count: int) -> GaugeMetricFamily:
+        return GaugeMetricFamily("bulletin_operator_schedules",
+                                 "ReportSchedules in the operator's cache.", value=count)
+
+
+class Reconcile:
+    """The outcome of one reconcile: ok unless refused() or an exception escapes."""
+
+    outcome = "ok"
+
+    def refused(self) -> None:
+        self.outcome = "refused"
+
+
+class OperatorMetrics:
+    """Everything the operator exposes, registered in ``registry``."""
+
+    def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        self.store = ScheduleStore()
+        self.runs = Counter("bulletin_runs", "Runs seen ending while the operator watched.",
+                            ["namespace", "result", "trigger"], registry=registry)
+        self.run_duration = Histogram(
+            "bulletin_run_duration_seconds", "Durations of runs seen ending.", ["namespace"],
+            buckets=RUN_BUCKETS, registry=registry)
+        self.reconciles = Counter("bulletin_operator_reconciles",
+                                  "Reconciles of ReportSchedules by outcome.", ["outcome"],
+                                  registry=registry)
+        for outcome in OUTCOMES:
+            self.reconciles.labels(outcome)  # exported as 0 before the first one
+        self.reconcile_duration = Histogram("bulletin_operator_reconcile_duration_seconds",
+                                            "How long reconciles take.", registry=registry)
+        registry.register(ScheduleCollector(self.store))
+
+    def observe(self, namespace: str, name: str, spec: Mapping[str, Any],
+                status: Mapping[str, Any]) -> None:
+        """A watch event of a ReportSchedule: refresh its gauges, count its newly ended runs."""
+        for run in self.store.observe(namespace, name, spec, status):
+            self.runs.labels(namespace, run.result, run.trigger).inc()
+            if run.duration is not None:
+                self.run_duration.labels(namespace).observe(run.duration)
+
+    def forget(self, namespace: str, name: str) -> None:
+        self.store.forget(namespace, name)
+
+    @contextmanager
+    def reconciling(self) -> Iterator[Reconcile]:
+        """Time a reconcile and count its outcome (an exception is an error, and re-raised)."""
+        found, start = Reconcile(), time.perf_counter()
+        try:
+            yield found
+        except BaseException:
+            found.outcome = "error"
+            raise
+        finally:
+            self.reconcile_duration.observe(time.perf_counter() - start)
+            self.reconciles.labels(found.outcome).inc()
+
+
+def serve(address: str, port: int, registry: CollectorRegistry = REGISTRY
+          ) -> WSGIServer | None:
+    """Serve ``registry`` on http://address:port/metrics in a daemon thread (port 0: not)."""
+    if port == 0:
+        return None
+    server, _thread = start_http_server(port, addr=address, registry=registry)
+    return server
+
+
+disable_created_metrics()  # no *_created series: nothing reads them
+METRICS = OperatorMetrics()

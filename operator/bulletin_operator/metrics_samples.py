@@ -1,0 +1,150 @@
+"""Pure functions from a ReportSchedule's spec and status to its metric samples
+(docs: /metrics in the README's "Operating Bulletin"; names fixed with the chart's alerts).
+
+Every per-schedule series carries the labels namespace and name first; a Sample holds the
+values of the labels after those two. Nothing here reads the clock: the interval is measured
+from status.nextRunTime, so the same snapshot always gives the same samples.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Set
+from datetime import datetime
+from typing import Any, NamedTuple
+
+from bulletin.api.schedule import Schedule
+from bulletin.api.status import RunResult
+from bulletin.schedule import compile_rule
+from pydantic import ValidationError
+
+PREFIX = "bulletin_report_"
+RESULTS = tuple(r.value for r in RunResult)
+# Metric name (without PREFIX) -> (help text, label names after namespace and name).
+GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "info": ("The schedule: its cron expression (status.schedule) and time zone; always 1.",
+             ("schedule", "timezone")),
+    "ready": ("1 if the Ready condition is True, else 0.", ()),
+    "paused": ("1 if scheduled runs are paused (spec.suspend, or after failures), else 0.", ()),
+    "last_run_result": ("The last ended run's result, one-hot over " + "|".join(RESULTS)
+                        + "; absent before any run ended.", ("result",)),
+    "last_run_timestamp_seconds": ("When the last ended run started (unix seconds).", ()),
+    "last_run_duration_seconds": ("How long the last ended run took.", ()),
+    "last_run_rows": ("Data rows in the last ended run's report.", ()),
+    "last_run_bytes": ("Size of the last ended run's report files.", ()),
+    "last_success_timestamp_seconds": ("status.lastSuccessTime (unix seconds); absent if the"
+                                       " schedule never succeeded.", ()),
+    "consecutive_failures": ("Failed runs since the last success.", ()),
+    "next_run_timestamp_seconds": ("status.nextRunTime (unix seconds); absent if none.", ()),
+    "interval_seconds": ("Seconds between the next two firings of the schedule.", ()),
+}
+
+
+class Sample(NamedTuple):
+    """One per-schedule series: full metric name, the label values after (namespace, name)."""
+
+    metric: str
+    labels: tuple[str, ...]
+    value: float
+
+
+class EndedRun(NamedTuple):
+    """A run seen ended, for the runs counter and the duration histogram."""
+
+    result: str
+    trigger: str
+    duration: float | None
+
+
+def timestamp(value: Any) -> float | None:
+    """An RFC 3339 timestamp as unix seconds (None when unset or unreadable)."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value).timestamp()
+    except ValueError:
+        return None
+
+
+def _entries(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+    """lastRun, then history (newest first); entries that are not objects are skipped."""
+    found = [status.get("lastRun"), *(status.get("history") or [])]
+    return [e for e in found if isinstance(e, Mapping)]
+
+
+def last_ended(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The newest run that has ended: lastRun, or while it runs, the newest ended in history
+    (so a retry in progress does not hide the failure before it)."""
+    return next((e for e in _entries(status) if e.get("endTime") and e.get("result")), None)
+
+
+def _duration(entry: Mapping[str, Any]) -> float | None:
+    start, end = timestamp(entry.get("startTime")), timestamp(entry.get("endTime"))
+    return max(end - start, 0.0) if start is not None and end is not None else None
+
+
+def _condition_true(status: Mapping[str, Any], type_: str) -> bool:
+    return any(c.get("type") == type_ and c.get("status") == "True"
+               for c in status.get("conditions") or [] if isinstance(c, Mapping))
+
+
+def interval_seconds(namespace: str, name: str, schedule: Mapping[str, Any],
+                     next_run: str | None) -> float | None:
+    """Seconds from status.nextRunTime to the firing after it, by the schedule's own rule
+    (time zone, presets, skipped dates); None without a next run or with an invalid schedule."""
+    anchor = timestamp(next_run)
+    if anchor is None:
+        return None
+    start = datetime.fromisoformat(str(next_run))
+    try:
+        rule = compile_rule(Schedule.model_validate(dict(schedule)), f"{namespace}/{name}", start)
+    except (ValidationError, ValueError):
+        return None
+    following = rule.next_run(start)
+    return following.timestamp() - anchor if following is not None else None
+
+
+def schedule_samples(spec: Mapping[str, Any], status: Mapping[str, Any],
+                     interval: float | None) -> tuple[Sample, ...]:
+    """The per-schedule series of one snapshot (``interval`` from interval_seconds)."""
+    schedule = spec.get("schedule") or {}
+    zone = str(schedule.get("timeZone") or "UTC") if isinstance(schedule, Mapping) else "UTC"
+    paused = bool(spec.get("suspend")) or _condition_true(status, "Paused")
+    out = [
+        Sample(PREFIX + "info", (str(status.get("schedule") or ""), zone), 1.0),
+        Sample(PREFIX + "ready", (), float(_condition_true(status, "Ready"))),
+        Sample(PREFIX + "paused", (), float(paused)),
+        Sample(PREFIX + "consecutive_failures", (),
+               float(status.get("consecutiveFailures") or 0)),
+    ]
+    last = last_ended(status)
+    if last is not None:
+        out += [Sample(PREFIX + "last_run_result", (r,), float(last.get("result") == r))
+                for r in RESULTS]
+        out += [Sample(PREFIX + "last_run_rows", (), float(last.get("rows") or 0)),
+                Sample(PREFIX + "last_run_bytes", (), float(last.get("bytes") or 0))]
+        optional = {"last_run_timestamp_seconds": timestamp(last.get("startTime")),
+                    "last_run_duration_seconds": _duration(last)}
+    else:
+        optional = {}
+    optional["last_success_timestamp_seconds"] = timestamp(status.get("lastSuccessTime"))
+    optional["next_run_timestamp_seconds"] = timestamp(status.get("nextRunTime"))
+    optional["interval_seconds"] = interval
+    out += [Sample(PREFIX + k, (), v) for k, v in optional.items() if v is not None]
+    return tuple(out)
+
+
+def ended_runs(status: Mapping[str, Any]) -> dict[str, EndedRun]:
+    """The runs status shows as ended, by run id."""
+    return {str(e["runId"]): EndedRun(str(e.get("result") or "Unknown"),
+                                      str(e.get("trigger") or "Unknown"), _duration(e))
+            for e in reversed(_entries(status)) if e.get("runId") and e.get("endTime")}
+
+
+def newly_ended(status: Mapping[str, Any], seen: Set[str] | None
+                ) -> tuple[list[EndedRun], frozenset[str]]:
+    """Runs ended since ``seen`` (the ids ended at the previous snapshot; None: this is the
+    first snapshot, whose runs ended before we watched and are not counted), and the new
+    ``seen``."""
+    ended = ended_runs(status)
+    fresh = [] if seen is None else [run for key, run in ended.items() if key not in seen]
+    return fresh, frozenset(ended)

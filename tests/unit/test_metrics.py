@@ -1,0 +1,171 @@
+"""The operator's metrics as Prometheus reads them: the store fed by watch events, the
+collector, run counting across restarts, reconcile outcomes, and the HTTP endpoint."""
+
+from __future__ import annotations
+
+import urllib.request
+from typing import Any
+
+import pytest
+from bulletin_operator.metrics import OperatorMetrics, serve
+from bulletin_operator.settings import metrics_endpoint
+from devstack.ports import free_port
+from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client.parser import text_string_to_metric_families
+
+SPEC: dict[str, Any] = {"schedule": {"cron": "0 9 * * MON", "timeZone": "Europe/Berlin"}}
+Series = dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+
+def _scrape(text: str) -> Series:
+    return {(s.name, frozenset(s.labels.items())): s.value
+            for family in text_string_to_metric_families(text) for s in family.samples}
+
+
+def _series(registry: CollectorRegistry) -> Series:
+    return _scrape(generate_latest(registry).decode())
+
+
+def _get(series: Series, metric: str, /, **labels: str) -> float | None:
+    return series.get((metric, frozenset(labels.items())))
+
+
+def _run(run_id: str, result: str, trigger: str = "Scheduled", seconds: int = 40
+         ) -> dict[str, Any]:
+    return {"runId": run_id, "trigger": trigger, "result": result,
+            "startTime": "2026-11-23T08:00:00Z", "endTime": f"2026-11-23T08:00:{seconds:02d}Z"}
+
+
+def _status(*runs: dict[str, Any], failures: int = 0) -> dict[str, Any]:
+    return {"schedule": "0 9 * * 1", "nextRunTime": "2026-11-30T08:00:00Z",
+            "conditions": [{"type": "Ready", "status": "True"}],
+            "consecutiveFailures": failures, "lastRun": runs[0] if runs else None,
+            "history": list(runs)}
+
+
+@pytest.fixture
+def registry() -> CollectorRegistry:
+    return CollectorRegistry()
+
+
+def test_each_schedule_has_its_series_until_deleted(registry: CollectorRegistry) -> None:
+    metrics = OperatorMetrics(registry)
+    metrics.observe("a", "daily", SPEC, _status(_run("d-1", "Succeeded")))
+    metrics.observe("b", "weekly", SPEC, _status(_run("w-1", "Failed"), failures=2))
+    series = _series(registry)
+    assert _get(series, "bulletin_operator_schedules") == 2
+    assert _get(series, "bulletin_report_info", namespace="a", name="daily",
+                schedule="0 9 * * 1", timezone="Europe/Berlin") == 1
+    assert _get(series, "bulletin_report_last_run_result", namespace="b", name="weekly",
+                result="Failed") == 1
+    assert _get(series, "bulletin_report_last_run_result", namespace="b", name="weekly",
+                result="Succeeded") == 0
+    assert _get(series, "bulletin_report_consecutive_failures", namespace="b",
+                name="weekly") == 2
+    assert _get(series, "bulletin_report_interval_seconds", namespace="a",
+                name="daily") == 7 * 86400
+
+    metrics.observe("b", "weekly", SPEC, _status(_run("w-2", "Succeeded"), _run("w-1", "Failed")))
+    series = _series(registry)
+    assert _get(series, "bulletin_report_last_run_result", namespace="b", name="weekly",
+                result="Succeeded") == 1
+    assert _get(series, "bulletin_report_consecutive_failures", namespace="b",
+                name="weekly") == 0
+
+    metrics.forget("a", "daily")
+    series = _series(registry)
+    assert _get(series, "bulletin_operator_schedules") == 1
+    assert not [k for k in series if dict(k[1]).get("name") == "daily"]
+
+
+def test_label_names_are_the_contract(registry: CollectorRegistry) -> None:
+    metrics = OperatorMetrics(registry)
+    metrics.observe("a", "r", SPEC, _status(_run("r-1", "Failed")))
+    metrics.observe("a", "r", SPEC, _status(_run("r-2", "Failed"), _run("r-1", "Failed")))
+    with metrics.reconciling():
+        pass
+    labels: dict[str, set[str]] = {}
+    for name, pairs in _series(registry):
+        labels.setdefault(name, set()).update(k for k, _ in pairs)
+    per_schedule = {"namespace", "name"}
+    assert labels["bulletin_report_info"] == per_schedule | {"schedule", "timezone"}
+    assert labels["bulletin_report_last_run_result"] == per_schedule | {"result"}
+    for plain in ("ready", "paused", "last_run_timestamp_seconds", "last_run_duration_seconds",
+                  "last_run_rows", "last_run_bytes", "consecutive_failures",
+                  "next_run_timestamp_seconds", "interval_seconds"):
+        assert labels[f"bulletin_report_{plain}"] == per_schedule, plain
+    assert labels["bulletin_runs_total"] == {"namespace", "result", "trigger"}
+    assert labels["bulletin_run_duration_seconds_bucket"] == {"namespace", "le"}
+    assert labels["bulletin_operator_reconciles_total"] == {"outcome"}
+    assert labels["bulletin_operator_reconcile_duration_seconds_bucket"] == {"le"}
+    assert labels["bulletin_operator_schedules"] == set()
+    assert not [n for n in labels if n.endswith("_created")]
+
+
+def test_runs_are_counted_once_and_a_restart_counts_none_again(
+    registry: CollectorRegistry,
+) -> None:
+    metrics = OperatorMetrics(registry)
+    old = _run("r-1", "Failed")
+    metrics.observe("a", "r", SPEC, _status(old))  # first sight: history before we watched
+    assert _get(_series(registry), "bulletin_runs_total", namespace="a", result="Failed",
+                trigger="Scheduled") is None
+
+    now = _run("r-2", "Succeeded", trigger="Manual", seconds=20)
+    for _ in range(2):  # the same status twice (e.g. a delivery record updated)
+        metrics.observe("a", "r", SPEC, _status(now, old))
+    series = _series(registry)
+    assert _get(series, "bulletin_runs_total", namespace="a", result="Succeeded",
+                trigger="Manual") == 1
+    assert _get(series, "bulletin_run_duration_seconds_count", namespace="a") == 1
+    assert _get(series, "bulletin_run_duration_seconds_sum", namespace="a") == 20
+    assert _get(series, "bulletin_run_duration_seconds_bucket", namespace="a", le="15.0") == 0
+    assert _get(series, "bulletin_run_duration_seconds_bucket", namespace="a", le="30.0") == 1
+
+    restarted = CollectorRegistry()
+    OperatorMetrics(restarted).observe("a", "r", SPEC, _status(now, old))
+    assert not [k for k in _series(restarted) if k[0] == "bulletin_runs_total"]
+
+
+def test_reconcile_outcomes_and_latency(registry: CollectorRegistry) -> None:
+    metrics = OperatorMetrics(registry)
+    assert _get(_series(registry), "bulletin_operator_reconciles_total", outcome="error") == 0
+    with metrics.reconciling():
+        pass
+    with metrics.reconciling() as outcome:
+        outcome.refused()
+    with pytest.raises(RuntimeError), metrics.reconciling():
+        raise RuntimeError("API down")
+    series = _series(registry)
+    for outcome_ in ("ok", "refused", "error"):
+        assert _get(series, "bulletin_operator_reconciles_total", outcome=outcome_) == 1
+    assert _get(series, "bulletin_operator_reconcile_duration_seconds_count") == 3
+
+
+def test_metrics_are_served_over_http(registry: CollectorRegistry) -> None:
+    metrics = OperatorMetrics(registry)
+    metrics.observe("a", "r", SPEC, _status())
+    port = free_port()
+    server = serve("127.0.0.1", port, registry)
+    assert server is not None
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5) as resp:
+            assert resp.headers["Content-Type"].startswith("text/plain")
+            series = _scrape(resp.read().decode())
+    finally:
+        server.shutdown()
+        server.server_close()
+    assert _get(series, "bulletin_report_ready", namespace="a", name="r") == 1
+    assert serve("127.0.0.1", 0, registry) is None
+
+
+def test_the_endpoint_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("BULLETIN_METRICS_PORT", raising=False)
+    monkeypatch.delenv("BULLETIN_METRICS_ADDRESS", raising=False)
+    assert metrics_endpoint() == ("0.0.0.0", 8080)
+    monkeypatch.setenv("BULLETIN_METRICS_PORT", "0")
+    monkeypatch.setenv("BULLETIN_METRICS_ADDRESS", "127.0.0.1")
+    assert metrics_endpoint() == ("127.0.0.1", 0)
+    monkeypatch.setenv("BULLETIN_METRICS_PORT", "70000")
+    with pytest.raises(ValueError, match="BULLETIN_METRICS_PORT"):
+        metrics_endpoint()
