@@ -32,6 +32,7 @@ from bulletin_operator.metrics_samples import (
     GAUGES,
     PREFIX,
     EndedRun,
+    depends_on_name,
     interval_seconds,
     newly_ended,
     schedule_samples,
@@ -52,9 +53,13 @@ class _Entry:
 class ScheduleStore:
     """Per (namespace, name): its samples, ready to expose, and the ids of its ended runs."""
 
+    SHARED_INTERVALS = 1024  # distinct (schedule, next run) pairs kept for all schedules
+
     def __init__(self) -> None:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._lock = threading.Lock()
+        # Schedule math costs milliseconds; many schedules share a schedule and a next run.
+        self._intervals: dict[tuple[str, str | None], float | None] = {}
 
     def observe(self, namespace: str, name: str, spec: Mapping[str, Any],
                 status: Mapping[str, Any]) -> list[EndedRun]:
@@ -66,14 +71,28 @@ class ScheduleStore:
         if old is not None and old.interval_of == interval_of:
             interval = old.interval  # the rule is compiled only when its inputs change
         else:
-            interval = (interval_seconds(namespace, name, schedule, interval_of[1])
-                        if isinstance(schedule, Mapping) else None)
+            interval = self._interval(namespace, name, schedule, interval_of)
         fresh, seen = newly_ended(status, old.seen if old is not None else None)
-        samples = tuple(PromSample(s.metric, _labels(namespace, name, s.metric, s.labels),
-                                   s.value) for s in schedule_samples(spec, status, interval))
+        series = {"namespace": namespace, "name": name}  # shared by its samples, read-only
+        samples = tuple(PromSample(s.metric, _labels(series, s.metric, s.labels), s.value)
+                        for s in schedule_samples(spec, status, interval))
         with self._lock:
             self._entries[key] = _Entry(samples, seen, interval_of, interval)
         return fresh
+
+    def _interval(self, namespace: str, name: str, schedule: Any,
+                  interval_of: tuple[str, str | None]) -> float | None:
+        if not isinstance(schedule, Mapping):
+            return None
+        if depends_on_name(schedule):
+            return interval_seconds(namespace, name, schedule, interval_of[1])
+        if interval_of in self._intervals:
+            return self._intervals[interval_of]
+        if len(self._intervals) >= self.SHARED_INTERVALS:
+            self._intervals.clear()
+        found = self._intervals[interval_of] = interval_seconds(namespace, name, schedule,
+                                                                interval_of[1])
+        return found
 
     def forget(self, namespace: str, name: str) -> None:
         """The schedule is gone: drop its series."""
@@ -86,9 +105,11 @@ class ScheduleStore:
             return len(self._entries), [e.samples for e in self._entries.values()]
 
 
-def _labels(namespace: str, name: str, metric: str, values: tuple[str, ...]) -> dict[str, str]:
+def _labels(series: dict[str, str], metric: str, values: tuple[str, ...]) -> dict[str, str]:
+    if not values:
+        return series
     extra = GAUGES[metric.removeprefix(PREFIX)][1]
-    return {"namespace": namespace, "name": name, **dict(zip(extra, values, strict=True))}
+    return {**series, **dict(zip(extra, values, strict=True))}
 
 
 class ScheduleCollector(Collector):

@@ -87,6 +87,12 @@ def _condition_true(status: Mapping[str, Any], type_: str) -> bool:
                for c in status.get("conditions") or [] if isinstance(c, Mapping))
 
 
+def depends_on_name(schedule: Mapping[str, Any]) -> bool:
+    """Whether the schedule's firings depend on namespace/name (an "H" minute, or a stagger),
+    so its interval cannot be shared with other schedules'."""
+    return bool(schedule.get("staggerMinutes")) or str(schedule.get("cron") or "").startswith("H")
+
+
 def interval_seconds(namespace: str, name: str, schedule: Mapping[str, Any],
                      next_run: str | None) -> float | None:
     """Seconds from status.nextRunTime to the firing after it, by the schedule's own rule

@@ -16,7 +16,8 @@ from devstack.ports import free_port
 
 class OperatorProcess:
     """Runs `kopf run -m bulletin_operator.handlers --all-namespaces` with a given kubeconfig
-    (``scope``: other kopf arguments instead of --all-namespaces, e.g. --namespace=a)."""
+    (``scope``: other kopf arguments instead of --all-namespaces, e.g. --namespace=a), its
+    /metrics on loopback at ``metrics_port``."""
 
     def __init__(self, kubeconfig: Path, log: Path, env: dict[str, str] | None = None,
                  scope: Sequence[str] = ("--all-namespaces",)) -> None:
@@ -24,7 +25,12 @@ class OperatorProcess:
         self.scope = list(scope)
         self.log = log
         self.port = free_port()
-        self.env = env or {}
+        metrics = free_port()
+        while metrics == self.port:
+            metrics = free_port()
+        self.env = {"BULLETIN_METRICS_ADDRESS": "127.0.0.1",
+                    "BULLETIN_METRICS_PORT": str(metrics), **(env or {})}
+        self.metrics_port = int(self.env["BULLETIN_METRICS_PORT"])
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, timeout: float = 60) -> OperatorProcess:
