@@ -42,7 +42,7 @@ RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 OUTCOMES = ("ok", "error", "refused")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class _Entry:
     samples: tuple[PromSample, ...]
     seen: frozenset[str]

@@ -38,6 +38,9 @@ GAUGES: dict[str, tuple[str, tuple[str, ...]]] = {
     "interval_seconds": ("Seconds between the next two firings of the schedule.", ()),
 }
 
+# The full names, one string each, shared by every schedule's samples.
+NAMES = {key: PREFIX + key for key in GAUGES}
+
 
 class Sample(NamedTuple):
     """One per-schedule series: full metric name, the label values after (namespace, name)."""
@@ -116,18 +119,18 @@ def schedule_samples(spec: Mapping[str, Any], status: Mapping[str, Any],
     zone = str(schedule.get("timeZone") or "UTC") if isinstance(schedule, Mapping) else "UTC"
     paused = bool(spec.get("suspend")) or _condition_true(status, "Paused")
     out = [
-        Sample(PREFIX + "info", (str(status.get("schedule") or ""), zone), 1.0),
-        Sample(PREFIX + "ready", (), float(_condition_true(status, "Ready"))),
-        Sample(PREFIX + "paused", (), float(paused)),
-        Sample(PREFIX + "consecutive_failures", (),
+        Sample(NAMES["info"], (str(status.get("schedule") or ""), zone), 1.0),
+        Sample(NAMES["ready"], (), float(_condition_true(status, "Ready"))),
+        Sample(NAMES["paused"], (), float(paused)),
+        Sample(NAMES["consecutive_failures"], (),
                float(status.get("consecutiveFailures") or 0)),
     ]
     last = last_ended(status)
     if last is not None:
-        out += [Sample(PREFIX + "last_run_result", (r,), float(last.get("result") == r))
+        out += [Sample(NAMES["last_run_result"], (r,), float(last.get("result") == r))
                 for r in RESULTS]
-        out += [Sample(PREFIX + "last_run_rows", (), float(last.get("rows") or 0)),
-                Sample(PREFIX + "last_run_bytes", (), float(last.get("bytes") or 0))]
+        out += [Sample(NAMES["last_run_rows"], (), float(last.get("rows") or 0)),
+                Sample(NAMES["last_run_bytes"], (), float(last.get("bytes") or 0))]
         optional = {"last_run_timestamp_seconds": timestamp(last.get("startTime")),
                     "last_run_duration_seconds": _duration(last)}
     else:
@@ -135,7 +138,7 @@ def schedule_samples(spec: Mapping[str, Any], status: Mapping[str, Any],
     optional["last_success_timestamp_seconds"] = timestamp(status.get("lastSuccessTime"))
     optional["next_run_timestamp_seconds"] = timestamp(status.get("nextRunTime"))
     optional["interval_seconds"] = interval
-    out += [Sample(PREFIX + k, (), v) for k, v in optional.items() if v is not None]
+    out += [Sample(NAMES[k], (), v) for k, v in optional.items() if v is not None]
     return tuple(out)
 
 

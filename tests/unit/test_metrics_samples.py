@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 from bulletin_operator.metrics_samples import (
     EndedRun,
+    depends_on_name,
     interval_seconds,
     newly_ended,
     schedule_samples,
@@ -145,6 +146,12 @@ def test_no_interval_without_a_next_run_or_a_valid_schedule() -> None:
     assert interval_seconds("ns", "r", {"cron": "0 9 31 2 *"}, "2026-11-30T08:00:00Z") is None
     assert interval_seconds("ns", "r", {"cron": "0 9 * * *", "timeZone": "Mars/Olympus"},
                             "2026-11-30T08:00:00Z") is None
+
+
+def test_only_h_minutes_and_staggers_make_the_interval_depend_on_the_name() -> None:
+    assert depends_on_name({"cron": "H 9 * * *"})
+    assert depends_on_name({"daily": {"at": "09:00"}, "staggerMinutes": 30})
+    assert not depends_on_name({"cron": "0 9 * * *", "timeZone": "Europe/Berlin"})
 
 
 def test_runs_are_counted_once_and_not_those_before_the_first_snapshot() -> None:
