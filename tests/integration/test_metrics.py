@@ -86,8 +86,10 @@ def test_metrics_show_the_runs_of_two_schedules(
     cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
     smtp: MailSink,
 ) -> None:
-    reconciled_before = _scrape(operator)[
-        ("bulletin_operator_reconciles_total", frozenset({("outcome", "ok")}))]
+    before = _scrape(operator)
+    ok, refused = (frozenset({("outcome", o)}) for o in ("ok", "refused"))
+    reconciles = ("bulletin_operator_reconciles_total", ok), (
+        "bulletin_operator_reconciles_total", refused)
     create_secrets(cluster, namespace, postgres.url, smtp.port)
     weekly = {"cron": "0 9 * * MON", "timeZone": "UTC"}
     cluster.create_rs(namespace, report_schedule(
@@ -138,9 +140,24 @@ def test_metrics_show_the_runs_of_two_schedules(
                    frozenset({("namespace", namespace), ("name", "good")}))] > 0
     duration = frozenset({("namespace", namespace)})
     assert series[("bulletin_run_duration_seconds_count", duration)] == 2
-    assert series[("bulletin_operator_reconciles_total", frozenset({("outcome", "ok")}))] \
-        >= reconciled_before + 2
+    assert series[reconciles[0]] >= before[reconciles[0]] + 2
     assert series[("bulletin_operator_schedules", frozenset())] >= 2
+
+    # A schedule the operator refuses: a refused reconcile, not ready, no schedule.
+    cluster.create_rs(namespace, report_schedule(
+        "nowhere", schedule={"cron": "0 9 * * MON", "timeZone": "Mars/Olympus"}))
+    stalled = {"namespace": namespace, "name": "nowhere"}
+
+    def refused_seen() -> Series | None:
+        series = _scrape(operator)
+        info = ("bulletin_report_info", frozenset({**stalled, "schedule": "",
+                                                   "timezone": "Mars/Olympus"}.items()))
+        return series if info in series and series[reconciles[1]] > before[reconciles[1]] \
+            else None
+
+    series = wait_for(refused_seen, "the refused schedule's series", timeout=60)
+    assert series[("bulletin_report_ready", frozenset(stalled.items()))] == 0
+    assert ("bulletin_report_interval_seconds", frozenset(stalled.items())) not in series
 
     # A deleted schedule's series go; the runs it had stay counted.
     cluster.custom.delete_namespaced_custom_object(
