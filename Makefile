@@ -32,6 +32,7 @@ controlplane: deps
 	@bash tests/s3server/build.sh >/dev/null
 	@bash tests/kstatus/build.sh >/dev/null
 	@bash tests/luahealth/build.sh >/dev/null
+	@bash tests/promtool/build.sh >/dev/null
 
 # kubelet, kube-proxy, kube-scheduler and the pause binary.
 node: controlplane

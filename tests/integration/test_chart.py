@@ -55,11 +55,12 @@ def test_helm_lint_is_clean() -> None:
 def test_template_renders_consistent_objects() -> None:
     objects = render("rel", "ops")
     kinds = sorted(o["kind"] for o in objects)
-    assert kinds == ["ClusterRole"] * 3 + ["ClusterRoleBinding", "Deployment", "ServiceAccount"]
+    assert kinds == ["ClusterRole"] * 3 + ["ClusterRoleBinding", "Deployment", "Service",
+                                            "ServiceAccount"]
     for obj in objects:
         assert obj["apiVersion"] and obj["metadata"]["name"].startswith("rel-")
         assert obj["metadata"]["labels"]["app.kubernetes.io/instance"] == "rel"
-        if obj["kind"] in ("Deployment", "ServiceAccount"):
+        if obj["kind"] in ("Deployment", "Service", "ServiceAccount"):
             assert obj["metadata"]["namespace"] == "ops"
     by_kind = {o["kind"]: o for o in objects if o["metadata"]["name"] == "rel-operator"}
     assert {o["metadata"]["name"] for o in objects if o["kind"] == "ClusterRole"} == {
@@ -79,9 +80,10 @@ def test_template_renders_consistent_objects() -> None:
     assert env == {"BULLETIN_RUNNER_IMAGE": f"ghcr.io/bulletin-dev/bulletin-runner:{app_version}",
                    "BULLETIN_RUNNER_PULL_POLICY": "IfNotPresent", "BULLETIN_WORKERS": "20",
                    "BULLETIN_ALLOWED_DOMAINS": "", "BULLETIN_ALLOW_PRIVATE_NETWORKS": "",
-                   "BULLETIN_ALLOWED_URL_HOSTS": "", "BULLETIN_RUNNER_POD_DEFAULTS": "{}"}
+                   "BULLETIN_ALLOWED_URL_HOSTS": "", "BULLETIN_RUNNER_POD_DEFAULTS": "{}",
+                   "BULLETIN_METRICS_PORT": "8080"}
     assert container["command"] == ["kopf", "run", "--all-namespaces", "--standalone",
-                                    "--liveness=http://0.0.0.0:8080/healthz",
+                                    "--liveness=http://0.0.0.0:8081/healthz",
                                     "-m", "bulletin_operator.handlers"]
     assert "imagePullSecrets" not in pod["spec"]
 
@@ -144,6 +146,17 @@ def test_values_are_documented_and_generated_parts_are_current() -> None:
     rows = {r.path for r in chartdocs.documented(chartdocs.VALUES.read_text())}
     assert {"runnerPod.podAnnotations", "watchNamespaces",
             "runnerNetworkPolicy.webhooks.ports"} <= rows
+
+
+def test_monitoring_objects_are_valid_for_the_api_server(cluster: Cluster) -> None:
+    # The Prometheus Operator's CRDs are not installed here: the ServiceMonitor and
+    # PrometheusRule are checked by tests/unit/test_chart_monitoring.py and promtool.
+    objects = render("mon", "default", "metrics.dashboard.enabled=true")
+    core = [o for o in objects if o["kind"] in ("Service", "ConfigMap")]
+    assert sorted(o["kind"] for o in core) == ["ConfigMap", "Service"]
+    out = kubectl_apply(cluster.kubectl_bin, cluster.kubeconfig, core, "--dry-run=server")
+    assert "service/mon-metrics serverside-applied (server dry run)" in out, out
+    assert "configmap/mon-dashboard serverside-applied (server dry run)" in out, out
 
 
 @pytest.fixture
