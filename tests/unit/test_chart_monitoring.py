@@ -146,6 +146,8 @@ def test_dashboard_is_grafana_json_with_datasource_and_namespace_variables() -> 
     assert variables["datasource"]["type"] == "datasource"
     assert variables["datasource"]["query"] == "prometheus"
     assert variables["namespace"]["includeAll"] and variables["namespace"]["multi"]
+    # One operator at a time: with "All" (.*), up{job=~"$job"} would read every target.
+    assert not variables["job"]["includeAll"] and not variables["job"]["multi"]
     panels = dashboard["panels"]
     assert len({p["id"] for p in panels}) == len(panels)
     titles = {p["title"] for p in panels}
