@@ -162,6 +162,13 @@ def test_dashboard_is_grafana_json_with_datasource_and_namespace_variables() -> 
             "Paused"} <= set(renamed.values())
 
 
+def test_helm_lint_is_clean_with_every_monitoring_object() -> None:
+    out = helm("lint", "--strict", str(CHART), "--set", "metrics.serviceMonitor.enabled=true",
+               "--set", RULES_ON, "--set", "metrics.dashboard.enabled=true").stdout
+    assert "1 chart(s) linted, 0 chart(s) failed" in out
+    assert "[WARNING]" not in out and "[ERROR]" not in out, out
+
+
 def test_default_render_has_the_metrics_service_on_the_operator_pod() -> None:
     objects = render("rel", "ops")
     service, deployment = one(objects, "Service"), one(objects, "Deployment")
