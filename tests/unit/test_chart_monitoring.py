@@ -100,7 +100,8 @@ def test_alert_values_reach_the_rules(tmp_path: Path) -> None:
     assert "> 3 * max by" in not_succeeding["expr"] and not_succeeding["for"] == "1h"
     assert "more than 3 times" in not_succeeding["annotations"]["description"]
     down = rules["BulletinOperatorDown"]
-    assert down["expr"] == 'up{job="bulletin"} == 0 or absent(up{job="bulletin"})'
+    assert down["expr"] == ('max by (job, namespace) (up{job="bulletin"}) == 0'
+                            ' or absent(up{job="bulletin"})')
     assert down["labels"] == {"severity": "page", "team": "data"}
     assert rules["BulletinReportFailed"]["labels"] == {"severity": "warning", "team": "data"}
 
@@ -226,7 +227,7 @@ def test_prometheus_rule_object() -> None:
         assert set(alert["annotations"]) == {"summary", "description"}
         assert "kubectl -n" in alert["annotations"]["description"]
     down = next(a for a in group["rules"] if a["alert"] == "BulletinOperatorDown")
-    assert 'up{job="rel-metrics", namespace="ops"} == 0' in down["expr"]
+    assert '(up{job="rel-metrics", namespace="ops"}) == 0' in down["expr"]
 
 
 def test_dashboard_config_map_carries_the_dashboard_file() -> None:
