@@ -45,6 +45,7 @@ class RunnerSettings:
     allowed_domains: str = ""  # operator-wide recipient domain allowlist
     allow_private_networks: str = ""  # CIDRs and hosts outbound URLs may reach though private
     allowed_url_hosts: str = ""  # when set, the only hosts webhook and chat URLs may name
+    log_format: str = ""  # the runner's BULLETIN_LOG_FORMAT; empty: text
     pod: RunnerPod = field(default_factory=RunnerPod)  # defaults for spec.runner
 
 
@@ -147,7 +148,8 @@ def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict
     policy = podenv.Policy(allowed_domains=s.allowed_domains,
                            namespace_allowed_domains=owner.allowed_domains,
                            allow_private_networks=s.allow_private_networks,
-                           allowed_url_hosts=s.allowed_url_hosts)
+                           allowed_url_hosts=s.allowed_url_hosts,
+                           log_format=s.log_format)
     return podenv.runner_env(owner.name, spec, policy)
 
 

@@ -22,11 +22,17 @@ from bulletin_operator.jobs import failed_run
 from bulletin_operator.metrics import METRICS, serve
 from bulletin_operator.nextrun import NextRunRefresher
 from bulletin_operator.parsing import parse
-from bulletin_operator.settings import configure, metrics_endpoint, runner_settings
+from bulletin_operator.settings import (
+    configure,
+    configure_logging,
+    metrics_endpoint,
+    runner_settings,
+)
 from bulletin_operator.status import PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RETRY_SECONDS = 5  # a run-now that met an API outage is tried again this soon (kopf: 60 s)
+configure_logging()
 
 
 class Refused(Exception):
@@ -241,7 +247,8 @@ def record_failed_job(body: kopf.Body, name: str, namespace: str | None, memo: k
     owner = adapter.schedule_of_job(dict(body))
     if owner != found.schedule:
         logger.info("not recording Job %s: its owner chain leads to %r, not %r", name, owner,
-                    found.schedule)
+                    found.schedule, extra={"schedule": found.schedule})
         return
     if not adapter.record_if_missing(namespace, found):
-        logger.info("Job %s: its run is already in the history", name)
+        logger.info("Job %s: its run is already in the history", name,
+                    extra={"schedule": found.schedule})

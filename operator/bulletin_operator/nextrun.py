@@ -71,7 +71,8 @@ class NextRunRefresher:
                     GROUP, VERSION, namespace, PLURAL, name, {"status": {"nextRunTime": new}})
             except ApiException as exc:
                 if exc.status != 404:  # deleted meanwhile
-                    log.warning("nextRunTime of %s/%s: %s", namespace, name, exc.reason)
+                    log.warning("nextRunTime of %s/%s: %s", namespace, name, exc.reason,
+                                extra={"namespace": namespace, "schedule": name})
         return len(updates)
 
     def _loop(self) -> None:

@@ -6,6 +6,7 @@ import logging
 import os
 
 import kopf
+from bulletin.api import logformat
 from bulletin.api.runnerpod import RunnerPod
 from kubernetes import client
 
@@ -62,6 +63,18 @@ def metrics_endpoint() -> tuple[str, int]:
     return os.environ.get("BULLETIN_METRICS_ADDRESS", "0.0.0.0"), port
 
 
+def log_format() -> str:
+    """BULLETIN_LOG_FORMAT: text or json; anything else stops the operator at start."""
+    return logformat.log_format(os.environ)
+
+
+def configure_logging() -> None:
+    """kopf's log handler writes our JSON lines when BULLETIN_LOG_FORMAT=json. Called when
+    kopf imports the handlers, after its CLI set up logging and before the operator's first
+    line; object lines carry the ReportSchedule's namespace and name (kopf's k8s_ref)."""
+    logformat.apply(log_format())
+
+
 POD_DEFAULTS = "BULLETIN_RUNNER_POD_DEFAULTS"
 
 
@@ -81,5 +94,7 @@ def runner_settings() -> RunnerSettings:
         allowed_domains=os.environ.get("BULLETIN_ALLOWED_DOMAINS", ""),
         allow_private_networks=os.environ.get("BULLETIN_ALLOW_PRIVATE_NETWORKS", ""),
         allowed_url_hosts=os.environ.get("BULLETIN_ALLOWED_URL_HOSTS", ""),
+        # runner pods log as the operator does; text is their default, so it is not written
+        log_format="" if log_format() == logformat.TEXT else log_format(),
         pod=pod_defaults(),
     )

@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
-from bulletin.api import podenv
+from bulletin.api import logformat, podenv
 from bulletin.api.errors import describe
 from bulletin.api.history import history_limit, last_success_period_end, with_run
 from bulletin.api.spec import ReportScheduleSpec
@@ -142,17 +142,30 @@ def write_termination_message(summary: str, path: Path = TERMINATION_LOG) -> Non
 
 def main() -> int:
     """Entry point of the runner image (`bulletin-runner`)."""
+    env = os.environ
+    fields = {"runId": env.get(podenv.RUN_ID, ""), "namespace": env.get(podenv.NAMESPACE, ""),
+              "schedule": env.get(podenv.SCHEDULE, "")}
+    fmt = logformat.TEXT
     try:
-        level = os.environ.get(podenv.LOG_LEVEL, "INFO").upper()
+        fmt = logformat.log_format(env)
+        level = env.get(podenv.LOG_LEVEL, "INFO").upper()
         if not isinstance(logging.getLevelName(level), int):
             raise ConfigError(f"{podenv.LOG_LEVEL}: unknown level {level!r}")
-        ctx = RunContext.from_env(os.environ)
-    except ConfigError as exc:  # one line, no traceback: nothing here is worth retrying
-        print(f"bulletin-runner: {exc}", file=sys.stderr)
+        ctx = RunContext.from_env(env)
+    except (ConfigError, ValueError) as exc:  # one line, no traceback: nothing to retry
+        line = f"bulletin-runner: {exc}"
+        if fmt == logformat.JSON:
+            line = logformat.json_line(line, logger=log.name, fields=fields)
+        print(line, file=sys.stderr)
         return EXIT_FAILED
-    logging.basicConfig(level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(level=level, format=logformat.TEXT_LINE)
+    logformat.apply(fmt, fields)
     with redacted_logs(ctx.secrets()):
-        return run(ctx)
+        try:
+            return run(ctx)
+        except Exception:  # e.g. no API server: logged here, where secrets are still masked
+            log.exception("run crashed before it could be recorded")
+            return EXIT_CRASHED
 
 
 def run(ctx: RunContext) -> int:

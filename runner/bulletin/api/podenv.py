@@ -17,6 +17,7 @@ BULLETIN_DB_URL                     spec.source.connectionSecretRef
 BULLETIN_TEMPLATES_DIR              where spec.report.templateConfigMapRef is mounted
 BULLETIN_ONFAILURE_WEBHOOK          spec.notifications.onFailure.webhookSecretRef
 BULLETIN_LOG_LEVEL                  the runner's log level (default INFO)
+BULLETIN_LOG_FORMAT                 text (default) or json (bulletin.api.logformat)
 BULLETIN_SMTP_<key>                 the email.smtpSecretRef Secret's keys in SMTP_KEYS
 BULLETIN_S3_<key>                   the storage.credentialsSecretRef Secret's keys in S3_KEYS
 BULLETIN_WEBHOOK_<NAME>_URL         webhooks[].urlSecretRef (NAME: upper case, "-" as "_")
@@ -51,6 +52,7 @@ DB_URL = "BULLETIN_DB_URL"
 TEMPLATES_DIR = "BULLETIN_TEMPLATES_DIR"
 ONFAILURE_WEBHOOK = "BULLETIN_ONFAILURE_WEBHOOK"
 LOG_LEVEL = "BULLETIN_LOG_LEVEL"
+LOG_FORMAT = "BULLETIN_LOG_FORMAT"
 SMTP_PREFIX = "BULLETIN_SMTP_"
 S3_PREFIX = "BULLETIN_S3_"
 WEBHOOK_PREFIX = "BULLETIN_WEBHOOK_"
@@ -119,6 +121,7 @@ class Policy:
     namespace_allowed_domains: str = ""
     allow_private_networks: str = ""
     allowed_url_hosts: str = ""
+    log_format: str = ""
 
 
 def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[dict[str, Any]]:
@@ -129,7 +132,8 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
         for var, value in ((ALLOWED_DOMAINS, policy.allowed_domains),
                            (NAMESPACE_ALLOWED_DOMAINS, policy.namespace_allowed_domains),
                            (ALLOW_PRIVATE_NETWORKS, policy.allow_private_networks),
-                           (ALLOWED_URL_HOSTS, policy.allowed_url_hosts))
+                           (ALLOWED_URL_HOSTS, policy.allowed_url_hosts),
+                           (LOG_FORMAT, policy.log_format))
         if value
     ]
     if spec.report.template_config_map_ref is not None:
