@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import re
 import ssl
@@ -200,8 +201,22 @@ if hasattr(aio_protocol, "normalize_message_line_endings"):
     aio_protocol.normalize_message_line_endings = normalized
 
 
+# Each reply is awaited at most STEP_TIMEOUT seconds (RFC 5321 4.5.3.2 suggests minutes), and
+# the whole transaction at most TRANSACTION_LIMIT, however slowly a server drips its replies.
+STEP_TIMEOUT = 120.0
+TRANSACTION_LIMIT = 600.0
+
+
+@dataclass
+class _Step:
+    """Where the transaction is (for messages), and its result once the server has it."""
+
+    name: str = "connect, greeting, EHLO, STARTTLS or AUTH"
+    result: SendResult | None = None
+
+
 async def _send(smtp: Smtp, sender: str, recipients: Sequence[str], data: bytes,
-                timeout: float) -> SendResult:
+                timeout: float, step: _Step) -> SendResult:
     s = smtp.settings
     client = aiosmtplib.SMTP(
         hostname=s.host, port=s.port, username=s.username, password=s.password,
@@ -210,30 +225,59 @@ async def _send(smtp: Smtp, sender: str, recipients: Sequence[str], data: bytes,
     )
     data = normalized(data)
     refused: dict[str, tuple[int, str]] = {}
-    async with client:
+    # Not `async with client`: cancelled (TRANSACTION_LIMIT), it would still await QUIT.
+    await client.connect()
+    try:
+        if client.is_ehlo_or_helo_needed:  # now, not within MAIL: SIZE needs its answer
+            try:
+                await client.ehlo()
+            except aiosmtplib.SMTPHeloError:
+                await client.helo()
         # The transaction step by step (not sendmail, which normalizes once more for SIZE).
         options = [f"SIZE={len(data)}"] if client.supports_extension("size") else []
+        step.name = "MAIL FROM"
         await client.mail(sender, options=options)
+        step.name = "RCPT TO"
         for recipient in recipients:
             try:
                 await client.rcpt(recipient)
             except aiosmtplib.SMTPRecipientRefused as exc:
                 refused[recipient] = _refusal(exc.code, exc.message)
         if len(refused) < len(recipients):
+            step.name = "DATA"
             await client.data(data)
-    return SendResult([r for r in recipients if r not in refused], refused)
+        step.result = SendResult([r for r in recipients if r not in refused], refused)
+        with contextlib.suppress(aiosmtplib.SMTPException):  # the message is taken already
+            await client.quit()
+    finally:
+        client.close()
+    return step.result
 
 
 def send(smtp: Smtp, sender: str, recipients: Sequence[str], data: bytes,
-         timeout: float = 120.0) -> SendResult:
+         timeout: float | None = None, limit: float | None = None) -> SendResult:
     """One SMTP transaction to ``recipients``; those the server refused are in the result.
-    Raises Transient or Permanent when the transaction itself failed."""
+    Raises Transient or Permanent when the transaction itself failed. A server that stops
+    answering during DATA may have taken the message: that is Permanent (never resent)."""
     where = f"SMTP {smtp.settings.host}:{smtp.settings.port}"
     if bad := [r for r in recipients if not is_plain_address(r)]:
         raise Permanent(f"{where}: not sent: {', '.join(repr(r) for r in bad)} {ADDRESS_HINT}")
     smtp.check_auth()
+    timeout, limit = timeout or STEP_TIMEOUT, limit or TRANSACTION_LIMIT
+    step = _Step()
+    transaction = _send(smtp, parseaddr(sender)[1], recipients, data, timeout, step)
     try:
-        return asyncio.run(_send(smtp, parseaddr(sender)[1], recipients, data, timeout))
+        return asyncio.run(asyncio.wait_for(transaction, limit))
+    except TimeoutError as exc:  # aiosmtplib's timeouts are TimeoutErrors too
+        if step.result is not None:  # only QUIT went unanswered
+            return step.result
+        waited = (f"{timeout:.0f}s" if isinstance(exc, aiosmtplib.SMTPTimeoutError)
+                  else f"the transaction's limit of {limit:.0f}s")
+        silent = f"{where}: no answer from the server ({step.name}) within {waited}"
+        if step.name == "DATA":
+            raise Permanent(f"{silent}; not resent, since the server may have accepted the"
+                            " message") from exc
+        raise Transient(silent) from exc
     except Exception as exc:
         raise classify(exc, where) from exc
 
