@@ -10,9 +10,9 @@ import os
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import kopf
 import pytest
@@ -53,7 +53,7 @@ def test_a_line_is_one_object_with_time_level_logger_message_and_the_run(
     assert line["message"] == "email: attempt 2 failed\nsecond line"
     assert {k: line[k] for k in FIELDS} == FIELDS
     assert line["time"].endswith("Z")
-    assert datetime.fromisoformat(line["time"].replace("Z", "+00:00")).utcoffset().seconds == 0
+    assert datetime.fromisoformat(line["time"].replace("Z", "+00:00")).utcoffset() == timedelta(0)
     assert "exception" not in line
 
 
@@ -79,8 +79,9 @@ def test_warnings_are_json_lines_too(captured: io.StringIO) -> None:
 
 
 def _kopf_logger(kind: str, name: str, namespace: str | None) -> kopf.ObjectLogger:
-    body = kopf.Body({"apiVersion": "v1", "kind": kind,  # type: ignore[typeddict-item]
-                      "metadata": {"name": name, "namespace": namespace, "uid": "u1"}})
+    raw: dict[str, Any] = {"apiVersion": "v1", "kind": kind,
+                           "metadata": {"name": name, "namespace": namespace, "uid": "u1"}}
+    body = kopf.Body(cast(kopf.RawBody, raw))
     return kopf.ObjectLogger(body=body, settings=kopf.OperatorSettings())
 
 
