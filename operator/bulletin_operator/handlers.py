@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
+from bulletin.api.client import load_credentials
 from bulletin.api.history import ended_runs
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.api.policy import Notifications
@@ -13,7 +14,6 @@ from bulletin.api.references import references, refusal
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
 from bulletin.schedule import Rule
-from kubernetes import config as kube_config
 from pydantic import ValidationError
 
 from bulletin_operator import builders, leadership
@@ -52,7 +52,7 @@ async def lead(memo: kopf.Memo, **_: Any) -> None:
 @kopf.on.startup()
 def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Load credentials, tune kopf, serve /metrics, and start keeping nextRunTime current."""
-    kube_config.load_config()
+    load_credentials()
     configure(settings)
     address, port = metrics_endpoint()
     try:

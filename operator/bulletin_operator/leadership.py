@@ -26,8 +26,8 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from bulletin.api.client import load_credentials
 from kubernetes import client
-from kubernetes import config as kube_config
 from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)
@@ -174,7 +174,7 @@ async def lead() -> Elector | None:
     if not where:
         return None
     namespace, _, name = where.partition("/")
-    kube_config.load_config()
+    load_credentials()
     # <pod>_<pid>_<random>: a container the kubelet restarts is a new candidate, not the holder
     host = os.environ.get("HOSTNAME") or socket.gethostname()
     identity = f"{host}_{os.getpid()}_{uuid.uuid4().hex[:8]}"

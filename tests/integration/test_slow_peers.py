@@ -15,7 +15,7 @@ from devstack.ports import HOST, free_port
 from devstack.postgres import Postgres
 from devstack.stalls import StallServer, http_no_answer, silent
 from kubernetes import client
-from support import USABLE, Cluster, create_secrets, report_schedule, run_now
+from support import USABLE, Cluster, create_secrets, report_schedule, run_now, wait_for
 
 
 @pytest.fixture
@@ -26,10 +26,14 @@ def stall(request: pytest.FixtureRequest) -> Iterator[StallServer]:
 
 
 def ended_once(cluster: Cluster, namespace: str, run_id: str) -> None:
-    """The run's Job has finished with one pod: the Job did not run the delivery again."""
-    job = cluster.batch.read_namespaced_job(run_id, namespace)
-    done = {c.type for c in job.status.conditions or [] if c.status == "True"}
-    assert done & {"Complete", "Failed"}, job.status
+    """The run's Job finishes with one pod: the Job did not run the delivery again."""
+    def finished() -> bool:
+        job = cluster.batch.read_namespaced_job(run_id, namespace)
+        return any(c.type in ("Complete", "Failed") and c.status == "True"
+                   for c in job.status.conditions or [])
+
+    wait_for(finished, f"Job {run_id} to finish", timeout=60,
+             explain=lambda: cluster.diagnose(namespace))
     pods = cluster.core.list_namespaced_pod(namespace, label_selector=f"job-name={run_id}")
     assert len(pods.items) == 1, [p.metadata.name for p in pods.items]
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import os
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -49,12 +50,21 @@ def outlasting(what: str, call: Callable[[], T], limit: float = OUTAGE_SECONDS) 
             time.sleep(wait)
 
 
+def load_credentials() -> None:
+    """In a pod: its ServiceAccount, without kubernetes.config.load_config's print to stdout
+    (a line that is not JSON); elsewhere the kubeconfig, as load_config would."""
+    if os.environ.get("KUBERNETES_SERVICE_HOST") and not os.environ.get("KUBECONFIG"):
+        config.load_incluster_config()
+    else:
+        config.load_config()
+
+
 class Kube:
     """Typed wrappers over the few calls a run needs (RBAC allows exactly these)."""
 
     def __init__(self, api_client: client.ApiClient | None = None) -> None:
         if api_client is None:
-            config.load_config()
+            load_credentials()
             api_client = client.ApiClient()
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
