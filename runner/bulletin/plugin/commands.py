@@ -1,0 +1,93 @@
+"""The read-and-patch subcommands: history, next, suspend/resume and status."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from bulletin.plugin.kube import KIND, Kube, PluginError, as_list, dump
+from bulletin.plugin.nextruns import next_records, next_table, rule_for, upcoming
+from bulletin.plugin.overview import status_table
+from bulletin.plugin.tables import history_table, zone_of
+from bulletin.schedule import ScheduleError
+
+# Markers GitOps tools leave on what they apply: (where, key, tool).
+GITOPS_MARKERS = (
+    ("annotations", "argocd.argoproj.io/tracking-id", "Argo CD"),
+    ("labels", "app.kubernetes.io/instance", "Argo CD"),
+    ("labels", "kustomize.toolkit.fluxcd.io/name", "Flux"),
+    ("labels", "helm.toolkit.fluxcd.io/name", "Flux"),
+)
+
+
+def history(kube: Kube, name: str, output: str | None, limit: int | None) -> None:
+    """status.history, newest first: a table, or the raw records."""
+    obj = kube.get(name)
+    records = list((obj.get("status") or {}).get("history") or [])[:limit]
+    if output in ("json", "yaml"):
+        dump(records, output)
+    elif not records:
+        print(f"No runs of {name} in status.history yet.", file=sys.stderr)
+    else:
+        sys.stdout.write(history_table(records, zone_of(obj), datetime.now(UTC)))
+
+
+def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
+              output: str | None) -> None:
+    """The next ``count`` run times (after ``after``, default now)."""
+    obj = kube.get(name)
+    reference = after or datetime.now(UTC)
+    try:
+        rule = rule_for(obj, reference)
+    except ScheduleError as exc:
+        raise PluginError(f"error: {name}: {exc}") from exc
+    if (obj.get("spec") or {}).get("suspend"):
+        print(f"Warning: {name} is suspended (spec.suspend): these runs start only after"
+              f" `kubectl bulletin resume {name}`", file=sys.stderr)
+    runs = upcoming(rule, reference, count)
+    if output in ("json", "yaml"):
+        dump(next_records(runs), output)
+    elif not runs:
+        print(f"{name} has no run in the next five years.", file=sys.stderr)
+    else:
+        sys.stdout.write(next_table(runs, reference))
+
+
+def gitops_owner(obj: Mapping[str, Any]) -> str | None:
+    """The GitOps tool whose marks the object carries, if any (with the mark)."""
+    meta = obj.get("metadata") or {}
+    for where, key, tool in GITOPS_MARKERS:
+        if key in (meta.get(where) or {}):
+            return f"{tool} ({key})"
+    return None
+
+
+def set_suspend(kube: Kube, name: str, suspend: bool) -> None:
+    """Set spec.suspend by a merge patch; warn that a GitOps tool may set it back."""
+    obj = kube.get(name)
+    verb = "suspended" if suspend else "resumed"
+    if bool((obj.get("spec") or {}).get("suspend")) == suspend:
+        print(f"{KIND}/{name} unchanged (already {verb})")
+    else:
+        kube.patch(name, {"spec": {"suspend": suspend}})
+        print(f"{KIND}/{name} {verb}")
+    owner = gitops_owner(obj)
+    managed = f"{name} carries the marks of {owner}, which" if owner else "A GitOps tool" \
+        " (Argo CD, Flux) that applies this object"
+    print(f"Warning: {managed} may set spec.suspend back on its next sync; change suspend in"
+          " the source of truth (Git) too.", file=sys.stderr)
+
+
+def status(kube: Kube, name: str | None, all_namespaces: bool, output: str | None) -> None:
+    """A get-style table of one or all schedules, or the objects as -o json|yaml."""
+    objs = [kube.get(name)] if name else kube.list(all_namespaces)
+    if output in ("json", "yaml"):
+        dump(objs[0] if name else as_list(objs), output)
+    elif not objs:
+        where = "" if all_namespaces else f" in {kube.namespace} namespace"
+        print(f"No resources found{where}.", file=sys.stderr)
+    else:
+        sys.stdout.write(status_table(objs, datetime.now(UTC), namespace=all_namespaces,
+                                      wide=output == "wide"))

@@ -1,0 +1,108 @@
+"""The plugin's view of the cluster: kubeconfig, namespace, ReportSchedule reads, and errors and
+output printed the way kubectl prints them."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
+
+import yaml
+
+from bulletin.api.spec import GROUP, PLURAL, VERSION
+
+RESOURCE = f"{PLURAL}.{GROUP}"  # as kubectl names it in messages
+KIND = f"reportschedule.{GROUP}"  # as kubectl names an object it changed
+MERGE_PATCH = "application/merge-patch+json"
+
+
+class PluginError(RuntimeError):
+    """An error for the user; printed on stderr as it stands, exit status 1."""
+
+
+@dataclass
+class Kube:
+    """An API client with the namespace the command works in."""
+
+    api: Any  # kubernetes.client.ApiClient
+    namespace: str
+
+    @property
+    def custom(self) -> Any:
+        from kubernetes import client
+
+        return client.CustomObjectsApi(self.api)
+
+    @property
+    def core(self) -> Any:
+        from kubernetes import client
+
+        return client.CoreV1Api(self.api)
+
+    @property
+    def batch(self) -> Any:
+        from kubernetes import client
+
+        return client.BatchV1Api(self.api)
+
+    def get(self, name: str) -> dict[str, Any]:
+        """The ReportSchedule ``name`` in this namespace."""
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name)
+        return obj
+
+    def list(self, all_namespaces: bool = False) -> list[dict[str, Any]]:
+        """The ReportSchedules of this namespace, or of all namespaces."""
+        if all_namespaces:
+            found = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+        else:
+            found = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace,
+                                                              PLURAL)
+        return list(found.get("items") or [])
+
+    def patch(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        """A JSON merge patch of the ReportSchedule ``name``."""
+        obj: dict[str, Any] = self.custom.patch_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, PLURAL, name, dict(body), _content_type=MERGE_PATCH)
+        return obj
+
+
+def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
+    """A client from the kubeconfig (``$KUBECONFIG`` by default), in ``namespace`` or the
+    context's namespace (default: "default")."""
+    from kubernetes import config
+
+    api = config.new_client_from_config(config_file=kubeconfig, context=context)
+    if namespace is None:
+        contexts, current = config.list_kube_config_contexts(kubeconfig)
+        chosen = next((c for c in contexts if c["name"] == context), current)
+        namespace = (chosen.get("context") or {}).get("namespace") or "default"
+    return Kube(api, namespace)
+
+
+def server_error(exc: Any) -> str:
+    """An ApiException as kubectl reports it:
+    'Error from server (NotFound): reportschedules.bulletin.dev "x" not found'."""
+    try:
+        body = json.loads(exc.body or "")
+    except (TypeError, ValueError):
+        body = None
+    if isinstance(body, dict) and body.get("message"):
+        return f"Error from server ({body.get('reason') or exc.reason}): {body['message']}"
+    return f"Error from server ({exc.reason}): status {exc.status}"
+
+
+def dump(data: Any, output: str, out: TextIO = sys.stdout) -> None:
+    """Print ``data`` as -o json (indented by four, as kubectl does) or -o yaml."""
+    if output == "json":
+        out.write(json.dumps(data, indent=4, sort_keys=True) + "\n")
+    else:
+        out.write(yaml.safe_dump(data, sort_keys=True, default_flow_style=False))
+
+
+def as_list(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Objects wrapped the way `kubectl get -o json` wraps several."""
+    return {"apiVersion": "v1", "items": items, "kind": "List",
+            "metadata": {"resourceVersion": ""}}

@@ -1,0 +1,74 @@
+"""Pure formatting of `kubectl bulletin status`: one get-style row per ReportSchedule."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from bulletin.plugin.tables import NONE, age, render, result, until
+
+HEADERS = ("NAME", "SCHEDULE", "READY", "LAST RESULT", "LAST RUN", "NEXT RUN", "FAILURES", "AGE")
+WIDE = ("TIMEZONE", "SUSPENDED", "CRONJOB", "LAST SUCCESS")
+
+
+def schedule_text(schedule: Mapping[str, Any]) -> str:
+    """spec.schedule in a few words: the cron, or "weekly MON,THU 09:00", "monthly last 18:00"."""
+    if schedule.get("cron"):
+        text = str(schedule["cron"])
+    elif daily := schedule.get("daily"):
+        text = f"daily {daily.get('at')}"
+    elif weekly := schedule.get("weekly"):
+        text = f"weekly {','.join(weekly.get('days') or [])} {weekly.get('at')}"
+    elif monthly := schedule.get("monthly"):
+        if monthly.get("weekday"):
+            day = f"{monthly.get('occurrence')} {monthly['weekday']}"
+        else:
+            day = "last" if monthly.get("lastDay") else str(monthly.get("day") or 1)
+        text = f"monthly {day} {monthly.get('at')}"
+    else:
+        return NONE
+    return text + (" weekdays" if schedule.get("weekdaysOnly") else "")
+
+
+def condition(obj: Mapping[str, Any], type_: str) -> str | None:
+    """The status ("True", "False", "Unknown") of a condition, or None if absent."""
+    for cond in (obj.get("status") or {}).get("conditions") or []:
+        if cond.get("type") == type_:
+            return str(cond.get("status"))
+    return None
+
+
+def next_run(obj: Mapping[str, Any], now: datetime) -> str:
+    """When the next scheduled run is due, or why there is none."""
+    if (obj.get("spec") or {}).get("suspend"):
+        return "<suspended>"
+    if condition(obj, "Paused") == "True":
+        return "<paused>"
+    return until((obj.get("status") or {}).get("nextRunTime"), now)
+
+
+def row(obj: Mapping[str, Any], now: datetime, *, namespace: bool, wide: bool) -> list[str]:
+    """One schedule's cells."""
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
+    last = status.get("lastRun") or {}
+    cells = [meta["name"], schedule_text(spec.get("schedule") or {}),
+             condition(obj, "Ready") or "Unknown", result(last) if last else NONE,
+             age(last.get("startTime"), now), next_run(obj, now),
+             str(status.get("consecutiveFailures") or 0), age(meta.get("creationTimestamp"), now)]
+    if namespace:
+        cells.insert(0, meta.get("namespace", ""))
+    if wide:
+        cells += [(spec.get("schedule") or {}).get("timeZone") or "UTC",
+                  str(bool(spec.get("suspend"))).lower(), status.get("cronJobName") or NONE,
+                  age(status.get("lastSuccessTime"), now)]
+    return cells
+
+
+def status_table(objs: Sequence[Mapping[str, Any]], now: datetime, *, namespace: bool = False,
+                 wide: bool = False) -> str:
+    """The get-style table of ``objs`` (sorted by namespace and name)."""
+    headers = [*(["NAMESPACE"] if namespace else []), *HEADERS, *(WIDE if wide else [])]
+    ordered = sorted(objs, key=lambda o: (o["metadata"].get("namespace", ""),
+                                          o["metadata"]["name"]))
+    return render(headers, [row(o, now, namespace=namespace, wide=wide) for o in ordered])

@@ -1,0 +1,132 @@
+"""Pure formatting for the plugin's tables: kubectl's relative ages and column layout."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bulletin.period import Period
+
+NONE = "<none>"
+ERROR_WIDTH = 60
+
+
+def human_duration(seconds: float) -> str:
+    """A duration the way kubectl prints ages: 45s, 3m20s, 95m, 5h10m, 30h, 3d4h, 20d, 2y10d."""
+    secs = int(seconds)
+    if secs < -1:
+        return "<invalid>"
+    if secs < 120:
+        return f"{max(secs, 0)}s"
+    minutes = secs // 60
+    if minutes < 10:
+        return f"{minutes}m{secs % 60}s" if secs % 60 else f"{minutes}m"
+    if minutes < 180:
+        return f"{minutes}m"
+    hours = minutes // 60
+    if hours < 8:
+        return f"{hours}h{minutes % 60}m" if minutes % 60 else f"{hours}h"
+    if hours < 48:
+        return f"{hours}h"
+    days = hours // 24
+    if hours < 24 * 8:
+        return f"{days}d{hours % 24}h" if hours % 24 else f"{days}d"
+    if days < 365 * 2:
+        return f"{days}d"
+    if days < 365 * 8:
+        return f"{days // 365}y{days % 365}d" if days % 365 else f"{days // 365}y"
+    return f"{days // 365}y"
+
+
+def parse_time(stamp: str) -> datetime:
+    """An RFC 3339 timestamp from the API."""
+    return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
+
+
+def age(stamp: str | None, now: datetime) -> str:
+    """How long ago ``stamp`` was, or <none>."""
+    return human_duration((now - parse_time(stamp)).total_seconds()) if stamp else NONE
+
+
+def until(stamp: str | None, now: datetime) -> str:
+    """How long until ``stamp``: "in 3d4h", "due" once it has passed, or <none>."""
+    if not stamp:
+        return NONE
+    left = (parse_time(stamp) - now).total_seconds()
+    return f"in {human_duration(left)}" if left >= 1 else "due"
+
+
+def render(headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
+    """Columns padded to their widest cell with three spaces between, like kubectl's printer."""
+    widths = [max(len(str(row[i])) for row in [headers, *rows]) for i in range(len(headers))]
+    lines = ["   ".join(str(cell).ljust(width) for cell, width in zip(row, widths, strict=True))
+             .rstrip() for row in [headers, *rows]]
+    return "\n".join(lines) + "\n"
+
+
+def truncate(text: str | None, width: int = ERROR_WIDTH) -> str:
+    """One line of at most ``width`` characters, or <none>."""
+    if not text:
+        return NONE
+    line = " ".join(text.split())
+    return line if len(line) <= width else line[: width - 3] + "..."
+
+
+def recipients(addresses: Sequence[str]) -> str:
+    """Up to two addresses, else the first and how many more: "team@example.com +2"."""
+    if not addresses:
+        return NONE
+    if len(addresses) <= 2:
+        return ",".join(addresses)
+    return f"{addresses[0]} +{len(addresses) - 1}"
+
+
+def period(record: Mapping[str, Any], tz: ZoneInfo) -> str:
+    """The reported period in the schedule's zone: 2026-10-01..2026-10-31, or local times when
+    it does not start and end at midnight."""
+    start, end = record.get("periodStart"), record.get("periodEnd")
+    if not start or not end:
+        return NONE
+    first, last = parse_time(start).astimezone(tz), parse_time(end).astimezone(tz)
+    if first.time() == last.time() == time(0):
+        return Period(first, last, first, first).label()
+    return f"{first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M}"
+
+
+def result(record: Mapping[str, Any]) -> str:
+    """The run's result, or Running while it has not ended."""
+    return str(record.get("result") or ("Running" if not record.get("endTime") else "Unknown"))
+
+
+def duration(record: Mapping[str, Any], now: datetime) -> str:
+    """How long the run took (or has taken so far)."""
+    if not record.get("startTime"):
+        return NONE
+    end = parse_time(record["endTime"]) if record.get("endTime") else now
+    return human_duration((end - parse_time(record["startTime"])).total_seconds())
+
+
+HISTORY_HEADERS = ("RUN", "TRIGGER", "STARTED", "PERIOD", "RESULT", "DURATION", "ROWS",
+                   "RECIPIENTS", "ERROR")
+
+
+def history_table(records: Sequence[Mapping[str, Any]], tz: ZoneInfo, now: datetime) -> str:
+    """status.history as a table, newest first."""
+    rows = [(str(r.get("runId", NONE)), str(r.get("trigger", NONE)), age(r.get("startTime"), now),
+             period(r, tz), result(r), duration(r, now), str(r.get("rows", 0)),
+             recipients(r.get("recipients") or []), truncate(r.get("message")))
+            for r in records]
+    return render(HISTORY_HEADERS, rows)
+
+
+def zone_of(obj: Mapping[str, Any]) -> ZoneInfo:
+    """The object's spec.schedule.timeZone (UTC when unset or unknown)."""
+    name = ((obj.get("spec") or {}).get("schedule") or {}).get("timeZone") or "UTC"
+    try:
+        return ZoneInfo(name)
+    except (ValueError, KeyError):
+        return ZoneInfo("UTC")
+
+
