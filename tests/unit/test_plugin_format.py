@@ -156,7 +156,7 @@ def test_next_records_and_the_first_row_compares_with_the_reference_time() -> No
 
 def test_next_names_a_bad_schedule() -> None:
     obj = schedule_obj("bad", schedule={"daily": {"at": "09:00"}, "timeZone": "Mars/Olympus"})
-    with pytest.raises(ScheduleError, match="spec.schedule.timeZone"):
+    with pytest.raises(ScheduleError, match=r"spec\.schedule\.timeZone"):
         rule_for(obj, NOW)
     with pytest.raises(ScheduleError, match=r"spec\.schedule"):
         rule_for(schedule_obj("bad", schedule={"daily": {"at": "25:00"}}), NOW)

@@ -83,8 +83,12 @@ def test_release_grants_each_job_only_what_it_needs() -> None:
     assert workflow["permissions"] == {}
     grants = {name: job["permissions"] for name, job in workflow["jobs"].items()}
     writers = {name for name, perms in grants.items() if "write" in perms.values()}
-    assert writers == {"images", "chart", "pypi"}
+    assert writers == {"images", "chart", "pypi", "krew"}
     assert grants["pypi"] == {"id-token": "write"}
-    assert all(perms.get("contents", "read") == "read" for perms in grants.values())
+    # Only the krew job writes contents: it creates the GitHub release and attaches the archives.
+    assert grants["krew"] == {"contents": "write"}
+    assert all(perms.get("contents", "read") == "read" for name, perms in grants.items()
+               if name != "krew")
+    assert set(workflow["jobs"]["krew"]["needs"]) >= {"images", "chart"}
     # PyPI cannot take an upload back: it waits for the images and the chart.
     assert set(workflow["jobs"]["pypi"]["needs"]) >= {"images", "chart"}
