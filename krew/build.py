@@ -16,6 +16,7 @@ imported from a zip file, hence a tree and not a zipapp.
 from __future__ import annotations
 
 import argparse
+import gzip
 import hashlib
 import importlib.metadata as md
 import re
@@ -168,7 +169,8 @@ def archive(stage: Path, out: Path) -> Path:
         return info
 
     out.parent.mkdir(parents=True, exist_ok=True)
-    with tarfile.open(out, "w:gz", compresslevel=9) as tar:
+    with out.open("wb") as raw, gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) as gz, \
+            tarfile.open(fileobj=gz, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for path in sorted(stage.rglob("*")):
             tar.add(path, arcname=str(path.relative_to(stage)), recursive=False, filter=normal)
     return out

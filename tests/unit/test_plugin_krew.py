@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import hashlib
 import importlib.util
+import os
+import tarfile
+import time
 from pathlib import Path
 from types import ModuleType
 
@@ -60,3 +63,20 @@ def test_the_bundle_asks_for_the_ranges_pyproject_declares() -> None:
     assert any(r.startswith("pydantic>=") for r in reqs)
     assert any(r.startswith("kubernetes>=") for r in reqs)
     assert "boto3>=1.34,<2" in reqs
+
+
+def test_archives_are_reproducible_and_the_shim_is_executable(tmp_path: Path) -> None:
+    build = load_build()
+    stage = tmp_path / "stage"
+    (stage / "lib" / "pure" / "m").mkdir(parents=True)
+    (stage / "lib" / "pure" / "m" / "__init__.py").write_text("x = 1\n")
+    first = build.archive(stage, tmp_path / "a" / "x.tar.gz").read_bytes()
+    os.utime(stage / "lib" / "pure" / "m" / "__init__.py", (time.time() + 99,) * 2)
+    assert build.archive(stage, tmp_path / "b" / "x.tar.gz").read_bytes() == first
+    with tarfile.open(tmp_path / "a" / "x.tar.gz") as tar:
+        members = {m.name: m for m in tar.getmembers()}
+    assert sorted(members) == ["kubectl-bulletin", "lib", "lib/pure", "lib/pure/m",
+                               "lib/pure/m/__init__.py"]
+    assert members["kubectl-bulletin"].mode == 0o755
+    assert members["lib/pure/m/__init__.py"].mode == 0o644
+    assert {(m.uid, m.mtime) for m in members.values()} == {(0, 0)}

@@ -74,9 +74,9 @@ def set_suspend(kube: Kube, name: str, suspend: bool) -> None:
         kube.patch(name, {"spec": {"suspend": suspend}})
         print(f"{KIND}/{name} {verb}")
     owner = gitops_owner(obj)
-    managed = f"{name} carries the marks of {owner}, which" if owner else "A GitOps tool" \
-        " (Argo CD, Flux) that applies this object"
-    print(f"Warning: {managed} may set spec.suspend back on its next sync; change suspend in"
+    who = (f"{name} carries the marks of {owner}, which" if owner
+           else "A GitOps tool (Argo CD, Flux) that applies this object")
+    print(f"Warning: {who} may set spec.suspend back on its next sync; change suspend in"
           " the source of truth (Git) too.", file=sys.stderr)
 
 
