@@ -12,7 +12,7 @@ from devstack.operatorproc import OperatorProcess
 from devstack.ports import HOST
 from devstack.postgres import Postgres
 from devstack.stalls import StallServer, smtp_after_data, smtp_after_ehlo
-from integration.test_slow_peers import ended_once, failed_event
+from integration.test_slow_peer_runs import ended_once, failed_event
 from kubernetes import client
 from support import USABLE, Cluster, report_schedule, run_now_no_wait, wait_for_run
 
