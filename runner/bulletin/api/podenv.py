@@ -63,7 +63,8 @@ NAMESPACE_ALLOWED_DOMAINS = "BULLETIN_NAMESPACE_ALLOWED_DOMAINS"
 ALLOW_PRIVATE_NETWORKS = "BULLETIN_ALLOW_PRIVATE_NETWORKS"
 ALLOWED_URL_HOSTS = "BULLETIN_ALLOWED_URL_HOSTS"
 NAMESPACE_ALLOWED_DOMAINS_ANNOTATION = "bulletin.dev/allowed-email-domains"
-SMTP_KEYS = ("host", "port", "security", "username", "password", "from", "ca")
+SMTP_KEYS = ("host", "port", "security", "username", "password", "from", "ca",
+             "allowInsecureAuth")
 S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken")
 MANUAL = "Manual"  # the TRIGGER value of run-now Jobs (bulletin.api.status.Trigger.MANUAL)
 WORKDIR_PATH = "/work"
