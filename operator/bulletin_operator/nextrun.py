@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bulletin.api.base import rfc3339
+from bulletin.api.client import transient
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -79,5 +80,9 @@ class NextRunRefresher:
         while not self._stop.wait(self.interval):
             try:
                 self.refresh()
-            except Exception:  # never let the refresher die; the next pass retries
-                log.exception("refreshing nextRunTime failed")
+            except Exception as exc:  # never let the refresher die; the next pass retries
+                if transient(exc):  # the API server or etcd restarting: no traceback
+                    log.warning("refreshing nextRunTime failed (%s); next pass in %ss",
+                                type(exc).__name__, self.interval)
+                else:
+                    log.exception("refreshing nextRunTime failed")

@@ -1,4 +1,4 @@
-"""Fuzzed manifests against the real API server and the session's operator: 1,000 ReportSchedules
+"""Fuzzed manifests against the real API server and an operator of their own: 1,000 ReportSchedules
 drawn from the CRD's own schema and mutated from valid ones. Each is refused at admission with a
 message naming a field, or the operator settles it: Ready=True, or Stalled=True with a message
 naming a field. The operator stays up, logs no traceback and keeps no handler retrying.
@@ -12,15 +12,31 @@ import os
 import re
 import secrets
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
+from devstack.operatorproc import OperatorProcess
+from devstack.ports import HOST
 from faults.fuzz_manifests import Spec, draw, mutations, schema_specs
 from kubernetes.client.rest import ApiException
 from support import Cluster, condition, report_schedule, wait_for
 
-pytestmark = [pytest.mark.cluster, pytest.mark.faults, pytest.mark.timeout(900)]
+pytestmark = [pytest.mark.cluster, pytest.mark.faults, pytest.mark.own_operator,
+              pytest.mark.timeout(900)]
+
+
+@pytest.fixture
+def operator(cluster: Cluster, runner_image: str) -> Iterator[OperatorProcess]:
+    """An operator with a log of its own: no earlier fault test's outage can show up in it."""
+    proc = OperatorProcess(cluster.kubeconfig, cluster.workdir / "operator-fuzz.log",
+                           env={"BULLETIN_RUNNER_IMAGE": runner_image,
+                                "BULLETIN_RUNNER_PULL_POLICY": "Never",
+                                "BULLETIN_ALLOW_PRIVATE_NETWORKS": f"{HOST}/32"})
+    proc.start()
+    yield proc
+    proc.stop()
 
 FROM_SCHEMA, MUTATED = 400, 600
 KOPF_PREFIX = "kopf.bulletin.dev/"
@@ -65,7 +81,7 @@ def _settled(obj: dict[str, Any]) -> str | None:
     return None
 
 
-def test_fuzzed_manifests_are_refused_or_settle(cluster: Cluster, operator: Any,
+def test_fuzzed_manifests_are_refused_or_settle(cluster: Cluster, operator: OperatorProcess,
                                                 namespace: str) -> None:
     seed = int(os.environ.get("BULLETIN_FUZZ_SEED") or secrets.randbelow(2 ** 32))
     print(f"\nBULLETIN_FUZZ_SEED={seed}")  # replay: BULLETIN_FUZZ_SEED=<seed> make test-faults
@@ -122,7 +138,7 @@ def test_fuzzed_manifests_are_refused_or_settle(cluster: Cluster, operator: Any,
     rewritten = [n for n, rv in versions.items() if after[n]["metadata"]["resourceVersion"] != rv]
     assert not rewritten, f"seed {seed}: Stalled schedules written again: {rewritten[:10]}"
 
-    assert operator.proc.poll() is None, "the operator exited"
+    assert operator.proc is not None and operator.proc.poll() is None, "the operator exited"
     with operator.log.open("rb") as log:
         log.seek(log_start)
         tail = log.read().decode(errors="replace")

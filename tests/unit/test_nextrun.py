@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
+import threading
 from datetime import UTC, datetime
 from typing import Any
 
-from bulletin_operator.nextrun import due_updates
+import pytest
+from bulletin_operator.nextrun import NextRunRefresher, due_updates
+from kubernetes.client.exceptions import ApiException
 from support import report_schedule
 
 NOW = datetime(2026, 11, 23, 8, 30, tzinfo=UTC)
@@ -28,3 +32,27 @@ def test_only_passed_runs_are_refreshed() -> None:
         ("ns", "passed", "2026-11-30T08:00:00Z"),
         ("ns", "missing", "2026-11-30T08:00:00Z"),
     ]
+
+
+@pytest.mark.parametrize(("error", "traceback"), [
+    (ApiException(status=504, reason="Gateway Timeout"), False),  # etcd restarting
+    (ConnectionRefusedError(), False),  # the API server restarting
+    (KeyError("items"), True),  # a bug: keep the traceback
+])
+def test_the_refresher_outlives_errors_and_logs_outages_in_one_line(
+    error: Exception, traceback: bool, caplog: pytest.LogCaptureFixture,
+) -> None:
+    refresher = NextRunRefresher(interval=0.01)
+    passes = threading.Semaphore(0)
+
+    def failing() -> int:
+        passes.release()
+        raise error
+
+    refresher.refresh = failing  # type: ignore[method-assign]
+    with caplog.at_level(logging.WARNING, logger="bulletin_operator.nextrun"):
+        refresher.start()
+        assert passes.acquire(timeout=10) and passes.acquire(timeout=10)  # alive after a failure
+        refresher.stop()
+    assert caplog.records, "nothing logged"
+    assert all((r.exc_info is not None) == traceback for r in caplog.records)
