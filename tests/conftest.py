@@ -14,8 +14,7 @@ from pathlib import Path
 
 import pytest
 from devstack.mailsink import MailSink
-from devstack.operatorproc import OperatorProcess
-from devstack.ports import HOST
+from devstack.operatorproc import OperatorProcess, local_env
 from devstack.postgres import Postgres
 from devstack.s3 import S3Server
 from kubernetes import client, config
@@ -60,10 +59,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, runner_image: str) -> Iter
 def operator(cluster: Cluster, runner_image: str) -> Iterator[OperatorProcess]:
     """The operator, running as its own process against the control plane."""
     proc = OperatorProcess(cluster.kubeconfig, cluster.workdir / "operator.log",
-                           env={"BULLETIN_RUNNER_IMAGE": runner_image,
-                                "BULLETIN_RUNNER_PULL_POLICY": "Never",
-                                # the test servers listen on the node address
-                                "BULLETIN_ALLOW_PRIVATE_NETWORKS": f"{HOST}/32"})
+                           env=local_env(runner_image))
     proc.start()
     yield proc
     proc.stop()

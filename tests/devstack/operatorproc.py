@@ -11,7 +11,14 @@ import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
 
-from devstack.ports import free_port
+from devstack.ports import HOST, free_port
+
+
+def local_env(runner_image: str) -> dict[str, str]:
+    """What an operator on the local cluster needs: our runner image as imported into the node,
+    and the node address (where the test servers listen) allowed as a delivery target."""
+    return {"BULLETIN_RUNNER_IMAGE": runner_image, "BULLETIN_RUNNER_PULL_POLICY": "Never",
+            "BULLETIN_ALLOW_PRIVATE_NETWORKS": f"{HOST}/32"}
 
 
 class OperatorProcess:

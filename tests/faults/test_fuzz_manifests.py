@@ -17,8 +17,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 import pytest
-from devstack.operatorproc import OperatorProcess
-from devstack.ports import HOST
+from devstack.operatorproc import OperatorProcess, local_env
 from faults.fuzz_manifests import Spec, draw, mutations, schema_specs
 from kubernetes.client.rest import ApiException
 from support import Cluster, condition, report_schedule, wait_for
@@ -31,9 +30,7 @@ pytestmark = [pytest.mark.cluster, pytest.mark.faults, pytest.mark.own_operator,
 def operator(cluster: Cluster, runner_image: str) -> Iterator[OperatorProcess]:
     """An operator with a log of its own: no earlier fault test's outage can show up in it."""
     proc = OperatorProcess(cluster.kubeconfig, cluster.workdir / "operator-fuzz.log",
-                           env={"BULLETIN_RUNNER_IMAGE": runner_image,
-                                "BULLETIN_RUNNER_PULL_POLICY": "Never",
-                                "BULLETIN_ALLOW_PRIVATE_NETWORKS": f"{HOST}/32"})
+                           env=local_env(runner_image))
     proc.start()
     yield proc
     proc.stop()

@@ -12,8 +12,7 @@ import pytest
 from bulletin_operator.builders import run_now_job_name
 from devstack.install import helm_install
 from devstack.mailsink import MailSink
-from devstack.operatorproc import OperatorProcess
-from devstack.ports import HOST
+from devstack.operatorproc import OperatorProcess, local_env
 from devstack.postgres import Postgres
 from helmchart import helm
 from kubernetes import client, watch
@@ -29,9 +28,7 @@ def replicas(cluster: Cluster, operator: OperatorProcess, namespace: str, runner
     """Two replicas for this namespace, electing on a Lease there; the session's operator
     (which would act on every namespace) is stopped meanwhile."""
     operator.stop()
-    env = {"BULLETIN_RUNNER_IMAGE": runner_image, "BULLETIN_RUNNER_PULL_POLICY": "Never",
-           "BULLETIN_ALLOW_PRIVATE_NETWORKS": f"{HOST}/32",
-           "BULLETIN_LEADER_ELECTION": f"{namespace}/bulletin-operator"}
+    env = {**local_env(runner_image), "BULLETIN_LEADER_ELECTION": f"{namespace}/bulletin-operator"}
     procs = [OperatorProcess(cluster.kubeconfig, tmp_path / f"operator-{i}.log", env=env,
                              scope=[f"--namespace={namespace}"]) for i in range(2)]
     try:

@@ -23,7 +23,7 @@ from typing import Any
 import pytest
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin_operator.builders import Owner, cronjob_name, runner_account_name
-from devstack.operatorproc import OperatorProcess
+from devstack.operatorproc import OperatorProcess, local_env
 from localkube.kube import KubeClient, ns_path
 from support import Cluster, condition, report_schedule, wait_for
 
@@ -113,7 +113,7 @@ def test_schedules_converge_after_operator_kills(cluster: Cluster, namespace: st
     tokens = {name: f"faults-{seed}-{name}" for name in rng.sample(names, RUN_NOW)}
     early = set(rng.sample(sorted(tokens), RUN_NOW // 2))  # requested with the create
     deleted = set(rng.sample(sorted(set(names) - set(tokens)), DELETED))
-    env = {"BULLETIN_RUNNER_IMAGE": runner_image, "BULLETIN_RUNNER_PULL_POLICY": "Never"}
+    env = local_env(runner_image)
 
     def apply(name: str) -> None:
         kube.create(rs_path, _body(name))
