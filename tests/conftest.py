@@ -73,7 +73,17 @@ def namespace(cluster: Cluster) -> Iterator[str]:
     core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
     wait_for(lambda: _default_sa(core, name), "default ServiceAccount", timeout=30)
     yield name
-    core.delete_namespace(name)
+    # after a control-plane fault test etcd may still be settling: a 5xx here is retried
+    wait_for(lambda: _delete(core, name), f"deleting namespace {name}", timeout=120)
+
+
+def _delete(core: client.CoreV1Api, name: str) -> bool:
+    try:
+        core.delete_namespace(name)
+    except client.ApiException as exc:
+        if exc.status not in (404, 409):  # gone, or already terminating: a lost answer's retry
+            raise
+    return True
 
 
 def _default_sa(core: client.CoreV1Api, namespace: str) -> bool:

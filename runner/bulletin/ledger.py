@@ -6,18 +6,17 @@ and after it), so a pod killed at any moment leaves behind which targets were Se
 
 from __future__ import annotations
 
-import logging
-import time
 from collections.abc import Sequence
-from typing import Any, Protocol
+from typing import Protocol
 
-from bulletin.api.backoff import Backoff
+from kubernetes.client.exceptions import ApiException
+from urllib3.exceptions import HTTPError
+
 from bulletin.api.client import Kube
 from bulletin.api.history import StatusError, run_deliveries, with_deliveries
 from bulletin.api.status import DeliveryRecord
 
-log = logging.getLogger(__name__)
-API_RETRIES = 5
+_API_ERRORS = (ApiException, HTTPError, OSError, RuntimeError)  # RuntimeError: endless 409s
 
 
 class LedgerError(RuntimeError):
@@ -37,39 +36,29 @@ class Ledger(Protocol):
 
 
 class StatusLedger:
-    """The ledger in the ReportSchedule's status, written with optimistic concurrency."""
+    """The ledger in the ReportSchedule's status, written with optimistic concurrency.
 
-    def __init__(self, kube: Kube, namespace: str, name: str, run_id: str,
-                 sleep: Any = time.sleep) -> None:
+    ``Kube`` already outlasts API outages; an error that still comes out stops delivery."""
+
+    def __init__(self, kube: Kube, namespace: str, name: str, run_id: str) -> None:
         self.kube, self.namespace, self.name, self.run_id = kube, namespace, name, run_id
-        self._sleep = sleep
-        self._backoff = Backoff(initial=1.0, cap=8.0)
-
-    def _retrying(self, what: str, fn: Any) -> Any:
-        from kubernetes.client.exceptions import ApiException
-        from urllib3.exceptions import HTTPError
-
-        for attempt in range(1, API_RETRIES + 1):
-            try:
-                return fn()
-            except (ApiException, HTTPError, OSError) as exc:
-                status = getattr(exc, "status", None)
-                transient = status is None or status >= 500 or status == 429
-                if not transient or attempt == API_RETRIES:
-                    reason = getattr(exc, "reason", None) or type(exc).__name__
-                    raise LedgerError(f"cannot {what} the delivery ledger: {reason}") from exc
-                log.warning("cannot %s the delivery ledger (%s); retrying", what,
-                            type(exc).__name__)
-                self._sleep(self._backoff.wait(attempt))
-        raise AssertionError("unreachable")
 
     def load(self) -> list[DeliveryRecord]:
-        obj = self._retrying("read", lambda: self.kube.get_schedule(self.namespace, self.name))
+        try:
+            obj = self.kube.get_schedule(self.namespace, self.name)
+        except _API_ERRORS as exc:
+            raise LedgerError(f"cannot read the delivery ledger: {_reason(exc)}") from exc
         return run_deliveries(obj.get("status") or {}, self.run_id)
 
     def save(self, records: Sequence[DeliveryRecord]) -> None:
         try:
-            self._retrying("write", lambda: self.kube.update_status(
-                self.namespace, self.name, lambda st: with_deliveries(st, self.run_id, records)))
+            self.kube.update_status(
+                self.namespace, self.name, lambda st: with_deliveries(st, self.run_id, records))
         except StatusError as exc:
             raise LedgerError(str(exc)) from exc
+        except _API_ERRORS as exc:
+            raise LedgerError(f"cannot write the delivery ledger: {_reason(exc)}") from exc
+
+
+def _reason(exc: BaseException) -> str:
+    return str(getattr(exc, "reason", None) or type(exc).__name__)

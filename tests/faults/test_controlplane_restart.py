@@ -47,14 +47,7 @@ def test_the_operator_outlasts_a_restart(
     assert operator.proc is not None and operator.proc.poll() is None  # never restarted
 
 
-@pytest.mark.parametrize("component", [
-    "kube-apiserver",
-    # Skipped, not fixed: in the full fault session (after 1,000-schedule tests) the etcd case
-    # timed out waiting for the runner's retry line (the runner retried the ledger write, whose
-    # log line differs) and its namespace teardown met a 504. It passes alone (2026-12-01).
-    pytest.param("etcd", marks=pytest.mark.skip(reason="flaky in the full fault session; see"
-                                                       " the comment above")),
-])
+@pytest.mark.parametrize("component", COMPONENTS)
 def test_a_run_outlasts_a_restart_during_its_status_writes(
     component: str, plane: ControlPlane, cluster: Cluster, operator: OperatorProcess,
     namespace: str, postgres: Postgres, smtp: MailSink, receiver: WebhookServer,

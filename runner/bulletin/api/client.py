@@ -1,7 +1,9 @@
 """The runner's only contact with the API: read its ReportSchedule, record runs, post Events.
 
 Status writes outlast an API server or etcd restart: connection errors, 5xx and 429 answers are
-retried with backoff for up to ``OUTAGE_SECONDS``; a run's record must not be lost to one."""
+retried with backoff for up to ``OUTAGE_SECONDS``; a run's record must not be lost to one. A
+restarted API server answers 401/403 until its authenticator and RBAC caches have synced, so those
+are retried too, but only for ``SETTLE_SECONDS`` after the first one: a real denial still fails."""
 
 from __future__ import annotations
 
@@ -24,6 +26,7 @@ log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 30
 _CONFLICT_BACKOFF = Backoff(initial=0.1, cap=2.0)  # concurrent writers spread out
 OUTAGE_SECONDS = 180.0
+SETTLE_SECONDS = 30.0
 _OUTAGE_BACKOFF = Backoff(initial=0.5, cap=8.0)
 T = TypeVar("T")
 
@@ -35,19 +38,34 @@ def transient(exc: BaseException) -> bool:
     return isinstance(exc, HTTPError | OSError)
 
 
-def outlasting(what: str, call: Callable[[], T], limit: float = OUTAGE_SECONDS) -> T:
-    """``call()``, retried with backoff while it fails transiently, for up to ``limit`` s."""
-    deadline, attempt = time.monotonic() + limit, 0
+def _denied(exc: BaseException) -> bool:
+    return isinstance(exc, ApiException) and exc.status in (401, 403)
+
+
+def outlasting(what: str, call: Callable[[], T], limit: float = OUTAGE_SECONDS, *,
+               sleep: Callable[[float], None] = time.sleep,
+               clock: Callable[[], float] = time.monotonic) -> T:
+    """``call()``, retried with backoff while it fails transiently, for up to ``limit`` s;
+    a denial is retried for ``SETTLE_SECONDS`` from the first one (see the module docstring)."""
+    deadline, attempt, denied_since = clock() + limit, 0, None
     while True:
         try:
             return call()
         except (ApiException, HTTPError, OSError) as exc:
             attempt += 1
             wait = _OUTAGE_BACKOFF.wait(attempt)
-            if not transient(exc) or time.monotonic() + wait > deadline:
+            now = clock()
+            if _denied(exc):
+                denied_since = now if denied_since is None else denied_since
+                if now + wait > denied_since + SETTLE_SECONDS:
+                    raise
+            elif not transient(exc):
                 raise
-            log.warning("cannot %s (%s); retrying in %.1fs", what, type(exc).__name__, wait)
-            time.sleep(wait)
+            if now + wait > deadline:
+                raise
+            log.warning("cannot %s (%s %s); retrying in %.1fs", what, type(exc).__name__,
+                        getattr(exc, "status", None) or "", wait)
+            sleep(wait)
 
 
 def load_credentials() -> None:
@@ -71,9 +89,8 @@ class Kube:
 
     def get_schedule(self, namespace: str, name: str) -> dict[str, Any]:
         """The ReportSchedule object."""
-        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL, name
-        )
+        obj: dict[str, Any] = outlasting("read the schedule", lambda: (
+            self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)))
         return obj
 
     def update_status(
