@@ -5,9 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from kubernetes.client.exceptions import ApiException
-
 from bulletin.api.client import OUTAGE_SECONDS, SETTLE_SECONDS, outlasting
+from kubernetes.client.exceptions import ApiException
 
 
 class FakeTime:
