@@ -144,7 +144,8 @@ def test_every_line_of_a_crashing_runner_is_json_without_the_database_password(
         "users": [{"name": "u", "user": {"token": "t"}}]}))
     proc = _runner(BULLETIN_LOG_FORMAT="json", BULLETIN_NAMESPACE="analytics",
                    BULLETIN_SCHEDULE="weekly", BULLETIN_RUN_ID="weekly-29650000",
-                   BULLETIN_DB_URL="postgresql://u:db-pass-42@db/x", KUBECONFIG=str(kubeconfig))
+                   BULLETIN_DB_URL="postgresql://u:db-pass-42@db/x", KUBECONFIG=str(kubeconfig),
+                   BULLETIN_API_OUTAGE_SECONDS="2")  # retries (logged) for 2 s, then the crash
     assert proc.returncode == 1, proc.stderr
     parsed = [json.loads(line) for line in proc.stderr.splitlines()]
     assert parsed and all({k: p[k] for k in FIELDS} == FIELDS for p in parsed), proc.stderr

@@ -1,9 +1,12 @@
 """The runner's only contact with the API: read its ReportSchedule, record runs, post Events.
 
 Status writes outlast an API server or etcd restart: connection errors, 5xx and 429 answers are
-retried with backoff for up to ``OUTAGE_SECONDS``; a run's record must not be lost to one. A
-restarted API server answers 401/403 until its authenticator and RBAC caches have synced, so those
-are retried too, but only for ``SETTLE_SECONDS`` after the first one: a real denial still fails."""
+retried with backoff for up to ``OUTAGE_SECONDS`` (or ``BULLETIN_API_OUTAGE_SECONDS``); a run's
+record must not be lost to one. A restarted API server answers 401/403 until its authenticator
+and RBAC caches have synced, so those are retried too, but only for ``SETTLE_SECONDS`` after the
+first one: a real denial still fails. Each request times out after ``REQUEST_TIMEOUT`` and
+urllib3 does not retry on its own: with etcd down the API server holds a request for its own
+60 s, and hidden retries of that would spend the whole outage budget in one call, unlogged."""
 
 from __future__ import annotations
 
@@ -27,6 +30,7 @@ CONFLICT_RETRIES = 30
 _CONFLICT_BACKOFF = Backoff(initial=0.1, cap=2.0)  # concurrent writers spread out
 OUTAGE_SECONDS = 180.0
 SETTLE_SECONDS = 30.0
+REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read
 _OUTAGE_BACKOFF = Backoff(initial=0.5, cap=8.0)
 T = TypeVar("T")
 
@@ -42,11 +46,17 @@ def _denied(exc: BaseException) -> bool:
     return isinstance(exc, ApiException) and exc.status in (401, 403)
 
 
-def outlasting(what: str, call: Callable[[], T], limit: float = OUTAGE_SECONDS, *,
+def outage_limit() -> float:
+    """How long API calls outlast an outage: ``BULLETIN_API_OUTAGE_SECONDS`` or the default."""
+    return float(os.environ.get("BULLETIN_API_OUTAGE_SECONDS") or OUTAGE_SECONDS)
+
+
+def outlasting(what: str, call: Callable[[], T], limit: float | None = None, *,
                sleep: Callable[[float], None] = time.sleep,
                clock: Callable[[], float] = time.monotonic) -> T:
     """``call()``, retried with backoff while it fails transiently, for up to ``limit`` s;
     a denial is retried for ``SETTLE_SECONDS`` from the first one (see the module docstring)."""
+    limit = outage_limit() if limit is None else limit
     deadline, attempt, denied_since = clock() + limit, 0, None
     while True:
         try:
@@ -83,14 +93,17 @@ class Kube:
     def __init__(self, api_client: client.ApiClient | None = None) -> None:
         if api_client is None:
             load_credentials()
-            api_client = client.ApiClient()
+            configuration = client.Configuration.get_default_copy()
+            configuration.retries = 0  # outlasting() retries, with a log line and a bound
+            api_client = client.ApiClient(configuration)
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
 
     def get_schedule(self, namespace: str, name: str) -> dict[str, Any]:
         """The ReportSchedule object."""
         obj: dict[str, Any] = outlasting("read the schedule", lambda: (
-            self.custom.get_namespaced_custom_object(GROUP, VERSION, namespace, PLURAL, name)))
+            self.custom.get_namespaced_custom_object(
+                GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)))
         return obj
 
     def update_status(
@@ -103,7 +116,7 @@ class Kube:
         for attempt in range(CONFLICT_RETRIES):
             obj: dict[str, Any] = outlasting("read the status", lambda: (
                 self.custom.get_namespaced_custom_object_status(
-                    GROUP, VERSION, namespace, PLURAL, name)))
+                    GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)))
             status = dict(obj.get("status") or {})
             status.update(change(status))
             obj["status"] = status
@@ -111,7 +124,8 @@ class Kube:
                 # a write whose answer was lost to a restart comes back as a 409: re-read, redo
                 result: dict[str, Any] = outlasting("write the status", functools.partial(
                     self.custom.replace_namespaced_custom_object_status,
-                    GROUP, VERSION, namespace, PLURAL, name, obj))
+                    GROUP, VERSION, namespace, PLURAL, name, obj,
+                    _request_timeout=REQUEST_TIMEOUT))
                 return result
             except ApiException as exc:
                 if exc.status != 409:
@@ -145,7 +159,8 @@ class Kube:
             action="Run",
         )
         try:
-            self.core.create_namespaced_event(meta["namespace"], body)
+            self.core.create_namespaced_event(meta["namespace"], body,
+                                              _request_timeout=REQUEST_TIMEOUT)
         except (ApiException, HTTPError, OSError) as exc:  # an Event is not worth a retried run
             log.warning("could not post event %s: %s", reason,
                         getattr(exc, "reason", None) or type(exc).__name__)
