@@ -18,7 +18,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))  # localk
 
 from bulletin.api.references import USABLE_LABEL
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin_operator import builders
+from bulletin_operator import builders, owned
 from helmchart import (
     kubectl_apply,
     operator_account,
@@ -88,8 +88,8 @@ def equivalent_objects(name: str, namespace: str) -> list[dict[str, Any]]:
     without owner references: the garbage collector deletes objects whose owner is missing."""
     owner = builders.Owner(name=name, namespace=namespace, uid="00000000-0000-0000-0000-0")
     spec = ReportScheduleSpec.model_validate(SPEC)
-    objects = builders.owned_objects(owner, spec, builders.RunnerSettings(),
-                                     SPEC["schedule"]["cron"])
+    objects = owned.owned_objects(owner, spec, builders.RunnerSettings(),
+                                  SPEC["schedule"]["cron"])
     for obj in objects:
         del obj["metadata"]["ownerReferences"]
     return objects

@@ -196,6 +196,17 @@ class Adapter:
             if exc.status not in (404, 409):
                 raise
 
+    def prune_cronjobs(self, namespace: str, label: str, value: str, uid: str,
+                       keep: set[str]) -> None:
+        """Delete the CronJobs labelled ``label=value`` that ``uid`` controls and that are not
+        in ``keep`` (e.g. of entries removed from spec.schedules); others are never touched."""
+        query = urlencode({"labelSelector": f"{label}={value}"})
+        found = self._api.request("GET", f"{kubeapi.path('CronJob', namespace)}?{query}") or {}
+        for item in found.get("items") or []:
+            meta = item.get("metadata") or {}
+            if meta.get("name") not in keep and controller_uid(meta) == uid:
+                self.delete_owned("CronJob", str(meta["name"]), namespace, uid)
+
     def labels(self, kind: str, name: str, namespace: str) -> dict[str, str] | None:
         """The labels of a Secret or ConfigMap (None when missing). Reads metadata only, so
         no Secret value ever reaches the operator. An object found opted in is not read again

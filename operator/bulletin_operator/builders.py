@@ -277,11 +277,3 @@ def run_now_job(
     metadata = _metadata(owner, name)
     metadata["annotations"] = {RUN_REQUEST_ANNOTATION: token}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}
-
-
-def owned_objects(
-    owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings, schedule: str
-) -> list[dict[str, Any]]:
-    """Everything a ReportSchedule owns, in the order it must be applied."""
-    return [service_account(owner), role(owner), role_binding(owner),
-            cronjob(owner, spec, s, schedule)]

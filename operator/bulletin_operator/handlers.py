@@ -13,10 +13,10 @@ from bulletin.api.policy import Notifications
 from bulletin.api.references import references, refusal
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
-from bulletin.schedule import Rule
+from bulletin.timing import Timing
 from pydantic import ValidationError
 
-from bulletin_operator import builders, leadership
+from bulletin_operator import builders, leadership, owned
 from bulletin_operator.adapter import Adapter, NameConflict, NamespaceTerminating, Rejected
 from bulletin_operator.jobs import failed_run
 from bulletin_operator.metrics import METRICS, serve
@@ -101,20 +101,24 @@ def _check_references(adapter: Adapter, model: ReportScheduleSpec, namespace: st
 
 
 def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-           status: kopf.Status, new: bool = False) -> tuple[ReportScheduleSpec, Rule, bool, int]:
-    """Validate the spec and make the owned objects match it; the model, its rule, whether
-    runs are paused and the failure count. Raises Refused, NameConflict or Rejected."""
+           status: kopf.Status, new: bool = False) -> tuple[ReportScheduleSpec, Timing, bool, int]:
+    """Validate the spec and make the owned objects match it (deleting our CronJobs of
+    schedules no longer in it); the model, its schedules, whether runs are paused and the
+    failure count. Raises Refused, NameConflict or Rejected."""
     try:
-        model, rule = parse(spec, meta)
+        model, timing = parse(spec, meta)
     except ValueError as exc:
         raise Refused("InvalidSpec", str(exc)) from exc
     _check_references(adapter, model, owner.namespace)
     paused, failures = pause_state(status, generation=meta["generation"],
                                    limit=model.notifications.pause_after_failures)
     running = model.model_copy(update={"suspend": True}) if paused else model
-    adapter.ensure(builders.owned_objects(owner, running, runner_settings(), rule.cronjob),
+    adapter.ensure(owned.owned_objects(owner, running, runner_settings(), timing.crons()),
                    owner.uid, new=new)
-    return model, rule, paused, failures
+    adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
+                           builders.short_name(owner.name, 63), owner.uid,
+                           keep=set(owned.cronjob_names(owner, model)))
+    return model, timing, paused, failures
 
 
 @kopf.on.resume(*RESOURCE)
@@ -129,7 +133,7 @@ def reconcile(
     with METRICS.reconciling() as outcome:
         owner, now = _owner(adapter, meta), datetime.now(UTC)
         try:
-            _model, rule, paused, failures = _apply(adapter, owner, meta, spec, status,
+            model, timing, paused, failures = _apply(adapter, owner, meta, spec, status,
                                                     new=reason == kopf.Reason.CREATE)
         except NamespaceTerminating:
             return  # the ReportSchedule goes with its namespace
@@ -137,15 +141,18 @@ def reconcile(
             why = exc.reason if isinstance(exc, Refused) else type(exc).__name__
             outcome.refused()
             if why != "NameConflict":
-                adapter.delete_owned("CronJob", builders.cronjob_name(owner), owner.namespace,
-                                     owner.uid)
+                adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
+                                       builders.short_name(owner.name, 63), owner.uid,
+                                       keep=set())
             kopf.warn(body, reason=why, message=str(exc))
             patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
                                            cron=None, cronjob=None, next_run=None, now=now,
                                            reason=why))
             return
-        update = reconciled(status, generation=meta["generation"], error=None, cron=rule.cronjob,
-                            cronjob=builders.cronjob_name(owner), next_run=rule.next_run(now),
+        update = reconciled(status, generation=meta["generation"], error=None,
+                            cron=timing.cronjob,
+                            cronjob=", ".join(owned.cronjob_names(owner, model)),
+                            next_run=timing.next_run(now),
                             now=now, paused=paused, failures=failures)
         if paused and "conditions" in update and _condition(status, PAUSED) != "True":
             kopf.warn(body, reason="Paused", message=f"{failures} runs failed in a row; paused")
@@ -210,7 +217,7 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
     adapter: Adapter = memo.adapter
     token, owner = meta["annotations"][RUN_REQUEST_ANNOTATION], _owner(adapter, meta)
     try:
-        model, _rule = parse(spec, meta)
+        model, _timing = parse(spec, meta)
         options = read_options(meta["annotations"])
         _check_references(adapter, model, owner.namespace)
         job = builders.run_now_job(owner, model, runner_settings(), token, options)

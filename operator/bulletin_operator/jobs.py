@@ -60,5 +60,6 @@ def failed_run(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> Fai
         start_time=datetime.fromisoformat(started) if started else datetime.now(UTC),
         end_time=datetime.fromisoformat(failed.get("lastTransitionTime") or started)
         if (failed.get("lastTransitionTime") or started) else None,
-        result=RunResult.FAILED, message=message[:4000])
+        result=RunResult.FAILED, message=message[:4000],
+        schedule_entry=_env(job, podenv.SCHEDULE_ENTRY))
     return FailedRun(schedule=schedule, record=record)

@@ -36,10 +36,10 @@ def due_updates(
         if not status.get("schedule") or (due and due > stamp):
             continue
         try:
-            _model, rule = parse(obj.get("spec") or {}, meta)
+            _model, timing = parse(obj.get("spec") or {}, meta)
         except ValueError:
             continue  # reconcile reports it as Stalled
-        upcoming = rule.next_run(now)
+        upcoming = timing.next_run(now)
         new = rfc3339(upcoming) if upcoming else None
         if new != due:
             updates.append((meta["namespace"], meta["name"], new))

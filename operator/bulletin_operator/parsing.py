@@ -1,4 +1,4 @@
-"""Validate a ReportSchedule's spec into the model and compile its schedule."""
+"""Validate a ReportSchedule's spec into the model and compile its schedules."""
 
 from __future__ import annotations
 
@@ -8,16 +8,17 @@ from typing import Any
 
 from bulletin.api.errors import describe
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.schedule import Rule, ScheduleError, compile_rule
+from bulletin.schedule import ScheduleError
+from bulletin.timing import Timing, compile_timing
 from pydantic import ValidationError
 
 
-def parse(spec: Mapping[str, Any], meta: Mapping[str, Any]) -> tuple[ReportScheduleSpec, Rule]:
-    """The validated spec and its compiled schedule, or ValueError naming the field and fix."""
+def parse(spec: Mapping[str, Any], meta: Mapping[str, Any]) -> tuple[ReportScheduleSpec, Timing]:
+    """The validated spec and its compiled schedules, or ValueError naming the field and fix."""
     try:
         model = ReportScheduleSpec.model_validate(dict(spec))
         key = f"{meta['namespace']}/{meta['name']}"
-        return model, compile_rule(model.schedule, key, datetime.now(UTC))
+        return model, compile_timing(model, key, datetime.now(UTC))
     except ValidationError as exc:
         raise ValueError(describe(exc)) from exc
     except ScheduleError as exc:

@@ -70,6 +70,7 @@ class RunContext:
     options: RunOptions
     workdir: Path
     env: Mapping[str, str]
+    entry: str | None = None  # the spec.schedules entry whose CronJob started the run
 
     @classmethod
     def from_env(cls, env: Mapping[str, str]) -> RunContext:
@@ -102,6 +103,7 @@ class RunContext:
             options=options,
             workdir=Path(env.get(podenv.WORKDIR) or "/tmp"),
             env=env,
+            entry=env.get(podenv.SCHEDULE_ENTRY) or None,
         )
 
     def secrets(self) -> list[str]:

@@ -123,6 +123,14 @@ def not_due(ctx: RunContext, spec: ReportScheduleSpec) -> str | None:
     return f"{local:%Y-%m-%d %H:%M %Z} is not a run time of this schedule"
 
 
+def narrow(ctx: RunContext, spec: ReportScheduleSpec) -> ReportScheduleSpec | None:
+    """The spec as the run follows it: a run started by a spec.schedules entry's CronJob
+    follows that entry; None when the entry is gone (removed since the Job started)."""
+    if ctx.entry is None or spec.schedules is None:
+        return spec
+    return spec.for_entry(ctx.entry)
+
+
 def finish(ctx: RunContext, record: RunRecord, secrets: list[str]) -> None:
     """Close the record and keep secret values out of it."""
     record.end_time = datetime.now(UTC)
@@ -181,7 +189,13 @@ def run(ctx: RunContext) -> int:
     spec: ReportScheduleSpec | None = None
     crashed = False
     try:
-        spec = ReportScheduleSpec.model_validate(obj.get("spec") or {})
+        spec = narrow(ctx, ReportScheduleSpec.model_validate(obj.get("spec") or {}))
+        if spec is None:
+            log.info("skipped without side effects: spec.schedules has no entry %r any more",
+                     ctx.entry)
+            return 0
+        if spec.schedules is not None:
+            record.schedule_entry = ctx.entry
         if reason := not_due(ctx, spec):
             log.info("skipped without side effects: %s", reason)
             return 0

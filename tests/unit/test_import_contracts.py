@@ -6,7 +6,7 @@ import configparser
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
-ALLOWED = {"api", "schedule"}  # what the operator may import of the runner
+ALLOWED = {"api", "schedule", "timing"}  # what the operator may import of the runner
 
 
 def _forbidden(contract: str) -> set[str]:

@@ -61,7 +61,7 @@ def test_preview_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     broken = tmp_path / "broken.yaml"
     broken.write_text("kind: ReportSchedule\nspec: {formats: [doc]}\n")
     assert main(["preview", "-f", str(broken), "-o", str(tmp_path), "--sample", "x"]) == 2
-    assert "spec.schedule: Field required" in capsys.readouterr().err
+    assert "spec.datasets: Field required" in capsys.readouterr().err
     sample = tmp_path / "sample.yaml"
     sample.write_text("datasets: {other: []}\n")
     assert main(["preview", *manifest, "--sample", str(sample)]) == 1

@@ -9,6 +9,7 @@ message in status, instead of keeping the pod from starting.
 variable                            meaning
 =================================== =========================================================
 BULLETIN_NAMESPACE, _SCHEDULE       the ReportSchedule this run belongs to
+BULLETIN_SCHEDULE_ENTRY             the spec.schedules entry whose CronJob started the run
 BULLETIN_RUN_ID                     the Job's name (a CronJob's encodes the scheduled minute)
 BULLETIN_TRIGGER, _RUN_REQUEST      Manual and the request token for run-now Jobs
 BULLETIN_RUN_OPTIONS                run-now options as JSON (bulletin.api.runrequest)
@@ -43,6 +44,7 @@ from bulletin.api.spec import ReportScheduleSpec
 
 NAMESPACE = "BULLETIN_NAMESPACE"
 SCHEDULE = "BULLETIN_SCHEDULE"
+SCHEDULE_ENTRY = "BULLETIN_SCHEDULE_ENTRY"
 RUN_ID = "BULLETIN_RUN_ID"
 TRIGGER = "BULLETIN_TRIGGER"
 RUN_REQUEST = "BULLETIN_RUN_REQUEST"

@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bulletin.api.base import ApiModel
+from bulletin.api.base import DNS_LABEL, ApiModel
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 CRON = (
@@ -189,8 +189,8 @@ class Schedule(ApiModel):
     def _exactly_one(self) -> Schedule:
         chosen = [n for n in ("cron", "daily", "weekly", "monthly") if getattr(self, n) is not None]
         if len(chosen) != 1:
-            raise ValueError(
-                "spec.schedule: set exactly one of cron, daily, weekly or monthly"
+            raise ValueError(  # errors.describe prefixes the field: schedule or schedules[n]
+                "set exactly one of cron, daily, weekly or monthly"
                 f" (found {', '.join(chosen) or 'none'})"
             )
         return self
@@ -214,3 +214,24 @@ class Period(ApiModel):
         Field(ge=0, le=120, description="Shift the period back by this many periods, e.g. 1"
               " with PreviousDay reports on the day before yesterday."),
     ] = 0
+
+
+class ScheduleEntry(Schedule):
+    """One of several schedules (spec.schedules): a named schedule with its own time zone.
+
+    Each entry gets its own CronJob, named after the ReportSchedule and the entry, and each
+    run records the entry that started it (status.history[].scheduleEntry).
+    """
+
+    model_config = _cel(
+        "[has(self.cron), has(self.daily), has(self.weekly), has(self.monthly)]"
+        ".filter(x, x).size() == 1",
+        "spec.schedules: set exactly one of cron, daily, weekly or monthly in each entry",
+    )
+
+    name: Annotated[
+        str,
+        Field(pattern=DNS_LABEL, max_length=30,
+              description='Name of the entry, unique in spec.schedules, e.g. "emea"; part of'
+              " its CronJob's name and recorded in each run's history entry."),
+    ]

@@ -4,21 +4,28 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import ConfigDict, Field
+from pydantic import ConfigDict, Field, model_validator
 
 from bulletin.api.base import DNS_LABEL, ApiModel
 from bulletin.api.delivery import Delivery, SecretKeyRef
 from bulletin.api.policy import Gates, Notifications
 from bulletin.api.report import Format, Report
 from bulletin.api.runnerpod import ScheduleRunnerPod
-from bulletin.api.schedule import CatchUp, ConcurrencyPolicy, Period, PeriodKind, Schedule
+from bulletin.api.schedule import (
+    CatchUp,
+    ConcurrencyPolicy,
+    Period,
+    PeriodKind,
+    Schedule,
+    ScheduleEntry,
+)
 
 GROUP = "bulletin.dev"
 VERSION = "v1alpha1"
 KIND = "ReportSchedule"
 PLURAL = "reportschedules"
-
-
+ONE_SCHEDULE = "spec.schedule and spec.schedules: set exactly one of them"
+UNIQUE_ENTRIES = "spec.schedules: entry names must be unique"
 
 class Source(ApiModel):
     """Where the data comes from."""
@@ -67,6 +74,12 @@ class ReportScheduleSpec(ApiModel):
                     "rule": "self.datasets.all(d, self.datasets.exists_one(e, e.name == d.name))",
                     "message": "spec.datasets: dataset names must be unique",
                 },
+                {"rule": "has(self.schedule) != has(self.schedules)", "message": ONE_SCHEDULE},
+                {
+                    "rule": "!has(self.schedules)"
+                    " || self.schedules.all(s, self.schedules.exists_one(t, t.name == s.name))",
+                    "message": UNIQUE_ENTRIES,
+                },
                 {
                     "rule": "!has(self.notifications) || !has(self.notifications.onFailure)"
                     " || !has(self.notifications.onFailure.email)"
@@ -78,7 +91,18 @@ class ReportScheduleSpec(ApiModel):
         }
     )
 
-    schedule: Annotated[Schedule, Field(description="When the report runs.")]
+    single: Annotated[
+        Schedule | None,
+        Field(alias="schedule",
+              description="When the report runs. Set this or schedules, not both."),
+    ] = None
+    schedules: Annotated[
+        list[ScheduleEntry] | None,
+        Field(min_length=1, max_length=10,
+              description="Several schedules, each with a name and its own time zone, instead"
+              " of schedule: the report runs at the times of every entry, each entry from its"
+              " own CronJob. Runs record the entry that started them."),
+    ] = None
     suspend: Annotated[
         bool, Field(description="Pause scheduled runs; run-now requests still work.")
     ] = False
@@ -128,6 +152,33 @@ class ReportScheduleSpec(ApiModel):
         int,
         Field(ge=1, le=100, description="How many past runs status.history keeps (default 10)."),
     ] = 10
+
+    @model_validator(mode="after")
+    def _one_schedule(self) -> ReportScheduleSpec:
+        if (self.single is None) == (self.schedules is None):
+            raise ValueError(ONE_SCHEDULE)
+        names = [e.name for e in self.schedules or []]
+        if len(set(names)) != len(names):
+            raise ValueError(f"{UNIQUE_ENTRIES} (found {', '.join(names)})")
+        return self
+
+    @property
+    def schedule(self) -> Schedule:
+        """The schedule a run follows: spec.schedule, or the first of spec.schedules (a run
+        started by an entry's CronJob narrows the spec to that entry, see for_entry)."""
+        if self.single is not None:
+            return self.single
+        assert self.schedules, "validation guarantees schedule or schedules"
+        return self.schedules[0]
+
+    def for_entry(self, name: str) -> ReportScheduleSpec | None:
+        """The spec as the entry ``name`` of spec.schedules runs it (its schedule first), or
+        None when there is no such entry."""
+        entry = next((e for e in self.schedules or [] if e.name == name), None)
+        if entry is None:
+            return None
+        return self.model_copy(update={"schedules": [entry, *(
+            e for e in self.schedules or [] if e is not entry)]})
 
     def period_kind(self) -> PeriodKind:
         """The configured period, or the one the schedule implies."""

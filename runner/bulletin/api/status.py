@@ -87,6 +87,11 @@ class RunRecord(ApiModel):
     scheduled_time: Annotated[
         Timestamp | None, Field(description="When the run was due, for scheduled runs.")
     ] = None
+    schedule_entry: Annotated[
+        str | None,
+        Field(description="The spec.schedules entry whose CronJob started the run (unset with"
+              " spec.schedule, and for run-now runs, which follow the first entry)."),
+    ] = None
     start_time: Annotated[Timestamp, Field(description="When the run started.")]
     end_time: Annotated[Timestamp | None, Field(description="When the run ended.")] = None
     period_start: Annotated[
@@ -122,9 +127,15 @@ class ReportScheduleStatus(ApiModel):
         Field(description="Ready, Stalled; see kubectl describe for messages."),
     ] = []
     schedule: Annotated[
-        str | None, Field(description="The cron expression the CronJob runs on.")
+        str | None,
+        Field(description="The cron expression the CronJob runs on; with spec.schedules, each"
+              ' entry\'s as "name: cron (time zone)", separated by "; ".'),
     ] = None
-    cron_job_name: Annotated[str | None, Field(description="The owned CronJob.")] = None
+    cron_job_name: Annotated[
+        str | None,
+        Field(description="The owned CronJob; with spec.schedules, one per entry,"
+              ' separated by ", ".'),
+    ] = None
     next_run_time: Annotated[
         Timestamp | None, Field(description="When the next scheduled run is due.")
     ] = None

@@ -1,0 +1,72 @@
+"""All the schedules of a ReportSchedule: spec.schedule, or each entry of spec.schedules.
+
+Each entry compiles on its own (bulletin.schedule: its time zone, DST resolution, stagger,
+calendar rules) into its own CronJob; the next run of the ReportSchedule is the earliest
+next run of any entry.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+
+from bulletin.api.schedule import Schedule
+from bulletin.api.spec import ReportScheduleSpec
+from bulletin.schedule import Rule, ScheduleError, compile_rule
+
+
+@dataclass(frozen=True)
+class Entry:
+    """One compiled schedule; ``name`` is None for spec.schedule."""
+
+    name: str | None
+    schedule: Schedule
+    rule: Rule
+
+
+@dataclass(frozen=True)
+class Timing:
+    """The compiled schedules of one ReportSchedule, in spec order."""
+
+    entries: tuple[Entry, ...]
+
+    @property
+    def single(self) -> bool:
+        """Whether this is spec.schedule (one unnamed entry)."""
+        return len(self.entries) == 1 and self.entries[0].name is None
+
+    @property
+    def cronjob(self) -> str:
+        """The CronJob schedule as status.schedule shows it: the cron of spec.schedule, or
+        "name: cron (time zone)" for each entry."""
+        if self.single:
+            return self.entries[0].rule.cronjob
+        return "; ".join(f"{e.name}: {e.rule.cronjob} ({e.schedule.time_zone})"
+                         for e in self.entries)
+
+    def crons(self) -> str | dict[str, str]:
+        """What the CronJob builders take: the cron of spec.schedule, or entry name -> cron."""
+        if self.single:
+            return self.entries[0].rule.cronjob
+        return {str(e.name): e.rule.cronjob for e in self.entries}
+
+    def next_run(self, after: datetime) -> datetime | None:
+        """The first intended instant of any entry strictly after ``after``."""
+        found = [t for e in self.entries if (t := e.rule.next_run(after)) is not None]
+        return min(found, default=None)
+
+
+def compile_timing(spec: ReportScheduleSpec, key: str, now: datetime) -> Timing:
+    """Compile every schedule of ``spec`` for ``key`` (namespace/name), or ScheduleError
+    naming the entry. Every entry staggers by the same ``key``."""
+    if spec.schedules is None:
+        return Timing((Entry(None, spec.schedule, compile_rule(spec.schedule, key, now)),))
+    entries = []
+    for n, entry in enumerate(spec.schedules):
+        try:
+            rule = compile_rule(entry, key, now)
+        except ScheduleError as exc:
+            raise ScheduleError(str(exc).replace("spec.schedule", f"spec.schedules[{n}]", 1)
+                                ) from exc
+        entries.append(Entry(entry.name, entry, rule))
+    return Timing(tuple(entries))
