@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +13,8 @@ from bulletin.api.runnerpod import RunnerPod
 from bulletin.api.runrequest import RunOptions
 from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin_operator import builders
+from bulletin.timing import compile_timing
+from bulletin_operator import builders, owned
 
 GOLDEN = Path(__file__).parent / "golden"
 OWNER = builders.Owner(name="weekly-usage", namespace="analytics", uid="1111-2222")
@@ -65,6 +67,12 @@ PLACED = ReportScheduleSpec.model_validate({
 })
 OWNER_LISTED = builders.Owner(name="weekly-usage", namespace="analytics", uid="1111-2222",
                               allowed_domains="example.com")
+MULTI = ReportScheduleSpec.model_validate({
+    **SPEC.model_dump(by_alias=True, exclude_none=True, exclude={"single"}),
+    "schedules": [{"name": "emea", "daily": {"at": "09:00"}, "timeZone": "Europe/Berlin"},
+                  {"name": "amer", "weekly": {"days": ["MON", "FRI"], "at": "09:00"},
+                   "timeZone": "America/New_York", "staggerMinutes": 15}],
+})
 SETTINGS_LISTED = builders.RunnerSettings(image="example.org/bulletin-runner:test",
                                           allowed_domains="example.com,*.example.org")
 
@@ -88,6 +96,10 @@ def _check(name: str, obj: Any) -> None:
                                                              "0 9 * * 1")),
         ("cronjob-placed", lambda: builders.cronjob(OWNER, PLACED, SETTINGS_PLACED,
                                                     "0 9 * * 1")),
+        ("cronjobs-entries", lambda: owned.owned_objects(
+            OWNER, MULTI, SETTINGS,
+            compile_timing(MULTI, "analytics/weekly-usage", datetime(2026, 3, 1, tzinfo=UTC)
+                           ).crons())[3:]),
         ("serviceaccount", lambda: builders.service_account(OWNER)),
         ("role", lambda: builders.role(OWNER)),
         ("rolebinding", lambda: builders.role_binding(OWNER)),

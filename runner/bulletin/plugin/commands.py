@@ -40,13 +40,13 @@ def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
     obj = kube.get(name)
     reference = after or datetime.now(UTC)
     try:
-        rule = rule_for(obj, reference)
+        timing = rule_for(obj, reference)
     except ScheduleError as exc:
         raise PluginError(f"error: {name}: {exc}") from exc
     if (obj.get("spec") or {}).get("suspend"):
         print(f"Warning: {name} is suspended (spec.suspend): these runs start only after"
               f" `kubectl bulletin resume {name}`", file=sys.stderr)
-    runs = upcoming(rule, reference, count)
+    runs = upcoming(timing, reference, count)
     if output in ("json", "yaml"):
         dump(next_records(runs), output)
     elif not runs:

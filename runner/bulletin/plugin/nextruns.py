@@ -1,5 +1,6 @@
 """`kubectl bulletin next`: upcoming run times from the schedule math the operator and runner use
-(bulletin.schedule: presets, cron, weekdaysOnly, skipDates, stagger, DST resolution)."""
+(bulletin.schedule: presets, cron, weekdaysOnly, skipDates, stagger, DST resolution), merged
+over the entries of spec.schedules, each in its own time zone."""
 
 from __future__ import annotations
 
@@ -12,9 +13,10 @@ from pydantic import ValidationError
 
 from bulletin.api.base import rfc3339
 from bulletin.api.errors import describe
-from bulletin.api.schedule import Schedule
+from bulletin.api.schedule import Schedule, ScheduleEntry
 from bulletin.plugin.tables import human_duration, render
 from bulletin.schedule import Rule, ScheduleError, compile_rule
+from bulletin.timing import Entry, Timing
 
 HEADERS = ("LOCAL", "UTC OFFSET", "UTC", "IN", "DST")
 
@@ -27,21 +29,34 @@ class NextRun:
     utc: datetime
     local: datetime
     shift: tuple[timedelta, timedelta] | None
+    entry: str | None = None  # the spec.schedules entry
 
 
-def rule_for(obj: Mapping[str, Any], now: datetime) -> Rule:
-    """The compiled schedule of a ReportSchedule object, or ScheduleError naming the field."""
-    raw = (obj.get("spec") or {}).get("schedule") or {}
-    try:
-        schedule = Schedule.model_validate(raw)
-    except ValidationError as exc:
-        raise ScheduleError(describe(exc, root="spec.schedule")) from exc
+def rule_for(obj: Mapping[str, Any], now: datetime) -> Timing:
+    """The compiled schedules of a ReportSchedule object, or ScheduleError naming the field."""
+    spec = obj.get("spec") or {}
     meta = obj["metadata"]
-    return compile_rule(schedule, f"{meta['namespace']}/{meta['name']}", now)
+    key = f"{meta['namespace']}/{meta['name']}"
+    if spec.get("schedules") is None:
+        try:
+            schedule = Schedule.model_validate(spec.get("schedule") or {})
+        except ValidationError as exc:
+            raise ScheduleError(describe(exc, root="spec.schedule")) from exc
+        return Timing((Entry(None, schedule, compile_rule(schedule, key, now)),))
+    entries = []
+    for n, raw in enumerate(spec["schedules"]):
+        try:
+            entry = ScheduleEntry.model_validate(raw)
+            entries.append(Entry(entry.name, entry, compile_rule(entry, key, now)))
+        except ValidationError as exc:
+            raise ScheduleError(describe(exc, root=f"spec.schedules[{n}]")) from exc
+        except ScheduleError as exc:
+            raise ScheduleError(str(exc).replace("spec.schedule", f"spec.schedules[{n}]", 1)
+                                ) from exc
+    return Timing(tuple(entries))
 
 
-def upcoming(rule: Rule, after: datetime, count: int) -> list[NextRun]:
-    """The next ``count`` intended runs strictly after ``after``."""
+def _upcoming(rule: Rule, after: datetime, count: int, entry: str | None) -> list[NextRun]:
     runs: list[NextRun] = []
     offset = after.astimezone(rule.tz).utcoffset()
     when = after
@@ -49,9 +64,16 @@ def upcoming(rule: Rule, after: datetime, count: int) -> list[NextRun]:
         local = instant.astimezone(rule.tz)
         new = local.utcoffset()
         shift = (offset, new) if offset is not None and new is not None and new != offset else None
-        runs.append(NextRun(utc=instant, local=local, shift=shift))
+        runs.append(NextRun(utc=instant, local=local, shift=shift, entry=entry))
         offset, when = new, instant
     return runs
+
+
+def upcoming(timing: Timing, after: datetime, count: int) -> list[NextRun]:
+    """The next ``count`` intended runs strictly after ``after``, of every entry, in time
+    order; a DST mark compares with the previous run of the same entry."""
+    runs = [r for e in timing.entries for r in _upcoming(e.rule, after, count, e.name)]
+    return sorted(runs, key=lambda r: (r.utc, r.entry or ""))[:count]
 
 
 def offset_text(offset: timedelta | None) -> str:
@@ -72,11 +94,15 @@ def next_table(runs: Sequence[NextRun], reference: datetime) -> str:
              f"{r.utc.astimezone(UTC):%Y-%m-%d %H:%M}Z",
              f"in {human_duration((r.utc - reference).total_seconds())}", shift_text(r))
             for r in runs]
+    if any(r.entry for r in runs):  # spec.schedules: which entry runs
+        return render(("ENTRY", *HEADERS),
+                      [(r.entry or "", *row) for r, row in zip(runs, rows, strict=True)])
     return render(HEADERS, rows)
 
 
 def next_records(runs: Sequence[NextRun]) -> list[dict[str, Any]]:
     """The upcoming runs for -o json|yaml."""
     return [{"time": rfc3339(r.utc), "localTime": r.local.isoformat(),
-             "utcOffset": offset_text(r.local.utcoffset()), "offsetChanged": r.shift is not None}
+             "utcOffset": offset_text(r.local.utcoffset()), "offsetChanged": r.shift is not None,
+             **({"entry": r.entry} if r.entry else {})}
             for r in runs]

@@ -31,6 +31,20 @@ def schedule_text(schedule: Mapping[str, Any]) -> str:
     return text + (" weekdays" if schedule.get("weekdaysOnly") else "")
 
 
+def schedules_text(spec: Mapping[str, Any]) -> str:
+    """spec.schedule, or each spec.schedules entry as "name: text", in a few words."""
+    entries = spec.get("schedules")
+    if not entries:
+        return schedule_text(spec.get("schedule") or {})
+    return "; ".join(f"{e.get('name')}: {schedule_text(e)}" for e in entries)
+
+
+def zones_text(spec: Mapping[str, Any]) -> str:
+    """The time zone of spec.schedule, or of each spec.schedules entry."""
+    entries = spec.get("schedules") or [spec.get("schedule") or {}]
+    return ",".join(dict.fromkeys(str(e.get("timeZone") or "UTC") for e in entries))
+
+
 def condition(obj: Mapping[str, Any], type_: str) -> str | None:
     """The status ("True", "False", "Unknown") of a condition, or None if absent."""
     for cond in (obj.get("status") or {}).get("conditions") or []:
@@ -52,14 +66,14 @@ def row(obj: Mapping[str, Any], now: datetime, *, namespace: bool, wide: bool) -
     """One schedule's cells."""
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
     last = status.get("lastRun") or {}
-    cells = [meta["name"], schedule_text(spec.get("schedule") or {}),
+    cells = [meta["name"], schedules_text(spec),
              condition(obj, "Ready") or "Unknown", result(last) if last else NONE,
              age(last.get("startTime"), now), next_run(obj, now),
              str(status.get("consecutiveFailures") or 0), age(meta.get("creationTimestamp"), now)]
     if namespace:
         cells.insert(0, meta.get("namespace", ""))
     if wide:
-        cells += [(spec.get("schedule") or {}).get("timeZone") or "UTC",
+        cells += [zones_text(spec),
                   str(bool(spec.get("suspend"))).lower(), status.get("cronJobName") or NONE,
                   age(status.get("lastSuccessTime"), now)]
     return cells
