@@ -25,6 +25,10 @@ def _apply(cluster: Cluster, namespace: str, manifest: dict[str, object]) -> tup
         ({"datasets": [{"name": "a", "query": "SELECT 1"}, {"name": "a", "query": "SELECT 2"}]},
          "spec.datasets: dataset names must be unique"),
         ({"formats": ["docx"]}, "spec.formats[0]"),
+        ({"schedules": [{"name": "eu", "cron": "0 9 * * *"}]},
+         "spec.schedule and spec.schedules: set exactly one of them"),
+        ({"schedules": [{"name": "eu", "cron": "0 9 * * *"}, {"name": "eu", "cron": "0 8 * * *"}]},
+         "spec.schedules: entry names must be unique"),
     ],
 )
 def test_bad_manifest_is_rejected_with_the_field(
@@ -48,6 +52,8 @@ def test_good_manifest_is_accepted_with_defaults(cluster: Cluster, namespace: st
 def test_kubectl_explain_teaches_the_api(cluster: Cluster) -> None:
     out = cluster.kubectl("explain", "reportschedule.spec.schedule.timeZone").stdout
     assert "IANA time zone" in out
+    out = cluster.kubectl("explain", "reportschedule.spec.schedules.name").stdout
+    assert "unique in spec.schedules" in out
 
 
 def _served_names(cluster: Cluster) -> dict[str, set[str]]:
