@@ -115,8 +115,9 @@ def interval_seconds(namespace: str, name: str, schedule: Mapping[str, Any],
 def schedule_samples(spec: Mapping[str, Any], status: Mapping[str, Any],
                      interval: float | None) -> tuple[Sample, ...]:
     """The per-schedule series of one snapshot (``interval`` from interval_seconds)."""
-    schedule = spec.get("schedule") or {}
-    zone = str(schedule.get("timeZone") or "UTC") if isinstance(schedule, Mapping) else "UTC"
+    entries = spec.get("schedules") or [spec.get("schedule") or {}]  # each with its zone
+    zone = ",".join(dict.fromkeys(str(e.get("timeZone") or "UTC") if isinstance(e, Mapping)
+                                  else "UTC" for e in entries))
     paused = bool(spec.get("suspend")) or _condition_true(status, "Paused")
     out = [
         Sample(NAMES["info"], (str(status.get("schedule") or ""), zone), 1.0),
