@@ -115,9 +115,12 @@ def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.
     running = model.model_copy(update={"suspend": True}) if paused else model
     adapter.ensure(owned.owned_objects(owner, running, runner_settings(), timing.crons()),
                    owner.uid, new=new)
-    adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
-                           builders.short_name(owner.name, 63), owner.uid,
-                           keep=set(owned.cronjob_names(owner, model)))
+    names = owned.cronjob_names(owner, model)
+    # A single schedule's CronJob keeps its name: look for others to delete only with
+    # spec.schedules, or when status names other CronJobs (e.g. after a switch).
+    if model.schedules is not None or status.get("cronJobName") not in (None, ", ".join(names)):
+        adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
+                               builders.short_name(owner.name, 63), owner.uid, keep=set(names))
     return model, timing, paused, failures
 
 

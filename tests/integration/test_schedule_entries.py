@@ -74,3 +74,10 @@ def test_each_entry_has_its_cronjob_and_runs_record_their_entry(
     assert set(left) == {"multi-amer", "multi-apac"}
     assert left["multi-amer"].metadata.uid == amer_uid
     assert cluster.get_rs(namespace, "multi")["status"]["cronJobName"] == "multi-amer"
+
+    # Back to a single schedule: its CronJob replaces the entries'.
+    cluster.patch_rs(namespace, "multi", {"spec": {"schedules": None, "schedule": {
+        "cron": "0 6 * * *", "timeZone": "Asia/Tokyo"}}})
+    wait_for(lambda: set(_cronjobs(cluster, namespace, "multi")) == {"multi", "multi-apac"},
+             "the single schedule's CronJob alone", explain=lambda: cluster.diagnose(namespace))
+    assert cluster.cronjob(namespace, "multi").spec.time_zone == "Asia/Tokyo"
