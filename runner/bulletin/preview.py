@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -17,6 +18,7 @@ from pydantic import ValidationError
 
 from bulletin.api.errors import describe
 from bulletin.api.spec import KIND, ReportScheduleSpec
+from bulletin.assembly.burst import Recipient, recipients, report_spec
 from bulletin.assembly.plan import ReportError
 from bulletin.period import Period, compute
 from bulletin.report import BuiltReport, build_report
@@ -98,18 +100,23 @@ class Progress:
 
 
 def write_email(built: BuiltReport, spec: ReportScheduleSpec, out: Path, *, name: str,
-                namespace: str, period: Period) -> list[Path]:
-    """What would have been sent: email.eml (the whole message), email.html and email.txt."""
+                namespace: str, period: Period, recipient: Recipient | None = None
+                ) -> list[Path]:
+    """What would have been sent: email.eml (the whole message), email.html and email.txt;
+    for a burst, ``recipient``'s."""
     from bulletin.deliver.compose import compose
     from bulletin.deliver.content import template_vars
     from bulletin.deliver.email import build_message
 
     target = spec.delivery.email
     to, cc, bcc = (list(target.to), list(target.cc), list(target.bcc)) if target else ([], [], [])
+    variables = template_vars(title=spec.report.title or name, namespace=namespace,
+                              schedule=name, run_id="preview", period=period, report=built)
+    if recipient is not None:
+        to = [recipient.address]
+        variables["recipient"] = {"address": recipient.address, **recipient.params}
     letter = compose(spec, built.email, to=to, cc=cc, attachments=built.artifacts,
-                     subject_vars=template_vars(
-                         title=spec.report.title or name, namespace=namespace, schedule=name,
-                         run_id="preview", period=period, report=built))
+                     subject_vars=variables)
     subject = letter.subject
     msg = build_message(letter)
     written = [out / "email.eml"]
@@ -164,13 +171,39 @@ def main(argv: Sequence[str]) -> int:
              f" formats {', '.join(spec.formats)}")
     args.out.mkdir(parents=True, exist_ok=True)
     try:
-        built = build_report(spec, schedule_name=name, namespace=namespace, period=period,
-                             db_url=args.data_url, outdir=args.out, templates_dir=args.templates,
-                             sample=sample, progress=progress)
+        if spec.delivery.burst is None:
+            files = preview_one(spec, args, args.out, name=name, namespace=namespace,
+                                period=period, sample=sample, progress=progress)
+        else:
+            files = []
+            found = recipients(spec, period, args.data_url, sample)
+            progress(f"burst: {len(found)} recipient(s), one folder each")
+            for n, recipient in enumerate(found, 1):
+                files += preview_one(report_spec(spec), args, args.out / folder(n, recipient),
+                                     name=name, namespace=namespace, period=period,
+                                     sample=sample, progress=progress, recipient=recipient)
     except ReportError as exc:
         print(f"bulletin preview: the run would fail: {exc}", file=sys.stderr)
         return 1
-    files = [a.path for a in built.artifacts] + write_email(
-        built, spec, args.out, name=name, namespace=namespace, period=period)
     progress("wrote " + ", ".join(str(p) for p in files))
     return 0
+
+
+def folder(n: int, recipient: Recipient) -> str:
+    """A burst recipient's folder: its position and address, safe as a file name."""
+    safe = re.sub(r"[^A-Za-z0-9@._-]", "_", recipient.address)[:100].lstrip(".")
+    return f"{n:04d}-{safe or 'no-address'}"
+
+
+def preview_one(spec: ReportScheduleSpec, args: argparse.Namespace, out: Path, *, name: str,
+                namespace: str, period: Period, sample: Mapping[str, Any] | None,
+                progress: Progress, recipient: Recipient | None = None) -> list[Path]:
+    """Render one report (a burst recipient's, with their parameters) and its email into
+    ``out``; the files written."""
+    out.mkdir(parents=True, exist_ok=True)
+    built = build_report(spec, schedule_name=name, namespace=namespace, period=period,
+                         db_url=args.data_url, outdir=out, templates_dir=args.templates,
+                         sample=sample, progress=progress,
+                         params=recipient.params if recipient else None)
+    return [a.path for a in built.artifacts] + write_email(
+        built, spec, out, name=name, namespace=namespace, period=period, recipient=recipient)

@@ -43,15 +43,18 @@ class BuiltReport:
 def build_report(spec: ReportScheduleSpec, *, schedule_name: str, namespace: str, period: Period,
                  db_url: str | None, outdir: Path, templates_dir: Path | None,
                  sample: Mapping[str, Any] | None = None,
-                 progress: Progress | None = None) -> BuiltReport:
+                 progress: Progress | None = None,
+                 params: Mapping[str, Any] | None = None) -> BuiltReport:
     """Query, render every format of ``spec.formats`` into ``outdir``, and compose the email.
 
     ``sample`` replaces the database: ``{"datasets": {name: rows}, "previous": {name: rows}}``
     where rows are a list of mappings (column -> value), or ``{"columns": [...], "rows":
-    iterable of sequences}``. Raises ReportError.
+    iterable of sequences}``. ``params`` are bound in every query besides the period's (a burst
+    recipient's); sample rows are then only those whose columns match them. Raises
+    ReportError.
     """
     plan = Plan(spec, schedule_name, namespace, period, db_url, outdir, templates_dir, sample,
-                progress)
+                progress, params)
     try:
         return _build(plan)
     except TemplateFailure as exc:

@@ -32,6 +32,7 @@ from bulletin.schedule import ScheduleError, compile_rule, zone
 
 if TYPE_CHECKING:
     from bulletin.api.client import Kube
+    from bulletin.ledger import Ledger
     from bulletin.report import BuiltReport
 
 log = logging.getLogger("bulletin.runner")
@@ -76,6 +77,9 @@ def execute(
                                 QueryLimits.of(spec.source))
     except GateError as exc:
         raise RunFailed(str(exc)) from exc
+    ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
+    if skip is None and spec.delivery.burst is not None:
+        return execute_burst(ctx, spec, record, period, url, ledger)
     if skip is None:
         report = produce(ctx, spec, period, url)
         record.rows, record.bytes = report.rows, report.bytes
@@ -83,10 +87,42 @@ def execute(
     if skip is not None:
         record.result, record.message = RunResult.SKIPPED, f"delivery skipped: {skip}"
         return
-    ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
     record.deliveries = deliver_all(spec, ctx, report, ledger, period)
     record.recipients = sorted({r for d in record.deliveries for r in d.recipients})
     record.result, record.message = run_result(record.deliveries)
+
+
+def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period,
+                  url: str, ledger: Ledger) -> None:
+    """A burst: one report per recipient of spec.delivery.burst, each sent once. A test send
+    (run-now --to) sends the first recipient's report to the --to addresses instead."""
+    from bulletin.assembly.burst import Recipient, recipients, report_spec
+    from bulletin.assembly.plan import ReportError
+    from bulletin.deliver.burst import TARGET, burst_result, deliver_burst
+    from bulletin.report import build_report
+
+    templates = ctx.env.get(podenv.TEMPLATES_DIR)
+    reports = report_spec(spec)
+
+    def build(recipient: Recipient, outdir: Path) -> BuiltReport:
+        return build_report(reports, schedule_name=ctx.schedule, namespace=ctx.namespace,
+                            period=period, db_url=url, outdir=outdir, params=recipient.params,
+                            templates_dir=Path(templates) if templates else None)
+
+    try:
+        found = recipients(spec, period, url)
+        if ctx.options.to and found:
+            found = [Recipient(address, found[0].params) for address in ctx.options.to]
+        if not found:
+            record.result = RunResult.SKIPPED
+            record.message = "delivery skipped: the burst dataset returned no recipients"
+            return
+        record.deliveries, record.rows, record.bytes = deliver_burst(
+            spec, ctx, period, ledger, found, build)
+    except ReportError as exc:
+        raise RunFailed(str(exc)) from exc
+    email = next(d for d in record.deliveries if d.target == TARGET)
+    record.result, record.message = burst_result(email)
 
 
 def resolve_period(

@@ -37,7 +37,8 @@ Address = Annotated[
 
 
 class EmailDelivery(ApiModel):
-    """Send the report by email over SMTP: one message to every recipient."""
+    """Send the report by email over SMTP: one message to every recipient (with burst: one
+    message per burst recipient, and to, cc and bcc stay empty)."""
 
     smtp_secret_ref: Annotated[
         SecretRef,
@@ -46,7 +47,11 @@ class EmailDelivery(ApiModel):
               ' address, e.g. "Reports <reports@example.com>") and ca (PEM of a private CA'
               " that signed the server's certificate)."),
     ]
-    to: Annotated[list[Address], Field(min_length=1, max_length=100, description="Recipients.")]
+    to: Annotated[
+        list[Address],
+        Field(max_length=100, description="Recipients; required unless delivery.burst is set,"
+              " which takes the recipients from a dataset."),
+    ] = []
     cc: Annotated[list[Address], Field(max_length=100, description="Cc recipients.")] = []
     bcc: Annotated[
         list[Address],
@@ -211,6 +216,50 @@ class Storage(ApiModel):
     ] = 604800
 
 
+MAX_BURST_RECIPIENTS = 1000
+
+
+class Burst(ApiModel):
+    """One report per recipient, each with only their rows ("bursting").
+
+    The rows of the burst dataset are the recipients: the address column holds the email
+    address and every other column is a parameter. Every other dataset runs once per recipient
+    with those parameters bound by name (a column region is :region in the queries; values are
+    bound, never pasted into the SQL), and the recipient gets their own report by email. A
+    burst delivers by email only: webhooks, Slack, Teams and storage are refused with it, since
+    every recipient's report holds rows only they may see. Each recipient gets the report at
+    most once per run, also when the run is retried; status counts recipients Sent, Failed and
+    Skipped (by the data gates, e.g. gates.skipIfEmpty) instead of listing them.
+    """
+
+    dataset: Annotated[
+        str,
+        Field(pattern=DNS_LABEL, max_length=63,
+              description="Name of the dataset whose rows are the recipients (one of"
+              " spec.datasets; it is not part of the reports)."),
+    ]
+    address_column: Annotated[
+        str,
+        Field(min_length=1, max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+              description="Column of the burst dataset with the email address (default"
+              " email). Every other column is a query parameter of the same name."),
+    ] = "email"
+    max_recipients: Annotated[
+        int,
+        Field(ge=1, le=MAX_BURST_RECIPIENTS,
+              description="Most recipients a run may have (default 500, at most"
+              f" {MAX_BURST_RECIPIENTS}); a burst dataset with more rows fails the run before"
+              " anything is sent."),
+    ] = 500
+
+
+BURST_TARGETS = ("spec.delivery.burst sends email only (every report holds one recipient's"
+                 " rows): remove webhooks, slack, teams and storage, or remove burst")
+BURST_ADDRESSES = ("spec.delivery.burst takes the recipients from its dataset: leave"
+                   " email.to, cc and bcc empty")
+NO_RECIPIENTS = "spec.delivery.email.to: set at least one recipient (or set delivery.burst)"
+
+
 class Delivery(ApiModel):
     """Where the report goes. Set at least one target: email, webhooks, slack or teams.
 
@@ -232,6 +281,24 @@ class Delivery(ApiModel):
                     "rule": "!has(self.webhooks)"
                     " || self.webhooks.all(w, self.webhooks.exists_one(v, v.name == w.name))",
                     "message": "spec.delivery.webhooks: names must be unique",
+                },
+                {
+                    "rule": "has(self.burst) || !has(self.email)"
+                    " || (has(self.email.to) && size(self.email.to) > 0)",
+                    "message": NO_RECIPIENTS,
+                },
+                {
+                    "rule": "!has(self.burst) || (has(self.email) && !has(self.slack)"
+                    " && !has(self.teams) && !has(self.storage)"
+                    " && (!has(self.webhooks) || size(self.webhooks) == 0))",
+                    "message": BURST_TARGETS,
+                },
+                {
+                    "rule": "!has(self.burst) || !has(self.email)"
+                    " || ((!has(self.email.to) || size(self.email.to) == 0)"
+                    " && (!has(self.email.cc) || size(self.email.cc) == 0)"
+                    " && (!has(self.email.bcc) || size(self.email.bcc) == 0))",
+                    "message": BURST_ADDRESSES,
                 },
             ]
         }
@@ -264,6 +331,11 @@ class Delivery(ApiModel):
     retry: Annotated[
         Retry, Field(description="Retries of transient failures within a run.")
     ] = Retry()
+    burst: Annotated[
+        Burst | None,
+        Field(description="One report per recipient, each with only their rows: the"
+              " recipients and their query parameters come from a dataset (email only)."),
+    ] = None
 
     @model_validator(mode="after")
     def _targets(self) -> Delivery:
@@ -274,4 +346,13 @@ class Delivery(ApiModel):
         names = [w.name for w in self.webhooks]
         if len(names) != len(set(names)):
             raise ValueError("spec.delivery.webhooks: names must be unique")
+        email = self.email
+        if self.burst is None:
+            if email is not None and not email.to:
+                raise ValueError(NO_RECIPIENTS)
+            return self
+        if email is None or self.webhooks or self.slack or self.teams or self.storage:
+            raise ValueError(BURST_TARGETS)
+        if email.to or email.cc or email.bcc:
+            raise ValueError(BURST_ADDRESSES)
         return self

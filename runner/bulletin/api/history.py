@@ -18,6 +18,9 @@ _FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
 # the spec's historyLimit and the number of recipients.
 HISTORY_BUDGET = 400 * 1024
 HISTORY_LIMIT: int = ReportScheduleSpec.model_fields["history_limit"].default
+# A burst's ledger (deliveries[].burst.sentKeys, up to 13 bytes per recipient) matters only
+# while its run may still be retried: older entries keep the counts and drop the keys.
+BURST_LEDGERS_KEPT = 3
 
 
 class StatusError(RuntimeError):
@@ -123,6 +126,16 @@ def _slimmed(entry: dict[str, Any]) -> dict[str, Any]:
     return slim
 
 
+def _without_ledger(entry: dict[str, Any]) -> dict[str, Any]:
+    """An entry whose burst records keep their counts but not their sent keys."""
+    records = entry.get("deliveries") or []
+    if not any((d.get("burst") or {}).get("sentKeys") for d in records):
+        return entry
+    return {**entry, "deliveries": [
+        {**d, "burst": {k: v for k, v in d["burst"].items() if k != "sentKeys"}}
+        if d.get("burst") else d for d in records]}
+
+
 def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Delivery records of a run across its tries: a retried run must not forget what an
     earlier try sent (new records win per target; the rest are kept)."""
@@ -146,7 +159,9 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int,
     # (timestamps have second precision; the sort is stable).
     history.insert(0, entry)
     history.sort(key=lambda h: h.get("startTime") or "", reverse=True)
-    history, dropped = within_budget(history[:limit])
+    history = history[:BURST_LEDGERS_KEPT] + [_without_ledger(h)
+                                              for h in history[BURST_LEDGERS_KEPT:limit]]
+    history, dropped = within_budget(history)
     if dropped and on_trim is not None:
         on_trim(dropped)
     latest = history[0]

@@ -26,6 +26,9 @@ KIND = "ReportSchedule"
 PLURAL = "reportschedules"
 ONE_SCHEDULE = "spec.schedule and spec.schedules: set exactly one of them"
 UNIQUE_ENTRIES = "spec.schedules: entry names must be unique"
+BURST_DATASET = ("spec.delivery.burst.dataset: name one of spec.datasets, and keep at least"
+                 " one other dataset for the reports")
+
 
 class Source(ApiModel):
     """Where the data comes from."""
@@ -79,6 +82,11 @@ class ReportScheduleSpec(ApiModel):
                     "rule": "!has(self.schedules)"
                     " || self.schedules.all(s, self.schedules.exists_one(t, t.name == s.name))",
                     "message": UNIQUE_ENTRIES,
+                },
+                {
+                    "rule": "!has(self.delivery.burst) || (size(self.datasets) > 1"
+                    " && self.datasets.exists(d, d.name == self.delivery.burst.dataset))",
+                    "message": BURST_DATASET,
                 },
                 {
                     "rule": "!has(self.notifications) || !has(self.notifications.onFailure)"
@@ -179,6 +187,14 @@ class ReportScheduleSpec(ApiModel):
             return None
         return self.model_copy(update={"schedules": [entry, *(
             e for e in self.schedules or [] if e is not entry)]})
+
+    @model_validator(mode="after")
+    def _burst_dataset(self) -> ReportScheduleSpec:
+        burst = self.delivery.burst
+        if burst is not None and (len(self.datasets) < 2 or burst.dataset not in
+                                  [d.name for d in self.datasets]):
+            raise ValueError(BURST_DATASET)
+        return self
 
     def period_kind(self) -> PeriodKind:
         """The configured period, or the one the schedule implies."""

@@ -42,6 +42,32 @@ class Condition(ApiModel):
     ] = None
 
 
+BURST_FAILURES_SHOWN = 10
+
+
+class BurstProgress(ApiModel):
+    """A burst's recipients by outcome (counts, not lists: a burst may have a thousand)."""
+
+    recipients: Annotated[int, Field(description="Recipients the burst dataset returned.")] = 0
+    sent: Annotated[int, Field(description="Recipients whose report was Sent.")] = 0
+    failed: Annotated[int, Field(description="Recipients whose report could not be sent.")] = 0
+    skipped: Annotated[
+        int, Field(description="Recipients whose report the data gates skipped (e.g. empty,"
+                   " with gates.skipIfEmpty).")
+    ] = 0
+    failures: Annotated[
+        list[str],
+        Field(max_length=BURST_FAILURES_SHOWN,
+              description=f"The first {BURST_FAILURES_SHOWN} failures, as address: error."),
+    ] = []
+    sent_keys: Annotated[
+        list[str],
+        Field(description="The ledger of this run: a short hash of every recipient (address"
+              " and parameters) already Sent, so a retried run sends only to the others. Kept"
+              " on the newest runs only."),
+    ] = []
+
+
 class DeliveryRecord(ApiModel):
     """What happened to one delivery target in a run, updated as it happens."""
 
@@ -75,6 +101,10 @@ class DeliveryRecord(ApiModel):
               " files a link points to."),
     ] = []
     error: Annotated[str | None, Field(description="Last error, if any.")] = None
+    burst: Annotated[
+        BurstProgress | None,
+        Field(description="With delivery.burst (email target): recipients by outcome."),
+    ] = None
 
 
 class RunRecord(ApiModel):
@@ -107,7 +137,11 @@ class RunRecord(ApiModel):
     ] = None
     rows: Annotated[int, Field(description="Data rows in the report.")] = 0
     bytes: Annotated[int, Field(description="Total size of the report files.")] = 0
-    recipients: Annotated[list[str], Field(description="Who received the report.")] = []
+    recipients: Annotated[
+        list[str],
+        Field(description="Who received the report (a burst counts its recipients in"
+              " deliveries[].burst instead)."),
+    ] = []
     deliveries: Annotated[
         list[DeliveryRecord], Field(description="Per-target delivery results.")
     ] = []

@@ -57,8 +57,10 @@ class Plan:
 
     def __init__(self, spec: ReportScheduleSpec, schedule_name: str, namespace: str,
                  period: Period, db_url: str | None, outdir: Path, templates_dir: Path | None,
-                 sample: Mapping[str, Any] | None, progress: Progress | None) -> None:
+                 sample: Mapping[str, Any] | None, progress: Progress | None,
+                 params: Mapping[str, Any] | None = None) -> None:
         self.spec, self.report = spec, spec.report
+        self.params: Mapping[str, Any] = params or {}  # a burst recipient's parameters
         self.schedule_name, self.namespace, self.period = schedule_name, namespace, period
         self.db_url, self.sample = db_url, sample
         self.outdir = outdir

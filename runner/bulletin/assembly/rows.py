@@ -31,15 +31,25 @@ def dataset_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any], *, pre
                  ) -> Iterator[tuple[list[str], Iterator[tuple[Any, ...]]]]:
     """The dataset's columns and rows, from the database or the sample data."""
     if plan.sample is not None:
-        yield sample_rows(plan.sample, dataset.name, previous)
+        columns, rows = sample_rows(plan.sample, dataset.name, previous)
+        yield columns, _matching(columns, rows, plan.params)
         return
     assert plan.db_url is not None
     try:
-        with run_query(plan.db_url, dataset.query, params, plan.spec.schedule.time_zone,
+        with run_query(plan.db_url, dataset.query, {**params, **plan.params},
+                       plan.spec.schedule.time_zone,
                        QueryLimits.of(plan.spec.source)) as result:
             yield result.columns, result.rows
     except QueryError as exc:
         raise ReportError(f"dataset {dataset.name!r}: query failed: {exc}") from exc
+
+
+def _matching(columns: Sequence[str], rows: Iterator[tuple[Any, ...]],
+              params: Mapping[str, Any]) -> Iterator[tuple[Any, ...]]:
+    """Sample rows for a burst recipient: those whose columns named like a parameter hold
+    its value (as text, since sample files and databases type values differently)."""
+    checks = [(columns.index(k), str(v)) for k, v in params.items() if k in columns]
+    return (r for r in rows if all(str(r[i]) == v for i, v in checks))
 
 
 def collect(plan: Plan, spool_dir: Path) -> tuple[
