@@ -3,11 +3,14 @@
 Options for delivery tests: ``security`` ("none", "starttls" or "tls", with a throw-away CA
 in ``tls.ca_pem``), ``users`` to require AUTH (``mechanisms`` limits what is offered, e.g.
 ["LOGIN"]), ``refuse(n)`` to answer the next n connections with 421 and hang up, and
-``reject`` to refuse some recipients with a given reply (e.g. {"x@y.z": "550 no such user"}).
+``reject`` to refuse some recipients with a given reply (e.g. {"x@y.z": "550 no such user"}),
+and ``hold(n)``: the n-th message waits at DATA until ``release()`` and is then refused (451),
+so a test can kill its sender mid-delivery without the held message counting as received.
 """
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import shutil
@@ -40,6 +43,9 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        if self.sink.take_hold():
+            await asyncio.get_running_loop().run_in_executor(None, self.sink.wait_release)
+            return "451 4.3.0 Held by the test and dropped"
         raw = envelope.original_content or envelope.content
         msg = email.message_from_bytes(raw, policy=email.policy.default)
         assert isinstance(msg, EmailMessage)
@@ -91,6 +97,10 @@ class MailSink:
         self.refused = 0
         self._refuse = 0
         self._lock = threading.Lock()
+        self._data_commands = 0
+        self._hold_at: int | None = None
+        self._held = threading.Event()
+        self._release = threading.Event()
         self.tls: ServerTls | None = None
         self._tls_dir: Path | None = None
         kwargs: dict[str, Any] = {"hostname": LISTEN, "port": self.port,
@@ -134,6 +144,29 @@ class MailSink:
             self.refused += 1
             return True
 
+    def hold(self, nth: int) -> None:
+        """Keep the ``nth`` message (1-based, counting DATA commands) waiting until release();
+        it is then refused, never received."""
+        with self._lock:
+            self._hold_at = nth
+
+    def take_hold(self) -> bool:
+        with self._lock:
+            self._data_commands += 1
+            hold = self._data_commands == self._hold_at
+        if hold:
+            self._held.set()
+        return hold
+
+    def wait_held(self, timeout: float) -> bool:
+        return self._held.wait(timeout)
+
+    def wait_release(self) -> None:
+        self._release.wait(300)
+
+    def release(self) -> None:
+        self._release.set()
+
     def add(self, rcpt: list[str], msg: EmailMessage, raw: bytes, session: Any = None) -> None:
         with self._lock:
             self.messages.append((rcpt, msg))
@@ -156,6 +189,7 @@ class MailSink:
         return self
 
     def stop(self) -> None:
+        self._release.set()
         self._controller.stop()
         if self._tls_dir is not None:
             shutil.rmtree(self._tls_dir, ignore_errors=True)
