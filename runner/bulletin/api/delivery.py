@@ -66,7 +66,8 @@ class EmailDelivery(ApiModel):
     subject: Annotated[
         str | None,
         Field(max_length=998, description="Subject, a Jinja2 template with title, schedule,"
-              " namespace, period (label, start, end), rows, kpis and runId; default the"
+              " namespace, period (label, start, end), rows, kpis, runId and, with burst,"
+              " recipient (address and parameters, e.g. recipient.region); default the"
               " report's subject (title and period)."),
     ] = None
 
