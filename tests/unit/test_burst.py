@@ -22,6 +22,7 @@ from bulletin.assembly.plan import ReportError
 from bulletin.cli import main
 from bulletin.deliver.burst import burst_result, deliver_burst
 from bulletin.report import BuiltReport, build_report
+from bulletin.run import execute_burst
 from delivery_support import PERIOD, context, no_sleep
 from devstack.mailsink import MailSink
 from doubles import MemoryLedger
@@ -229,3 +230,17 @@ def test_preview_renders_one_folder_per_recipient(tmp_path: Path) -> None:
         assert isinstance(msg, email.message.EmailMessage)
         assert msg["To"] == folder[5:]
         assert _amounts(msg) == amounts
+
+
+def test_a_test_send_gets_the_first_recipients_report(
+        db: str, sink: MailSink, tmp_path: Path) -> None:
+    spec = _spec()
+    record = RunRecord(run_id="weekly-29000000", trigger=Trigger.MANUAL,
+                       start_time=datetime(2026, 11, 23, 9, tzinfo=UTC))
+    ctx = context(_env(sink), tmp_path, to=["me@example.com"])
+    execute_burst(ctx, spec, record, PERIOD, db, MemoryLedger())
+    assert record.result is RunResult.SUCCEEDED, record.message
+    assert record.message == "burst: 1 recipients: 1 sent, 0 failed, 0 skipped"
+    [(rcpt, message)] = sink.messages
+    assert rcpt == ["me@example.com"]
+    assert _amounts(message) == ["300", "301", "302"]  # east's rows: first by address
