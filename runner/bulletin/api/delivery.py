@@ -8,6 +8,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 
 from bulletin.api.address import ADDRESS_HINT, ADDRESS_PATTERN, plain_address
 from bulletin.api.base import DATA_KEY, DNS_LABEL, OBJECT_NAME, ApiModel
+from bulletin.api.burst import BURST_RULES, Burst, burst_error
 
 MIB = 1024 * 1024
 
@@ -217,50 +218,6 @@ class Storage(ApiModel):
     ] = 604800
 
 
-MAX_BURST_RECIPIENTS = 1000
-
-
-class Burst(ApiModel):
-    """One report per recipient, each with only their rows ("bursting").
-
-    The rows of the burst dataset are the recipients: the address column holds the email
-    address and every other column is a parameter. Every other dataset runs once per recipient
-    with those parameters bound by name (a column region is :region in the queries; values are
-    bound, never pasted into the SQL), and the recipient gets their own report by email. A
-    burst delivers by email only: webhooks, Slack, Teams and storage are refused with it, since
-    every recipient's report holds rows only they may see. Each recipient gets the report at
-    most once per run, also when the run is retried; status counts recipients Sent, Failed and
-    Skipped (by the data gates, e.g. gates.skipIfEmpty) instead of listing them.
-    """
-
-    dataset: Annotated[
-        str,
-        Field(pattern=DNS_LABEL, max_length=63,
-              description="Name of the dataset whose rows are the recipients (one of"
-              " spec.datasets; it is not part of the reports)."),
-    ]
-    address_column: Annotated[
-        str,
-        Field(min_length=1, max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
-              description="Column of the burst dataset with the email address (default"
-              " email). Every other column is a query parameter of the same name."),
-    ] = "email"
-    max_recipients: Annotated[
-        int,
-        Field(ge=1, le=MAX_BURST_RECIPIENTS,
-              description="Most recipients a run may have (default 500, at most"
-              f" {MAX_BURST_RECIPIENTS}); a burst dataset with more rows fails the run before"
-              " anything is sent."),
-    ] = 500
-
-
-BURST_TARGETS = ("spec.delivery.burst sends email only (every report holds one recipient's"
-                 " rows): remove webhooks, slack, teams and storage, or remove burst")
-BURST_ADDRESSES = ("spec.delivery.burst takes the recipients from its dataset: leave"
-                   " email.to, cc and bcc empty")
-NO_RECIPIENTS = "spec.delivery.email.to: set at least one recipient (or set delivery.burst)"
-
-
 class Delivery(ApiModel):
     """Where the report goes. Set at least one target: email, webhooks, slack or teams.
 
@@ -283,24 +240,7 @@ class Delivery(ApiModel):
                     " || self.webhooks.all(w, self.webhooks.exists_one(v, v.name == w.name))",
                     "message": "spec.delivery.webhooks: names must be unique",
                 },
-                {
-                    "rule": "has(self.burst) || !has(self.email)"
-                    " || (has(self.email.to) && size(self.email.to) > 0)",
-                    "message": NO_RECIPIENTS,
-                },
-                {
-                    "rule": "!has(self.burst) || (has(self.email) && !has(self.slack)"
-                    " && !has(self.teams) && !has(self.storage)"
-                    " && (!has(self.webhooks) || size(self.webhooks) == 0))",
-                    "message": BURST_TARGETS,
-                },
-                {
-                    "rule": "!has(self.burst) || !has(self.email)"
-                    " || ((!has(self.email.to) || size(self.email.to) == 0)"
-                    " && (!has(self.email.cc) || size(self.email.cc) == 0)"
-                    " && (!has(self.email.bcc) || size(self.email.bcc) == 0))",
-                    "message": BURST_ADDRESSES,
-                },
+                *BURST_RULES,
             ]
         }
     )
@@ -348,12 +288,9 @@ class Delivery(ApiModel):
         if len(names) != len(set(names)):
             raise ValueError("spec.delivery.webhooks: names must be unique")
         email = self.email
-        if self.burst is None:
-            if email is not None and not email.to:
-                raise ValueError(NO_RECIPIENTS)
-            return self
-        if email is None or self.webhooks or self.slack or self.teams or self.storage:
-            raise ValueError(BURST_TARGETS)
-        if email.to or email.cc or email.bcc:
-            raise ValueError(BURST_ADDRESSES)
+        if error := burst_error(self.burst is not None, email=email.to if email else None,
+                                copies=bool(email and (email.cc or email.bcc)),
+                                others=bool(self.webhooks or self.slack or self.teams
+                                            or self.storage)):
+            raise ValueError(error)
         return self

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from itertools import islice
 from typing import Any
 
-from bulletin.api.delivery import MAX_BURST_RECIPIENTS, Burst
+from bulletin.api.burst import MAX_BURST_RECIPIENTS, Burst
 from bulletin.api.spec import Dataset, ReportScheduleSpec
 from bulletin.assembly.plan import ReportError
 from bulletin.assembly.rows import sample_rows
