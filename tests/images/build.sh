@@ -26,6 +26,15 @@ content_tag() {
   { echo "$2"; inputs "$1" | (cd "$REPO_DIR" && xargs -0 sha256sum); } | sha256sum | cut -c1-12
 }
 
+prune_old() {
+  local image="$1" name="$2" old
+  for old in $(ls -t "$IMAGE_CACHE/bulletin-$image-"*.tar 2>/dev/null | tail -n +4); do
+    rm -f "$old"
+    old="${old##*/bulletin-$image-}"
+    podman rmi -f "$name:${old%.tar}" >/dev/null 2>&1 || true
+  done
+}
+
 build_one() {
   local image="$1" base="$2" tag name archive
   tag="$(content_tag "$image" "$base")"
@@ -37,10 +46,9 @@ build_one() {
     timed "building $name:$tag" podman build -q --network host \
       -v /etc/ssl/certs:/etc/ssl/certs:ro --build-arg "BASE_IMAGE=$base" \
       -f "$REPO_DIR/Dockerfile.$image" -t "$name:$tag" "$REPO_DIR" >/dev/null
-    # Keep one build per image: older archives and content tags go (layers stay cached).
-    rm -f "$IMAGE_CACHE/bulletin-$image-"*.tar
-    podman images --format '{{.Repository}}:{{.Tag}}' "$name" \
-      | { grep -v -e ":$tag\$" -e ':dev$' || true; } | xargs -r podman rmi -f >/dev/null
+    # Keep the newest few builds per image (parallel checkouts each use their own); older
+    # archives and their content tags go (layers stay cached).
+    prune_old "$image" "$name"
     timed "saving $archive" podman save -q --format docker-archive -o "$archive.part" "$name:$tag"
     mv "$archive.part" "$archive"
   fi
