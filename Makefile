@@ -1,7 +1,8 @@
 # Bulletin: scheduled reports for Kubernetes. `make demo` and `make test` are the two commands;
 # both install and build what they need first (cached under ~/.cache/bulletin).
 PYTHON ?= python3
-export PYTHONPATH := $(CURDIR)/tests$(if $(PYTHONPATH),:$(PYTHONPATH))
+# This checkout's code first, whichever checkout the editable install points at.
+export PYTHONPATH := $(CURDIR)/runner:$(CURDIR)/operator:$(CURDIR)/tests$(if $(PYTHONPATH),:$(PYTHONPATH))
 LOCALKUBE_DIR ?= .localkube
 # Integration tests and the demo run inside a network namespace the harness creates, where the
 # API server, the node, the pods and the test servers meet (nothing can leave it).
