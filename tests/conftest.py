@@ -51,7 +51,7 @@ def cluster(tmp_path_factory: pytest.TempPathFactory, runner_image: str) -> Iter
         found = Cluster(plane.kubeconfig, plane.bin_dir / "kubectl", api, node, work)
         found.kubectl("apply", "--server-side", "-f", str(ROOT / "crds"))
         found.kubectl("wait", "--for=condition=Established", "--timeout=60s",
-                      "crd/reportschedules.bulletin.dev")
+                      "crd/reportschedules.bulletin.dev", "crd/reportcalendars.bulletin.dev")
         yield found
 
 

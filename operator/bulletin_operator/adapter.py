@@ -138,6 +138,19 @@ class Adapter:
         """Cache a namespace's annotations as a watch event shows them."""
         self._namespaces[namespace] = (time.monotonic(), dict(annotations))
 
+    def calendar(self, name: str, namespace: str) -> dict[str, Any] | None:
+        """A ReportCalendar (None when missing); read every time, so a new one counts at once."""
+        return self._api.request("GET", kubeapi.path("ReportCalendar", namespace, name))
+
+    def patch_status(self, namespace: str, name: str, status: dict[str, Any]) -> None:
+        """Merge ``status`` into a ReportSchedule's status (a deleted one is no error)."""
+        try:
+            client.CustomObjectsApi().patch_namespaced_custom_object_status(
+                GROUP, VERSION, namespace, PLURAL, name, {"status": status})
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+
     def schedules(self, namespace: str) -> list[dict[str, Any]]:
         """The ReportSchedules of a namespace, as plain dicts."""
         found = client.CustomObjectsApi().list_namespaced_custom_object(

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from bulletin.api import podenv
+from bulletin.api.calendar import CALENDAR_PLURAL, calendar_names
 from bulletin.api.runnerpod import RunnerPod
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, RunOptions
 from bulletin.api.schedule import CatchUp
@@ -111,21 +112,26 @@ def service_account(owner: Owner) -> dict[str, Any]:
     )
 
 
-def role(owner: Owner) -> dict[str, Any]:
-    """Least privilege for a run: read its own ReportSchedule, write its status, post Events."""
+def role(owner: Owner, spec: ReportScheduleSpec | None = None) -> dict[str, Any]:
+    """Least privilege for a run: read its own ReportSchedule (and the ReportCalendars its
+    schedules name, if any: those and no other), write its status, post Events."""
+    rules: list[dict[str, Any]] = [
+        {"apiGroups": [GROUP], "resources": [PLURAL],
+         "resourceNames": [owner.name], "verbs": ["get"]},
+        {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"],
+         "resourceNames": [owner.name], "verbs": ["get", "patch", "update"]},
+        {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
+    ]
+    calendars = calendar_names(spec) if spec is not None else []
+    if calendars:
+        rules.append({"apiGroups": [GROUP], "resources": [CALENDAR_PLURAL],
+                      "resourceNames": calendars, "verbs": ["get"]})
     return with_hash(
         {
             "apiVersion": "rbac.authorization.k8s.io/v1",
             "kind": "Role",
             "metadata": _metadata(owner, runner_account_name(owner)),
-            "rules": [
-                {"apiGroups": [GROUP], "resources": [PLURAL],
-                 "resourceNames": [owner.name], "verbs": ["get"]},
-                {"apiGroups": [GROUP], "resources": [f"{PLURAL}/status"],
-                 "resourceNames": [owner.name], "verbs": ["get", "patch", "update"]},
-                {"apiGroups": ["", "events.k8s.io"], "resources": ["events"],
-                 "verbs": ["create"]},
-            ],
+            "rules": rules,
         }
     )
 

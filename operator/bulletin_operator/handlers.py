@@ -6,6 +6,14 @@ from datetime import UTC, datetime
 from typing import Any, cast
 
 import kopf
+from bulletin.api.calendar import (
+    CALENDAR_PLURAL,
+    CalendarError,
+    DaysOff,
+    calendar_names,
+    from_object,
+    named_in,
+)
 from bulletin.api.client import load_credentials
 from bulletin.api.history import ended_runs
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
@@ -93,11 +101,18 @@ def _owner(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
                           allowed_domains=domains)
 
 
-def _check_references(adapter: Adapter, model: ReportScheduleSpec, namespace: str) -> None:
-    """Refuse a spec that names a Secret or ConfigMap its owner did not open to reports."""
+def _check_references(adapter: Adapter, model: ReportScheduleSpec,
+                      namespace: str) -> dict[str, DaysOff]:
+    """Refuse a spec that names a Secret or ConfigMap its owner did not open to reports, or a
+    ReportCalendar that is missing or invalid; the days off of the calendars it names."""
     for ref in references(model):
         if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
             raise Refused("ReferenceNotUsable", why)
+    try:
+        return {name: from_object(name, adapter.calendar(name, namespace))
+                for name in calendar_names(model)}
+    except CalendarError as exc:
+        raise Refused("CalendarNotUsable", str(exc)) from exc
 
 
 def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
@@ -109,7 +124,12 @@ def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.
         model, timing = parse(spec, meta)
     except ValueError as exc:
         raise Refused("InvalidSpec", str(exc)) from exc
-    _check_references(adapter, model, owner.namespace)
+    if calendars := _check_references(adapter, model, owner.namespace):
+        try:
+            model, timing = parse(spec, meta, calendars)
+        except ValueError as exc:
+            raise Refused("InvalidSpec", f"{exc} (with the days off of ReportCalendar"
+                          f" {', '.join(calendars)})") from exc
     paused, failures = pause_state(status, generation=meta["generation"],
                                    limit=model.notifications.pause_after_failures)
     running = model.model_copy(update={"suspend": True}) if paused else model
@@ -181,6 +201,26 @@ def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kop
             _apply(adapter, _owner(adapter, body.meta), body.meta, body.spec, body.status)
         except (Refused, NameConflict, Rejected, NamespaceTerminating) as exc:
             logger.info("%s/%s keeps its objects: %s", name, body.meta["name"], exc)
+
+
+@kopf.on.event(GROUP, VERSION, CALENDAR_PLURAL)
+def calendar_changed(namespace: str | None, name: str, memo: kopf.Memo, logger: kopf.Logger,
+                     **_: Any) -> None:
+    """A ReportCalendar appeared, changed or went: reconcile the schedules naming it, so a
+    schedule stalled on a missing calendar recovers (and nextRunTime follows the days off)."""
+    assert namespace is not None
+    adapter: Adapter = memo.adapter
+    for obj in adapter.schedules(namespace):
+        if name not in named_in(obj.get("spec") or {}):
+            continue
+        body, patch = kopf.Body(cast(kopf.RawBody, obj)), kopf.Patch()
+        args: dict[str, Any] = {"meta": body.meta, "spec": body.spec, "status": body.status,
+                                "patch": patch, "body": body, "memo": memo}
+        reconcile(**args)
+        if patch.get("status"):
+            adapter.patch_status(namespace, body.meta["name"], dict(patch["status"]))
+            logger.info("%s/%s reconciled after its ReportCalendar %s changed", namespace,
+                        body.meta["name"], name)
 
 
 def _condition(status: kopf.Status, type_: str) -> str | None:

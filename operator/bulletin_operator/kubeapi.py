@@ -22,6 +22,7 @@ PATHS = {
     "RoleBinding": ("/apis/rbac.authorization.k8s.io/v1", "rolebindings"),
     "CronJob": ("/apis/batch/v1", "cronjobs"),
     "Job": ("/apis/batch/v1", "jobs"),
+    "ReportCalendar": ("/apis/bulletin.dev/v1alpha1", "reportcalendars"),
 }
 # Plain JSON as the fallback: an API server that cannot transform still answers.
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"

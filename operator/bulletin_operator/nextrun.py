@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bulletin.api.base import rfc3339
+from bulletin.api.calendar import CALENDAR_PLURAL, CalendarError, from_object, named_in
 from bulletin.api.client import transient
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from kubernetes import client
@@ -25,9 +26,11 @@ log = logging.getLogger(__name__)
 
 
 def due_updates(
-    items: Iterable[Mapping[str, Any]], now: datetime
+    items: Iterable[Mapping[str, Any]], now: datetime,
+    calendars: Mapping[tuple[str, str], Mapping[str, Any]] | None = None,
 ) -> list[tuple[str, str, str | None]]:
-    """(namespace, name, new nextRunTime) for each valid schedule whose next run has passed."""
+    """(namespace, name, new nextRunTime) for each valid schedule whose next run has passed;
+    ``calendars`` by (namespace, name): the ReportCalendars whose days off the runs skip."""
     updates = []
     stamp = rfc3339(now)
     for obj in items:
@@ -36,8 +39,10 @@ def due_updates(
         if not status.get("schedule") or (due and due > stamp):
             continue
         try:
-            _model, timing = parse(obj.get("spec") or {}, meta)
-        except ValueError:
+            days = {n: from_object(n, (calendars or {}).get((meta["namespace"], n)))
+                    for n in named_in(obj.get("spec") or {})}
+            _model, timing = parse(obj.get("spec") or {}, meta, days)
+        except (ValueError, CalendarError):
             continue  # reconcile reports it as Stalled
         upcoming = timing.next_run(now)
         new = rfc3339(upcoming) if upcoming else None
@@ -65,7 +70,11 @@ class NextRunRefresher:
         """One pass; returns how many schedules were patched."""
         api = client.CustomObjectsApi()
         items = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
-        updates = due_updates(items, datetime.now(UTC))
+        calendars = {}
+        if any(named_in(i.get("spec") or {}) for i in items):
+            found = api.list_cluster_custom_object(GROUP, VERSION, CALENDAR_PLURAL)["items"]
+            calendars = {(c["metadata"]["namespace"], c["metadata"]["name"]): c for c in found}
+        updates = due_updates(items, datetime.now(UTC), calendars)
         for namespace, name, new in updates:
             try:
                 api.patch_namespaced_custom_object_status(

@@ -64,4 +64,4 @@ def owned_objects(
         cronjobs = [cronjob(owner, spec, s, schedule)]
     else:
         cronjobs = [entry_cronjob(owner, spec, s, cron, entry) for entry, cron in schedule.items()]
-    return [service_account(owner), role(owner), role_binding(owner), *cronjobs]
+    return [service_account(owner), role(owner, spec), role_binding(owner), *cronjobs]

@@ -86,7 +86,8 @@ def reconciled(
     reason: str = "InvalidSpec",
 ) -> dict[str, Any]:
     """The status fields to patch after a reconcile; empty when nothing changed. ``error``
-    with ``reason`` (InvalidSpec, NameConflict, Rejected, ReferenceNotUsable) is Stalled."""
+    with ``reason`` (InvalidSpec, NameConflict, Rejected, ReferenceNotUsable,
+    CalendarNotUsable) is Stalled."""
     conditions: Sequence[Mapping[str, Any]] = old.get("conditions") or []
     pause_message = (f"{failures} runs failed in a row; scheduled runs are paused. A successful"
                      " run now (kubectl bulletin run) or a spec change resumes them.")

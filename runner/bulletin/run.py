@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bulletin.api import logformat, podenv
+from bulletin.api.calendar import CalendarError, DaysOff, from_object
 from bulletin.api.errors import describe
 from bulletin.api.history import history_limit, last_success_period_end, with_run
 from bulletin.api.spec import ReportScheduleSpec
@@ -148,15 +149,31 @@ def trigger_of(ctx: RunContext, started: datetime) -> Trigger:
     return Trigger.CATCH_UP if ctx.trigger is Trigger.SCHEDULED and late else ctx.trigger
 
 
-def not_due(ctx: RunContext, spec: ReportScheduleSpec) -> str | None:
-    """Why a scheduled firing is not a run the schedule means (calendar rules, DST), if so."""
+def days_off(ctx: RunContext, spec: ReportScheduleSpec, kube: Kube) -> DaysOff | None:
+    """The ReportCalendar that spec.schedule.calendarRef names (None without one); RunFailed
+    when it is missing or invalid."""
+    ref = spec.schedule.calendar_ref
+    if ref is None:
+        return None
+    try:
+        return from_object(ref.name, kube.get_calendar(ctx.namespace, ref.name))
+    except CalendarError as exc:
+        raise RunFailed(str(exc)) from exc
+
+
+def not_due(ctx: RunContext, spec: ReportScheduleSpec, kube: Kube) -> str | None:
+    """Why a scheduled firing is not a run the schedule means (calendar rules, the
+    ReportCalendar's days off, DST), if so."""
     if ctx.trigger is not Trigger.SCHEDULED or ctx.scheduled_time is None:
         return None
     rule = compile_rule(spec.schedule, f"{ctx.namespace}/{ctx.schedule}", ctx.scheduled_time)
-    if rule.intended(ctx.scheduled_time):
-        return None
     local = ctx.scheduled_time.astimezone(rule.tz)
-    return f"{local:%Y-%m-%d %H:%M %Z} is not a run time of this schedule"
+    if not rule.intended(ctx.scheduled_time):
+        return f"{local:%Y-%m-%d %H:%M %Z} is not a run time of this schedule"
+    calendar = days_off(ctx, spec, kube)
+    if calendar is not None and (why := calendar.reason(local.date())):
+        return f"{local:%Y-%m-%d %H:%M %Z} is not a run time of this schedule: {why}"
+    return None
 
 
 def narrow(ctx: RunContext, spec: ReportScheduleSpec) -> ReportScheduleSpec | None:
@@ -232,7 +249,7 @@ def run(ctx: RunContext) -> int:
             return 0
         if spec.schedules is not None:
             record.schedule_entry = ctx.entry
-        if reason := not_due(ctx, spec):
+        if reason := not_due(ctx, spec, kube):
             log.info("skipped without side effects: %s", reason)
             return 0
         period = resolve_period(ctx, spec, obj.get("status") or {}, ctx.scheduled_time or started)

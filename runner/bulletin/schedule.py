@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from croniter import CroniterBadDateError, croniter
 
+from bulletin.api.calendar import DaysOff
 from bulletin.api.schedule import Occurrence, Schedule
 
 _CRON_DAYS = {"MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6, "SUN": 0}
@@ -212,8 +213,10 @@ def _check_cron(expr: str) -> None:
         )
 
 
-def compile_rule(schedule: Schedule, key: str, now: datetime) -> Rule:
-    """Compile ``schedule`` for the ReportSchedule ``key`` (namespace/name), or ScheduleError."""
+def compile_rule(schedule: Schedule, key: str, now: datetime,
+                 days_off: DaysOff | None = None) -> Rule:
+    """Compile ``schedule`` for the ReportSchedule ``key`` (namespace/name), or ScheduleError.
+    ``days_off``: the ReportCalendar that schedule.calendarRef names, when it was read."""
     tz = zone(schedule)
     if schedule.cron is not None:
         _check_cron(schedule.cron.replace("H", "0", 1) if schedule.cron.startswith("H") else
@@ -223,7 +226,8 @@ def compile_rule(schedule: Schedule, key: str, now: datetime) -> Rule:
     weekdays_only = schedule.weekdays_only
 
     def allow(d: date) -> bool:
-        return calendar_ok(d) and d not in skip and not (weekdays_only and d.weekday() >= 5)
+        return (calendar_ok(d) and d not in skip and not (weekdays_only and d.weekday() >= 5)
+                and (days_off is None or days_off.works(d)))
 
     rule = Rule(wall_cron=wall_cron, cronjob=_cronjob_cron(wall_cron, tz, now.year - 1),
                 tz=tz, allow=allow)

@@ -7,9 +7,11 @@ next run of any entry.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
 
+from bulletin.api.calendar import DaysOff
 from bulletin.api.schedule import Schedule
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.schedule import Rule, ScheduleError, compile_rule
@@ -56,15 +58,23 @@ class Timing:
         return min(found, default=None)
 
 
-def compile_timing(spec: ReportScheduleSpec, key: str, now: datetime) -> Timing:
+def _days_off(schedule: Schedule, calendars: Mapping[str, DaysOff] | None) -> DaysOff | None:
+    ref = schedule.calendar_ref
+    return None if ref is None or calendars is None else calendars.get(ref.name)
+
+
+def compile_timing(spec: ReportScheduleSpec, key: str, now: datetime,
+                   calendars: Mapping[str, DaysOff] | None = None) -> Timing:
     """Compile every schedule of ``spec`` for ``key`` (namespace/name), or ScheduleError
-    naming the entry. Every entry staggers by the same ``key``."""
+    naming the entry. Every entry staggers by the same ``key``; ``calendars`` (by name) are
+    the ReportCalendars whose days off the entries naming them skip, when read."""
     if spec.schedules is None:
-        return Timing((Entry(None, spec.schedule, compile_rule(spec.schedule, key, now)),))
+        rule = compile_rule(spec.schedule, key, now, _days_off(spec.schedule, calendars))
+        return Timing((Entry(None, spec.schedule, rule),))
     entries = []
     for n, entry in enumerate(spec.schedules):
         try:
-            rule = compile_rule(entry, key, now)
+            rule = compile_rule(entry, key, now, _days_off(entry, calendars))
         except ScheduleError as exc:
             raise ScheduleError(str(exc).replace("spec.schedule", f"spec.schedules[{n}]", 1)
                                 ) from exc

@@ -19,6 +19,11 @@ namespace, in a Role per namespace of watchNamespaces otherwise. */ -}}
 - apiGroups: [bulletin.dev]
   resources: [reportschedules/status]
   verbs: [get, patch, update]
+# ReportCalendars: a schedule's calendarRef must name a valid one (watched, so a schedule
+# stalled on a missing calendar recovers); each runner's Role gets `get` on its one calendar.
+- apiGroups: [bulletin.dev]
+  resources: [reportcalendars]
+  verbs: [get, list, watch]
 # What each ReportSchedule owns.
 - apiGroups: [batch]
   resources: [cronjobs]

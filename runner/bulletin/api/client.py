@@ -23,6 +23,7 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from bulletin.api.backoff import Backoff
+from bulletin.api.calendar import CALENDAR_PLURAL
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
@@ -104,6 +105,18 @@ class Kube:
         obj: dict[str, Any] = outlasting("read the schedule", lambda: (
             self.custom.get_namespaced_custom_object(
                 GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)))
+        return obj
+
+    def get_calendar(self, namespace: str, name: str) -> dict[str, Any] | None:
+        """The ReportCalendar object, or None when there is none of that name."""
+        try:
+            obj: dict[str, Any] = outlasting("read the calendar", lambda: (
+                self.custom.get_namespaced_custom_object(
+                    GROUP, VERSION, namespace, CALENDAR_PLURAL, name)))
+        except ApiException as exc:
+            if exc.status == 404:
+                return None
+            raise
         return obj
 
     def update_status(

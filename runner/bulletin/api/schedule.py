@@ -8,7 +8,7 @@ from typing import Annotated
 
 from pydantic import ConfigDict, Field, field_validator, model_validator
 
-from bulletin.api.base import DNS_LABEL, ApiModel
+from bulletin.api.base import DNS_LABEL, OBJECT_NAME, ApiModel
 
 HHMM = r"^([01][0-9]|2[0-3]):[0-5][0-9]$"
 CRON = (
@@ -125,6 +125,14 @@ class Monthly(ApiModel):
         return self
 
 
+class CalendarRef(ApiModel):
+    """A ReportCalendar in the schedule's namespace."""
+
+    name: Annotated[
+        str, Field(pattern=OBJECT_NAME, max_length=253, description="The ReportCalendar's name.")
+    ]
+
+
 class Schedule(ApiModel):
     """When the report runs: exactly one of cron, daily, weekly or monthly, in a time zone.
 
@@ -166,6 +174,11 @@ class Schedule(ApiModel):
         list[Annotated[str, Field(pattern=DATE)]],
         Field(max_length=400, description='Dates to skip, e.g. holidays: ["2026-12-25"].'),
     ] = []
+    calendar_ref: Annotated[
+        CalendarRef | None,
+        Field(description="A ReportCalendar of this namespace whose days off (holidays,"
+              " weekend) this schedule skips, like skipDates; shared by many schedules."),
+    ] = None
     stagger_minutes: Annotated[
         int | None,
         Field(ge=1, le=60,

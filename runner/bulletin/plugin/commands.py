@@ -7,6 +7,7 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
+from bulletin.api.calendar import CalendarError, DaysOff, from_object, named_in
 from bulletin.plugin.kube import KIND, Kube, PluginError, as_list, dump
 from bulletin.plugin.nextruns import next_records, next_table, rule_for, upcoming
 from bulletin.plugin.overview import status_table
@@ -40,8 +41,8 @@ def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
     obj = kube.get(name)
     reference = after or datetime.now(UTC)
     try:
-        timing = rule_for(obj, reference)
-    except ScheduleError as exc:
+        timing = rule_for(obj, reference, _days_off(kube, obj))
+    except (ScheduleError, CalendarError) as exc:
         raise PluginError(f"error: {name}: {exc}") from exc
     if (obj.get("spec") or {}).get("suspend"):
         print(f"Warning: {name} is suspended (spec.suspend): these runs start only after"
@@ -53,6 +54,22 @@ def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
         print(f"{name} has no run in the next five years.", file=sys.stderr)
     else:
         sys.stdout.write(next_table(runs, reference))
+
+
+def _days_off(kube: Kube, obj: Mapping[str, Any]) -> dict[str, DaysOff]:
+    """The days off of the ReportCalendars the schedules name, by name."""
+    from kubernetes.client.exceptions import ApiException
+
+    found: dict[str, DaysOff] = {}
+    for name in named_in(obj.get("spec") or {}):
+        try:
+            calendar: dict[str, Any] | None = kube.calendar(name)
+        except ApiException as exc:
+            if exc.status != 404:
+                raise
+            calendar = None
+        found[name] = from_object(name, calendar)
+    return found
 
 
 def gitops_owner(obj: Mapping[str, Any]) -> str | None:

@@ -53,6 +53,14 @@ class Kube:
             GROUP, VERSION, self.namespace, PLURAL, name)
         return obj
 
+    def calendar(self, name: str) -> dict[str, Any]:
+        """The ReportCalendar ``name`` in this namespace."""
+        from bulletin.api.calendar import CALENDAR_PLURAL
+
+        obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
+            GROUP, VERSION, self.namespace, CALENDAR_PLURAL, name)
+        return obj
+
     def list(self, all_namespaces: bool = False) -> list[dict[str, Any]]:
         """The ReportSchedules of this namespace, or of all namespaces."""
         if all_namespaces:

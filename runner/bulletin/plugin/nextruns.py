@@ -1,6 +1,7 @@
 """`kubectl bulletin next`: upcoming run times from the schedule math the operator and runner use
-(bulletin.schedule: presets, cron, weekdaysOnly, skipDates, stagger, DST resolution), merged
-over the entries of spec.schedules, each in its own time zone."""
+(bulletin.schedule: presets, cron, weekdaysOnly, skipDates, a ReportCalendar's days off,
+stagger, DST resolution), merged over the entries of spec.schedules, each in its own time
+zone."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bulletin.api.base import rfc3339
+from bulletin.api.calendar import DaysOff
 from bulletin.api.errors import describe
 from bulletin.api.schedule import Schedule, ScheduleEntry
 from bulletin.plugin.tables import human_duration, render
@@ -32,8 +34,15 @@ class NextRun:
     entry: str | None = None  # the spec.schedules entry
 
 
-def rule_for(obj: Mapping[str, Any], now: datetime) -> Timing:
-    """The compiled schedules of a ReportSchedule object, or ScheduleError naming the field."""
+def _days(schedule: Schedule, calendars: Mapping[str, DaysOff] | None) -> DaysOff | None:
+    ref = schedule.calendar_ref
+    return None if ref is None or calendars is None else calendars.get(ref.name)
+
+
+def rule_for(obj: Mapping[str, Any], now: datetime,
+             calendars: Mapping[str, DaysOff] | None = None) -> Timing:
+    """The compiled schedules of a ReportSchedule object (skipping the days off of the
+    ``calendars`` they name, by name), or ScheduleError naming the field."""
     spec = obj.get("spec") or {}
     meta = obj["metadata"]
     key = f"{meta['namespace']}/{meta['name']}"
@@ -42,12 +51,14 @@ def rule_for(obj: Mapping[str, Any], now: datetime) -> Timing:
             schedule = Schedule.model_validate(spec.get("schedule") or {})
         except ValidationError as exc:
             raise ScheduleError(describe(exc, root="spec.schedule")) from exc
-        return Timing((Entry(None, schedule, compile_rule(schedule, key, now)),))
+        return Timing((Entry(None, schedule, compile_rule(schedule, key, now,
+                                                          _days(schedule, calendars))),))
     entries = []
     for n, raw in enumerate(spec["schedules"]):
         try:
             entry = ScheduleEntry.model_validate(raw)
-            entries.append(Entry(entry.name, entry, compile_rule(entry, key, now)))
+            rule = compile_rule(entry, key, now, _days(entry, calendars))
+            entries.append(Entry(entry.name, entry, rule))
         except ValidationError as exc:
             raise ScheduleError(describe(exc, root=f"spec.schedules[{n}]")) from exc
         except ScheduleError as exc:
