@@ -21,8 +21,10 @@ from bulletin.api import logformat, podenv
 from bulletin.api.calendar import CalendarError, DaysOff, from_object
 from bulletin.api.errors import describe
 from bulletin.api.history import history_limit, last_success_period_end, with_run
+from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
+from bulletin.catchup import missed_runs
 from bulletin.context import ConfigError, RunContext
 from bulletin.gates import GateError, check_assertions, check_rows
 from bulletin.notify import notify_failure
@@ -230,10 +232,32 @@ def main() -> int:
 
 
 def run(ctx: RunContext) -> int:
-    """One run: record it as it starts and as it ends, with an Event and the exit code."""
+    """A firing's run; with catchUp All, the runs it missed first, oldest first, each recorded
+    on its own. The exit code is this run's (a missed run's crash stops here, to be retried)."""
     from bulletin.api.client import Kube
 
     kube = Kube()
+    for missed in catch_up(ctx, kube):
+        if run_one(missed, kube) == EXIT_CRASHED:
+            return EXIT_CRASHED
+    return run_one(ctx, kube)
+
+
+def catch_up(ctx: RunContext, kube: Kube) -> list[RunContext]:
+    """The missed runs to run before this one (catchUp All); none when the spec is invalid or
+    this firing is no run time (the run itself says why)."""
+    obj = kube.get_schedule(ctx.namespace, ctx.schedule)
+    try:
+        spec = narrow(ctx, ReportScheduleSpec.model_validate(obj.get("spec") or {}))
+        if spec is None or spec.catch_up is not CatchUp.ALL or not_due(ctx, spec, kube):
+            return []
+        return missed_runs(ctx, obj, spec, days_off(ctx, spec, kube), kube)
+    except (ValidationError, ScheduleError, RunFailed):
+        return []
+
+
+def run_one(ctx: RunContext, kube: Kube) -> int:
+    """One run: record it as it starts and as it ends, with an Event and the exit code."""
     started = datetime.now(UTC)
     obj = kube.get_schedule(ctx.namespace, ctx.schedule)
     record = RunRecord(run_id=ctx.run_id, trigger=trigger_of(ctx, started),

@@ -58,6 +58,7 @@ class CatchUp(StrEnum):
 
     NONE = "None"
     LATEST = "Latest"
+    ALL = "All"
 
 
 class PeriodKind(StrEnum):

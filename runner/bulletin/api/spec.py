@@ -121,8 +121,16 @@ class ReportScheduleSpec(ApiModel):
     catch_up: Annotated[
         CatchUp,
         Field(description="After downtime, Latest (default) runs the most recent missed run"
-              " once; None runs nothing missed. Never fails for many missed runs."),
+              " once; All runs every missed run once, oldest first, each for its own period"
+              " (up to maxCatchUp); None runs nothing missed. Never fails for many missed runs."),
     ] = CatchUp.LATEST
+    max_catch_up: Annotated[
+        int,
+        Field(ge=1, le=100,
+              description="With catchUp All: the most missed runs to catch up before the current"
+              " one (default 10). Older missed runs are left out, with a CatchUpLimited Event"
+              " naming them; backfill them with `kubectl bulletin run --period`."),
+    ] = 10
     starting_deadline_seconds: Annotated[
         int | None,
         Field(ge=10, le=2678400,
