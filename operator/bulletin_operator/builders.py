@@ -10,6 +10,7 @@ from typing import Any
 
 from bulletin.api import podenv
 from bulletin.api.calendar import CALENDAR_PLURAL, calendar_names
+from bulletin.api.names import run_now_job_name, short_name
 from bulletin.api.runnerpod import RunnerPod
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, RunOptions
 from bulletin.api.schedule import CatchUp
@@ -20,7 +21,6 @@ from bulletin_operator import placement
 HASH_ANNOTATION = f"{GROUP}/spec-hash"
 SCHEDULE_LABEL = f"{GROUP}/schedule"
 CRONJOB_NAME_MAX = 52  # the CronJob controller appends an 11-character suffix to Job names
-JOB_NAME_MAX = 63
 
 
 @dataclass(frozen=True)
@@ -48,15 +48,6 @@ class RunnerSettings:
     allowed_url_hosts: str = ""  # when set, the only hosts webhook and chat URLs may name
     log_format: str = ""  # the runner's BULLETIN_LOG_FORMAT; empty: text
     pod: RunnerPod = field(default_factory=RunnerPod)  # defaults for spec.runner
-
-
-def short_name(base: str, limit: int, suffix: str = "") -> str:
-    """``base + suffix`` cut to ``limit`` characters, kept unique by a hash when cut."""
-    name = base + suffix
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(base.encode()).hexdigest()[:8]
-    return f"{base[: limit - len(suffix) - 9].rstrip('-')}-{digest}{suffix}"
 
 
 def cronjob_name(owner: Owner) -> str:
@@ -263,12 +254,6 @@ def cronjob(
             "spec": cron_spec,
         }
     )
-
-
-def run_now_job_name(schedule: str, token: str) -> str:
-    """The Job (and run id) of a run-now request: the same token always names the same Job."""
-    digest = hashlib.sha256(token.encode()).hexdigest()[:8]
-    return short_name(schedule, JOB_NAME_MAX, f"-now-{digest}")
 
 
 def run_now_job(

@@ -6,7 +6,7 @@ import argparse
 import sys
 from datetime import datetime
 
-from bulletin.plugin import commands, logs, runnow
+from bulletin.plugin import backfill, commands, logs, runnow
 from bulletin.plugin.kube import Kube, PluginError, connect, server_error
 
 
@@ -50,6 +50,11 @@ def parser() -> argparse.ArgumentParser:
                      " 2026-W43, 2026-10-05 or 2026-10-01..2026-10-15")
     run.add_argument("--to", action="append", metavar="ADDRESS",
                      help="send only to this address, by email only (a test send); repeatable")
+    run.add_argument("--each", choices=["month", "week", "day"],
+                     help="with --period A..B (e.g. 2026-01..2026-06): one run per month, week"
+                     " or day of the range, oldest first, each after the previous one ended")
+    run.add_argument("--timeout", type=_positive, default=3600, metavar="SECONDS",
+                     help="with --each: how long to wait for each run (default 3600)")
 
     link = sub.add_parser(
         "link", parents=[common], help="print fresh download links to a run's files in storage",
@@ -98,6 +103,8 @@ def parser() -> argparse.ArgumentParser:
 def dispatch(kube: Kube, args: argparse.Namespace) -> None:
     """Run the chosen subcommand."""
     match args.command:
+        case "run" if args.each:
+            backfill.backfill(kube, args.name, args.period, args.each, args.to, args.timeout)
         case "run":
             runnow.run(kube, args.name, args.period, args.to)
         case "link":
@@ -121,6 +128,10 @@ def main(argv: list[str] | None = None) -> int:
     from urllib3.exceptions import HTTPError
 
     args = parser().parse_args(argv)
+    if getattr(args, "each", None) and not args.period:
+        print("error: --each needs --period, e.g. --period 2026-01..2026-06 --each month",
+              file=sys.stderr)
+        return 2
     if getattr(args, "all_namespaces", False) and args.name:
         print("error: a resource cannot be retrieved by name across all namespaces",
               file=sys.stderr)

@@ -1,0 +1,117 @@
+"""`kubectl bulletin run NAME --period A..B --each month|week|day`: a backfill, one run per
+period, one at a time (the next is requested after the previous one is recorded as ended)."""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from bulletin.api.names import run_now_job_name
+from bulletin.api.runrequest import RunOptions
+from bulletin.period import PeriodError, parse_override
+from bulletin.plugin.kube import Kube, PluginError
+from bulletin.plugin.runnow import UsageError, options_of, request_run
+
+UNITS = ("month", "week", "day")
+MAX_PERIODS = 400
+POLL_SECONDS = 2.0
+
+
+def _bounds(text: str) -> tuple[date, date]:
+    """The first day and the day after the last of a period or a range of periods."""
+    utc = ZoneInfo("UTC")
+    left, sep, right = text.partition("..")
+    if sep and len(left) == len(right) == 10:  # a date range, as --period takes it alone
+        left = right = text
+    try:
+        first, last = parse_override(left, utc), parse_override(right or left, utc)
+    except PeriodError as exc:
+        raise UsageError(f"error: --period {text!r} with --each: {exc}; e.g. 2026-01..2026-06,"
+                         " 2026-W01..2026-W10 or 2026-01-01..2026-01-31") from exc
+    start, end = first.start.date(), last.end.date()
+    if end <= start:
+        raise UsageError(f"error: --period {text!r}: the end is before the start")
+    return start, end
+
+
+def periods(text: str, each: str) -> list[str]:
+    """The periods (as --period names them) of ``each`` unit that the range ``text`` covers,
+    oldest first: months 2026-01, ISO weeks 2026-W03, or days 2026-01-05."""
+    start, end = _bounds(text)
+    found: list[str] = []
+    if each == "month":
+        index = start.year * 12 + start.month - 1
+        while date(index // 12, index % 12 + 1, 1) < end:
+            found.append(f"{index // 12:04d}-{index % 12 + 1:02d}")
+            index += 1
+    elif each == "week":
+        day = start - timedelta(days=start.weekday())
+        while day < end:
+            year, week, _ = day.isocalendar()
+            found.append(f"{year:04d}-W{week:02d}")
+            day += timedelta(weeks=1)
+    else:
+        found = [(start + timedelta(days=n)).isoformat() for n in range((end - start).days)]
+    if len(found) > MAX_PERIODS:
+        raise UsageError(f"error: --period {text!r} --each {each} makes {len(found)} runs;"
+                         f" backfill at most {MAX_PERIODS} at once")
+    return found
+
+
+def _entry(obj: Mapping[str, Any], run_id: str) -> dict[str, Any] | None:
+    history = (obj.get("status") or {}).get("history") or []
+    return next((dict(h) for h in history if h.get("runId") == run_id), None)
+
+
+def wait_ended(kube: Kube, name: str, token: str, timeout: float,
+               sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+    """The history entry of run-now ``token`` once it has ended; PluginError when the operator
+    refused it or it did not end within ``timeout`` seconds."""
+    from kubernetes.client.exceptions import ApiException
+
+    run_id, deadline = run_now_job_name(name, token), time.monotonic() + timeout
+    while True:
+        obj = kube.get(name)
+        entry = _entry(obj, run_id)
+        if entry is not None and entry.get("result") and entry.get("endTime"):
+            return entry
+        if entry is None and (obj.get("status") or {}).get("lastRunRequest") == token:
+            try:  # the operator starts the Job before it echoes the token
+                kube.batch.read_namespaced_job(run_id, kube.namespace)
+            except ApiException as exc:
+                if exc.status != 404:
+                    raise
+                raise PluginError(f"error: the operator did not start run {run_id}; see the"
+                                  f" RunNowRefused Event: kubectl describe reportschedule"
+                                  f" {name}") from exc
+        if time.monotonic() > deadline:
+            raise PluginError(f"error: run {run_id} did not end within {timeout:.0f}s;"
+                              " the backfill stops here")
+        sleep(POLL_SECONDS)
+
+
+def backfill(kube: Kube, name: str, period: str, each: str, to: list[str] | None,
+             timeout: float) -> None:
+    """One run now per period, each after the previous one ended; PluginError if any failed."""
+    wanted = periods(period, each)
+    for text in wanted:
+        options_of(text, to)  # every period checked before the first run
+    kube.get(name)
+    print(f"backfilling {name}: {len(wanted)} run(s), {wanted[0]} to {wanted[-1]}")
+    failed: list[str] = []
+    for text in wanted:
+        token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+        request_run(kube.custom, kube.namespace, name, token, RunOptions(period=text, to=to))
+        entry = wait_ended(kube, name, token, timeout)
+        result = entry.get("result")
+        print(f"{text}: run {entry.get('runId')} {result}, {entry.get('rows', 0)} rows")
+        sys.stdout.flush()
+        if result not in ("Succeeded", "Skipped"):
+            failed.append(text)
+    if failed:
+        raise PluginError(f"error: {len(failed)} of {len(wanted)} run(s) did not succeed:"
+                          f" {', '.join(failed)} (see kubectl bulletin history {name})")
