@@ -14,6 +14,7 @@ from pathlib import Path
 
 import pytest
 from devstack.mailsink import MailSink
+from devstack.mariadb import MariaDB
 from devstack.operatorproc import OperatorProcess, local_env
 from devstack.postgres import Postgres
 from devstack.s3 import S3Server
@@ -98,6 +99,17 @@ def postgres() -> Iterator[Postgres]:
     root = Path(tempfile.mkdtemp(prefix="bulletin-pg-"))
     root.chmod(0o755)
     server = Postgres(root / "cluster").start()
+    yield server
+    server.stop()
+    shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def mariadb() -> Iterator[MariaDB]:
+    """A real MariaDB server for the session (its directory reachable by the `mysql` user)."""
+    root = Path(tempfile.mkdtemp(prefix="bulletin-maria-"))
+    root.chmod(0o755)
+    server = MariaDB(root / "server").start()
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)

@@ -1,9 +1,14 @@
 """Run a dataset's SQL with the period as bound parameters, streaming rows.
 
 Queries are tenant input, so every one runs read-only (PostgreSQL: the session's
-default_transaction_read_only, and SET TRANSACTION READ ONLY; SQLite: PRAGMA query_only; other
-databases: SET TRANSACTION READ ONLY), under a statement timeout the server enforces itself
-(PostgreSQL statement_timeout cancels the statement server-side) and a connect timeout.
+default_transaction_read_only, and SET TRANSACTION READ ONLY; MySQL/MariaDB: SET SESSION
+TRANSACTION READ ONLY; SQLite: PRAGMA query_only; other databases: SET TRANSACTION READ ONLY),
+under a statement timeout the server enforces itself (PostgreSQL statement_timeout, MariaDB
+max_statement_time, MySQL MAX_EXECUTION_TIME) and a connect timeout.
+
+MySQL and MariaDB URLs without a driver (mysql://, mariadb://) use PyMySQL, the driver the runner
+image carries. Their session time zone is the schedule's when the server has the zone's rules
+(its time zone tables), else the zone's UTC offset at the start of the period.
 """
 
 from __future__ import annotations
@@ -11,7 +16,9 @@ from __future__ import annotations
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
@@ -47,10 +54,17 @@ class Rows:
     rows: Iterator[tuple[Any, ...]]
 
 
+# The driver of a URL that names none: the one the runner image installs.
+DRIVERS = {"postgresql": "postgresql+psycopg", "postgres": "postgresql+psycopg",
+           "mysql": "mysql+pymysql", "mariadb": "mariadb+pymysql"}
+_MYSQL_TIMEOUTS = (1969, 3024)  # MariaDB max_statement_time, MySQL MAX_EXECUTION_TIME
+_UNKNOWN_ZONE = 1298  # Unknown or incorrect time zone
+
+
 def _engine_url(url: str) -> Any:
     parsed = make_url(url)
-    if parsed.drivername == "postgresql" or parsed.drivername == "postgres":
-        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.drivername in DRIVERS:
+        parsed = parsed.set(drivername=DRIVERS[parsed.drivername])
     return parsed
 
 
@@ -79,10 +93,33 @@ def _read_only(conn: Connection, backend: str, limits: QueryLimits) -> None:
     """Make the transaction the query runs in read-only (and time-limited where the
     database only takes that per session)."""
     if backend in ("mysql", "mariadb"):
-        conn.execute(text(f"SET SESSION MAX_EXECUTION_TIME={limits.statement_timeout * 1000}"))
+        if getattr(conn.dialect, "is_mariadb", False):
+            conn.execute(text(f"SET SESSION max_statement_time={limits.statement_timeout}"))
+        else:
+            conn.execute(text(f"SET SESSION MAX_EXECUTION_TIME={limits.statement_timeout * 1000}"))
         conn.execute(text("SET SESSION TRANSACTION READ ONLY"))
     elif backend != "sqlite":
         conn.execute(text("SET TRANSACTION READ ONLY"))
+
+
+def _mysql_time_zone(conn: Connection, time_zone: str, params: Mapping[str, Any]) -> None:
+    """The schedule's zone as the session's, so TIMESTAMP columns read as local times like the
+    bound period (which the driver sends as local wall-clock times); a server without the
+    zone's rules gets the zone's UTC offset at the period start."""
+    try:
+        conn.execute(text("SET time_zone = :zone"), {"zone": time_zone})
+        return
+    except Exception as exc:
+        if getattr(getattr(exc, "orig", None), "args", (None,))[0] != _UNKNOWN_ZONE:
+            raise
+    conn.rollback()
+    start = params.get("period_start")
+    now = start if isinstance(start, datetime) else datetime.now(UTC)
+    offset = (now.astimezone(ZoneInfo(time_zone)).utcoffset() or timedelta()) // timedelta(
+        minutes=1)
+    sign = "-" if offset < 0 else "+"
+    conn.execute(text("SET time_zone = :zone"),
+                 {"zone": f"{sign}{abs(offset) // 60:02d}:{abs(offset) % 60:02d}"})
 
 
 @contextmanager
@@ -96,6 +133,8 @@ def run_query(url: str, sql: str, params: Mapping[str, Any], time_zone: str,
     try:
         with engine.connect() as conn:
             try:
+                if backend in ("mysql", "mariadb"):
+                    _mysql_time_zone(conn, time_zone, params)
                 _read_only(conn, backend, limits)
                 streaming = conn.execution_options(yield_per=FETCH_ROWS)
                 result = streaming.execute(text(sql), dict(params))
@@ -125,10 +164,11 @@ def _db_message(exc: BaseException, limits: QueryLimits) -> str:
     text_ = str(orig if orig is not None else exc).split("\n[SQL:")[0].strip()
     state = getattr(orig, "sqlstate", None)
     lowered = text_.lower()
+    code = (getattr(orig, "args", None) or (None,))[0]
     if state == _READ_ONLY or "read-only" in lowered or "readonly" in lowered or (
-            "data-modifying" in lowered):
+            "data-modifying" in lowered) or "read only transaction" in lowered:
         return (f"{text_} (Bulletin runs queries read-only: a report query must not write)")
-    if state == _CANCELED and "statement timeout" in lowered:
+    if (state == _CANCELED and "statement timeout" in lowered) or code in _MYSQL_TIMEOUTS:
         return (f"cancelled by the database after the statement timeout of"
                 f" {limits.statement_timeout}s (spec.source.statementTimeoutSeconds): {text_}")
     if "timeout expired" in lowered or "timed out" in lowered:

@@ -1,14 +1,15 @@
 #!/usr/bin/env bash
 # What `make test` and `make demo` need on a bare Debian 12 machine, installed once: Debian's
-# packages (PostgreSQL, WeasyPrint's libraries, podman/buildah, containerd/runc/CNI for the node,
-# Java and Maven for veraPDF, LibreOffice for the XLSX check) and the Python packages. Quick
-# when everything is there already.
+# packages (PostgreSQL and MariaDB, WeasyPrint's libraries, podman/buildah, containerd/runc/CNI
+# for the node, Java and Maven for veraPDF, LibreOffice for the XLSX check) and the Python
+# packages. Quick when everything is there already.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 say() { echo "== $*" >&2; }
 
 PACKAGES=(
   postgresql postgresql-client poppler-utils                                   # data, PDF checks
+  mariadb-server mariadb-client                                               # MySQL sources
   libpango-1.0-0 libpangoft2-1.0-0 libharfbuzz-subset0 fonts-dejavu-core      # WeasyPrint
   podman buildah runc fuse-overlayfs uidmap debootstrap                       # images
   containerd containernetworking-plugins iptables conntrack busybox-static    # the real node

@@ -37,7 +37,8 @@ class Source(ApiModel):
         SecretKeyRef,
         Field(
             description="Secret key holding an SQLAlchemy database URL, e.g."
-            " postgresql://user:pass@host:5432/db. The value is never logged or shown in status.",
+            " postgresql://user:pass@host:5432/db, or mysql://user:pass@host:3306/db for MySQL"
+            " and MariaDB. The value is never logged or shown in status.",
         ),
     ]
     statement_timeout_seconds: Annotated[
