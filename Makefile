@@ -34,6 +34,7 @@ controlplane: deps
 	@bash tests/kstatus/build.sh >/dev/null
 	@bash tests/luahealth/build.sh >/dev/null
 	@bash tests/promtool/build.sh >/dev/null
+	@bash tests/prometheus/build.sh >/dev/null
 
 # kubelet, kube-proxy, kube-scheduler and the pause binary.
 node: controlplane

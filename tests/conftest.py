@@ -17,6 +17,7 @@ from devstack.mailsink import MailSink
 from devstack.mariadb import MariaDB
 from devstack.operatorproc import OperatorProcess, local_env
 from devstack.postgres import Postgres
+from devstack.prometheus import Prometheus, queue_depths
 from devstack.s3 import S3Server
 from kubernetes import client, config
 from support import Cluster, wait_for
@@ -113,6 +114,14 @@ def mariadb() -> Iterator[MariaDB]:
     yield server
     server.stop()
     shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]:
+    """A real Prometheus server for the session, serving the recorded queue_depths()."""
+    server = Prometheus(tmp_path_factory.mktemp("prometheus")).start(queue_depths())
+    yield server
+    server.stop()
 
 
 @pytest.fixture(scope="session")

@@ -37,6 +37,8 @@ def delivery_secrets(env: Mapping[str, str]) -> list[str]:
             found += _url_parts(value)
         elif value and podenv.is_delivery_secret(name):
             found.append(value)
+            if name == podenv.PROMETHEUS_HEADERS:  # each header's value on its own too
+                found += [line.partition(":")[2].strip() for line in value.splitlines()]
     return found
 
 

@@ -11,7 +11,7 @@ import tempfile
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bulletin.api.report import Format
 from bulletin.api.spec import ReportScheduleSpec
@@ -25,6 +25,9 @@ from bulletin.render.charts import ChartError
 from bulletin.render.kpis import Kpi
 from bulletin.render.mail import EmailContent
 from bulletin.render.templates import CUSTOM_KEYS, TemplateFailure
+
+if TYPE_CHECKING:
+    from bulletin.sources.prometheus import Prometheus
 
 
 @dataclass
@@ -44,17 +47,20 @@ def build_report(spec: ReportScheduleSpec, *, schedule_name: str, namespace: str
                  db_url: str | None, outdir: Path, templates_dir: Path | None,
                  sample: Mapping[str, Any] | None = None,
                  progress: Progress | None = None,
-                 params: Mapping[str, Any] | None = None) -> BuiltReport:
+                 params: Mapping[str, Any] | None = None,
+                 prometheus: Prometheus | None = None) -> BuiltReport:
     """Query, render every format of ``spec.formats`` into ``outdir``, and compose the email.
 
     ``sample`` replaces the database: ``{"datasets": {name: rows}, "previous": {name: rows}}``
     where rows are a list of mappings (column -> value), or ``{"columns": [...], "rows":
-    iterable of sequences}``. ``params`` are bound in every query besides the period's (a burst
-    recipient's); sample rows are then only those whose columns match them. Raises
-    ReportError.
+    iterable of sequences}``, or for a promql dataset ``{"prometheus": a saved query_range
+    reply}``. ``params`` are bound in every query besides the period's (a burst recipient's);
+    sample and PromQL rows are then only those whose columns match them. ``prometheus`` runs
+    the promql datasets. Raises ReportError.
     """
     plan = Plan(spec, schedule_name, namespace, period, db_url, outdir, templates_dir, sample,
                 progress, params)
+    plan.prometheus = prometheus
     try:
         return _build(plan)
     except TemplateFailure as exc:
@@ -100,5 +106,8 @@ def check(plan: Plan) -> None:
     for name in CUSTOM_KEYS:
         if plan.templates.is_custom(name):
             plan.templates.check(name)
-    if plan.sample is None and not plan.db_url:
+    if plan.sample is None and not plan.db_url and any(d.query for d in plan.spec.datasets):
         raise ReportError("no database URL: check spec.source.connectionSecretRef")
+    if plan.sample is None and plan.prometheus is None and any(
+            d.promql for d in plan.spec.datasets):
+        raise ReportError("no Prometheus to query: check spec.source.prometheus")

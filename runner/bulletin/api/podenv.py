@@ -15,6 +15,7 @@ BULLETIN_TRIGGER, _RUN_REQUEST      Manual and the request token for run-now Job
 BULLETIN_RUN_OPTIONS                run-now options as JSON (bulletin.api.runrequest)
 BULLETIN_WORKDIR                    scratch directory
 BULLETIN_DB_URL                     spec.source.connectionSecretRef
+BULLETIN_PROMETHEUS_HEADERS         spec.source.prometheus.headersSecretRef
 BULLETIN_TEMPLATES_DIR              where spec.report.templateConfigMapRef is mounted
 BULLETIN_ONFAILURE_WEBHOOK          spec.notifications.onFailure.webhookSecretRef
 BULLETIN_LOG_LEVEL                  the runner's log level (default INFO)
@@ -51,6 +52,7 @@ RUN_REQUEST = "BULLETIN_RUN_REQUEST"
 RUN_OPTIONS = "BULLETIN_RUN_OPTIONS"
 WORKDIR = "BULLETIN_WORKDIR"
 DB_URL = "BULLETIN_DB_URL"
+PROMETHEUS_HEADERS = "BULLETIN_PROMETHEUS_HEADERS"
 TEMPLATES_DIR = "BULLETIN_TEMPLATES_DIR"
 ONFAILURE_WEBHOOK = "BULLETIN_ONFAILURE_WEBHOOK"
 LOG_LEVEL = "BULLETIN_LOG_LEVEL"
@@ -129,7 +131,6 @@ class Policy:
 
 def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[dict[str, Any]]:
     """The runner container's env for a ReportSchedule named ``schedule``."""
-    ref = spec.source.connection_secret_ref
     extra: list[dict[str, Any]] = [
         {"name": var, "value": value}
         for var, value in ((ALLOWED_DOMAINS, policy.allowed_domains),
@@ -141,6 +142,9 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
     ]
     if spec.report.template_config_map_ref is not None:
         extra.append({"name": TEMPLATES_DIR, "value": TEMPLATES_PATH})
+    prometheus = spec.source.prometheus
+    if prometheus is not None and prometheus.headers_secret_ref is not None:
+        extra.append(_key_ref(PROMETHEUS_HEADERS, prometheus.headers_secret_ref))
     on_failure = spec.notifications.on_failure
     if on_failure is not None and on_failure.webhook_secret_ref is not None:
         extra.append(_key_ref(ONFAILURE_WEBHOOK, on_failure.webhook_secret_ref, optional=False))
@@ -151,7 +155,8 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
         {"name": WORKDIR, "value": WORKDIR_PATH},
         # Optional, like every reference: without it the runner records "no database URL"
         # at once, where a kubelet would keep the pod waiting until the Job's deadline.
-        _key_ref(DB_URL, ref),
+        *([_key_ref(DB_URL, spec.source.connection_secret_ref)]
+          if spec.source.connection_secret_ref is not None else []),
         *delivery_env(spec),
         *extra,
     ]
@@ -176,7 +181,7 @@ def value_in(env: Sequence[Mapping[str, Any]], name: str) -> str | None:
 
 def is_delivery_secret(name: str) -> bool:
     """Whether variable ``name`` carries a delivery secret worth redacting."""
-    return name in (SLACK_URL, TEAMS_URL, SMTP_PREFIX + "password",
+    return name in (SLACK_URL, TEAMS_URL, PROMETHEUS_HEADERS, SMTP_PREFIX + "password",
                     S3_PREFIX + "secretAccessKey", S3_PREFIX + "sessionToken") or (
         name.startswith(WEBHOOK_PREFIX) and name.endswith(("_URL", "_KEY")))
 

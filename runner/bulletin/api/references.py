@@ -24,8 +24,14 @@ class Reference:
 
 def references(spec: ReportScheduleSpec) -> list[Reference]:
     """The Secrets and ConfigMaps ``spec`` names, in spec order, each field once."""
-    found = [Reference("Secret", spec.source.connection_secret_ref.name,
-                       "spec.source.connectionSecretRef")]
+    found = []
+    if spec.source.connection_secret_ref is not None:
+        found.append(Reference("Secret", spec.source.connection_secret_ref.name,
+                               "spec.source.connectionSecretRef"))
+    prometheus = spec.source.prometheus
+    if prometheus is not None and prometheus.headers_secret_ref is not None:
+        found.append(Reference("Secret", prometheus.headers_secret_ref.name,
+                               "spec.source.prometheus.headersSecretRef"))
     delivery = spec.delivery
     if delivery.email is not None:
         found.append(Reference("Secret", delivery.email.smtp_secret_ref.name,

@@ -9,6 +9,7 @@ from pydantic import ConfigDict, Field, model_validator
 from bulletin.api.base import DNS_LABEL, ApiModel
 from bulletin.api.delivery import Delivery, SecretKeyRef
 from bulletin.api.policy import Gates, Notifications
+from bulletin.api.prometheus import STEP_DESCRIPTION, PrometheusSource, Step
 from bulletin.api.report import Format, Report
 from bulletin.api.runnerpod import ScheduleRunnerPod
 from bulletin.api.schedule import (
@@ -31,16 +32,25 @@ BURST_DATASET = ("spec.delivery.burst.dataset: name one of spec.datasets, and ke
 
 
 class Source(ApiModel):
-    """Where the data comes from."""
+    """Where the data comes from: a database (datasets with `query`), Prometheus (datasets with
+    `promql`), or both."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "has(self.connectionSecretRef) || has(self.prometheus)",
+         "message": "spec.source: set connectionSecretRef (a database), prometheus, or both"}]})
 
     connection_secret_ref: Annotated[
-        SecretKeyRef,
+        SecretKeyRef | None,
         Field(
             description="Secret key holding an SQLAlchemy database URL, e.g."
             " postgresql://user:pass@host:5432/db, or mysql://user:pass@host:3306/db for MySQL"
             " and MariaDB. The value is never logged or shown in status.",
         ),
-    ]
+    ] = None
+    prometheus: Annotated[
+        PrometheusSource | None,
+        Field(description="A Prometheus HTTP API that datasets with `promql` query."),
+    ] = None
     statement_timeout_seconds: Annotated[
         int,
         Field(ge=1, le=86400,
@@ -53,19 +63,51 @@ class Source(ApiModel):
               " (default 10)."),
     ] = 10
 
+    @model_validator(mode="after")
+    def _one_source(self) -> Source:
+        if self.connection_secret_ref is None and self.prometheus is None:
+            raise ValueError("spec.source: set connectionSecretRef (a database), prometheus,"
+                             " or both")
+        return self
+
 
 class Dataset(ApiModel):
-    """A named SQL query. Bound parameters :period_start and :period_end (timestamps with time
-    zone) and :previous_start and :previous_end are available."""
+    """A named SQL query, or a PromQL query over the period. SQL has the bound parameters
+    :period_start and :period_end (timestamps with time zone) and :previous_start and
+    :previous_end; PromQL rows are time, one column per label, and value."""
+
+    model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
+        {"rule": "has(self.query) != has(self.promql)",
+         "message": "spec.datasets[]: set exactly one of query (SQL) or promql"},
+        {"rule": "!has(self.step) || has(self.promql)",
+         "message": "spec.datasets[]: step applies to promql datasets only"}]})
 
     name: Annotated[
         str,
         Field(pattern=DNS_LABEL, max_length=63, description="Dataset name, used for file names."),
     ]
     query: Annotated[
-        str,
-        Field(min_length=1, max_length=65536, description="SQL SELECT with bound parameters."),
-    ]
+        str | None,
+        Field(min_length=1, max_length=65536,
+              description="SQL SELECT with bound parameters; needs"
+              " spec.source.connectionSecretRef."),
+    ] = None
+    promql: Annotated[
+        str | None,
+        Field(min_length=1, max_length=65536,
+              description="PromQL expression, run as a range query over the report period"
+              " (the previous period for the summary dataset's comparison); needs"
+              " spec.source.prometheus. Rows: time, one column per label, value."),
+    ] = None
+    step: Annotated[Step | None, Field(description=STEP_DESCRIPTION)] = None
+
+    @model_validator(mode="after")
+    def _one_query(self) -> Dataset:
+        if (self.query is None) == (self.promql is None):
+            raise ValueError("spec.datasets[]: set exactly one of query (SQL) or promql")
+        if self.step is not None and self.promql is None:
+            raise ValueError("spec.datasets[]: step applies to promql datasets only")
+        return self
 
 
 class ReportScheduleSpec(ApiModel):
@@ -88,6 +130,23 @@ class ReportScheduleSpec(ApiModel):
                     "rule": "!has(self.delivery.burst) || (size(self.datasets) > 1"
                     " && self.datasets.exists(d, d.name == self.delivery.burst.dataset))",
                     "message": BURST_DATASET,
+                },
+                {
+                    "rule": "has(self.source.prometheus)"
+                    " || self.datasets.all(d, !has(d.promql))",
+                    "message": "spec.datasets: a promql dataset needs spec.source.prometheus",
+                },
+                {
+                    "rule": "has(self.source.connectionSecretRef)"
+                    " || self.datasets.all(d, !has(d.query))",
+                    "message": "spec.datasets: a query (SQL) dataset needs"
+                    " spec.source.connectionSecretRef",
+                },
+                {
+                    "rule": "has(self.source.connectionSecretRef) || !has(self.gates)"
+                    " || !has(self.gates.assertions) || size(self.gates.assertions) == 0",
+                    "message": "spec.gates.assertions are SQL: they need"
+                    " spec.source.connectionSecretRef",
                 },
                 {
                     "rule": "!has(self.notifications) || !has(self.notifications.onFailure)"
@@ -203,6 +262,18 @@ class ReportScheduleSpec(ApiModel):
         if burst is not None and (len(self.datasets) < 2 or burst.dataset not in
                                   [d.name for d in self.datasets]):
             raise ValueError(BURST_DATASET)
+        return self
+
+    @model_validator(mode="after")
+    def _sources_for_datasets(self) -> ReportScheduleSpec:
+        if self.source.prometheus is None and any(d.promql for d in self.datasets):
+            raise ValueError("spec.datasets: a promql dataset needs spec.source.prometheus")
+        if self.source.connection_secret_ref is None and any(d.query for d in self.datasets):
+            raise ValueError("spec.datasets: a query (SQL) dataset needs"
+                             " spec.source.connectionSecretRef")
+        if self.source.connection_secret_ref is None and self.gates.assertions:
+            raise ValueError("spec.gates.assertions are SQL: they need"
+                             " spec.source.connectionSecretRef")
         return self
 
     def period_kind(self) -> PeriodKind:

@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
 from bulletin.api.report import Format
@@ -17,6 +17,9 @@ from bulletin.render.charts import ChartSeries
 from bulletin.render.columns import ColumnInfo, Formatter
 from bulletin.render.spool import SpoolWriter
 from bulletin.render.templates import Templates
+
+if TYPE_CHECKING:
+    from bulletin.sources.prometheus import Prometheus
 
 Progress = Callable[[str], None]
 CONTENT_TYPES = {
@@ -63,6 +66,7 @@ class Plan:
         self.params: Mapping[str, Any] = params or {}  # a burst recipient's parameters
         self.schedule_name, self.namespace, self.period = schedule_name, namespace, period
         self.db_url, self.sample = db_url, sample
+        self.prometheus: Prometheus | None = None  # spec.source.prometheus, set by build_report
         self.outdir = outdir
         self.progress: Progress = progress or (lambda _message: None)
         self.formats = set(spec.formats)

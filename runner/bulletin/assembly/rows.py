@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import tzinfo
 from itertools import islice
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -31,10 +32,14 @@ def dataset_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any], *, pre
                  ) -> Iterator[tuple[list[str], Iterator[tuple[Any, ...]]]]:
     """The dataset's columns and rows, from the database or the sample data."""
     if plan.sample is not None:
-        columns, rows = sample_rows(plan.sample, dataset.name, previous)
+        columns, rows = sample_rows(plan.sample, dataset.name, previous, plan.tz)
         yield columns, _matching(columns, rows, plan.params)
         return
-    assert plan.db_url is not None
+    if dataset.promql is not None:
+        columns, rows = promql_rows(plan, dataset, params)
+        yield columns, _matching(columns, rows, plan.params)
+        return
+    assert plan.db_url is not None and dataset.query is not None
     try:
         with run_query(plan.db_url, dataset.query, {**params, **plan.params},
                        plan.spec.schedule.time_zone,
@@ -50,6 +55,26 @@ def _matching(columns: Sequence[str], rows: Iterator[tuple[Any, ...]],
     its value (as text, since sample files and databases type values differently)."""
     checks = [(columns.index(k), str(v)) for k, v in params.items() if k in columns]
     return (r for r in rows if all(str(r[i]) == v for i, v in checks))
+
+
+def promql_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any]
+                ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """The dataset's PromQL over the period in ``params``, from spec.source.prometheus."""
+    from bulletin.sources.prometheus import PrometheusError
+
+    assert plan.prometheus is not None and dataset.promql is not None
+    try:
+        columns, rows = plan.prometheus.rows(dataset.promql, dataset.step,
+                                             params["period_start"], params["period_end"],
+                                             plan.tz)
+    except PrometheusError as exc:
+        raise ReportError(f"dataset {dataset.name!r}: query failed: {exc}") from exc
+    unmatched = [k for k in plan.params if k not in columns]
+    if unmatched:  # PromQL binds no parameters: a burst narrows its rows by label instead
+        raise ReportError(f"dataset {dataset.name!r}: a burst recipient's rows are those whose"
+                          f" labels equal their parameters, but the result has no label"
+                          f" {', '.join(unmatched)} (keep it, e.g. sum by ({unmatched[0]}))")
+    return columns, rows
 
 
 def collect(plan: Plan, spool_dir: Path) -> tuple[
@@ -180,7 +205,7 @@ def _default_chart(plan: Plan, found: Collected) -> None:
         found.series.append(series_for(chart, found.columns))
 
 
-def sample_rows(sample: Mapping[str, Any], name: str, previous: bool
+def sample_rows(sample: Mapping[str, Any], name: str, previous: bool, tz: tzinfo
                 ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
     """Columns and rows of dataset ``name`` in sample data (see build_report)."""
     section = sample.get("previous" if previous else "datasets") or {}
@@ -188,6 +213,13 @@ def sample_rows(sample: Mapping[str, Any], name: str, previous: bool
         raise ReportError(f"sample data has no dataset {name!r}"
                           f" (it has {', '.join(section) or 'none'})")
     records = section.get(name) or []
+    if isinstance(records, Mapping) and "prometheus" in records:
+        from bulletin.sources.prometheus import PrometheusError, saved_rows
+
+        try:
+            return saved_rows(records["prometheus"], tz)
+        except (PrometheusError, TypeError, ValueError) as exc:
+            raise ReportError(f"sample data for {name!r}: prometheus: {exc}") from exc
     if isinstance(records, Mapping) and "columns" in records:
         return list(records["columns"]), (tuple(r) for r in records.get("rows") or ())
     if not isinstance(records, list) or not all(isinstance(r, Mapping) for r in records):

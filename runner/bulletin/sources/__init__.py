@@ -1,0 +1,1 @@
+"""Data sources besides SQL databases (those are bulletin.query)."""

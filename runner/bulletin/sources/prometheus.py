@@ -1,0 +1,199 @@
+"""Rows from a Prometheus range query (spec.source.prometheus, datasets with `promql`).
+
+The query runs over the period: evaluated at period start + step, ..., period end (each row at
+the end of its step), in pieces of at most MAX_POINTS steps (Prometheus refuses more per
+series). Rows are ``time`` (in the schedule's time zone), one column per label (sorted; a label
+named time or value becomes label_time or label_value), and ``value`` (a float; NaN and
+infinities are empty), ordered by time, then labels.
+
+The URL is tenant input: every connection goes through the operator's network policy
+(bulletin.deliver.netguard), no redirect is followed, and only Prometheus' own error text (from
+its JSON error reply) ever reaches a message, never another reply body.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, tzinfo
+from typing import Any
+
+from bulletin.api.podenv import PROMETHEUS_HEADERS
+from bulletin.api.prometheus import DEFAULT_STEP, PrometheusSource, step_delta
+from bulletin.api.spec import ReportScheduleSpec
+
+MAX_POINTS = 11_000  # Prometheus' limit of points per series in one range query
+MAX_BYTES = 256 * 1024 * 1024  # largest reply read (all pieces together)
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
+USER_AGENT = "bulletin/0.1 (+https://bulletin.dev)"
+
+
+class PrometheusError(RuntimeError):
+    """The query failed; the message names the host and, if Prometheus said, why."""
+
+
+def parse_headers(text: str) -> dict[str, str]:
+    """Headers from a Secret value: one ``Name: value`` per line; blank lines are skipped."""
+    headers: dict[str, str] = {}
+    for number, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        name, sep, value = line.partition(":")
+        if not sep or not _HEADER_NAME.match(name.strip()):
+            raise PrometheusError(
+                f"spec.source.prometheus.headersSecretRef: line {number} is not `Name: value`")
+        headers[name.strip()] = value.strip()
+    return headers
+
+
+def from_spec(spec: ReportScheduleSpec, env: Mapping[str, str]) -> Prometheus | None:
+    """The run's Prometheus (None without spec.source.prometheus); headers from the pod's env."""
+    source = spec.source.prometheus
+    if source is None:
+        return None
+    headers: dict[str, str] = {}
+    if source.headers_secret_ref is not None:
+        if PROMETHEUS_HEADERS not in env:
+            ref = source.headers_secret_ref
+            raise PrometheusError(f"Secret {ref.name!r} has no key {ref.key!r}"
+                                  " (spec.source.prometheus.headersSecretRef)")
+        headers = parse_headers(env[PROMETHEUS_HEADERS])
+    return Prometheus(source, headers, env, spec.source.statement_timeout_seconds,
+                      spec.source.connect_timeout_seconds)
+
+
+@dataclass
+class Prometheus:
+    """A Prometheus HTTP API as a run uses it: URL, headers, timeouts and the network policy
+    (the run pod's environment)."""
+
+    source: PrometheusSource
+    headers: dict[str, str] = field(default_factory=dict)
+    env: Mapping[str, str] = field(default_factory=dict)
+    query_timeout: int = 300
+    connect_timeout: int = 10
+
+    def rows(self, promql: str, step: str | None, start: datetime, end: datetime,
+             tz: tzinfo) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+        """Columns and rows of ``promql`` over [start, end] (see the module docstring)."""
+        from bulletin.deliver.netguard import guarded_client
+
+        delta = step_delta(step or DEFAULT_STEP)
+        if delta < timedelta(seconds=1):
+            raise PrometheusError(f"step {step} is shorter than 1s")
+        points = (end - start) // delta
+        if points < 1:
+            raise PrometheusError(f"step {step or DEFAULT_STEP} is longer than the period")
+        results: list[dict[str, Any]] = []
+        with guarded_client(self.env) as client:
+            size = 0
+            for first in range(1, points + 1, MAX_POINTS):
+                last = min(first + MAX_POINTS - 1, points)
+                reply, read = self._get(client, promql, start + first * delta,
+                                        start + last * delta, delta)
+                size += read
+                if size > MAX_BYTES:
+                    raise PrometheusError(f"the replies exceed {MAX_BYTES // 2**20} MiB: use a"
+                                          " longer step or aggregate (sum by ...)")
+                results.extend(_matrix(reply))
+        return matrix_rows(results, tz)
+
+    def _get(self, client: Any, promql: str, start: datetime, end: datetime,
+             step: timedelta) -> tuple[Any, int]:
+        import httpx
+
+        from bulletin.deliver.netguard import Refused
+
+        url = self.source.url.rstrip("/") + "/api/v1/query_range"
+        host = httpx.URL(url).host
+        params = {"query": promql, "start": f"{start.timestamp():.3f}",
+                  "end": f"{end.timestamp():.3f}", "step": f"{step.total_seconds():g}",
+                  "timeout": f"{self.query_timeout}s"}
+        timeout = httpx.Timeout(self.query_timeout + 5, connect=self.connect_timeout)
+        try:
+            with client.stream("GET", url, params=params, timeout=timeout, follow_redirects=False,
+                               headers={"Accept": "application/json", "User-Agent": USER_AGENT,
+                                        **self.headers}) as response:
+                body = _read(response)
+        except Refused as exc:
+            raise PrometheusError(f"Prometheus ({host}): {exc}") from None
+        except httpx.TimeoutException as exc:
+            raise PrometheusError(f"Prometheus ({host}): timed out ({type(exc).__name__};"
+                                  " spec.source.connectTimeoutSeconds,"
+                                  " statementTimeoutSeconds)") from exc
+        except httpx.HTTPError as exc:
+            raise PrometheusError(f"Prometheus ({host}): {type(exc).__name__}") from exc
+        reply = _json(body)
+        if response.status_code == 200 and isinstance(reply, dict) and (
+                reply.get("status") == "success"):
+            return reply, len(body)
+        if isinstance(reply, dict) and reply.get("status") == "error":
+            said = f"{reply.get('errorType', 'error')}: {reply.get('error', '')}"[:1000]
+            raise PrometheusError(f"Prometheus ({host}) refused the query"
+                                  f" (HTTP {response.status_code}): {said}")
+        what = "redirect (redirects are not followed)" if response.is_redirect else (
+            "not a Prometheus API reply" if response.status_code == 200 else "no Prometheus"
+            " error reply")
+        raise PrometheusError(f"Prometheus ({host}): HTTP {response.status_code}, {what};"
+                              " check spec.source.prometheus.url")
+
+
+def _read(response: Any) -> bytes:
+    chunks, size = [], 0
+    for chunk in response.iter_bytes():
+        size += len(chunk)
+        if size > MAX_BYTES:
+            raise PrometheusError(f"the reply exceeds {MAX_BYTES // 2**20} MiB: use a longer"
+                                  " step or aggregate (sum by ...)")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _json(body: bytes) -> Any:
+    import json
+
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
+
+
+def _matrix(reply: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """The series of a query_range reply (or of its ``data``)."""
+    data = reply.get("data", reply)
+    if not isinstance(data, Mapping) or data.get("resultType") != "matrix" or not isinstance(
+            data.get("result"), list):
+        raise PrometheusError("expected a range query reply (resultType matrix)")
+    return list(data["result"])
+
+
+def matrix_rows(series: list[dict[str, Any]], tz: tzinfo
+                ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """Columns and rows of matrix ``series`` ({"metric": labels, "values": [[t, "v"], ...]})."""
+    labels = sorted({name for s in series for name in (s.get("metric") or {})})
+    if any("histograms" in s and not s.get("values") for s in series):
+        raise PrometheusError("the query returns native histograms: wrap it in"
+                              " histogram_quantile(), histogram_count() or histogram_sum()")
+    points: list[tuple[float, tuple[str, ...], float | None]] = []
+    for s in series:
+        metric = s.get("metric") or {}
+        key = tuple(str(metric.get(name, "")) for name in labels)
+        points += [(float(t), key, _value(v)) for t, v in s.get("values") or ()]
+    points.sort(key=lambda p: (p[0], p[1]))
+    columns = ["time", *(f"label_{n}" if n in ("time", "value") else n for n in labels),
+               "value"]
+    rows = ((datetime.fromtimestamp(t, tz), *key, value) for t, key, value in points)
+    return columns, rows
+
+
+def _value(text: Any) -> float | None:
+    value = float(text)
+    return value if math.isfinite(value) else None
+
+
+def saved_rows(sample: Mapping[str, Any], tz: tzinfo
+                ) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
+    """Rows of a saved query_range reply (the JSON Prometheus answers, or its ``data``)."""
+    return matrix_rows(_matrix(sample), tz)
