@@ -11,21 +11,27 @@ import time
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
 import yaml
 from pydantic import ValidationError
 
 from bulletin.api.errors import describe
+from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS
 from bulletin.api.spec import KIND, ReportScheduleSpec
 from bulletin.assembly.burst import Recipient, recipients, report_spec
 from bulletin.assembly.plan import ReportError
 from bulletin.period import Period, compute
 from bulletin.report import BuiltReport, build_report
 from bulletin.schedule import zone
+from bulletin.sources.prometheus import PrometheusError
+
+if TYPE_CHECKING:
+    from bulletin.sources.prometheus import Prometheus
 
 USAGE = """bulletin preview -f schedule.yaml -o out/ [--data-url URL | --sample FILE]
-                        [--at ISO-TIME] [--formats csv,xlsx,pdf,html] [--templates DIR]
+                        [--prometheus-headers FILE] [--at ISO-TIME]
+                        [--formats csv,xlsx,pdf,html] [--templates DIR]
 
 Sample data (YAML or JSON): rows per dataset as lists of mappings, and optionally the summary
 dataset's row for the previous period:
@@ -36,6 +42,18 @@ dataset's row for the previous period:
   previous:
     totals:
       - {requests: 1000, cost: 12.0}
+
+A promql dataset's sample is a saved Prometheus range query reply (what
+curl 'http://prometheus:9090/api/v1/query_range?query=...&start=...&end=...&step=1h' prints),
+under the key prometheus:
+
+  datasets:
+    queues:
+      prometheus: {"status": "success", "data": {"resultType": "matrix", "result": [
+        {"metric": {"queue": "mail"}, "values": [[1767654000, "5"], [1767740400, "6"]]}]}}
+
+Without --sample, promql datasets query spec.source.prometheus.url from this machine, with the
+headers in --prometheus-headers (one `Name: value` per line, as in the Secret).
 """
 
 
@@ -51,6 +69,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data-url", help="SQLAlchemy database URL to run the queries on")
     source.add_argument("--sample", type=Path, help="sample data file (YAML or JSON)")
+    parser.add_argument("--prometheus-headers", type=Path,
+                        help="file of HTTP headers for spec.source.prometheus (Name: value)")
     parser.add_argument("--at", help="run as if at this ISO time (default now), e.g."
                         " 2026-01-12T09:00:00+01:00")
     parser.add_argument("--formats", help="override spec.formats, e.g. csv,xlsx,pdf,html")
@@ -86,6 +106,19 @@ def load_sample(path: Path) -> dict[str, Any]:
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):
         raise PreviewError(f"{path}: expected a mapping with a 'datasets' key (see --help)")
     return data
+
+
+def local_prometheus(spec: ReportScheduleSpec, headers: Path | None) -> Prometheus | None:
+    """spec.source.prometheus queried from this machine: any address (the user's own network,
+    not a tenant's), headers from a file."""
+    from bulletin.sources.prometheus import Prometheus, parse_headers
+
+    if spec.source.prometheus is None:
+        return None
+    return Prometheus(spec.source.prometheus,
+                      parse_headers(headers.read_text()) if headers else {},
+                      {ALLOW_PRIVATE_NETWORKS: "0.0.0.0/0 ::/0"},
+                      spec.source.statement_timeout_seconds, spec.source.connect_timeout_seconds)
 
 
 class Progress:
@@ -163,8 +196,14 @@ def main(argv: Sequence[str]) -> int:
     except (PreviewError, ValueError) as exc:
         print(f"bulletin preview: {exc}", file=sys.stderr)
         return 2
-    if sample is None and not args.data_url:
+    if sample is None and not args.data_url and any(d.query for d in spec.datasets):
         print("bulletin preview: give --data-url URL or --sample FILE", file=sys.stderr)
+        return 2
+    try:
+        prometheus = None if sample is not None else local_prometheus(spec,
+                                                                     args.prometheus_headers)
+    except (OSError, PrometheusError) as exc:
+        print(f"bulletin preview: --prometheus-headers: {exc}", file=sys.stderr)
         return 2
     period = compute(spec.period_kind(), at, zone(spec.schedule))
     progress(f"{namespace}/{name}: period {period.label()} ({spec.schedule.time_zone}),"
@@ -173,7 +212,8 @@ def main(argv: Sequence[str]) -> int:
     try:
         if spec.delivery.burst is None:
             files = preview_one(spec, args, args.out, name=name, namespace=namespace,
-                                period=period, sample=sample, progress=progress)
+                                period=period, sample=sample, progress=progress,
+                                prometheus=prometheus)
         else:
             files = []
             found = recipients(spec, period, args.data_url, sample)
@@ -181,7 +221,8 @@ def main(argv: Sequence[str]) -> int:
             for n, recipient in enumerate(found, 1):
                 files += preview_one(report_spec(spec), args, args.out / folder(n, recipient),
                                      name=name, namespace=namespace, period=period,
-                                     sample=sample, progress=progress, recipient=recipient)
+                                     sample=sample, progress=progress, recipient=recipient,
+                                     prometheus=prometheus)
     except ReportError as exc:
         print(f"bulletin preview: the run would fail: {exc}", file=sys.stderr)
         return 1
@@ -197,13 +238,15 @@ def folder(n: int, recipient: Recipient) -> str:
 
 def preview_one(spec: ReportScheduleSpec, args: argparse.Namespace, out: Path, *, name: str,
                 namespace: str, period: Period, sample: Mapping[str, Any] | None,
-                progress: Progress, recipient: Recipient | None = None) -> list[Path]:
+                progress: Progress, recipient: Recipient | None = None,
+                prometheus: Prometheus | None = None) -> list[Path]:
     """Render one report (a burst recipient's, with their parameters) and its email into
     ``out``; the files written."""
     out.mkdir(parents=True, exist_ok=True)
     built = build_report(spec, schedule_name=name, namespace=namespace, period=period,
                          db_url=args.data_url, outdir=out, templates_dir=args.templates,
                          sample=sample, progress=progress,
-                         params=recipient.params if recipient else None)
+                         params=recipient.params if recipient else None,
+                         prometheus=prometheus)
     return [a.path for a in built.artifacts] + write_email(
         built, spec, out, name=name, namespace=namespace, period=period, recipient=recipient)

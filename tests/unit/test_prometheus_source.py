@@ -19,6 +19,7 @@ from bulletin import preview
 from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, PROMETHEUS_HEADERS
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.assembly.plan import ReportError
+from bulletin.redact import delivery_secrets
 from bulletin.sources import prometheus as source
 from bulletin.sources.prometheus import PrometheusError, from_spec, parse_headers
 from devstack.ports import HOST
@@ -123,6 +124,24 @@ def test_preview_renders_a_saved_reply(prometheus: Prometheus, tmp_path: Path) -
     sample.write_text(json.dumps({"datasets": {"queues": {"prometheus": {"data": []}}}}))
     assert preview.main(["-f", str(manifest), "-o", str(out), "--sample", str(sample),
                          "--at", AT.isoformat()]) == 1
+
+
+def test_preview_queries_prometheus_itself(prometheus: Prometheus, tmp_path: Path) -> None:
+    manifest, headers = tmp_path / "schedule.yaml", tmp_path / "headers"
+    manifest.write_text(yaml.safe_dump({
+        "apiVersion": "bulletin.dev/v1alpha1", "kind": "ReportSchedule",
+        "metadata": {"name": "queues"}, "spec": _spec(prometheus, formats=["csv"]).wire()}))
+    headers.write_text(prometheus.auth_header + "\n")
+    out = tmp_path / "out"
+    argv = ["-f", str(manifest), "-o", str(out), "--at", AT.isoformat()]
+    assert preview.main([*argv, "--prometheus-headers", str(headers)]) == 0
+    assert _csv(out / "queues.csv")[1:] == EXPECTED
+    assert preview.main(argv) == 1  # no headers: 401
+
+
+def test_header_values_are_redacted() -> None:
+    found = delivery_secrets({PROMETHEUS_HEADERS: "Authorization: Bearer tok-123\nX-Org: a1b2"})
+    assert "Bearer tok-123" in found and "a1b2" in found
 
 
 def test_values_and_labels() -> None:
