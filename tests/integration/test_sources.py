@@ -7,11 +7,13 @@ import csv
 import io
 from email.message import EmailMessage
 
+import pytest
 from devstack.mailsink import MailSink
 from devstack.mariadb import MariaDB
 from devstack.operatorproc import OperatorProcess
 from devstack.prometheus import Prometheus
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 from support import USABLE, Cluster, create_secrets, report_schedule, run_now, wait_for
 
 WEEK = {"period": "2026-W02"}  # 2026-01-05 .. 2026-01-11 in Europe/Berlin
@@ -68,3 +70,17 @@ def test_a_report_from_prometheus(cluster: Cluster, operator: OperatorProcess, n
     assert rows[1:3] == [["2026-01-06T00:00:00+01:00", "mail", "5.0"],
                          ["2026-01-06T00:00:00+01:00", "pdf", "50.0"]]
     assert rows[-1] == ["2026-01-12T00:00:00+01:00", "pdf", "110.0"]
+
+
+def test_the_api_server_refuses_a_dataset_without_its_source(cluster: Cluster,
+                                                             namespace: str) -> None:
+    for spec, message in (
+            ({"datasets": [{"name": "main", "promql": "up"}]},
+             "a promql dataset needs spec.source.prometheus"),
+            ({"source": {"prometheus": {"url": "http://prom:9090"}}},
+             "a query (SQL) dataset needs spec.source.connectionSecretRef"),
+            ({"datasets": [{"name": "main", "query": "SELECT 1", "promql": "up"}]},
+             "set exactly one of query (SQL) or promql")):
+        with pytest.raises(ApiException) as refused:
+            cluster.create_rs(namespace, report_schedule("refused", **spec))
+        assert refused.value.status == 422 and message in str(refused.value.body)
