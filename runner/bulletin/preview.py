@@ -111,11 +111,12 @@ def load_sample(path: Path) -> dict[str, Any]:
 def local_prometheus(spec: ReportScheduleSpec, headers: Path | None) -> Prometheus | None:
     """spec.source.prometheus queried from this machine: any address (the user's own network,
     not a tenant's), headers from a file."""
+    from bulletin.deliver.netguard import guarded_client
     from bulletin.sources.prometheus import Prometheus, parse_headers
 
     if spec.source.prometheus is None:
         return None
-    return Prometheus(spec.source.prometheus,
+    return Prometheus(spec.source.prometheus, guarded_client,
                       parse_headers(headers.read_text()) if headers else {},
                       {ALLOW_PRIVATE_NETWORKS: "0.0.0.0/0 ::/0"},
                       spec.source.statement_timeout_seconds, spec.source.connect_timeout_seconds)

@@ -54,6 +54,7 @@ class RunFailed(RuntimeError):
 def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str) -> BuiltReport:
     """Query every dataset once and render every format into the run's work directory."""
     from bulletin.assembly.plan import ReportError
+    from bulletin.deliver.netguard import guarded_client
     from bulletin.report import build_report
     from bulletin.sources.prometheus import PrometheusError, from_spec
 
@@ -62,7 +63,7 @@ def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str)
         return build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
                             period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
                             templates_dir=Path(templates) if templates else None,
-                            prometheus=from_spec(spec, ctx.env))
+                            prometheus=from_spec(spec, ctx.env, guarded_client))
     except (ReportError, PrometheusError) as exc:
         raise RunFailed(str(exc)) from exc
 

@@ -19,6 +19,7 @@ from bulletin import preview
 from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, PROMETHEUS_HEADERS
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.assembly.plan import ReportError
+from bulletin.deliver.netguard import guarded_client
 from bulletin.redact import delivery_secrets
 from bulletin.sources import prometheus as source
 from bulletin.sources.prometheus import PrometheusError, from_spec, parse_headers
@@ -47,7 +48,7 @@ def _env(server: Prometheus, headers: str | None = None) -> dict[str, str]:
 
 
 def _build(tmp_path: Path, spec: ReportScheduleSpec, env: dict[str, str]) -> Any:
-    return build(tmp_path, spec, sample=None, prometheus=from_spec(spec, env))
+    return build(tmp_path, spec, sample=None, prometheus=from_spec(spec, env, guarded_client))
 
 
 def _csv(path: Path) -> list[list[str]]:
@@ -87,7 +88,7 @@ def test_without_the_headers_prometheus_refuses(prometheus: Prometheus, tmp_path
 def test_a_missing_headers_key_names_the_field(prometheus: Prometheus) -> None:
     with pytest.raises(PrometheusError, match=r"Secret 'prom' has no key 'headers'"
                        r" \(spec.source.prometheus.headersSecretRef\)"):
-        from_spec(_spec(prometheus), {ALLOW_PRIVATE_NETWORKS: f"{HOST}/32"})
+        from_spec(_spec(prometheus), {ALLOW_PRIVATE_NETWORKS: f"{HOST}/32"}, guarded_client)
 
 
 def test_the_url_passes_the_network_guard(prometheus: Prometheus, tmp_path: Path) -> None:
@@ -171,3 +172,15 @@ def test_headers_and_spec_rules() -> None:
         make_spec(datasets=[{"name": "a", "query": "x", "step": "1h"}])
     with pytest.raises(ValueError, match="step"):
         make_spec(source=prom, datasets=[{"name": "a", "promql": "up", "step": "1 hour"}])
+
+
+def test_a_burst_recipient_gets_the_series_of_their_labels(prometheus: Prometheus,
+                                                           tmp_path: Path) -> None:
+    spec = _spec(prometheus)
+    env = _env(prometheus)
+    build(tmp_path / "mail", spec, sample=None, prometheus=from_spec(spec, env, guarded_client),
+          params={"queue": "mail"})
+    assert _csv(tmp_path / "mail" / "queues.csv")[1:] == [r for r in EXPECTED if r[1] == "mail"]
+    with pytest.raises(ReportError, match=r"the result has no label region"):
+        build(tmp_path / "x", spec, sample=None,
+              prometheus=from_spec(spec, env, guarded_client), params={"region": "eu"})

@@ -6,16 +6,17 @@ series). Rows are ``time`` (in the schedule's time zone), one column per label (
 named time or value becomes label_time or label_value), and ``value`` (a float; NaN and
 infinities are empty), ordered by time, then labels.
 
-The URL is tenant input: every connection goes through the operator's network policy
-(bulletin.deliver.netguard), no redirect is followed, and only Prometheus' own error text (from
-its JSON error reply) ever reaches a message, never another reply body.
+The URL is tenant input: every connection goes through the operator's network policy (the
+caller passes bulletin.deliver.netguard.guarded_client as ``connect``), no redirect is
+followed, and only Prometheus' own error text (from its JSON error reply) ever reaches a
+message, never another reply body.
 """
 
 from __future__ import annotations
 
 import math
 import re
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -48,8 +49,13 @@ def parse_headers(text: str) -> dict[str, str]:
     return headers
 
 
-def from_spec(spec: ReportScheduleSpec, env: Mapping[str, str]) -> Prometheus | None:
-    """The run's Prometheus (None without spec.source.prometheus); headers from the pod's env."""
+Connect = Callable[[Mapping[str, str]], Any]  # env -> an httpx.Client under its network policy
+
+
+def from_spec(spec: ReportScheduleSpec, env: Mapping[str, str], connect: Connect
+              ) -> Prometheus | None:
+    """The run's Prometheus (None without spec.source.prometheus); headers from the pod's env,
+    connections from ``connect(env)``."""
     source = spec.source.prometheus
     if source is None:
         return None
@@ -60,16 +66,17 @@ def from_spec(spec: ReportScheduleSpec, env: Mapping[str, str]) -> Prometheus | 
             raise PrometheusError(f"Secret {ref.name!r} has no key {ref.key!r}"
                                   " (spec.source.prometheus.headersSecretRef)")
         headers = parse_headers(env[PROMETHEUS_HEADERS])
-    return Prometheus(source, headers, env, spec.source.statement_timeout_seconds,
+    return Prometheus(source, connect, headers, env, spec.source.statement_timeout_seconds,
                       spec.source.connect_timeout_seconds)
 
 
 @dataclass
 class Prometheus:
-    """A Prometheus HTTP API as a run uses it: URL, headers, timeouts and the network policy
-    (the run pod's environment)."""
+    """A Prometheus HTTP API as a run uses it: URL, how to connect, headers, timeouts and the
+    network policy (the run pod's environment)."""
 
     source: PrometheusSource
+    connect: Connect
     headers: dict[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
     query_timeout: int = 300
@@ -78,8 +85,6 @@ class Prometheus:
     def rows(self, promql: str, step: str | None, start: datetime, end: datetime,
              tz: tzinfo) -> tuple[list[str], Iterator[tuple[Any, ...]]]:
         """Columns and rows of ``promql`` over [start, end] (see the module docstring)."""
-        from bulletin.deliver.netguard import guarded_client
-
         delta = step_delta(step or DEFAULT_STEP)
         if delta < timedelta(seconds=1):
             raise PrometheusError(f"step {step} is shorter than 1s")
@@ -87,7 +92,7 @@ class Prometheus:
         if points < 1:
             raise PrometheusError(f"step {step or DEFAULT_STEP} is longer than the period")
         results: list[dict[str, Any]] = []
-        with guarded_client(self.env) as client:
+        with self.connect(self.env) as client:
             size = 0
             for first in range(1, points + 1, MAX_POINTS):
                 last = min(first + MAX_POINTS - 1, points)
@@ -104,8 +109,6 @@ class Prometheus:
              step: timedelta) -> tuple[Any, int]:
         import httpx
 
-        from bulletin.deliver.netguard import Refused
-
         url = self.source.url.rstrip("/") + "/api/v1/query_range"
         host = httpx.URL(url).host
         params = {"query": promql, "start": f"{start.timestamp():.3f}",
@@ -117,14 +120,16 @@ class Prometheus:
                                headers={"Accept": "application/json", "User-Agent": USER_AGENT,
                                         **self.headers}) as response:
                 body = _read(response)
-        except Refused as exc:
-            raise PrometheusError(f"Prometheus ({host}): {exc}") from None
         except httpx.TimeoutException as exc:
             raise PrometheusError(f"Prometheus ({host}): timed out ({type(exc).__name__};"
                                   " spec.source.connectTimeoutSeconds,"
                                   " statementTimeoutSeconds)") from exc
         except httpx.HTTPError as exc:
             raise PrometheusError(f"Prometheus ({host}): {type(exc).__name__}") from exc
+        except PrometheusError:
+            raise
+        except Exception as exc:  # the network policy's refusal (netguard.Refused)
+            raise PrometheusError(f"Prometheus ({host}): {exc}") from None
         reply = _json(body)
         if response.status_code == 200 and isinstance(reply, dict) and (
                 reply.get("status") == "success"):
