@@ -105,15 +105,22 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
     from bulletin.assembly.burst import Recipient, recipients, report_spec
     from bulletin.assembly.plan import ReportError
     from bulletin.deliver.burst import TARGET, burst_result, deliver_burst
+    from bulletin.deliver.netguard import guarded_client
     from bulletin.report import build_report
+    from bulletin.sources.prometheus import PrometheusError, from_spec
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
     reports = report_spec(spec)
+    try:
+        prometheus = from_spec(spec, ctx.env, guarded_client)
+    except PrometheusError as exc:
+        raise RunFailed(str(exc)) from exc
 
     def build(recipient: Recipient, outdir: Path) -> BuiltReport:
         return build_report(reports, schedule_name=ctx.schedule, namespace=ctx.namespace,
                             period=period, db_url=url, outdir=outdir, params=recipient.params,
-                            templates_dir=Path(templates) if templates else None)
+                            templates_dir=Path(templates) if templates else None,
+                            prometheus=prometheus)
 
     try:
         found = recipients(spec, period, url)
