@@ -84,3 +84,12 @@ def test_the_api_server_refuses_a_dataset_without_its_source(cluster: Cluster,
         with pytest.raises(ApiException) as refused:
             cluster.create_rs(namespace, report_schedule("refused", **spec))
         assert refused.value.status == 422 and message in str(refused.value.body)
+
+
+def test_kubectl_explain_documents_the_sources(cluster: Cluster) -> None:
+    out = cluster.kubectl("explain", "reportschedule.spec.datasets.step").stdout
+    assert "evaluated at the end of its step" in out
+    out = cluster.kubectl("explain", "reportschedule.spec.source.prometheus").stdout
+    assert "headersSecretRef" in out and "allowPrivateNetworks" in out
+    out = cluster.kubectl("explain", "reportschedule.spec.source.connectionSecretRef").stdout
+    assert "mysql://" in out
