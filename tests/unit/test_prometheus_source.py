@@ -184,3 +184,17 @@ def test_a_burst_recipient_gets_the_series_of_their_labels(prometheus: Prometheu
     with pytest.raises(ReportError, match=r"the result has no label region"):
         build(tmp_path / "x", spec, sample=None,
               prometheus=from_spec(spec, env, guarded_client), params={"region": "eu"})
+
+
+def test_a_promql_summary_compares_with_the_previous_period(prometheus: Prometheus,
+                                                            tmp_path: Path) -> None:
+    spec = _spec(prometheus)
+    spec.report.summary_dataset = "peak"
+    spec.datasets.append(spec.datasets[0].model_copy(update={
+        "name": "peak", "promql": 'max_over_time(bulletin_queue_depth{queue="mail"}[7d])',
+        "step": "7d"}))
+    built = _build(tmp_path, spec, _env(prometheus))
+    kpis = {k.name: k for k in built.kpis}
+    # Evaluated at each period's end: the mail queue's UTC days 11 and 4.
+    assert (kpis["value"].value, kpis["value"].previous, kpis["value"].direction) == (
+        11, 4, "up")
