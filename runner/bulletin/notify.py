@@ -26,6 +26,8 @@ class Notice:
 _HINTS = (
     ("query failed", "check the dataset's SQL and that the database in"
      " spec.source.connectionSecretRef is reachable"),
+    ("PromQL failed", "check the dataset's PromQL, spec.source.prometheus (URL, headers Secret)"
+     " and that the operator allows its address"),
     ("template", "fix the template named above, in spec.report.templateConfigMapRef"),
     ("SMTP", "check the SMTP Secret (spec.delivery.email.smtpSecretRef) and the server"),
     ("webhook", "check the webhook URL and that the receiver answers 2xx"),

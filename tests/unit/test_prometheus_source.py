@@ -18,11 +18,14 @@ import yaml
 from bulletin import preview
 from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, PROMETHEUS_HEADERS
 from bulletin.api.spec import ReportScheduleSpec
+from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.assembly.plan import ReportError
 from bulletin.deliver.netguard import guarded_client
+from bulletin.notify import explain
 from bulletin.redact import delivery_secrets
 from bulletin.sources import prometheus as source
 from bulletin.sources.prometheus import PrometheusError, from_spec, parse_headers
+from delivery_support import context
 from devstack.ports import HOST
 from devstack.prometheus import PASSWORD, USER, Prometheus
 from pypdf import PdfReader
@@ -80,7 +83,7 @@ def test_long_periods_are_queried_in_pieces(prometheus: Prometheus, tmp_path: Pa
 
 def test_without_the_headers_prometheus_refuses(prometheus: Prometheus, tmp_path: Path) -> None:
     spec = _spec(prometheus)
-    with pytest.raises(ReportError, match=r"dataset 'queues': query failed: Prometheus"
+    with pytest.raises(ReportError, match=r"dataset 'queues': PromQL failed: Prometheus"
                        rf" \({HOST}\): HTTP 401"):
         _build(tmp_path, spec, _env(prometheus, "X-Other: 1"))
 
@@ -198,3 +201,12 @@ def test_a_promql_summary_compares_with_the_previous_period(prometheus: Promethe
     # Evaluated at each period's end: the mail queue's UTC days 11 and 4.
     assert (kpis["value"].value, kpis["value"].previous, kpis["value"].direction) == (
         11, 4, "up")
+
+
+def test_a_failure_notice_points_at_the_prometheus_source(tmp_path: Path) -> None:
+    record = RunRecord(run_id="r1", trigger=Trigger.SCHEDULED, start_time=AT,
+                       result=RunResult.FAILED,
+                       message="dataset 'queues': PromQL failed: Prometheus (p): HTTP 401")
+    text = explain(context({}, tmp_path), record)
+    assert "How to fix: check the dataset's PromQL, spec.source.prometheus" in text
+    assert "SQL" not in text

@@ -68,7 +68,7 @@ def promql_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any]
                                              params["period_start"], params["period_end"],
                                              plan.tz)
     except PrometheusError as exc:
-        raise ReportError(f"dataset {dataset.name!r}: query failed: {exc}") from exc
+        raise ReportError(f"dataset {dataset.name!r}: PromQL failed: {exc}") from exc
     unmatched = [k for k in plan.params if k not in columns]
     if unmatched:  # PromQL binds no parameters: a burst narrows its rows by label instead
         raise ReportError(f"dataset {dataset.name!r}: a burst recipient's rows are those whose"
