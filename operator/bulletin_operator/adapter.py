@@ -16,7 +16,7 @@ from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
-from bulletin_operator import kubeapi
+from bulletin_operator import kubeapi, prefetch
 from bulletin_operator.builders import HASH_ANNOTATION, SCHEDULE_LABEL
 from bulletin_operator.jobs import FailedRun
 from bulletin_operator.kubeapi import KubeApi
@@ -90,28 +90,49 @@ class Adapter:
         self._core = client.CoreV1Api()
         self._namespaces: dict[str, tuple[float, dict[str, str]]] = {}
         self._usable: dict[tuple[str, str, str], tuple[float, dict[str, str]]] = {}
+        self.snapshot = prefetch.Snapshot()
 
     def ensure(self, objects: Iterable[dict[str, Any]], uid: str, new: bool = False) -> None:
         """Make each object exist with the given content, touching only objects controlled by
         ``uid``. ``new``: the owner was just created, so try creating first (one request
-        instead of a read and a create). Raises NameConflict or Rejected, changing nothing
-        of objects that are not ours."""
+        instead of a read and a create). The startup snapshot stands in for the read where
+        it can (a stale entry's write is redone from a fresh read). Raises NameConflict or
+        Rejected, changing nothing of objects that are not ours."""
         for obj in objects:
             meta = obj["metadata"]
             if new and self.create_once(obj, uid):
                 continue
+            known = self.snapshot.take(obj["kind"], meta["namespace"], meta["name"])
+            if known is not None and controller_uid(known) == uid:
+                try:
+                    self._update(obj, known)
+                    continue
+                except ApiException as exc:
+                    if exc.status not in (404, 409):  # else: stale, read it as it is now
+                        raise (_refusal(exc, obj) or exc) from exc
             current = self._api.metadata(obj["kind"], meta["name"], meta["namespace"])
             if current is None:
                 self.create_once(obj, uid)
                 continue
             if controller_uid(current) != uid:
                 raise _conflict(obj["kind"], current)
-            if _hash(current) != _hash(meta):
-                version = current.get("resourceVersion")
-                try:
-                    self._api.replace({**obj, "metadata": {**meta, "resourceVersion": version}})
-                except ApiException as exc:
-                    raise (_refusal(exc, obj) or exc) from exc
+            try:
+                self._update(obj, current)
+            except ApiException as exc:
+                raise (_refusal(exc, obj) or exc) from exc
+
+    def _update(self, obj: dict[str, Any], current: dict[str, Any]) -> None:
+        """Replace ``obj`` at the resourceVersion of ``current`` unless their hashes match."""
+        meta = obj["metadata"]
+        if _hash(current) != _hash(meta):
+            version = current.get("resourceVersion")
+            self._api.replace({**obj, "metadata": {**meta, "resourceVersion": version}})
+
+    def prime(self, namespaces: list[str | None]) -> int:
+        """Read the snapshot of owned objects in ``namespaces`` (None: all); its size."""
+        since = time.monotonic()
+        self.snapshot.fill(prefetch.read(self._api, namespaces), since)
+        return len(self.snapshot)
 
     def namespace_annotation(self, namespace: str, key: str) -> str:
         """An annotation of a namespace ("" when absent), cached for a minute."""

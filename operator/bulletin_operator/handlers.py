@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any, cast
 
@@ -24,7 +25,7 @@ from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
 from bulletin.timing import Timing
 from pydantic import ValidationError
 
-from bulletin_operator import builders, leadership, owned
+from bulletin_operator import builders, leadership, owned, prefetch
 from bulletin_operator.adapter import Adapter, NameConflict, NamespaceTerminating, Rejected
 from bulletin_operator.jobs import failed_run
 from bulletin_operator.metrics import METRICS, serve
@@ -70,6 +71,15 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     memo.adapter = Adapter()
     memo.refresher = NextRunRefresher()
     memo.refresher.start()
+
+
+@kopf.on.startup()
+async def prime(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
+    """Read the owned objects' metadata with one LIST per kind, before kopf resumes the
+    schedules (async: kopf's command line is known in the event loop's thread only)."""
+    adapter: Adapter = memo.adapter
+    found = await asyncio.to_thread(adapter.prime, prefetch.kopf_scope())
+    logger.info("snapshot of %d owned objects for resuming", found)
 
 
 @kopf.on.cleanup()

@@ -8,7 +8,9 @@ dicts, reads only metadata (PartialObjectMetadata) and never decodes what it doe
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlencode
 
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -26,12 +28,16 @@ PATHS = {
 }
 # Plain JSON as the fallback: an API server that cannot transform still answers.
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
+LIST_METADATA_ONLY = ("application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1,"
+                      " application/json")
 
 
-def path(kind: str, namespace: str, name: str | None = None) -> str:
-    """The URL path of a namespaced object, or of its collection when ``name`` is None."""
+def path(kind: str, namespace: str | None, name: str | None = None) -> str:
+    """The URL path of a namespaced object, or of its collection when ``name`` is None (in
+    all namespaces when ``namespace`` is None too)."""
     prefix, plural = PATHS[kind]
-    base = f"{prefix}/namespaces/{namespace}/{plural}"
+    scope = "" if namespace is None else f"/namespaces/{namespace}"
+    base = f"{prefix}{scope}/{plural}"
     return base if name is None else f"{base}/{name}"
 
 
@@ -65,6 +71,22 @@ class KubeApi:
         Secret value reaches the operator."""
         found = self.request("GET", path(kind, namespace, name), accept=METADATA_ONLY)
         return None if found is None else dict(found.get("metadata") or {})
+
+    def list_metadata(self, kind: str, namespace: str | None, selector: str,
+                      page: int = 500) -> Iterator[dict[str, Any]]:
+        """The metadata of every object of ``kind`` matching a label selector, in one namespace
+        or all (None), read in pages of ``page`` items."""
+        token = ""
+        while True:
+            query = {"labelSelector": selector, "limit": page,
+                     **({"continue": token} if token else {})}
+            found = self.request("GET", f"{path(kind, namespace)}?{urlencode(query)}",
+                                 accept=LIST_METADATA_ONLY) or {}
+            for item in found.get("items") or []:
+                yield dict(item.get("metadata") or {})
+            token = (found.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
 
     def create(self, obj: dict[str, Any]) -> None:
         """Create ``obj`` (the response is not decoded)."""
