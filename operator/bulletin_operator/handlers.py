@@ -78,8 +78,10 @@ async def prime(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
     """Read the owned objects' metadata with one LIST per kind, before kopf resumes the
     schedules (async: kopf's command line is known in the event loop's thread only)."""
     adapter: Adapter = memo.adapter
-    found = await asyncio.to_thread(adapter.prime, prefetch.kopf_scope())
-    logger.info("snapshot of %d owned objects for resuming", found)
+    scope = prefetch.kopf_scope()
+    found = await asyncio.to_thread(adapter.prime, scope)
+    logger.info("snapshot of %d owned objects in %s for resuming", found,
+                ", ".join(ns or "all namespaces" for ns in scope) or "no namespace")
 
 
 @kopf.on.cleanup()

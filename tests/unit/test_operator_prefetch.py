@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
+import kopf.cli
 import pytest
 from bulletin_operator import kubeapi, prefetch
 from bulletin_operator.adapter import Adapter, NameConflict
@@ -184,3 +185,16 @@ def test_namespaces_follow_kopfs_arguments() -> None:
 def test_collection_paths_in_one_namespace_or_all() -> None:
     assert kubeapi.path("Role", None) == "/apis/rbac.authorization.k8s.io/v1/roles"
     assert kubeapi.path("ServiceAccount", "x") == "/api/v1/namespaces/x/serviceaccounts"
+
+
+@pytest.mark.parametrize(("args", "scope"), [
+    (["--all-namespaces"], [None]),
+    (["-n", "a", "--namespace=b"], ["a", "b"]),
+    (["--namespace=team-*"], []),
+])
+def test_the_scope_is_read_from_kopfs_own_command_line(args: list[str],
+                                                       scope: list[str | None]) -> None:
+    # `kopf run` is a click command: its parsed arguments are the current context's
+    with kopf.cli.run.make_context("run", [*args, "-m", "bulletin_operator.handlers"]):
+        assert prefetch.kopf_scope() == scope
+    assert prefetch.kopf_scope() == [], "not run by kopf's command line: no snapshot"
