@@ -169,9 +169,10 @@ def test_the_snapshot_is_compact_and_skips_refused_kinds(api: FakeApi) -> None:
     api.put("Role", "a", "h1")
     api.refuse.add("Role")
     entries = prefetch.read(api, [NS])  # type: ignore[arg-type]
-    assert list(entries) == [("CronJob", NS, "a")]
-    assert "managedFields" not in entries[("CronJob", NS, "a")]
-    assert entries[("CronJob", NS, "a")]["ownerReferences"] == [{"uid": UID, "controller": True}]
+    assert entries == {("CronJob", NS, "a"): (UID, "h1", str(api.version - 1))}
+    assert prefetch.expand(entries[("CronJob", NS, "a")]) == {
+        "resourceVersion": str(api.version - 1), "annotations": {HASH_ANNOTATION: "h1"},
+        "ownerReferences": [{"uid": UID, "controller": True}]}
 
 
 def test_namespaces_follow_kopfs_arguments() -> None:
