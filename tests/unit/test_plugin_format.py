@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from bulletin.plugin.nextruns import next_records, next_table, rule_for, upcoming
 from bulletin.plugin.overview import schedule_text, status_table
-from bulletin.plugin.tables import history_table, human_duration, period
+from bulletin.plugin.tables import history_table, human_duration, period, zone_of
 from bulletin.schedule import ScheduleError
 
 GOLDEN = Path(__file__).parent / "golden" / "plugin"
@@ -63,6 +63,9 @@ HISTORY = [
     record("usage-backfill", "2026-10-02T07:00:00Z", "2026-10-02T07:01:00Z", "Succeeded",
            trigger="Manual", periodStart="2026-08-31T22:00:00Z",
            periodEnd="2026-09-30T22:00:00Z", rows=3, recipients=["me@example.com"]),
+    record("usage-amer-29380000", "2026-09-28T13:00:00Z", "2026-09-28T13:00:30Z",
+           "PartiallyDelivered", scheduleEntry="amer", rows=940,
+           deliveries=[{"target": "email", "burst": {"recipients": 50, "sent": 48, "failed": 2}}]),
 ]
 
 
@@ -75,6 +78,13 @@ def test_periods_read_in_the_schedules_zone() -> None:
     assert period(day, BERLIN) == "2026-11-05"
     assert period(day, ZoneInfo("UTC")) == "2026-11-04 23:00..2026-11-05 23:00"
     assert period({}, BERLIN) == "<none>"
+
+
+def test_history_reads_in_the_zone_of_the_first_entry_of_several_schedules() -> None:
+    obj = {"spec": {"schedules": [{"name": "amer", "timeZone": "America/New_York"},
+                                  {"name": "emea", "timeZone": "Europe/Berlin"}]}}
+    assert zone_of(obj) == ZoneInfo("America/New_York")
+    assert zone_of({"spec": {}}) == ZoneInfo("UTC")
 
 
 def schedule_obj(name: str, namespace: str = "analytics", **spec: Any) -> dict[str, Any]:

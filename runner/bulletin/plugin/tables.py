@@ -83,6 +83,24 @@ def recipients(addresses: Sequence[str]) -> str:
     return f"{addresses[0]} +{len(addresses) - 1}"
 
 
+def trigger(record: Mapping[str, Any]) -> str:
+    """How the run started, with the spec.schedules entry that fired it: "Schedule/amer"."""
+    entry = record.get("scheduleEntry")
+    text = str(record.get("trigger", NONE))
+    return f"{text}/{entry}" if entry else text
+
+
+def receivers(record: Mapping[str, Any]) -> str:
+    """Who received the report: addresses, or a burst's counts ("burst 48/50 sent, 2 failed")."""
+    bursts = [d["burst"] for d in record.get("deliveries") or [] if d.get("burst")]
+    if not bursts:
+        return recipients(record.get("recipients") or [])
+    sent = sum(b.get("sent", 0) for b in bursts)
+    total = sum(b.get("recipients", 0) for b in bursts)
+    failed = sum(b.get("failed", 0) for b in bursts)
+    return f"burst {sent}/{total} sent" + (f", {failed} failed" if failed else "")
+
+
 def period(record: Mapping[str, Any], tz: ZoneInfo) -> str:
     """The reported period in the schedule's zone: 2026-10-01..2026-10-31, or local times when
     it does not start and end at midnight."""
@@ -114,16 +132,20 @@ HISTORY_HEADERS = ("RUN", "TRIGGER", "STARTED", "PERIOD", "RESULT", "DURATION", 
 
 def history_table(records: Sequence[Mapping[str, Any]], tz: ZoneInfo, now: datetime) -> str:
     """status.history as a table, newest first."""
-    rows = [(str(r.get("runId", NONE)), str(r.get("trigger", NONE)), age(r.get("startTime"), now),
+    rows = [(str(r.get("runId", NONE)), trigger(r), age(r.get("startTime"), now),
              period(r, tz), result(r), duration(r, now), str(r.get("rows", 0)),
-             recipients(r.get("recipients") or []), truncate(r.get("message")))
+             receivers(r), truncate(r.get("message")))
             for r in records]
     return render(HISTORY_HEADERS, rows)
 
 
 def zone_of(obj: Mapping[str, Any]) -> ZoneInfo:
-    """The object's spec.schedule.timeZone (UTC when unset or unknown)."""
-    name = ((obj.get("spec") or {}).get("schedule") or {}).get("timeZone") or "UTC"
+    """The zone of spec.schedule, or of the first spec.schedules entry (UTC when unset or
+    unknown)."""
+    spec = obj.get("spec") or {}
+    entries = spec.get("schedules") or [{}]
+    schedule: Mapping[str, Any] = spec.get("schedule") or entries[0]
+    name = schedule.get("timeZone") or "UTC"
     try:
         return ZoneInfo(name)
     except (ValueError, KeyError):
