@@ -189,3 +189,15 @@ def wait_for_run(cluster: Cluster, namespace: str, name: str,
 
     return wait_for(finished, f"a finished run of {name}", timeout=timeout,
                     explain=lambda: cluster.diagnose(namespace))
+
+
+def event_messages(cluster: Cluster, namespace: str, reason: str,
+                   match: Callable[[Any], bool] = lambda _: True, timeout: float = 60
+                   ) -> list[str]:
+    """The messages of the Events with ``reason`` that ``match`` accepts, once there is one
+    (a run posts its Event after its status write, so it may trail the status by a moment)."""
+    def found() -> list[str]:
+        items = cluster.core.list_namespaced_event(namespace, field_selector=f"reason={reason}")
+        return [str(e.message or "") for e in items.items if match(e)]
+
+    return wait_for(found, f"a {reason} Event in {namespace}", timeout=timeout)

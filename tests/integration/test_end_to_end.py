@@ -13,7 +13,7 @@ import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
-from support import Cluster, create_secrets, report_schedule, run_now, wait_for
+from support import Cluster, create_secrets, event_messages, report_schedule, run_now, wait_for
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
@@ -81,8 +81,7 @@ def test_report_is_delivered_and_recorded(
 
     table = cluster.kubectl("get", "reportschedules", "-n", namespace).stdout
     assert "Succeeded" in table and "0 9 * * MON" in table and "Europe/Berlin" in table
-    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunSucceeded")
-    assert events.items, "no RunSucceeded event"
+    assert event_messages(cluster, namespace, "RunSucceeded")
     dump = json.dumps(cluster.get_rs(namespace, "weekly-usage")) + "".join(
         e.message or "" for e in cluster.core.list_namespaced_event(namespace).items)
     assert postgres.password not in dump
@@ -101,8 +100,8 @@ def test_failing_query_is_recorded_with_the_database_message(
     assert 'relation "no_such_table" does not exist' in last["message"]
     assert status["consecutiveFailures"] == 1
     assert smtp.messages == []
-    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunFailed")
-    assert any("no_such_table" in e.message for e in events.items)
+    assert event_messages(cluster, namespace, "RunFailed",
+                          lambda e: "no_such_table" in (e.message or ""))
     assert "Failed" in cluster.kubectl("get", "reportschedules", "-n", namespace).stdout
 
     # The Job fails without retrying a run that already recorded its failure.

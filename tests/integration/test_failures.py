@@ -14,6 +14,7 @@ from support import (
     Cluster,
     condition,
     create_secrets,
+    event_messages,
     report_schedule,
     run_now,
     run_now_no_wait,
@@ -134,5 +135,5 @@ def test_a_run_that_dies_before_recording_is_still_recorded(
     assert last["result"] == "Failed"
     assert "BackoffLimitExceeded" in last["message"]
     assert "exit code 1" in last["message"]
-    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunFailed")
-    assert any(e.involved_object.name == "orphan" for e in events.items)
+    assert event_messages(cluster, namespace, "RunFailed",
+                          lambda e: e.involved_object.name == "orphan")

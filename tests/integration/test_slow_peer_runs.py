@@ -15,7 +15,15 @@ from devstack.ports import HOST, free_port
 from devstack.postgres import Postgres
 from devstack.stalls import StallServer, http_no_answer, silent
 from kubernetes import client
-from support import USABLE, Cluster, create_secrets, report_schedule, run_now, wait_for
+from support import (
+    USABLE,
+    Cluster,
+    create_secrets,
+    event_messages,
+    report_schedule,
+    run_now,
+    wait_for,
+)
 
 
 @pytest.fixture
@@ -39,9 +47,9 @@ def ended_once(cluster: Cluster, namespace: str, run_id: str) -> None:
 
 
 def failed_event(cluster: Cluster, namespace: str, run_id: str) -> str:
-    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunFailed")
-    [message] = [e.message for e in events.items if run_id in (e.message or "")]
-    return str(message)
+    [message] = event_messages(cluster, namespace, "RunFailed",
+                               lambda e: run_id in (e.message or ""))
+    return message
 
 
 @pytest.mark.parametrize("stall", [http_no_answer], indirect=True)

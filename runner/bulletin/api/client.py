@@ -32,6 +32,7 @@ _CONFLICT_BACKOFF = Backoff(initial=0.1, cap=2.0)  # concurrent writers spread o
 OUTAGE_SECONDS = 180.0
 SETTLE_SECONDS = 30.0
 REQUEST_TIMEOUT = (5.0, 30.0)  # connect, read
+EVENT_SECONDS = 30.0  # an Event is retried briefly: the run's record is already in status
 _OUTAGE_BACKOFF = Backoff(initial=0.5, cap=8.0)
 T = TypeVar("T")
 
@@ -172,8 +173,9 @@ class Kube:
             action="Run",
         )
         try:
-            self.core.create_namespaced_event(meta["namespace"], body,
-                                              _request_timeout=REQUEST_TIMEOUT)
+            outlasting("post an event", functools.partial(
+                self.core.create_namespaced_event, meta["namespace"], body,
+                _request_timeout=REQUEST_TIMEOUT), limit=EVENT_SECONDS)
         except (ApiException, HTTPError, OSError) as exc:  # an Event is not worth a retried run
             log.warning("could not post event %s: %s", reason,
                         getattr(exc, "reason", None) or type(exc).__name__)
