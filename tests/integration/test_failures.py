@@ -47,8 +47,7 @@ def test_failures_pause_and_success_or_spec_change_resumes(
     assert "2 runs failed in a row" in condition(obj, "Paused")["message"]
     assert obj["spec"].get("suspend") is False, "the operator never writes spec"
     assert obj["metadata"]["generation"] == 1
-    reasons = {e.reason for e in cluster.core.list_namespaced_event(namespace).items}
-    assert "Paused" in reasons
+    assert event_messages(cluster, namespace, "Paused")
 
     # The data arrives; a successful run now resumes the schedule.
     postgres.execute(f"CREATE TABLE {table} AS SELECT 1 AS one")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from devstack.operatorproc import OperatorProcess
-from support import Cluster, condition, report_schedule, wait_for
+from support import Cluster, condition, event_messages, report_schedule, wait_for
 
 
 def _ready(cluster: Cluster, namespace: str, name: str, generation: int | None = None) -> bool:
@@ -85,5 +85,5 @@ def test_invalid_zone_is_stalled_and_leaves_no_cronjob(
     assert cond["observedGeneration"] == 2
     assert condition(cluster.get_rs(namespace, "zoned"), "Ready")["status"] == "False"
     wait_for(lambda: cluster.cronjob(namespace, "zoned") is None, "CronJob removed")
-    events = cluster.core.list_namespaced_event(namespace, field_selector="reason=InvalidSpec")
-    assert any("Mars/Olympus" in e.message for e in events.items)
+    assert event_messages(cluster, namespace, "InvalidSpec",
+                          lambda e: "Mars/Olympus" in (e.message or ""))

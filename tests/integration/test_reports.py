@@ -10,7 +10,7 @@ from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
 from kubernetes import client
 from pypdf import PdfReader
-from support import USABLE, Cluster, create_secrets, report_schedule, run_now
+from support import USABLE, Cluster, create_secrets, event_messages, report_schedule, run_now
 
 
 def test_all_formats_with_custom_templates_from_a_configmap(
@@ -63,6 +63,7 @@ def test_data_gates_skip_delivery_with_the_reason(
     assert last["message"] == "delivery skipped: every dataset is empty (gates.skipIfEmpty)"
     assert status["consecutiveFailures"] == 0
     assert smtp.messages == []
+    assert event_messages(cluster, namespace, "RunSkipped", lambda e: e.type == "Normal")
     events = cluster.core.list_namespaced_event(namespace, field_selector="reason=RunSkipped")
     assert [e.type for e in events.items] == ["Normal"]
 

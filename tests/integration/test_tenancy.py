@@ -17,6 +17,7 @@ from support import (
     Cluster,
     condition,
     create_secrets,
+    event_messages,
     report_schedule,
     run_now_no_wait,
     wait_for,
@@ -79,8 +80,8 @@ def test_a_secret_the_tenant_cannot_read_is_never_handed_to_a_run(
     wait_for(lambda: cluster.get_rs(namespace, "steal")["status"].get("lastRunRequest") == "now",
              "run-now request answered")
     assert cluster.batch.list_namespaced_job(namespace).items == []
-    events = cluster.core.list_namespaced_event(namespace).items
-    assert any(e.reason == "RunNowRefused" and "payroll-db" in e.message for e in events)
+    assert event_messages(cluster, namespace, "RunNowRefused",
+                          lambda e: "payroll-db" in (e.message or ""))
 
 
 def test_names_already_taken_are_never_adopted_or_deleted(
@@ -134,8 +135,8 @@ def test_one_run_now_at_a_time_and_forged_failures_are_ignored(
              "second request answered")
     jobs = [j.metadata.name for j in cluster.batch.list_namespaced_job(namespace).items]
     assert jobs == [first], f"{second} must not start while {first} runs"
-    assert any(e.reason == "RunNowRefused" and first in e.message
-               for e in cluster.core.list_namespaced_event(namespace).items)
+    assert event_messages(cluster, namespace, "RunNowRefused",
+                          lambda e: first in (e.message or ""))
 
     # A Job that only claims the schedule (labels and env, no owner chain) is not recorded.
     template = cluster.batch.read_namespaced_job(first, namespace).spec.template
