@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -201,3 +202,47 @@ def event_messages(cluster: Cluster, namespace: str, reason: str,
         return [str(e.message or "") for e in items.items if match(e)]
 
     return wait_for(found, f"a {reason} Event in {namespace}", timeout=timeout)
+
+
+def ready_cronjob(cluster: Cluster, namespace: str, name: str) -> Any:
+    """The CronJob of schedule ``name``, once the schedule is Ready."""
+    def ready() -> Any:
+        obj = cluster.get_rs(namespace, name)
+        if condition(obj, "Ready").get("status") != "True":
+            return None
+        return cluster.batch.read_namespaced_cron_job(obj["status"]["cronJobName"], namespace)
+
+    return wait_for(ready, f"{name} Ready with its CronJob",
+                    explain=lambda: cluster.diagnose(namespace))
+
+
+def fire_cronjob(cluster: Cluster, namespace: str, cronjob: Any, when: Any) -> str:
+    """Start a Job from the CronJob's template, named as the CronJob controller names the run
+    it starts at ``when`` (a datetime); the Job's name."""
+    name = f"{cronjob.metadata.name}-{int(when.timestamp()) // 60}"
+    template = cronjob.spec.job_template
+    cluster.batch.create_namespaced_job(namespace, client.V1Job(
+        metadata=client.V1ObjectMeta(name=name, labels=template.metadata.labels),
+        spec=template.spec))
+    return name
+
+
+def service_account_client(cluster: Cluster, namespace: str, account: str) -> client.ApiClient:
+    """An API client authenticated as a ServiceAccount, with a fresh 10-minute token."""
+    token = cluster.core.create_namespaced_service_account_token(
+        account, namespace, client.AuthenticationV1TokenRequest(
+            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)))
+    conf = client.Configuration()
+    conf.host = cluster.api.configuration.host
+    conf.ssl_ca_cert = cluster.api.configuration.ssl_ca_cert
+    conf.api_key = {"authorization": f"Bearer {token.status.token}"}
+    return client.ApiClient(conf)
+
+
+def plugin(cluster: Cluster, *args: str, timeout: float = 120
+           ) -> subprocess.CompletedProcess[str]:
+    """`kubectl bulletin ARGS`, found by kubectl on PATH like any plugin (next to this Python)."""
+    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
+           "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
+    return subprocess.run([str(cluster.kubectl_bin), "bulletin", *args], env=env,
+                          capture_output=True, text=True, timeout=timeout, check=False)

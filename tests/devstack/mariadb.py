@@ -8,6 +8,8 @@ import subprocess
 import time
 from pathlib import Path
 
+from localkube._proc import stop_proc
+
 from devstack.ports import HOST, LISTEN, free_port
 
 # Time zones whose rules the server loads (a fresh data directory has none); the runner falls
@@ -93,11 +95,6 @@ class MariaDB:
 
     def stop(self) -> None:
         """Stop the server and remove its files."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+        if self.proc is not None:
+            stop_proc(self.proc, timeout=30)
         shutil.rmtree(self.root, ignore_errors=True)

@@ -5,12 +5,9 @@ after downtime, and a three-month backfill through the kubectl plugin."""
 from __future__ import annotations
 
 import json
-import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from itertools import pairwise
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -22,7 +19,18 @@ from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from support import Cluster, condition, create_secrets, report_schedule, wait_for, wait_for_run
+from support import (
+    Cluster,
+    condition,
+    create_secrets,
+    fire_cronjob,
+    plugin,
+    ready_cronjob,
+    report_schedule,
+    service_account_client,
+    wait_for,
+    wait_for_run,
+)
 
 G, V = "bulletin.dev", "v1alpha1"
 ORDERS = ("SELECT id, placed FROM calendar_orders"
@@ -52,34 +60,6 @@ def _apply(cluster: Cluster, namespace: str, obj: dict[str, Any]) -> subprocess.
                            input_=json.dumps(obj))
 
 
-def _ready_cronjob(cluster: Cluster, namespace: str, name: str) -> Any:
-    def ready() -> Any:
-        obj = cluster.get_rs(namespace, name)
-        if condition(obj, "Ready").get("status") != "True":
-            return None
-        return cluster.batch.read_namespaced_cron_job(obj["status"]["cronJobName"], namespace)
-
-    return wait_for(ready, f"{name} Ready with its CronJob", explain=lambda: cluster.diagnose(
-        namespace))
-
-
-def _fire(cluster: Cluster, namespace: str, cronjob: Any, when: datetime) -> str:
-    """A Job from the CronJob's template, named as the CronJob controller names it."""
-    name = f"{cronjob.metadata.name}-{int(when.timestamp()) // 60}"
-    template = cronjob.spec.job_template
-    cluster.batch.create_namespaced_job(namespace, client.V1Job(
-        metadata=client.V1ObjectMeta(name=name, labels=template.metadata.labels),
-        spec=template.spec))
-    return name
-
-
-def _plugin(cluster: Cluster, *args: str) -> subprocess.CompletedProcess:
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
-           "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
-    return subprocess.run([str(cluster.kubectl_bin), "bulletin", *args], env=env,
-                          capture_output=True, text=True, timeout=600)
-
-
 def test_bad_calendars_are_refused_at_admission(cluster: Cluster, namespace: str) -> None:
     for spec, message in (
         ({"holidays": ["12-25", "13-45"]}, "spec.holidays[1]"),
@@ -98,17 +78,6 @@ def test_bad_calendars_are_refused_at_admission(cluster: Cluster, namespace: str
     assert _apply(cluster, namespace, good).returncode == 0
     got = cluster.kubectl("get", "rcal", "ok", "-n", namespace, "-o", "json").stdout
     assert json.loads(got)["spec"]["weekend"] == ["FRI", "SAT"]
-
-
-def _as_runner(cluster: Cluster, namespace: str, account: str) -> client.CustomObjectsApi:
-    token = cluster.core.create_namespaced_service_account_token(
-        account, namespace, client.AuthenticationV1TokenRequest(
-            spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600)))
-    conf = client.Configuration()
-    conf.host = cluster.api.configuration.host
-    conf.ssl_ca_cert = cluster.api.configuration.ssl_ca_cert
-    conf.api_key = {"authorization": f"Bearer {token.status.token}"}
-    return client.CustomObjectsApi(client.ApiClient(conf))
 
 
 def test_missing_calendar_stalls_then_its_holidays_are_skipped(
@@ -133,19 +102,19 @@ def test_missing_calendar_stalls_then_its_holidays_are_skipped(
     assert _apply(cluster, namespace, _calendar(
         "holidays", holidays=["12-25", "last Monday of May"])).returncode == 0
     assert _apply(cluster, namespace, _calendar("other", holidays=["01-01"])).returncode == 0
-    cronjob = _ready_cronjob(cluster, namespace, "daily")
-    runner = _as_runner(cluster, namespace, "daily-runner")
+    cronjob = ready_cronjob(cluster, namespace, "daily")
+    runner = client.CustomObjectsApi(service_account_client(cluster, namespace, "daily-runner"))
     assert runner.get_namespaced_custom_object(G, V, namespace, "reportcalendars", "holidays")
     with pytest.raises(ApiException) as denied:
         runner.get_namespaced_custom_object(G, V, namespace, "reportcalendars", "other")
     assert denied.value.status == 403
 
-    nxt = _plugin(cluster, "next", "daily", "-n", namespace, "--from", "2026-12-23T12:00:00Z",
-                  "--count", "2", "-o", "json")
+    nxt = plugin(cluster, "next", "daily", "-n", namespace, "--from", "2026-12-23T12:00:00Z",
+                 "--count", "2", "-o", "json")
     assert [r["time"] for r in json.loads(nxt.stdout)] == ["2026-12-24T09:00:00Z",
                                                            "2026-12-26T09:00:00Z"]
 
-    skipped = _fire(cluster, namespace, cronjob, datetime(2026, 12, 25, 9, tzinfo=UTC))
+    skipped = fire_cronjob(cluster, namespace, cronjob, datetime(2026, 12, 25, 9, tzinfo=UTC))
 
     def complete() -> bool:
         job = cluster.batch.read_namespaced_job(skipped, namespace)
@@ -167,7 +136,7 @@ def test_catch_up_all_runs_each_missed_period_oldest_first(
     cluster.create_rs(namespace, report_schedule(
         "catchup", schedule=UTC_DAILY, catchUp="All", maxCatchUp=2, suspend=True,
         datasets=DATASETS))
-    cronjob = _ready_cronjob(cluster, namespace, "catchup")
+    cronjob = ready_cronjob(cluster, namespace, "catchup")
     # The last scheduled run was on November 1; the cluster was down until November 5.
     first = datetime(2026, 11, 1, 9, tzinfo=UTC)
     seeded = RunRecord(run_id=f"catchup-{int(first.timestamp()) // 60}",
@@ -175,7 +144,7 @@ def test_catch_up_all_runs_each_missed_period_oldest_first(
                        end_time=first, result=RunResult.SUCCEEDED)
     Kube(cluster.api).update_status(namespace, "catchup", lambda st: with_run(st, seeded, 10))
 
-    current = _fire(cluster, namespace, cronjob, datetime(2026, 11, 5, 9, tzinfo=UTC))
+    current = fire_cronjob(cluster, namespace, cronjob, datetime(2026, 11, 5, 9, tzinfo=UTC))
     status = wait_for_run(cluster, namespace, "catchup",
                           lambda s: (s.get("lastRun") or {}).get("runId") == current)
     runs = [(h["scheduledTime"], h["trigger"], h["result"], h.get("periodStart"), h["rows"])
@@ -203,9 +172,9 @@ def test_backfill_of_three_months_runs_one_period_at_a_time(
     cluster.create_rs(namespace, report_schedule(
         "monthly", schedule={"monthly": {"day": 1, "at": "06:00"}, "timeZone": "UTC"},
         datasets=DATASETS))
-    _ready_cronjob(cluster, namespace, "monthly")
-    proc = _plugin(cluster, "run", "monthly", "-n", namespace, "--period", "2026-01..2026-03",
-                   "--each", "month", "--timeout", "300")
+    ready_cronjob(cluster, namespace, "monthly")
+    proc = plugin(cluster, "run", "monthly", "-n", namespace, "--period", "2026-01..2026-03",
+                  "--each", "month", "--timeout", "300", timeout=600)
     assert proc.returncode == 0, proc.stderr
     lines = proc.stdout.splitlines()
     assert lines[0] == "backfilling monthly: 3 run(s), 2026-01 to 2026-03"

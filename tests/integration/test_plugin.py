@@ -5,11 +5,7 @@ as the CronJob sees them; next run times across a DST change; kubectl-style erro
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from zoneinfo import ZoneInfo
 
 import yaml
@@ -20,20 +16,11 @@ from support import (
     Cluster,
     condition,
     create_secrets,
+    plugin,
     report_schedule,
     wait_for,
     wait_for_run,
 )
-
-BIN = Path(sys.executable).parent  # where `kubectl-bulletin` is installed
-
-
-def plugin(cluster: Cluster, *args: str) -> subprocess.CompletedProcess[str]:
-    """`kubectl bulletin ARGS`, found by kubectl on PATH like any plugin."""
-    env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
-           "PATH": f"{BIN}{os.pathsep}{os.environ.get('PATH', '')}"}
-    return subprocess.run([str(cluster.kubectl_bin), "bulletin", *args], env=env,
-                          capture_output=True, text=True, timeout=120, check=False)
 
 
 def ok(cluster: Cluster, *args: str) -> str:

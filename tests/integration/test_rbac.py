@@ -8,20 +8,9 @@ from typing import Any
 from devstack.operatorproc import OperatorProcess
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
-from support import Cluster, report_schedule, wait_for
+from support import Cluster, report_schedule, service_account_client, wait_for
 
 G, V, P = "bulletin.dev", "v1alpha1", "reportschedules"
-
-
-def _as_service_account(cluster: Cluster, namespace: str, name: str) -> client.ApiClient:
-    request = client.AuthenticationV1TokenRequest(
-        spec=client.V1TokenRequestSpec(audiences=[], expiration_seconds=600))
-    token = cluster.core.create_namespaced_service_account_token(name, namespace, request)
-    conf = client.Configuration()
-    conf.host = cluster.api.configuration.host
-    conf.ssl_ca_cert = cluster.api.configuration.ssl_ca_cert
-    conf.api_key = {"authorization": f"Bearer {token.status.token}"}
-    return client.ApiClient(conf)
 
 
 def _status(call: Callable[[], Any]) -> int:
@@ -40,7 +29,7 @@ def test_runner_account_is_least_privilege(
     wait_for(lambda: cluster.core.read_namespaced_service_account("mine-runner", namespace),
              "runner ServiceAccount")
     wait_for(lambda: _rbac_ready(cluster, namespace), "runner RoleBinding")
-    sa = _as_service_account(cluster, namespace, "mine-runner")
+    sa = service_account_client(cluster, namespace, "mine-runner")
     custom, core, batch = client.CustomObjectsApi(sa), client.CoreV1Api(sa), client.BatchV1Api(sa)
     event = client.CoreV1Event(
         metadata=client.V1ObjectMeta(generate_name="mine."),

@@ -24,7 +24,10 @@ from support import (
     Cluster,
     condition,
     create_secrets,
+    fire_cronjob,
+    ready_cronjob,
     report_schedule,
+    service_account_client,
     wait_for,
     wait_for_run,
 )
@@ -42,26 +45,6 @@ def orders(postgres: Postgres) -> None:
         " (3, '2026-10-15', 30), (4, '2026-10-31', 40), (5, '2026-11-01', 50);")
 
 
-def _ready_cronjob(cluster: Cluster, namespace: str, name: str) -> Any:
-    def ready() -> Any:
-        status = cluster.get_rs(namespace, name).get("status") or {}
-        if condition(cluster.get_rs(namespace, name), "Ready").get("status") != "True":
-            return None
-        return cluster.batch.read_namespaced_cron_job(status["cronJobName"], namespace)
-
-    return wait_for(ready, f"{name} Ready with its CronJob")
-
-
-def _scheduled_job(cluster: Cluster, namespace: str, cronjob: Any, when: datetime) -> str:
-    """Start a Job from the CronJob's template exactly as the CronJob controller names it."""
-    name = f"{cronjob.metadata.name}-{int(when.timestamp()) // 60}"
-    template = cronjob.spec.job_template
-    job = client.V1Job(metadata=client.V1ObjectMeta(name=name, labels=template.metadata.labels),
-                       spec=template.spec)
-    cluster.batch.create_namespaced_job(namespace, job)
-    return name
-
-
 def _job_complete(cluster: Cluster, namespace: str, name: str) -> bool:
     job = cluster.batch.read_namespaced_job(name, namespace)
     return any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or [])
@@ -76,11 +59,11 @@ def test_calendar_gate_skips_firings_that_are_not_run_times(
         "month-end", schedule={"monthly": {"lastDay": True, "at": "09:00"},
                                "timeZone": "Europe/Berlin"},
         datasets=[{"name": "orders", "query": ORDERS}]))
-    cronjob = _ready_cronjob(cluster, namespace, "month-end")
+    cronjob = ready_cronjob(cluster, namespace, "month-end")
     assert cronjob.spec.schedule == "0 9 28-31 * *"
 
     # The CronJob fires on the 28th too; that firing is not the last day, so nothing happens.
-    skipped = _scheduled_job(cluster, namespace, cronjob,
+    skipped = fire_cronjob(cluster, namespace, cronjob,
                              datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
     wait_for(lambda: _job_complete(cluster, namespace, skipped), "skipped Job complete",
              explain=lambda: cluster.diagnose(namespace))
@@ -93,7 +76,7 @@ def test_calendar_gate_skips_firings_that_are_not_run_times(
     # Both firings are fixed instants in the past, so the runner always starts them late and
     # records a catch-up; they cannot go stale, since time only moves away from them. (Whether an
     # on-time firing is Scheduled is covered with times relative to now in test_trigger.py.)
-    due = _scheduled_job(cluster, namespace, cronjob, datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
+    due = fire_cronjob(cluster, namespace, cronjob, datetime(2026, 11, 30, 8, 0, tzinfo=UTC))
     status = wait_for_run(cluster, namespace, "month-end",
                           lambda s: (s.get("lastRun") or {}).get("runId") == due)
     last = status["lastRun"]
@@ -120,7 +103,7 @@ def test_catch_up_after_downtime(
     cluster.create_rs(namespace, report_schedule(
         "daily", schedule={"cron": cron, "timeZone": "UTC"}, suspend=True, catchUp=policy,
         datasets=[{"name": "orders", "query": ORDERS}]))
-    cronjob = _ready_cronjob(cluster, namespace, "daily")
+    cronjob = ready_cronjob(cluster, namespace, "daily")
     assert cronjob.spec.starting_deadline_seconds == (86400 if policy == "Latest" else 300)
     # Downtime: the controller last scheduled this CronJob 200 days ago, 200 runs were missed.
     long_ago = (datetime.now(UTC) - timedelta(days=200)).strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -152,7 +135,7 @@ def test_backfill_and_test_send_through_the_kubectl_plugin(
     create_secrets(cluster, namespace, postgres.url, smtp.port)
     cluster.create_rs(namespace, report_schedule(
         "orders", datasets=[{"name": "orders", "query": ORDERS}]))
-    _ready_cronjob(cluster, namespace, "orders")
+    ready_cronjob(cluster, namespace, "orders")
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
            "PATH": f"{Path(sys.executable).parent}:{os.environ.get('PATH', '')}"}
     bad = subprocess.run([str(cluster.kubectl_bin), "bulletin", "run", "orders", "-n", namespace,
@@ -178,20 +161,14 @@ def test_concurrent_runs_never_lose_history(
     """Forty writers with the runner's own token record runs at once; all of them survive."""
     cluster.create_rs(namespace, report_schedule("busy", historyLimit=100,
                                                  concurrencyPolicy="Allow"))
-    cronjob = _ready_cronjob(cluster, namespace, "busy")
+    cronjob = ready_cronjob(cluster, namespace, "busy")
     assert cronjob.spec.concurrency_policy == "Allow"
-    token = cluster.core.create_namespaced_service_account_token(
-        "busy-runner", namespace,
-        client.AuthenticationV1TokenRequest(spec=client.V1TokenRequestSpec(audiences=[])))
+    api = service_account_client(cluster, namespace, "busy-runner")
     start = datetime(2026, 11, 1, tzinfo=UTC)
     errors: list[BaseException] = []
 
     def writer(n: int) -> None:
-        conf = client.Configuration()
-        conf.host = cluster.api.configuration.host
-        conf.ssl_ca_cert = cluster.api.configuration.ssl_ca_cert
-        conf.api_key = {"authorization": f"Bearer {token.status.token}"}
-        kube = Kube(client.ApiClient(conf))
+        kube = Kube(api)
         record = RunRecord(run_id=f"run-{n:02d}", trigger=Trigger.SCHEDULED,
                            start_time=start + timedelta(minutes=n), result=RunResult.SUCCEEDED)
         try:
@@ -214,7 +191,7 @@ def test_replace_policy_and_calendar_errors_the_cron_cannot_hold(
     cluster: Cluster, operator: OperatorProcess, namespace: str
 ) -> None:
     cluster.create_rs(namespace, report_schedule("replace", concurrencyPolicy="Replace"))
-    assert _ready_cronjob(cluster, namespace, "replace").spec.concurrency_policy == "Replace"
+    assert ready_cronjob(cluster, namespace, "replace").spec.concurrency_policy == "Replace"
 
     # Admission rejects what CEL can see ...
     bad = report_schedule("both", schedule={"monthly": {"day": 3, "lastDay": True, "at": "09:00"}})

@@ -81,114 +81,83 @@ def _column(name: str, path: str, type_: str = "string", **extra: Any) -> dict[s
     return {"name": name, "type": type_, "jsonPath": path, **extra}
 
 
-def crd() -> dict[str, Any]:
-    """The CustomResourceDefinition manifest."""
-    spec_schema = openapi_schema(ReportScheduleSpec)
-    status_schema = openapi_schema(ReportScheduleStatus)
+def _definition(kind: str, plural: str, short_names: list[str], description: str,
+                columns: list[dict[str, Any]], properties: dict[str, Any],
+                subresources: dict[str, Any] | None = None) -> dict[str, Any]:
+    """A namespaced bulletin.dev CustomResourceDefinition with one served, stored version."""
+    version: dict[str, Any] = {"name": VERSION, "served": True, "storage": True}
+    if subresources is not None:
+        version["subresources"] = subresources
+    version["additionalPrinterColumns"] = columns
+    version["schema"] = {
+        "openAPIV3Schema": {
+            "type": "object",
+            "description": description,
+            "required": ["spec"],
+            "properties": {
+                "apiVersion": {"type": "string", "description": "APIVersion of this object."},
+                "kind": {"type": "string", "description": "Kind of this object."},
+                "metadata": {"type": "object"},
+                **properties,
+            },
+        }
+    }
     return {
         "apiVersion": "apiextensions.k8s.io/v1",
         "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{PLURAL}.{GROUP}"},
+        "metadata": {"name": f"{plural}.{GROUP}"},
         "spec": {
             "group": GROUP,
             "names": {
-                "kind": KIND,
-                "listKind": f"{KIND}List",
-                "plural": PLURAL,
-                "singular": KIND.lower(),
-                "shortNames": ["rsched", "reports"],  # not "rs": that is ReplicaSet's
+                "kind": kind,
+                "listKind": f"{kind}List",
+                "plural": plural,
+                "singular": kind.lower(),
+                "shortNames": short_names,
                 "categories": ["bulletin"],
             },
             "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "subresources": {"status": {}},
-                    "additionalPrinterColumns": [
-                        _column("Schedule", ".status.schedule"),
-                        _column("Timezone", ".spec.schedule.timeZone"),
-                        _column("Suspended", ".spec.suspend", "boolean"),
-                        _column("Last Run", ".status.lastRun.startTime", "date"),
-                        _column("Last Result", ".status.lastRun.result"),
-                        # A string: kubectl shows future times in date columns as <invalid>.
-                        _column("Next Run", ".status.nextRunTime"),
-                        _column("Ready", '.status.conditions[?(@.type=="Ready")].status',
-                                priority=1),
-                        _column("Age", ".metadata.creationTimestamp", "date"),
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "A report that runs on a schedule: it queries data,"
-                            " renders it and delivers it. See spec for the fields.",
-                            "required": ["spec"],
-                            "properties": {
-                                "apiVersion": {
-                                    "type": "string",
-                                    "description": "APIVersion of this object.",
-                                },
-                                "kind": {"type": "string", "description": "Kind of this object."},
-                                "metadata": {"type": "object"},
-                                "spec": spec_schema,
-                                "status": status_schema,
-                            },
-                        }
-                    },
-                }
-            ],
+            "versions": [version],
         },
     }
+
+
+def crd() -> dict[str, Any]:
+    """The ReportSchedule CustomResourceDefinition."""
+    return _definition(
+        KIND, PLURAL,
+        ["rsched", "reports"],  # not "rs": that is ReplicaSet's
+        "A report that runs on a schedule: it queries data, renders it and delivers it. See"
+        " spec for the fields.",
+        [
+            _column("Schedule", ".status.schedule"),
+            _column("Timezone", ".spec.schedule.timeZone"),
+            _column("Suspended", ".spec.suspend", "boolean"),
+            _column("Last Run", ".status.lastRun.startTime", "date"),
+            _column("Last Result", ".status.lastRun.result"),
+            # A string: kubectl shows future times in date columns as <invalid>.
+            _column("Next Run", ".status.nextRunTime"),
+            _column("Ready", '.status.conditions[?(@.type=="Ready")].status', priority=1),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+        ],
+        {"spec": openapi_schema(ReportScheduleSpec),
+         "status": openapi_schema(ReportScheduleStatus)},
+        subresources={"status": {}},
+    )
 
 
 def calendar_crd() -> dict[str, Any]:
     """The ReportCalendar CustomResourceDefinition (spec only; nothing writes its status)."""
-    return {
-        "apiVersion": "apiextensions.k8s.io/v1",
-        "kind": "CustomResourceDefinition",
-        "metadata": {"name": f"{CALENDAR_PLURAL}.{GROUP}"},
-        "spec": {
-            "group": GROUP,
-            "names": {
-                "kind": CALENDAR_KIND,
-                "listKind": f"{CALENDAR_KIND}List",
-                "plural": CALENDAR_PLURAL,
-                "singular": CALENDAR_KIND.lower(),
-                "shortNames": ["rcal"],
-                "categories": ["bulletin"],
-            },
-            "scope": "Namespaced",
-            "versions": [
-                {
-                    "name": VERSION,
-                    "served": True,
-                    "storage": True,
-                    "additionalPrinterColumns": [
-                        _column("Holidays", ".spec.holidays[*]", priority=1),
-                        _column("Age", ".metadata.creationTimestamp", "date"),
-                    ],
-                    "schema": {
-                        "openAPIV3Schema": {
-                            "type": "object",
-                            "description": "Days off (holidays, weekend) that ReportSchedules"
-                            " skip when their spec.schedule.calendarRef names this calendar.",
-                            "required": ["spec"],
-                            "properties": {
-                                "apiVersion": {
-                                    "type": "string",
-                                    "description": "APIVersion of this object.",
-                                },
-                                "kind": {"type": "string", "description": "Kind of this object."},
-                                "metadata": {"type": "object"},
-                                "spec": openapi_schema(ReportCalendarSpec),
-                            },
-                        }
-                    },
-                }
-            ],
-        },
-    }
+    return _definition(
+        CALENDAR_KIND, CALENDAR_PLURAL, ["rcal"],
+        "Days off (holidays, weekend) that ReportSchedules skip when their"
+        " spec.schedule.calendarRef names this calendar.",
+        [
+            _column("Holidays", ".spec.holidays[*]", priority=1),
+            _column("Age", ".metadata.creationTimestamp", "date"),
+        ],
+        {"spec": openapi_schema(ReportCalendarSpec)},
+    )
 
 
 # Plain scalars that YAML 1.1 readers (kubectl's go-yaml) take for booleans, e.g. a field "y".
