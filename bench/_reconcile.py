@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import collections
 import json
+import os
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -26,7 +28,7 @@ from helmchart import (
     service_account_kubeconfig,
 )
 from localkube.controlplane import ControlPlane
-from localkube.kube import KubeClient, ns_path
+from localkube.kube import ApiError, KubeClient, ns_path
 
 ROOT = Path(__file__).resolve().parents[1]
 RELEASE, OPERATOR_NS = "bulletin", "bulletin-system"
@@ -54,6 +56,12 @@ def rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise RuntimeError(f"no VmRSS for pid {pid}")
+
+
+def cpu_seconds(pid: int) -> float:
+    """CPU time (user + system) a process has used so far, in seconds."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def names(count: int) -> list[str]:
@@ -171,3 +179,33 @@ def operator_writes(audit_log: Path, start: int, end: int) -> collections.Counte
                                                    if ref.get("subresource") else "")
                 counts[f"{event['verb']} {what} {event['responseStatus'].get('code')}"] += 1
     return counts
+
+
+class ReadyWatch:
+    """Watches the schedules of a namespace and notes when each is first seen Ready."""
+
+    def __init__(self, client: KubeClient, path: str) -> None:
+        self.client, self.path = client, path
+        self.ready_at: dict[str, float] = {}
+        self._stop = threading.Event()
+        self._rv = str(client.get(path, limit=1)["metadata"]["resourceVersion"])
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.is_set():
+            try:
+                for kind, obj in self.client.watch(self.path, self._rv, timeout_seconds=120):
+                    self._rv = obj["metadata"].get("resourceVersion", self._rv)
+                    name = obj["metadata"].get("name")
+                    if kind != "BOOKMARK" and name not in self.ready_at and ready(obj):
+                        self.ready_at[name] = time.monotonic()
+                    if self._stop.is_set():
+                        return
+            except ApiError as exc:
+                if exc.status != 410:
+                    raise
+                raise SystemExit("watch expired; rerun the benchmark") from exc
+
+    def stop(self) -> None:
+        self._stop.set()

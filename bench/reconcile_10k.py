@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import shutil
 import tempfile
-import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -33,12 +32,12 @@ from _reconcile import (
     USER,
     G,
     P,
+    ReadyWatch,
     V,
     create_namespace,
     create_secrets,
     install,
     names,
-    ready,
     rss_mb,
     say,
     schedule,
@@ -46,39 +45,9 @@ from _reconcile import (
 )
 from devstack.operatorproc import OperatorProcess
 from localkube.controlplane import ControlPlane
-from localkube.kube import ApiError, KubeClient, ns_path
+from localkube.kube import KubeClient, ns_path
 
 NS = "bench10k"
-
-
-class ReadyWatch:
-    """Watches the schedules of a namespace and notes when each is first seen Ready."""
-
-    def __init__(self, client: KubeClient, path: str) -> None:
-        self.client, self.path = client, path
-        self.ready_at: dict[str, float] = {}
-        self._stop = threading.Event()
-        self._rv = str(client.get(path, limit=1)["metadata"]["resourceVersion"])
-        self._thread = threading.Thread(target=self._run, daemon=True)
-        self._thread.start()
-
-    def _run(self) -> None:
-        while not self._stop.is_set():
-            try:
-                for kind, obj in self.client.watch(self.path, self._rv, timeout_seconds=120):
-                    self._rv = obj["metadata"].get("resourceVersion", self._rv)
-                    name = obj["metadata"].get("name")
-                    if kind != "BOOKMARK" and name not in self.ready_at and ready(obj):
-                        self.ready_at[name] = time.monotonic()
-                    if self._stop.is_set():
-                        return
-            except ApiError as exc:
-                if exc.status != 410:
-                    raise
-                raise SystemExit("watch expired; rerun the benchmark") from exc
-
-    def stop(self) -> None:
-        self._stop.set()
 
 
 def apply_paced(client: KubeClient, count: int, rate: float, threads: int

@@ -227,6 +227,10 @@ class ControlPlane:
         self._sup.procs.sort(key=lambda p: COMPONENTS.index(p[0]))  # stop order stays reversed
         self._sup.wait(name, ready)
 
+    def pids(self) -> dict[str, int]:
+        """The process ID of each running component, by name (e.g. "kube-apiserver")."""
+        return {name: proc.pid for name, proc in self._sup.procs if proc.poll() is None}
+
     @contextlib.contextmanager
     def down(self, *components: str) -> Iterator[None]:
         """SIGKILL ``components`` (e.g. "kube-apiserver", "etcd"), run the body, then start
