@@ -17,16 +17,17 @@ status has no observedGeneration was never handled: kopf sees a creation.
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import kopf
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 
 UNHANDLED = {"digest": "unhandled"}
+LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
+SYSTEM_STANZAS = frozenset({"apiVersion", "kind", "metadata", "status"})
 
 
 def _digest(value: Any) -> str:
@@ -39,9 +40,33 @@ class StatusDiffBaseStorage(kopf.DiffBaseStorage):
     def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
               ) -> kopf.BodyEssence:
         """kopf's essence of ``body``, each top-level stanza replaced by its digest."""
-        essence = super().build(body=body, extra_fields=extra_fields)
-        digested = {key: {"digest": _digest(value)} for key, value in dict(essence).items()}
-        return cast(kopf.BodyEssence, digested)
+        return self._essence(dict(body), extra_fields)
+
+    def _essence(self, raw: Mapping[str, Any], extra_fields: Iterable[Any] | None = None
+                 ) -> kopf.BodyEssence:
+        """The digests of kopf's essence: what kopf's own build() keeps (every stanza but
+        status and system fields; labels, and annotations other than kopf storages' and
+        last-applied), digested as read, so no deep copy of the body is made."""
+        extra = list(extra_fields or ())
+        if extra or self.ignored_fields:  # not used by our handlers: kopf's way, with copies
+            essence = dict(super().build(body=kopf.Body(cast(kopf.RawBody, raw)),
+                                         extra_fields=extra))
+        else:
+            essence = {k: v for k, v in raw.items() if k not in SYSTEM_STANZAS}
+            meta = raw.get("metadata") or {}
+            kept: dict[str, Any] = {}
+            if meta.get("labels"):
+                kept["labels"] = meta["labels"]
+            annotations = meta.get("annotations") or {}
+            ignored = self._detect_marked_prefixes(annotations)
+            annotations = {k: v for k, v in annotations.items() if k != LAST_APPLIED
+                           and not any(k.startswith(f"{p}/") for p in ignored)}
+            if annotations:
+                kept["annotations"] = annotations
+            if kept:
+                essence["metadata"] = kept
+        return cast(kopf.BodyEssence, {key: {"digest": _digest(value)}
+                                       for key, value in essence.items()})
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         """The essence as last handled: the current one, with the spec marked unhandled when
@@ -50,15 +75,16 @@ class StatusDiffBaseStorage(kopf.DiffBaseStorage):
         observed = status.get("observedGeneration")
         if observed is None:
             return None
-        raw = copy.deepcopy(dict(body))
-        annotations = raw.setdefault("metadata", {}).setdefault("annotations", {})
+        raw = dict(body)
+        annotations = dict((raw.get("metadata") or {}).get("annotations") or {})
         if RUN_REQUEST_ANNOTATION in annotations:
             handled = status.get("lastRunRequest")
             if handled is None:
                 del annotations[RUN_REQUEST_ANNOTATION]
             else:
                 annotations[RUN_REQUEST_ANNOTATION] = handled
-        essence = dict(self.build(body=kopf.Body(cast(kopf.RawBody, raw))))
+            raw["metadata"] = {**(raw.get("metadata") or {}), "annotations": annotations}
+        essence = dict(self._essence(raw))
         if observed != body.get("metadata", {}).get("generation"):
             essence["spec"] = dict(UNHANDLED)
         return cast(kopf.BodyEssence, essence)

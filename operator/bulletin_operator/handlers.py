@@ -96,10 +96,11 @@ def cleanup(memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.event(*RESOURCE)
-def observe_metrics(event: kopf.RawEvent, namespace: str | None, name: str, spec: kopf.Spec,
-                    status: kopf.Status, **_: Any) -> None:
+async def observe_metrics(event: kopf.RawEvent, namespace: str | None, name: str,
+                          spec: kopf.Spec, status: kopf.Status, **_: Any) -> None:
     """Every watch event of a schedule refreshes its metrics (a dict update; the gauges are
-    built at scrape time); a deleted schedule's series go."""
+    built at scrape time); a deleted schedule's series go. In the event loop: no hop to a
+    worker thread, no wait behind reconciles."""
     assert namespace is not None
     if event.get("type") == "DELETED":
         METRICS.forget(namespace, name)

@@ -48,9 +48,10 @@ class KubeApi:
         self._api = client.ApiClient()
 
     def request(self, method: str, url: str, body: dict[str, Any] | None = None,
-                accept: str = "application/json") -> dict[str, Any] | None:
-        """The decoded response; None for a 404. Other errors raise ApiException (with the
-        API server's Status as ``body``)."""
+                accept: str = "application/json", decode: bool = True
+                ) -> dict[str, Any] | None:
+        """The decoded response ({} with ``decode`` off); None for a 404. Other errors raise
+        ApiException (with the API server's Status as ``body``)."""
         headers = {"Accept": accept}
         if body is not None:
             headers["Content-Type"] = "application/json"
@@ -64,7 +65,7 @@ class KubeApi:
             exc = ApiException(status=response.status, reason=response.reason)
             exc.body = data.decode("utf-8", "replace") if data else ""
             raise exc
-        return dict(json.loads(data)) if data else {}
+        return dict(json.loads(data)) if data and decode else {}
 
     def metadata(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
         """An object's metadata (None when it does not exist); never its content, so no
@@ -103,5 +104,5 @@ class KubeApi:
         self.request("DELETE", path(kind, namespace, name), body, accept=METADATA_ONLY)
 
     def _send(self, method: str, url: str, obj: dict[str, Any]) -> None:
-        if self.request(method, url, obj, accept=METADATA_ONLY) is None:
+        if self.request(method, url, obj, accept=METADATA_ONLY, decode=False) is None:
             raise ApiException(status=404, reason="Not Found")

@@ -32,6 +32,8 @@ _CRON_DAYS = {"MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6, "SUN":
 _WINDOWS = [timedelta(hours=2), timedelta(days=2), timedelta(days=40), timedelta(days=400),
             timedelta(days=4 * 366)]
 _LOOKBACK = timedelta(hours=3)
+_NEXT_MEMO = 8
+_RULES_MAX = 4096
 
 
 class ScheduleError(ValueError):
@@ -46,6 +48,9 @@ class Rule:
     cronjob: str
     tz: ZoneInfo
     allow: Callable[[date], bool] = field(compare=False)
+    # next_run by its start minute: a reconcile asks for the same minute more than once
+    _next: dict[datetime, datetime | None] = field(default_factory=dict, compare=False,
+                                                   repr=False)
 
     def intended(self, instant: datetime) -> bool:
         """Whether a scheduled firing at ``instant`` is a run the schedule means."""
@@ -77,6 +82,17 @@ class Rule:
     def next_run(self, after: datetime) -> datetime | None:
         """The first intended instant strictly after ``after``, within five years."""
         start = (after.astimezone(UTC) + timedelta(minutes=1)).replace(second=0, microsecond=0)
+        try:
+            return self._next[start]
+        except KeyError:
+            pass
+        found = self._search(start)
+        if len(self._next) >= _NEXT_MEMO:  # shared by threads: never read back after this
+            self._next.clear()
+        self._next[start] = found
+        return found
+
+    def _search(self, start: datetime) -> datetime | None:
         for window in _WINDOWS:
             for instant in self.instants(start, start + window):
                 return instant
@@ -213,10 +229,28 @@ def _check_cron(expr: str) -> None:
         )
 
 
+_rules: dict[tuple[str, str | None, int], Rule] = {}
+
+
 def compile_rule(schedule: Schedule, key: str, now: datetime,
                  days_off: DaysOff | None = None) -> Rule:
     """Compile ``schedule`` for the ReportSchedule ``key`` (namespace/name), or ScheduleError.
-    ``days_off``: the ReportCalendar that schedule.calendarRef names, when it was read."""
+    ``days_off``: the ReportCalendar that schedule.calendarRef names, when it was read.
+    Schedules alike (same fields, no calendar, and ``key`` used only by a stagger or an "H"
+    minute) share one compiled rule per year, and with it its next runs."""
+    if days_off is not None:
+        return _compile(schedule, key, now, days_off)
+    uses_key = bool(schedule.stagger_minutes) or (schedule.cron or "").startswith("H")
+    cache_key = (schedule.model_dump_json(), key if uses_key else None, now.year)
+    rule = _rules.get(cache_key)
+    if rule is None:
+        if len(_rules) >= _RULES_MAX:
+            _rules.clear()
+        rule = _rules[cache_key] = _compile(schedule, key, now, None)
+    return rule
+
+
+def _compile(schedule: Schedule, key: str, now: datetime, days_off: DaysOff | None) -> Rule:
     tz = zone(schedule)
     if schedule.cron is not None:
         _check_cron(schedule.cron.replace("H", "0", 1) if schedule.cron.startswith("H") else

@@ -6,7 +6,7 @@ from typing import Any, cast
 
 import kopf
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
-from bulletin_operator.diffbase import StatusDiffBaseStorage
+from bulletin_operator.diffbase import StatusDiffBaseStorage, _digest
 from kopf._cogs.structs import diffs
 
 STORAGE = StatusDiffBaseStorage()
@@ -59,3 +59,22 @@ def test_nothing_is_stored() -> None:
 def test_the_essence_is_digests_whatever_the_spec_size() -> None:
     body = _body(spec={"datasets": [{"query": "x" * 65536}] * 20})
     assert len(str(STORAGE.build(body=body))) < 300
+
+
+def test_the_essence_digests_what_kopfs_own_build_keeps() -> None:
+    """Built without copying the body, yet from the same fields as kopf's build(): status,
+    system fields, kopf storages' and last-applied annotations left out; empty stanzas too."""
+    cases = [
+        _body(status={"observedGeneration": 2, "history": [{"runId": "x"}]}),
+        _body(annotations={"kopf.bulletin.dev/kopf-managed": "yes",
+                           "kopf.bulletin.dev/last-handled": "{}",
+                           "kubectl.kubernetes.io/last-applied-configuration": "{}",
+                           "team": "a"}),
+        _body(annotations={"kubectl.kubernetes.io/last-applied-configuration": "{}"}),
+        kopf.Body(cast(kopf.RawBody, {"metadata": {"name": "r", "labels": {"a": "b"}},
+                                      "spec": {}, "data": {"x": 1}})),
+    ]
+    for body in cases:
+        kopfs = kopf.AnnotationsDiffBaseStorage().build(body=body)
+        wanted = {key: {"digest": _digest(value)} for key, value in dict(kopfs).items()}
+        assert dict(STORAGE.build(body=body)) == wanted

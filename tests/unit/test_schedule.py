@@ -8,6 +8,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from bulletin.api.calendar import ReportCalendarSpec, compile_calendar
 from bulletin.api.schedule import Schedule
 from bulletin.schedule import Rule, ScheduleError, compile_rule
 from croniter import croniter
@@ -183,3 +184,37 @@ def test_a_skip_date_that_matches_the_pattern_but_is_no_date_names_its_field(day
     with pytest.raises(ValidationError) as raised:
         Schedule.model_validate({"daily": {"at": "09:00"}, "skipDates": ["2026-12-25", day]})
     assert describe(raised.value).startswith(f"spec.schedule.skipDates[1]: {day!r} is no date")
+
+
+def test_schedules_alike_share_one_compiled_rule_and_its_next_runs() -> None:
+    daily = {"daily": {"at": "09:00"}, "timeZone": "Europe/Berlin"}
+    shared = rule(daily, "a/one")
+    assert rule(daily, "b/two") is shared
+    assert shared.next_run(NOW) == shared.next_run(NOW) == datetime(2026, 1, 1, 8, tzinfo=UTC)
+    # the key matters with a stagger or an "H" minute: no sharing across schedules
+    staggered = {**daily, "staggerMinutes": 30}
+    assert rule(staggered, "a/one") is not rule(staggered, "b/two")
+    assert rule(staggered, "a/one") is rule(staggered, "a/one")
+    assert rule({"cron": "H 9 * * *"}, "a/one") is not rule({"cron": "H 9 * * *"}, "b/two")
+    # other fields, another year: another rule
+    assert rule({**daily, "weekdaysOnly": True}, "a/one") is not shared
+    assert compile_rule(Schedule.model_validate(daily), "a/one",
+                        NOW.replace(year=2027)) is not shared
+    # a calendar's days off are the schedule's own (read at each reconcile): never shared
+    days_off = compile_calendar("weekend", ReportCalendarSpec.model_validate(
+        {"weekend": ["SAT", "SUN"]}))
+    with_calendar = compile_rule(Schedule.model_validate(daily), "a/one", NOW, days_off)
+    assert with_calendar is not shared
+    assert with_calendar.next_run(datetime(2026, 1, 2, 9, tzinfo=UTC)) == datetime(
+        2026, 1, 5, 8, tzinfo=UTC)
+
+
+def test_a_memoized_next_run_is_the_one_computed_afresh() -> None:
+    schedule = Schedule.model_validate({"weekly": {"days": ["TUE"], "at": "07:30"},
+                                        "timeZone": "America/New_York"})
+    memoized = compile_rule(schedule, "ns/r", NOW)
+    for minutes in range(0, 60 * 24 * 30, 997):
+        after = NOW + timedelta(minutes=minutes)
+        assert memoized.next_run(after) == memoized.next_run(after)
+        fresh = Rule(memoized.wall_cron, memoized.cronjob, memoized.tz, memoized.allow)
+        assert memoized.next_run(after) == fresh.next_run(after)
