@@ -34,6 +34,11 @@ def _digest(value: Any) -> str:
     return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
 
 
+def _stanza(field: Any) -> str:
+    """The top-level key of a kopf field spec (a dotted string or a tuple of keys)."""
+    return str(field.split(".")[0] if isinstance(field, str) else field[0])
+
+
 class StatusDiffBaseStorage(kopf.DiffBaseStorage):
     """A diff-base derived from status.observedGeneration and status.lastRunRequest."""
 
@@ -47,8 +52,10 @@ class StatusDiffBaseStorage(kopf.DiffBaseStorage):
         """The digests of kopf's essence: what kopf's own build() keeps (every stanza but
         status and system fields; labels, and annotations other than kopf storages' and
         last-applied), digested as read, so no deep copy of the body is made."""
-        extra = list(extra_fields or ())
-        if extra or self.ignored_fields:  # not used by our handlers: kopf's way, with copies
+        # Fields of stanzas kept whole (e.g. spec, which reconcile's field="spec" names) are in
+        # already; others (status, metadata) are not used by our handlers: kopf's way, copied.
+        extra = [f for f in extra_fields or () if _stanza(f) in SYSTEM_STANZAS]
+        if extra or self.ignored_fields:
             essence = dict(super().build(body=kopf.Body(cast(kopf.RawBody, raw)),
                                          extra_fields=extra))
         else:

@@ -75,6 +75,8 @@ def test_the_essence_digests_what_kopfs_own_build_keeps() -> None:
                                       "spec": {}, "data": {"x": 1}})),
     ]
     for body in cases:
-        kopfs = kopf.AnnotationsDiffBaseStorage().build(body=body)
-        wanted = {key: {"digest": _digest(value)} for key, value in dict(kopfs).items()}
-        assert dict(STORAGE.build(body=body)) == wanted
+        for extra in [None, [("spec",)], ["spec.schedule"], [("status", "observedGeneration")],
+                      ["metadata.name"]]:
+            kopfs = kopf.AnnotationsDiffBaseStorage().build(body=body, extra_fields=extra)
+            wanted = {key: {"digest": _digest(value)} for key, value in dict(kopfs).items()}
+            assert dict(STORAGE.build(body=body, extra_fields=extra)) == wanted
