@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import json
 from dataclasses import dataclass, field
@@ -90,7 +89,7 @@ def _metadata(owner: Owner, name: str) -> dict[str, Any]:
 def with_hash(obj: dict[str, Any]) -> dict[str, Any]:
     """Stamp ``obj`` with a hash of its content, so unchanged objects need no write."""
     digest = hashlib.sha256(json.dumps(obj, sort_keys=True).encode()).hexdigest()[:16]
-    stamped = copy.deepcopy(obj)
+    stamped: dict[str, Any] = json.loads(json.dumps(obj))  # a deep copy, faster than copy's
     stamped["metadata"].setdefault("annotations", {})[HASH_ANNOTATION] = digest
     return stamped
 
