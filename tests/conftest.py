@@ -93,12 +93,18 @@ def _default_sa(core: client.CoreV1Api, namespace: str) -> bool:
                for sa in core.list_namespaced_service_account(namespace).items)
 
 
+def _reachable_dir(prefix: str) -> Path:
+    """A new directory outside pytest's private tmp that a database's own user can reach."""
+    root = Path(tempfile.mkdtemp(prefix=prefix))
+    root.chmod(0o755)
+    return root
+
+
 @pytest.fixture(scope="session")
 def postgres() -> Iterator[Postgres]:
     """A real PostgreSQL server for the session (outside pytest's private tmp: when root,
     the server runs as the `postgres` user, which must be able to reach its directory)."""
-    root = Path(tempfile.mkdtemp(prefix="bulletin-pg-"))
-    root.chmod(0o755)
+    root = _reachable_dir("bulletin-pg-")
     server = Postgres(root / "cluster").start()
     yield server
     server.stop()
@@ -108,8 +114,7 @@ def postgres() -> Iterator[Postgres]:
 @pytest.fixture(scope="session")
 def mariadb() -> Iterator[MariaDB]:
     """A real MariaDB server for the session (its directory reachable by the `mysql` user)."""
-    root = Path(tempfile.mkdtemp(prefix="bulletin-maria-"))
-    root.chmod(0o755)
+    root = _reachable_dir("bulletin-maria-")
     server = MariaDB(root / "server").start()
     yield server
     server.stop()

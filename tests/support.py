@@ -227,6 +227,12 @@ def fire_cronjob(cluster: Cluster, namespace: str, cronjob: Any, when: Any) -> s
     return name
 
 
+def job_complete(cluster: Cluster, namespace: str, name: str) -> bool:
+    """Whether Job ``name`` has its Complete condition."""
+    job = cluster.batch.read_namespaced_job(name, namespace)
+    return any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or [])
+
+
 def service_account_client(cluster: Cluster, namespace: str, account: str) -> client.ApiClient:
     """An API client authenticated as a ServiceAccount, with a fresh 10-minute token."""
     token = cluster.core.create_namespaced_service_account_token(

@@ -87,7 +87,7 @@ class Rule:
         except KeyError:
             pass
         found = self._search(start)
-        if len(self._next) >= _NEXT_MEMO:  # shared by threads: never read back after this
+        if len(self._next) >= _NEXT_MEMO:  # shared by threads: return ``found``, not a re-read
             self._next.clear()
         self._next[start] = found
         return found

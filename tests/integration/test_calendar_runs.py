@@ -24,6 +24,7 @@ from support import (
     condition,
     create_secrets,
     fire_cronjob,
+    job_complete,
     plugin,
     ready_cronjob,
     report_schedule,
@@ -116,12 +117,8 @@ def test_missing_calendar_stalls_then_its_holidays_are_skipped(
 
     skipped = fire_cronjob(cluster, namespace, cronjob, datetime(2026, 12, 25, 9, tzinfo=UTC))
 
-    def complete() -> bool:
-        job = cluster.batch.read_namespaced_job(skipped, namespace)
-        return any(c.type == "Complete" and c.status == "True"
-                   for c in job.status.conditions or [])
-
-    wait_for(complete, "holiday Job complete", explain=lambda: cluster.diagnose(namespace))
+    wait_for(lambda: job_complete(cluster, namespace, skipped), "holiday Job complete",
+             explain=lambda: cluster.diagnose(namespace))
     assert "lastRun" not in (cluster.get_rs(namespace, "daily").get("status") or {})
     pod = cluster.core.list_namespaced_pod(namespace, label_selector=f"job-name={skipped}").items[0]
     assert ("is a yearly holiday in ReportCalendar 'holidays'"

@@ -25,6 +25,7 @@ from support import (
     condition,
     create_secrets,
     fire_cronjob,
+    job_complete,
     ready_cronjob,
     report_schedule,
     service_account_client,
@@ -45,11 +46,6 @@ def orders(postgres: Postgres) -> None:
         " (3, '2026-10-15', 30), (4, '2026-10-31', 40), (5, '2026-11-01', 50);")
 
 
-def _job_complete(cluster: Cluster, namespace: str, name: str) -> bool:
-    job = cluster.batch.read_namespaced_job(name, namespace)
-    return any(c.type == "Complete" and c.status == "True" for c in job.status.conditions or [])
-
-
 def test_calendar_gate_skips_firings_that_are_not_run_times(
     cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
     smtp: MailSink, orders: None,
@@ -65,7 +61,7 @@ def test_calendar_gate_skips_firings_that_are_not_run_times(
     # The CronJob fires on the 28th too; that firing is not the last day, so nothing happens.
     skipped = fire_cronjob(cluster, namespace, cronjob,
                              datetime(2026, 11, 28, 8, 0, tzinfo=UTC))
-    wait_for(lambda: _job_complete(cluster, namespace, skipped), "skipped Job complete",
+    wait_for(lambda: job_complete(cluster, namespace, skipped), "skipped Job complete",
              explain=lambda: cluster.diagnose(namespace))
     assert "lastRun" not in (cluster.get_rs(namespace, "month-end").get("status") or {})
     assert smtp.messages == []
