@@ -55,7 +55,7 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # restarted into 265 MB. Bound the workers to WORKER_SLOTS per handler thread (the rest
     # wait as plain coroutines) and let an idle one go after 0.3 s; list in pages.
     settings.queueing.worker_limit = WORKER_SLOTS * workers
-    settings.queueing.idle_timeout = 0.3
+    settings.queueing.idle_timeout = 0.05
     settings.watching.chunk_size = 500
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
