@@ -6,6 +6,7 @@ from __future__ import annotations
 import collections
 import json
 import os
+import re
 import sys
 import threading
 import time
@@ -83,6 +84,29 @@ def wait(check: Callable[[], bool], what: str, timeout: float, interval: float =
         if time.monotonic() > deadline:
             raise SystemExit(f"timed out after {timeout:.0f}s waiting for {what}")
         time.sleep(interval)
+
+
+STARTUP_LINE = re.compile(r"startup: (\d+) of \d+ schedules up to date")
+
+
+def resumed(log: Path, count: int) -> bool:
+    """Whether a restarted operator has resumed ``count`` schedules: those its startup check
+    found up to date, plus those kopf resumed one by one ("Resuming is processed")."""
+    text = log.read_text()
+    found = STARTUP_LINE.search(text)
+    return found is not None and int(found[1]) + text.count("Resuming is processed") >= count
+
+
+def wait_idle(pid: int, timeout: float, window: float = 0.5, share: float = 0.1) -> float:
+    """Wait until a process uses less than ``share`` of a core over ``window`` seconds (kopf
+    still working through its first listing is busy); when that quiet window began."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        began, cpu = time.monotonic(), cpu_seconds(pid)
+        time.sleep(window)
+        if cpu_seconds(pid) - cpu < share * (time.monotonic() - began):
+            return began
+    raise SystemExit(f"operator {pid} not idle within {timeout:.0f}s")
 
 
 def schedule(name: str) -> dict[str, Any]:

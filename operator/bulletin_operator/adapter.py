@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from typing import Any
 from urllib.parse import urlencode
 
@@ -127,6 +127,21 @@ class Adapter:
         if _hash(current) != _hash(meta):
             version = current.get("resourceVersion")
             self._api.replace({**obj, "metadata": {**meta, "resourceVersion": version}})
+
+    def matches(self, objects: Iterable[dict[str, Any]], uid: str) -> bool:
+        """Whether the startup snapshot shows every object controlled by ``uid`` with the same
+        content hash: ensure() would then write nothing. Reads nothing from the API."""
+        for obj in objects:
+            meta = obj["metadata"]
+            known = self.snapshot.peek(obj["kind"], meta["namespace"], meta["name"])
+            if known is None or controller_uid(known) != uid or _hash(known) != _hash(meta):
+                return False
+        return True
+
+    def schedule_pages(self, namespaces: list[str | None]) -> Iterator[list[dict[str, Any]]]:
+        """The ReportSchedules in ``namespaces`` (None: all), a page at a time."""
+        for namespace in namespaces:
+            yield from self._api.list_pages("ReportSchedule", namespace)
 
     def prime(self, namespaces: list[str | None]) -> int:
         """Read the snapshot of owned objects in ``namespaces`` (None: all); its size."""

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
+import time
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any, NamedTuple, cast
 
 import kopf
 from bulletin.api.calendar import (
@@ -25,7 +27,7 @@ from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
 from bulletin.timing import Timing
 from pydantic import ValidationError
 
-from bulletin_operator import builders, leadership, owned, prefetch
+from bulletin_operator import builders, leadership, owned, prefetch, resuming
 from bulletin_operator.adapter import Adapter, NameConflict, NamespaceTerminating, Rejected
 from bulletin_operator.jobs import failed_run
 from bulletin_operator.metrics import METRICS, serve
@@ -74,14 +76,27 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.startup()
-async def prime(memo: kopf.Memo, logger: kopf.Logger, **_: Any) -> None:
-    """Read the owned objects' metadata with one LIST per kind, before kopf resumes the
-    schedules (async: kopf's command line is known in the event loop's thread only)."""
+async def prime(memo: kopf.Memo, logger: kopf.Logger, settings: kopf.OperatorSettings,
+                **_: Any) -> None:
+    """Read the owned objects' metadata with one LIST per kind, then check every schedule
+    against it in one pass; kopf resumes only the rest (async: kopf's command line is known
+    in the event loop's thread only)."""
     adapter: Adapter = memo.adapter
     scope = prefetch.kopf_scope()
+    begin = time.monotonic()
     found = await asyncio.to_thread(adapter.prime, scope)
-    logger.info("snapshot of %d owned objects in %s for resuming", found,
-                ", ".join(ns or "all namespaces" for ns in scope) or "no namespace")
+    try:
+        memo.resumed, checked = await asyncio.to_thread(
+            resuming.up_to_date, adapter.schedule_pages(scope),
+            functools.partial(_up_to_date, adapter), settings.execution.max_workers or 1)
+    except Exception as exc:  # e.g. an outage: kopf resumes every schedule itself
+        logger.warning("no startup check of the schedules (%r): kopf resumes each", exc)
+        memo.resumed, checked = set(), 0
+    logger.info("startup: %d of %d schedules up to date; %d resume one by one (snapshot of %d"
+                " owned objects in %s; %.1fs)", len(memo.resumed), checked,
+                checked - len(memo.resumed), found,
+                ", ".join(ns or "all namespaces" for ns in scope) or "no namespace",
+                time.monotonic() - begin)
 
 
 @kopf.on.cleanup()
@@ -128,11 +143,21 @@ def _check_references(adapter: Adapter, model: ReportScheduleSpec,
         raise Refused("CalendarNotUsable", str(exc)) from exc
 
 
-def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-           status: kopf.Status, new: bool = False) -> tuple[ReportScheduleSpec, Timing, bool, int]:
-    """Validate the spec and make the owned objects match it (deleting our CronJobs of
-    schedules no longer in it); the model, its schedules, whether runs are paused and the
-    failure count. Raises Refused, NameConflict or Rejected."""
+class Desired(NamedTuple):
+    """What a valid spec asks for: its model and schedules, whether runs are paused (and the
+    failure count), the objects to own and the names of its CronJobs."""
+
+    model: ReportScheduleSpec
+    timing: Timing
+    paused: bool
+    failures: int
+    objects: list[dict[str, Any]]
+    cronjobs: list[str]
+
+
+def _desired(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+             status: kopf.Status) -> Desired:
+    """Validate the spec and build what the schedule should own. Raises Refused."""
     try:
         model, timing = parse(spec, meta)
     except ValueError as exc:
@@ -146,18 +171,58 @@ def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.
     paused, failures = pause_state(status, generation=meta["generation"],
                                    limit=model.notifications.pause_after_failures)
     running = model.model_copy(update={"suspend": True}) if paused else model
-    adapter.ensure(owned.owned_objects(owner, running, runner_settings(), timing.crons()),
-                   owner.uid, new=new)
-    names = owned.cronjob_names(owner, model)
-    # A single schedule's CronJob keeps its name: look for others to delete only with
-    # spec.schedules, or when status names other CronJobs (e.g. after a switch).
-    if model.schedules is not None or status.get("cronJobName") not in (None, ", ".join(names)):
+    objects = owned.owned_objects(owner, running, runner_settings(), timing.crons())
+    return Desired(model, timing, paused, failures, objects, owned.cronjob_names(owner, model))
+
+
+def _prunes(desired: Desired, status: kopf.Status) -> bool:
+    """Whether CronJobs of the schedule may have to go. A single schedule's CronJob keeps its
+    name: look for others only with spec.schedules, or when status names other CronJobs (e.g.
+    after a switch)."""
+    return (desired.model.schedules is not None
+            or status.get("cronJobName") not in (None, ", ".join(desired.cronjobs)))
+
+
+def _ready(desired: Desired, meta: kopf.Meta, status: kopf.Status,
+           now: datetime) -> dict[str, Any]:
+    """The status fields to patch for a schedule whose objects match its spec."""
+    return reconciled(status, generation=meta["generation"], error=None,
+                      cron=desired.timing.cronjob, cronjob=", ".join(desired.cronjobs),
+                      next_run=desired.timing.next_run(now), now=now, paused=desired.paused,
+                      failures=desired.failures)
+
+
+def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+           status: kopf.Status, new: bool = False) -> Desired:
+    """Validate the spec and make the owned objects match it (deleting our CronJobs of
+    schedules no longer in it). Raises Refused, NameConflict or Rejected."""
+    desired = _desired(adapter, owner, meta, spec, status)
+    adapter.ensure(desired.objects, owner.uid, new=new)
+    if _prunes(desired, status):
         adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
-                               builders.short_name(owner.name, 63), owner.uid, keep=set(names))
-    return model, timing, paused, failures
+                               builders.short_name(owner.name, 63), owner.uid,
+                               keep=set(desired.cronjobs))
+    return desired
 
 
-@kopf.on.resume(*RESOURCE)
+def _up_to_date(adapter: Adapter, obj: dict[str, Any]) -> bool:
+    """Whether reconciling a schedule now would write nothing (no object, status or Event),
+    judged from the startup snapshot without writing."""
+    body = kopf.Body(cast(kopf.RawBody, obj))
+    owner = _owner(adapter, body.meta)
+    try:
+        desired = _desired(adapter, owner, body.meta, body.spec, body.status)
+    except Refused:
+        return False
+    return (not _prunes(desired, body.status) and adapter.matches(desired.objects, owner.uid)
+            and not _ready(desired, body.meta, body.status, datetime.now(UTC)))
+
+
+def _not_resumed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
+    return meta.get("uid") not in memo.get("resumed", ())
+
+
+@kopf.on.resume(*RESOURCE, when=_not_resumed)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 def reconcile(
@@ -169,8 +234,8 @@ def reconcile(
     with METRICS.reconciling() as outcome:
         owner, now = _owner(adapter, meta), datetime.now(UTC)
         try:
-            model, timing, paused, failures = _apply(adapter, owner, meta, spec, status,
-                                                    new=reason == kopf.Reason.CREATE)
+            desired = _apply(adapter, owner, meta, spec, status,
+                             new=reason == kopf.Reason.CREATE)
         except NamespaceTerminating:
             return  # the ReportSchedule goes with its namespace
         except (Refused, NameConflict, Rejected) as exc:
@@ -185,13 +250,10 @@ def reconcile(
                                            cron=None, cronjob=None, next_run=None, now=now,
                                            reason=why))
             return
-        update = reconciled(status, generation=meta["generation"], error=None,
-                            cron=timing.cronjob,
-                            cronjob=", ".join(owned.cronjob_names(owner, model)),
-                            next_run=timing.next_run(now),
-                            now=now, paused=paused, failures=failures)
-        if paused and "conditions" in update and _condition(status, PAUSED) != "True":
-            kopf.warn(body, reason="Paused", message=f"{failures} runs failed in a row; paused")
+        update = _ready(desired, meta, status, now)
+        if desired.paused and "conditions" in update and _condition(status, PAUSED) != "True":
+            kopf.warn(body, reason="Paused",
+                      message=f"{desired.failures} runs failed in a row; paused")
         patch.status.update(update)
 
 

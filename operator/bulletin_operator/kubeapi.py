@@ -7,11 +7,11 @@ dicts, reads only metadata (PartialObjectMetadata) and never decodes what it doe
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlencode
 
+import orjson
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -25,6 +25,7 @@ PATHS = {
     "CronJob": ("/apis/batch/v1", "cronjobs"),
     "Job": ("/apis/batch/v1", "jobs"),
     "ReportCalendar": ("/apis/bulletin.dev/v1alpha1", "reportcalendars"),
+    "ReportSchedule": ("/apis/bulletin.dev/v1alpha1", "reportschedules"),
 }
 # Plain JSON as the fallback: an API server that cannot transform still answers.
 METADATA_ONLY = "application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1, application/json"
@@ -65,7 +66,7 @@ class KubeApi:
             exc = ApiException(status=response.status, reason=response.reason)
             exc.body = data.decode("utf-8", "replace") if data else ""
             raise exc
-        return dict(json.loads(data)) if data and decode else {}
+        return dict(orjson.loads(data)) if data and decode else {}
 
     def metadata(self, kind: str, name: str, namespace: str) -> dict[str, Any] | None:
         """An object's metadata (None when it does not exist); never its content, so no
@@ -73,21 +74,28 @@ class KubeApi:
         found = self.request("GET", path(kind, namespace, name), accept=METADATA_ONLY)
         return None if found is None else dict(found.get("metadata") or {})
 
+    def list_pages(self, kind: str, namespace: str | None, selector: str = "", page: int = 500,
+                   accept: str = "application/json") -> Iterator[list[dict[str, Any]]]:
+        """The objects of ``kind`` (matching a label selector, if any) in one namespace or all
+        (None), a page of at most ``page`` items at a time."""
+        token = ""
+        while True:
+            query = {"limit": page, **({"labelSelector": selector} if selector else {}),
+                     **({"continue": token} if token else {})}
+            found = self.request("GET", f"{path(kind, namespace)}?{urlencode(query)}",
+                                 accept=accept) or {}
+            yield list(found.get("items") or [])
+            token = (found.get("metadata") or {}).get("continue") or ""
+            if not token:
+                return
+
     def list_metadata(self, kind: str, namespace: str | None, selector: str,
                       page: int = 500) -> Iterator[dict[str, Any]]:
         """The metadata of every object of ``kind`` matching a label selector, in one namespace
         or all (None), read in pages of ``page`` items."""
-        token = ""
-        while True:
-            query = {"labelSelector": selector, "limit": page,
-                     **({"continue": token} if token else {})}
-            found = self.request("GET", f"{path(kind, namespace)}?{urlencode(query)}",
-                                 accept=LIST_METADATA_ONLY) or {}
-            for item in found.get("items") or []:
+        for items in self.list_pages(kind, namespace, selector, page, LIST_METADATA_ONLY):
+            for item in items:
                 yield dict(item.get("metadata") or {})
-            token = (found.get("metadata") or {}).get("continue") or ""
-            if not token:
-                return
 
     def create(self, obj: dict[str, Any]) -> None:
         """Create ``obj`` (the response is not decoded)."""

@@ -70,13 +70,20 @@ class Snapshot:
 
     def take(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
         """The entry of an object, removed; None when absent, used or no longer fresh."""
+        return self._get((kind, namespace, name), remove=True)
+
+    def peek(self, kind: str, namespace: str, name: str) -> dict[str, Any] | None:
+        """The entry of an object, left in place; None when absent, used or no longer fresh."""
+        return self._get((kind, namespace, name), remove=False)
+
+    def _get(self, key: Key, remove: bool) -> dict[str, Any] | None:
         with self._lock:
             if not self._entries:
                 return None
             if self._clock() - self._since > SNAPSHOT_TTL:
                 self._entries = {}
                 return None
-            entry = self._entries.pop((kind, namespace, name), None)
+            entry = self._entries.pop(key, None) if remove else self._entries.get(key)
         return None if entry is None else expand(entry)
 
     def __len__(self) -> int:

@@ -164,6 +164,24 @@ def test_an_entry_owned_by_another_uid_is_no_verdict(adapter: Adapter, api: Fake
     assert api.calls == [("get", "b")], "a conflict is only ever decided on a fresh read"
 
 
+def test_matches_needs_every_object_fresh_ours_and_unchanged(adapter: Adapter, api: FakeApi,
+                                                             clock: Clock) -> None:
+    api.put("CronJob", "a", "h1")
+    api.put("CronJob", "b", "h1", uid="someone")
+    prime(adapter, api, clock)
+    assert adapter.matches([cronjob("a", "h1")], UID)
+    assert not adapter.matches([cronjob("a", "h1"), cronjob("c", "h1")], UID), "c is missing"
+    assert not adapter.matches([cronjob("a", "h2")], UID), "its content changed"
+    assert not adapter.matches([cronjob("b", "h1")], UID), "b is controlled by someone else"
+    assert not adapter.matches([cronjob("a", "h1")], "other-uid")
+    adapter.ensure([cronjob("a", "h1")], UID)
+    assert api.calls == [], "matches reads nothing and leaves the entry for ensure()"
+    api.put("CronJob", "a", "h1")
+    prime(adapter, api, clock)
+    clock.now += prefetch.SNAPSHOT_TTL + 1
+    assert not adapter.matches([cronjob("a", "h1")], UID), "a stale snapshot proves nothing"
+
+
 def test_the_snapshot_is_compact_and_skips_refused_kinds(api: FakeApi) -> None:
     api.put("CronJob", "a", "h1")
     api.put("Role", "a", "h1")
