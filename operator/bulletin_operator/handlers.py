@@ -220,6 +220,7 @@ def _up_to_date(adapter: Adapter, obj: dict[str, Any]) -> bool:
 
 
 def _not_resumed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
+    """Whether kopf must resume a schedule: the startup check did not find it up to date."""
     return meta.get("uid") not in memo.get("resumed", ())
 
 
