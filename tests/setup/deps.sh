@@ -15,6 +15,7 @@ PACKAGES=(
   containerd containernetworking-plugins iptables conntrack busybox-static    # the real node
   openjdk-17-jre-headless maven                                               # veraPDF
   libreoffice-calc-nogui                                                      # XLSX check
+  shellcheck                                                                  # workflow scripts
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
