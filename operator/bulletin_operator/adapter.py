@@ -189,9 +189,7 @@ class Adapter:
 
     def schedules(self, namespace: str) -> list[dict[str, Any]]:
         """The ReportSchedules of a namespace, as plain dicts."""
-        found = client.CustomObjectsApi().list_namespaced_custom_object(
-            GROUP, VERSION, namespace, PLURAL)
-        return list(found.get("items") or [])
+        return [obj for page in self.schedule_pages([namespace]) for obj in page]
 
     def job_pods(self, namespace: str, job: str) -> list[dict[str, Any]]:
         """The pods of a Job, as plain dicts."""

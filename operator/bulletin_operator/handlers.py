@@ -76,8 +76,8 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
 
 
 @kopf.on.startup()
-async def prime(memo: kopf.Memo, logger: kopf.Logger, settings: kopf.OperatorSettings,
-                **_: Any) -> None:
+async def check_at_startup(memo: kopf.Memo, logger: kopf.Logger,
+                           settings: kopf.OperatorSettings, **_: Any) -> None:
     """Read the owned objects' metadata with one LIST per kind, then check every schedule
     against it in one pass; kopf resumes only the rest (async: kopf's command line is known
     in the event loop's thread only)."""
@@ -87,15 +87,15 @@ async def prime(memo: kopf.Memo, logger: kopf.Logger, settings: kopf.OperatorSet
     found = await asyncio.to_thread(adapter.prime, scope)
     primed = time.monotonic()
     try:
-        memo.resumed, checked = await asyncio.to_thread(
+        memo.up_to_date, checked = await asyncio.to_thread(
             resuming.up_to_date, adapter.schedule_pages(scope),
             functools.partial(_up_to_date, adapter), settings.execution.max_workers or 1)
     except Exception as exc:  # e.g. an outage: kopf resumes every schedule itself
         logger.warning("no startup check of the schedules (%r): kopf resumes each", exc)
-        memo.resumed, checked = set(), 0
+        memo.up_to_date, checked = set(), 0
     logger.info("startup: %d of %d schedules up to date; %d resume one by one (snapshot of %d"
-                " owned objects in %s: %.1fs; check: %.1fs)", len(memo.resumed), checked,
-                checked - len(memo.resumed), found,
+                " owned objects in %s: %.1fs; check: %.1fs)", len(memo.up_to_date), checked,
+                checked - len(memo.up_to_date), found,
                 ", ".join(ns or "all namespaces" for ns in scope) or "no namespace",
                 primed - begin, time.monotonic() - primed)
 
@@ -219,12 +219,12 @@ def _up_to_date(adapter: Adapter, obj: dict[str, Any]) -> bool:
             and not _ready(desired, body.meta, body.status, datetime.now(UTC)))
 
 
-def _not_resumed(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
+def _needs_resume(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
     """Whether kopf must resume a schedule: the startup check did not find it up to date."""
-    return meta.get("uid") not in memo.get("resumed", ())
+    return meta.get("uid") not in memo.get("up_to_date", ())
 
 
-@kopf.on.resume(*RESOURCE, when=_not_resumed)
+@kopf.on.resume(*RESOURCE, when=_needs_resume)
 @kopf.on.create(*RESOURCE)
 @kopf.on.update(*RESOURCE, field="spec")
 def reconcile(

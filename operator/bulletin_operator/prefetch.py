@@ -1,5 +1,6 @@
 """A metadata snapshot of the objects schedules own, read at startup with one paged LIST per
-kind, so that resuming N schedules costs a few LISTs instead of 4 x N GETs.
+kind, so that resuming N schedules costs a few LISTs instead of 4 x N GETs (and the startup
+check, resuming.py, can tell which schedules need no resume at all).
 
 The snapshot is a hint, never the truth: an entry is used at most once and only while fresh,
 only for an object controlled by the schedule asking, and a write based on it that meets a

@@ -5,6 +5,7 @@ changed while the operator was down is repaired by kopf's resume as before."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -15,8 +16,11 @@ from support import Cluster, condition, create_secrets, report_schedule, wait_fo
 
 pytestmark = pytest.mark.own_operator
 
-# Fires once a year, so nextRunTime (and with it status) does not move during the test.
-YEARLY = {"cron": "0 9 1 1 *", "timeZone": "UTC"}
+# Once a year, in the month six months from now: nextRunTime (and with it status) does not
+# move during the test, whatever today's date.
+MONTH = (datetime.now(UTC).month + 5) % 12 + 1
+YEARLY = {"cron": f"0 9 1 {MONTH} *", "timeZone": "UTC"}
+EDITED = f"0 10 1 {MONTH} *"
 OWNED = {"serviceaccounts": "", "roles": "rbac.authorization.k8s.io",
          "rolebindings": "rbac.authorization.k8s.io", "cronjobs": "batch"}
 G, V, P = "bulletin.dev", "v1alpha1", "reportschedules"
@@ -72,14 +76,14 @@ def test_a_restart_repairs_what_changed_while_down_and_writes_nothing_else(
                       if key.startswith("cronjobs/")]
     kube.delete(ns_path(namespace, "cronjobs", lost_cronjob.partition("/")[2], group="batch"))
     kube.patch(ns_path(namespace, P, "edited", group=G, version=V),
-               {"spec": {"schedule": {"cron": "0 10 1 1 *"}}}, patch_type="merge")
+               {"spec": {"schedule": {"cron": EDITED}}}, patch_type="merge")
 
     proc = start("second.log")
     try:
         wait_for(lambda: lost_cronjob in _owned(kube, namespace, uids["lost"]),
                  "the deleted CronJob made again")
         edited = wait_for(lambda: _ready(kube, namespace, "edited"), "edited Ready again")
-        assert edited["status"]["schedule"] == "0 10 1 1 *"
+        assert edited["status"]["schedule"] == EDITED
         log = proc.log.read_text()
         assert "startup: 1 of 3 schedules up to date; 2 resume one by one" in log, log[-3000:]
         kept_after = _owned(kube, namespace, uids["kept"])
