@@ -160,8 +160,29 @@ def _mutation(spec: Spec) -> st.SearchStrategy[tuple[str, Spec]]:
                                       st.from_regex(r"\A[a-z][a-zA-Z]{0,12}\Z")).map(
             lambda pk: _set(spec, (*pk[0], pk[1]), "surprise")
             if pk[1] not in _at(spec, pk[0]) else _set(spec, (*pk[0], "zzUnknown"), 1))),
+        ("dangling", lambda: st.tuples(st.sampled_from(sorted(_DATASET_FIELDS)),
+                                       st.from_regex(r"\A[a-z]{1,8}\Z")).map(
+            lambda fn: _dangle(spec, *fn))),
     ]
     return st.sampled_from(kinds).flatmap(lambda kind: kind[1]().map(lambda s: (kind[0], s)))
+
+
+# Fields naming a dataset (bulletin.api.datasetrefs), each as the spec fragment naming `name`.
+_DATASET_FIELDS: dict[str, Callable[[str], Spec]] = {
+    "summaryDataset": lambda name: {"report": {"summaryDataset": name}},
+    "chart": lambda name: {"report": {"charts": [{"kind": "bar", "dataset": name, "x": "a",
+                                                   "y": ["b"]}]}},
+    "columns": lambda name: {"report": {"columns": {name: [{"name": "a", "type": "text"}]}}},
+    "minRows": lambda name: {"gates": {"minRows": [{"dataset": name, "min": 1}]}},
+}
+
+
+def _dangle(spec: Spec, field: str, name: str) -> Spec:
+    """``spec`` with ``field`` naming a dataset that is not there (a dangling reference)."""
+    out = copy.deepcopy(spec)
+    for key, value in _DATASET_FIELDS[field]("zz" + name).items():
+        out[key] = {**out.get(key, {}), **value}
+    return out
 
 
 def _at(spec: Spec, path: Path_) -> Any:

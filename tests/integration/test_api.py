@@ -29,6 +29,13 @@ def _apply(cluster: Cluster, namespace: str, manifest: dict[str, object]) -> tup
          "spec.schedule and spec.schedules: set exactly one of them"),
         ({"schedules": [{"name": "eu", "cron": "0 9 * * *"}, {"name": "eu", "cron": "0 8 * * *"}]},
          "spec.schedules: entry names must be unique"),
+        ({"report": {"summaryDataset": "kpis"}}, "spec.report.summaryDataset: name one of"),
+        ({"report": {"charts": [{"kind": "bar", "dataset": "mian", "x": "a", "y": ["b"]}]}},
+         "spec.report.charts[].dataset: name one of spec.datasets"),
+        ({"report": {"columns": {"totals": [{"name": "a"}]}}},
+         "spec.report.columns: name one of spec.datasets"),
+        ({"gates": {"minRows": [{"dataset": "other", "min": 1}]}},
+         "spec.gates.minRows[].dataset: name one of spec.datasets"),
     ],
 )
 def test_bad_manifest_is_rejected_with_the_field(

@@ -86,7 +86,8 @@ class Report(ApiModel):
     ] = "en"
     columns: Annotated[
         dict[str, list[Column]] | None,
-        Field(description="Column types per dataset name; other columns are typed from the DB."),
+        Field(max_length=20, description="Column types per dataset name; other columns are"
+              " typed from the DB."),
     ] = None
     summary_dataset: Annotated[
         str | None,

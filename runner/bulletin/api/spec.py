@@ -7,6 +7,8 @@ from typing import Annotated
 from pydantic import ConfigDict, Field, model_validator
 
 from bulletin.api.base import DNS_LABEL, ApiModel
+from bulletin.api.datasetrefs import CEL_RULES as DATASET_REFERENCES
+from bulletin.api.datasetrefs import dangling
 from bulletin.api.delivery import Delivery, SecretKeyRef
 from bulletin.api.policy import Gates, Notifications
 from bulletin.api.prometheus import STEP_DESCRIPTION, PrometheusSource, Step
@@ -131,6 +133,7 @@ class ReportScheduleSpec(ApiModel):
                     " && self.datasets.exists(d, d.name == self.delivery.burst.dataset))",
                     "message": BURST_DATASET,
                 },
+                *DATASET_REFERENCES,
                 {
                     "rule": "has(self.source.prometheus)"
                     " || self.datasets.all(d, !has(d.promql))",
@@ -257,11 +260,13 @@ class ReportScheduleSpec(ApiModel):
             e for e in self.schedules or [] if e is not entry)]})
 
     @model_validator(mode="after")
-    def _burst_dataset(self) -> ReportScheduleSpec:
+    def _dataset_references(self) -> ReportScheduleSpec:
         burst = self.delivery.burst
         if burst is not None and (len(self.datasets) < 2 or burst.dataset not in
                                   [d.name for d in self.datasets]):
             raise ValueError(BURST_DATASET)
+        if why := dangling(self):
+            raise ValueError(why)
         return self
 
     @model_validator(mode="after")
