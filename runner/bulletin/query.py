@@ -1,10 +1,13 @@
 """Run a dataset's SQL with the period as bound parameters, streaming rows.
 
-Queries are tenant input, so every one runs read-only (PostgreSQL: the session's
+Queries are tenant input. First, sqlguard refuses anything but one read-only query, before
+connecting. Then every query runs read-only (PostgreSQL: the session's
 default_transaction_read_only, and SET TRANSACTION READ ONLY; MySQL/MariaDB: SET SESSION
 TRANSACTION READ ONLY; SQLite: PRAGMA query_only; other databases: SET TRANSACTION READ ONLY),
 under a statement timeout the server enforces itself (PostgreSQL statement_timeout, MariaDB
-max_statement_time, MySQL MAX_EXECUTION_TIME) and a connect timeout.
+max_statement_time, MySQL MAX_EXECUTION_TIME) and a connect timeout. And a watchdog
+(querycancel) cancels it from outside its session once the timeout has passed, from the execute
+to the last row read, whatever the session did to its own settings.
 
 MySQL and MariaDB URLs without a driver (mysql://, mariadb://) use PyMySQL, the driver the runner
 image carries. Their session time zone is the schedule's when the server has the zone's rules
@@ -24,6 +27,8 @@ from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.pool import NullPool
 
+from bulletin import querycancel, sqlguard
+
 FETCH_ROWS = 2000
 _READ_ONLY = "25006"  # read_only_sql_transaction
 _CANCELED = "57014"  # query_canceled (statement_timeout)
@@ -31,6 +36,10 @@ _CANCELED = "57014"  # query_canceled (statement_timeout)
 
 class QueryError(RuntimeError):
     """The database refused or failed the query; the message is the database's."""
+
+
+class QueryRefused(QueryError):
+    """Bulletin refused the query before running it (sqlguard): not one read-only query."""
 
 
 @dataclass(frozen=True)
@@ -131,37 +140,76 @@ def run_query(url: str, sql: str, params: Mapping[str, Any], time_zone: str,
     engine = _engine(url, time_zone, limits)
     backend = engine.dialect.name
     try:
+        sqlguard.check(sql, backend)
+    except sqlguard.Refused as exc:
+        engine.dispose()
+        raise QueryRefused(str(exc)) from exc
+    in_body = False  # an exception of the caller's own passes through as it is
+    try:
         with engine.connect() as conn:
             try:
                 if backend in ("mysql", "mariadb"):
                     _mysql_time_zone(conn, time_zone, params)
                 _read_only(conn, backend, limits)
-                streaming = conn.execution_options(yield_per=FETCH_ROWS)
-                result = streaming.execute(text(sql), dict(params))
+                watchdog = querycancel.watchdog(engine, conn, limits.statement_timeout,
+                                                limits.connect_timeout)
             except Exception as exc:  # the driver's own exception types vary by database
                 raise QueryError(_db_message(exc, limits)) from exc
-            yield Rows(columns=list(result.keys()), rows=_stream(result, limits))
+            with watchdog:
+                result = _execute(conn, sql, params, limits, watchdog)
+                in_body = True
+                yield Rows(columns=list(result.keys()), rows=_stream(result, limits, watchdog))
+                in_body = False
     except QueryError:
         raise
     except Exception as exc:
+        if in_body:
+            raise
         raise QueryError(_db_message(exc, limits)) from exc
     finally:
         engine.dispose()
 
 
-def _stream(result: Any, limits: QueryLimits) -> Iterator[tuple[Any, ...]]:
-    """The rows; a failure while fetching (e.g. the timeout) is a QueryError too."""
+def _execute(conn: Connection, sql: str, params: Mapping[str, Any], limits: QueryLimits,
+             watchdog: querycancel.Watchdog) -> Any:
+    """The streamed result of ``sql``; QueryError when it fails or the watchdog cancelled it."""
+    try:
+        result = conn.execution_options(yield_per=FETCH_ROWS).execute(text(sql), dict(params))
+    except Exception as exc:  # the driver's own exception types vary by database
+        raise QueryError(_db_message(exc, limits, watchdog.fired)) from exc
+    if watchdog.fired:  # cancelled, yet the driver returned (MySQL's SLEEP returns 1)
+        raise QueryError(_timeout_message(limits))
+    return result
+
+
+def _stream(result: Any, limits: QueryLimits, watchdog: querycancel.Watchdog
+            ) -> Iterator[tuple[Any, ...]]:
+    """The rows; a failure while fetching (e.g. the timeout) is a QueryError too, and so is
+    the watchdog's cancel even where the driver reports none."""
     try:
         for row in result:
+            if watchdog.fired:
+                break
             yield tuple(row)
     except Exception as exc:
-        raise QueryError(_db_message(exc, limits)) from exc
+        raise QueryError(_db_message(exc, limits, watchdog.fired)) from exc
+    if watchdog.fired:
+        raise QueryError(_timeout_message(limits))
 
 
-def _db_message(exc: BaseException, limits: QueryLimits) -> str:
-    """The database's own message, without SQLAlchemy's long wrapper, and what it means."""
+def _timeout_message(limits: QueryLimits, detail: str = "") -> str:
+    return (f"cancelled after the statement timeout of {limits.statement_timeout}s"
+            f" (spec.source.statementTimeoutSeconds): the query was still running, so Bulletin"
+            f" cancelled it{f' ({detail})' if detail else ''}")
+
+
+def _db_message(exc: BaseException, limits: QueryLimits, cancelled: bool = False) -> str:
+    """The database's own message, without SQLAlchemy's long wrapper, and what it means
+    (``cancelled``: the watchdog cancelled the query)."""
     orig = getattr(exc, "orig", None)
     text_ = str(orig if orig is not None else exc).split("\n[SQL:")[0].strip()
+    if cancelled:
+        return _timeout_message(limits, text_)
     state = getattr(orig, "sqlstate", None)
     lowered = text_.lower()
     code = (getattr(orig, "args", None) or (None,))[0]

@@ -1,5 +1,6 @@
-"""Report queries are tenant SQL: against a real PostgreSQL they run read-only, the server
-cancels them at the statement timeout, and connecting gives up at the connect timeout."""
+"""Report queries are tenant SQL: against a real PostgreSQL they run read-only (even past the
+parser wall, sqlguard), the server cancels them at the statement timeout, and connecting gives up
+at the connect timeout."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from pathlib import Path
 
 import psycopg
 import pytest
+from bulletin import sqlguard
 from bulletin.api.policy import Gates
 from bulletin.assembly.plan import ReportError
 from bulletin.gates import GateError, check_assertions
@@ -18,6 +20,12 @@ from devstack.postgres import Postgres
 from report_support import build, make_spec
 
 PARAMS = {"period_start": "2026-01-01", "period_end": "2026-01-08"}
+
+
+@pytest.fixture
+def server_wall_only(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Past the parser wall (bulletin.sqlguard): what the database itself refuses."""
+    monkeypatch.setattr(sqlguard, "check", lambda sql, backend: None)
 
 
 @pytest.fixture
@@ -39,6 +47,7 @@ def _rows(url: str, sql: str, limits: QueryLimits | None = None) -> list[tuple[o
         return list(result.rows)
 
 
+@pytest.mark.usefixtures("server_wall_only")
 def test_a_write_through_a_cte_fails_with_a_clear_message(postgres: Postgres, table: str
                                                           ) -> None:
     with pytest.raises(QueryError, match="Bulletin runs queries read-only"):
@@ -52,6 +61,7 @@ def test_a_write_through_a_cte_fails_with_a_clear_message(postgres: Postgres, ta
     "SELECT nextval('{t}_seq') AS n",
     "SELECT n FROM {t} FOR UPDATE",
 ])
+@pytest.mark.usefixtures("server_wall_only")
 def test_writes_hidden_in_a_select_fail(postgres: Postgres, table: str, sql: str) -> None:
     postgres.execute(f"CREATE OR REPLACE FUNCTION {table}_write() RETURNS int AS"
                      f" $$ INSERT INTO {table} VALUES (1) RETURNING n $$ LANGUAGE sql;"
@@ -118,6 +128,7 @@ def test_the_connect_timeout(silent_server: int) -> None:
         _rows(url, "SELECT 1", QueryLimits(connect_timeout=2))
 
 
+@pytest.mark.usefixtures("server_wall_only")
 def test_sqlite_queries_are_read_only_too(tmp_path: Path) -> None:
     import sqlite3
 
@@ -129,6 +140,21 @@ def test_sqlite_queries_are_read_only_too(tmp_path: Path) -> None:
     with sqlite3.connect(db) as conn:
         assert conn.execute("SELECT count(*) FROM t").fetchone() == (0,)
     assert _rows(f"sqlite:///{db}", "SELECT count(*) FROM t") == [(0,)]
+
+
+def test_sqlite_queries_are_cancelled_at_the_timeout(tmp_path: Path) -> None:
+    """SQLite has no timeout of its own: the watchdog interrupts the query."""
+    import sqlite3
+
+    db = tmp_path / "data.db"
+    sqlite3.connect(db).close()
+    started = time.monotonic()
+    with pytest.raises(QueryError, match=r"^cancelled after the statement timeout of 1s"
+                       r" \(spec\.source\.statementTimeoutSeconds\): the query was still running"):
+        _rows(f"sqlite:///{db}", "WITH RECURSIVE c(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM c"
+                                 " WHERE n < 1000000000) SELECT count(*) FROM c",
+              QueryLimits(statement_timeout=1))
+    assert time.monotonic() - started < 30  # counting to 10**9 takes minutes
 
 
 @pytest.mark.parametrize(("field", "value"), [("statementTimeoutSeconds", 0),
