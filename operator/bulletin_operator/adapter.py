@@ -10,7 +10,7 @@ from urllib.parse import urlencode
 
 from bulletin.api.client import Kube
 from bulletin.api.history import history_limit, unrecorded, with_run
-from bulletin.api.references import USABLE_LABEL
+from bulletin.api.references import opened_for
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 from kubernetes import client
@@ -266,7 +266,7 @@ class Adapter:
             return dict(cached[1])
         meta = self._api.metadata(kind, name, namespace)
         labels = None if meta is None else dict(meta.get("labels") or {})
-        if labels is not None and labels.get(USABLE_LABEL) == "true":
+        if labels is not None and opened_for(labels):
             if len(self._usable) > USABLE_MAX:
                 self._usable = {k: v for k, v in self._usable.items()
                                 if now - v[0] < USABLE_TTL}

@@ -12,9 +12,9 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
-from bulletin.api.delivery import Storage
 from bulletin.api.history import stored_keys
 from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.api.storage import Storage
 from bulletin.deliver.retry import DeliveryError
 from bulletin.deliver.storage import ObjectStore
 
@@ -70,6 +70,8 @@ def print_links(api: Any, namespace: str, name: str, *, run: str | None = None,
     except ApiException as exc:
         raise LinkError(f"cannot read Secret {namespace}/{secret_name}: {exc.reason}") from exc
     credentials = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+    if endpoint:  # the user, who can read the Secret, signs for another address of the server
+        credentials["endpoint"] = endpoint
     try:
         store = ObjectStore(storage, credentials, secret_name)
         for key in keys:

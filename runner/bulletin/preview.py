@@ -52,8 +52,9 @@ under the key prometheus:
       prometheus: {"status": "success", "data": {"resultType": "matrix", "result": [
         {"metric": {"queue": "mail"}, "values": [[1767654000, "5"], [1767740400, "6"]]}]}}
 
-Without --sample, promql datasets query spec.source.prometheus.url from this machine, with the
-headers in --prometheus-headers (one `Name: value` per line, as in the Secret).
+Without --sample, promql datasets query spec.source.prometheus.url (or --prometheus-url) from
+this machine, with the headers in --prometheus-headers (one `Name: value` per line, as in the
+Secret).
 """
 
 
@@ -69,6 +70,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
     source = parser.add_mutually_exclusive_group()
     source.add_argument("--data-url", help="SQLAlchemy database URL to run the queries on")
     source.add_argument("--sample", type=Path, help="sample data file (YAML or JSON)")
+    parser.add_argument("--prometheus-url", help="Prometheus base URL, for a spec whose URL is"
+                        " in a Secret (urlSecretRef)")
     parser.add_argument("--prometheus-headers", type=Path,
                         help="file of HTTP headers for spec.source.prometheus (Name: value)")
     parser.add_argument("--at", help="run as if at this ISO time (default now), e.g."
@@ -108,15 +111,20 @@ def load_sample(path: Path) -> dict[str, Any]:
     return data
 
 
-def local_prometheus(spec: ReportScheduleSpec, headers: Path | None) -> Prometheus | None:
+def local_prometheus(spec: ReportScheduleSpec, headers: Path | None,
+                     url: str | None = None) -> Prometheus | None:
     """spec.source.prometheus queried from this machine: any address (the user's own network,
-    not a tenant's), headers from a file."""
+    not a tenant's), the URL from the spec or ``url``, headers from a file."""
     from bulletin.deliver.netguard import guarded_client
     from bulletin.sources.prometheus import Prometheus, parse_headers
 
     if spec.source.prometheus is None:
         return None
-    return Prometheus(spec.source.prometheus, guarded_client,
+    url = url or spec.source.prometheus.url
+    if url is None:
+        raise PreviewError("spec.source.prometheus takes its URL from a Secret (urlSecretRef):"
+                           " pass it with --prometheus-url")
+    return Prometheus(url, guarded_client,
                       parse_headers(headers.read_text()) if headers else {},
                       {ALLOW_PRIVATE_NETWORKS: "0.0.0.0/0 ::/0"},
                       spec.source.statement_timeout_seconds, spec.source.connect_timeout_seconds)
@@ -201,10 +209,13 @@ def main(argv: Sequence[str]) -> int:
         print("bulletin preview: give --data-url URL or --sample FILE", file=sys.stderr)
         return 2
     try:
-        prometheus = None if sample is not None else local_prometheus(spec,
-                                                                     args.prometheus_headers)
+        prometheus = None if sample is not None else local_prometheus(
+            spec, args.prometheus_headers, args.prometheus_url)
     except (OSError, PrometheusError) as exc:
         print(f"bulletin preview: --prometheus-headers: {exc}", file=sys.stderr)
+        return 2
+    except PreviewError as exc:
+        print(f"bulletin preview: {exc}", file=sys.stderr)
         return 2
     period = compute(spec.period_kind(), at, zone(spec.schedule))
     progress(f"{namespace}/{name}: period {period.label()} ({spec.schedule.time_zone}),"

@@ -22,7 +22,7 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from bulletin.api.references import USABLE_LABEL
+from bulletin.api.references import USABLE_LABEL, Use
 
 ROOT = Path(__file__).resolve().parents[2]
 DEMO = ROOT / ".demo"
@@ -38,10 +38,10 @@ def _kubectl(bin_: Path, kubeconfig: Path, *args: str, input_: str | None = None
     return proc.stdout
 
 
-def _secret(name: str, data: dict[str, str]) -> dict[str, Any]:
+def _secret(name: str, use: Use, data: dict[str, str]) -> dict[str, Any]:
     return {"apiVersion": "v1", "kind": "Secret",
             "metadata": {"name": name, "namespace": "analytics",
-                         "labels": {USABLE_LABEL: "true"}},
+                         "labels": {USABLE_LABEL: use.value}},
             "data": {k: base64.b64encode(v.encode()).decode() for k, v in data.items()}}
 
 
@@ -86,8 +86,8 @@ def main() -> int:
         print(f"SMTP server on {HOST}:{mail.port} and PostgreSQL with sample data up")
 
         kubectl("create", "namespace", "analytics")
-        secrets = [_secret("analytics-db", {"url": pg.url}),
-                   _secret("smtp", {"host": HOST, "port": str(mail.port),
+        secrets = [_secret("analytics-db", Use.DATABASE, {"url": pg.url}),
+                   _secret("smtp", Use.SMTP, {"host": HOST, "port": str(mail.port),
                                     "security": "none", "from": "reports@example.com"})]
         kubectl("apply", "-f", "-", input_="\n".join(json.dumps(s) for s in secrets))
         kubectl("apply", "-f", str(ROOT / "examples" / "weekly-usage.yaml"))

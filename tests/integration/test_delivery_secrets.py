@@ -70,7 +70,8 @@ def test_no_secret_value_is_written_anywhere(
         "username": "reporter", "password": SMTP_PASSWORD, "ca": mail.tls.ca_pem,
         "from": "Reports <reports@example.com>"})
     _secret(cluster, namespace, "s3", {"accessKeyId": s3.access_key,
-                                       "secretAccessKey": s3.secret_key})
+                                       "secretAccessKey": s3.secret_key,
+                                       "endpoint": s3.endpoint})
     _secret(cluster, namespace, "hooks", {"ops": hook_url, "ops-key": SIGNING_KEY,
                                           "denied": denied_url})
     _secret(cluster, namespace, "chat", {"slack": slack_url})

@@ -31,7 +31,8 @@ def test_archive_link_and_plugin(
     create_secrets(cluster, namespace, postgres.url, smtp.port)
     cluster.core.create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="s3", labels=USABLE),
-        string_data={"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key}))
+        string_data={"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
+                     "endpoint": s3.endpoint}))
     delivery = {
         "email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]},
         "storage": {"endpoint": s3.endpoint, "bucket": "reports",

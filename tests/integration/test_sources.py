@@ -54,10 +54,10 @@ def test_a_report_from_prometheus(cluster: Cluster, operator: OperatorProcess, n
     create_secrets(cluster, namespace, "unused://", smtp.port)
     cluster.core.create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="prom", labels=USABLE),
-        string_data={"headers": prometheus.auth_header + "\n"}))
+        string_data={"url": prometheus.url, "headers": prometheus.auth_header + "\n"}))
     cluster.create_rs(namespace, report_schedule(
         "queues",
-        source={"prometheus": {"url": prometheus.url,
+        source={"prometheus": {"urlSecretRef": {"name": "prom", "key": "url"},
                                "headersSecretRef": {"name": "prom", "key": "headers"}}},
         datasets=[{"name": "main", "promql": "max_over_time(bulletin_queue_depth[1d])",
                    "step": "1d"}]))

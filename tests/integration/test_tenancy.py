@@ -4,12 +4,17 @@ operator against objects or Secrets it does not own. Real users by impersonation
 from __future__ import annotations
 
 import json
+import socket
+import threading
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
+from devstack.ports import HOST
 from devstack.postgres import Postgres
+from devstack.s3 import S3Server
 from helmchart import kubectl_apply, render
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -19,6 +24,7 @@ from support import (
     create_secrets,
     event_messages,
     report_schedule,
+    run_now,
     run_now_no_wait,
     wait_for,
 )
@@ -69,7 +75,7 @@ def test_a_secret_the_tenant_cannot_read_is_never_handed_to_a_run(
 
     message = wait_for(lambda: _stalled(cluster, namespace, "steal"), "steal Stalled")["message"]
     assert "Secret 'payroll-db' (spec.source.connectionSecretRef)" in message
-    assert "bulletin.dev/usable-by-reports=true" in message
+    assert "bulletin.dev/usable-by-reports=database" in message
     assert condition(cluster.get_rs(namespace, "steal"), "Stalled")["reason"] == \
         "ReferenceNotUsable"
     assert cluster.batch.list_namespaced_cron_job(namespace).items == []
@@ -254,3 +260,104 @@ def test_people_get_reportschedules_through_the_built_in_roles(
         assert can("editor@example.com", "get", "status")
     finally:
         cluster.kubectl("delete", "clusterrole", "agg-view", "agg-edit", check=False)
+
+
+class Listener:
+    """The tenant's own server: records the first bytes of every connection made to it."""
+
+    def __init__(self) -> None:
+        self.server = socket.create_server((HOST, 0))
+        self.url = f"http://{HOST}:{self.server.getsockname()[1]}"
+        self.received: list[bytes] = []
+        threading.Thread(target=self._serve, daemon=True).start()
+
+    def _serve(self) -> None:
+        while True:
+            try:
+                conn, _ = self.server.accept()
+            except OSError:
+                return
+            with conn:
+                conn.settimeout(5)
+                try:
+                    self.received.append(conn.recv(65536))
+                except OSError:
+                    self.received.append(b"")
+
+
+@pytest.fixture
+def listener() -> Iterator[Listener]:
+    found = Listener()
+    yield found
+    found.server.close()
+
+
+TEAM_B_HEADERS = {"name": "team-b-prom", "key": "headers"}
+
+
+@pytest.mark.parametrize(("source_or_delivery", "message"), [
+    ({"source": {"prometheus": {"url": "LISTENER", "headersSecretRef": TEAM_B_HEADERS}}},
+     "headersSecretRef: headers go only to the URL of their own Secret"),
+    ({"source": {"prometheus": {"urlSecretRef": {"name": "mine", "key": "url"},
+                                "headersSecretRef": TEAM_B_HEADERS}}},
+     "headersSecretRef: headers go only to the URL of their own Secret"),
+    ({"delivery": {"webhooks": [{"name": "w", "url": "LISTENER",
+                                 "signingSecretRef": {"name": "team-b-hooks", "key": "key"}}]}},
+     "signingSecretRef signs only for the URL of its own Secret"),
+])
+def test_another_teams_credentials_cannot_be_pointed_at_the_tenants_listener(
+    cluster: Cluster, namespace: str, tenant: client.CustomObjectsApi, listener: Listener,
+    source_or_delivery: dict[str, Any], message: str,
+) -> None:
+    spec = json.loads(json.dumps(source_or_delivery).replace("LISTENER", listener.url))
+    if "source" in spec:
+        spec["datasets"] = [{"name": "main", "promql": "up"}]
+    with pytest.raises(ApiException) as refused:
+        tenant.create_namespaced_custom_object(G, V, namespace, P,
+                                               report_schedule("exfiltrate", **spec))
+    assert refused.value.status == 422 and message in str(refused.value.body)
+    assert listener.received == []
+
+
+def test_a_secret_opened_for_one_use_is_refused_for_another(
+    cluster: Cluster, operator: OperatorProcess, namespace: str,
+    tenant: client.CustomObjectsApi,
+) -> None:
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="team-b-db",
+                                     labels={"bulletin.dev/usable-by-reports": "database"}),
+        string_data={"url": "postgresql://team-b:s3cret@db/b"}))
+    manifest = report_schedule("misuse", source={"prometheus": {
+        "urlSecretRef": {"name": "team-b-db", "key": "url"}}},
+        datasets=[{"name": "main", "promql": "up"}])
+    tenant.create_namespaced_custom_object(G, V, namespace, P, manifest)
+    stalled = wait_for(lambda: _stalled(cluster, namespace, "misuse"), "misuse Stalled")
+    assert stalled["reason"] == "ReferenceNotUsable"
+    assert stalled["message"].startswith(
+        "Secret 'team-b-db' (spec.source.prometheus.urlSecretRef) is opened to reports for"
+        " database only"), stalled["message"]
+    assert cluster.batch.list_namespaced_cron_job(namespace).items == []
+
+
+def test_s3_credentials_never_reach_an_endpoint_their_secret_does_not_name(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink, s3: S3Server, listener: Listener, tenant: client.CustomObjectsApi,
+) -> None:
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="team-b-s3",
+                                     labels={"bulletin.dev/usable-by-reports": "storage"}),
+        string_data={"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
+                     "endpoint": s3.endpoint}))
+    manifest = report_schedule("archive-elsewhere", delivery={
+        "email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]},
+        "storage": {"endpoint": listener.url, "bucket": "reports", "archive": True,
+                    "credentialsSecretRef": {"name": "team-b-s3"}}})
+    tenant.create_namespaced_custom_object(G, V, namespace, P, manifest)
+    last = run_now(cluster, namespace, "archive-elsewhere", "now")["lastRun"]
+    archive = next(d for d in last["deliveries"] if d["target"] == "archive")
+    assert archive["state"] == "Failed", archive
+    assert ("spec.delivery.storage.endpoint: the credentials of Secret 'team-b-s3' go only to"
+            " the endpoint that Secret names") in archive["error"]
+    assert listener.received == []
+    assert s3.access_key not in json.dumps(last)

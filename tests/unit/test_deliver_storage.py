@@ -11,8 +11,8 @@ from typing import Any
 
 import httpx
 import pytest
-from bulletin.api.delivery import Storage
 from bulletin.api.status import DeliveryRecord, RunResult
+from bulletin.api.storage import Storage
 from bulletin.deliver.dispatch import deliver_all, run_result
 from bulletin.deliver.storage import ObjectStore
 from delivery_support import PERIOD, context, no_sleep, report, spec
@@ -42,7 +42,8 @@ def _storage(s3: S3Server, bucket: str, **extra: Any) -> dict[str, Any]:
 
 
 def _env(s3: S3Server, sink: MailSink | None = None) -> dict[str, str]:
-    env = {"BULLETIN_S3_accessKeyId": s3.access_key, "BULLETIN_S3_secretAccessKey": s3.secret_key}
+    env = {"BULLETIN_S3_accessKeyId": s3.access_key, "BULLETIN_S3_secretAccessKey": s3.secret_key,
+           "BULLETIN_S3_endpoint": s3.endpoint}
     if sink is not None:
         env.update({"BULLETIN_SMTP_host": "127.0.0.1", "BULLETIN_SMTP_port": str(sink.port),
                     "BULLETIN_SMTP_security": "none"})
@@ -153,8 +154,8 @@ def test_retention_removes_an_expired_object_and_keeps_a_fresh_one(
 
     wait_for(fresh_is_newer, "a fresher LastModified", timeout=10, interval=0.2)
     storage = Storage.model_validate(_storage(s3, bucket))
-    store = ObjectStore(storage, {"accessKeyId": s3.access_key,
-                                  "secretAccessKey": s3.secret_key}, "s3")
+    store = ObjectStore(storage, {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
+                                  "endpoint": s3.endpoint}, "s3")
     deleted = store.prune("analytics/weekly/", cutoff=old_time + timedelta(milliseconds=500))
     assert deleted == [old_key]
     assert sorted(_keys(s3, bucket)) == sorted([fresh_key, other])

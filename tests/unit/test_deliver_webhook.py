@@ -24,17 +24,20 @@ def server() -> Iterator[WebhookServer]:
 
 
 def _hook(server: WebhookServer, name: str = "ops", **extra: object) -> dict[str, object]:
-    return {"name": name, "url": server.url(f"/{name}"),
+    """A signed webhook: URL and signing key from the one Secret (the key signs only there)."""
+    return {"name": name, "urlSecretRef": {"name": "hooks", "key": f"{name}-url"},
             "signingSecretRef": {"name": "hooks", "key": name}, **extra}
 
 
-def _env(*names: str) -> dict[str, str]:
-    return {f"BULLETIN_WEBHOOK_{n.upper()}_KEY": KEY for n in names}
+def _env(server: WebhookServer, *names: str, key: str = KEY) -> dict[str, str]:
+    return {var: value for n in names for var, value in (
+        (f"BULLETIN_WEBHOOK_{n.upper()}_URL", server.url(f"/{n}")),
+        (f"BULLETIN_WEBHOOK_{n.upper()}_KEY", key))}
 
 
 def test_signed_payload_with_the_report_inline(server: WebhookServer, tmp_path: Path) -> None:
     built = report(tmp_path / "out")
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env("ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
                            built, MemoryLedger(), PERIOD, sleep=no_sleep)
     assert (record.target, record.state, record.attempts, record.link) == (
         "webhook/ops", "Sent", 1, False)
@@ -58,7 +61,7 @@ def test_500_twice_then_200_is_delivered_once(server: WebhookServer, tmp_path: P
     server.fail("/ops", [500, 500])
     waits: list[float] = []
     ledger = MemoryLedger()
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env("ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
                            report(tmp_path / "out"), ledger, PERIOD, sleep=waits.append)
     assert (record.state, record.attempts, record.error) == ("Sent", 3, None)
     assert len(server.delivered()) == 1
@@ -75,14 +78,14 @@ def test_500_twice_then_200_is_delivered_once(server: WebhookServer, tmp_path: P
 def test_429_honours_retry_after(server: WebhookServer, tmp_path: Path) -> None:
     server.fail("/ops", [429], retry_after="2")
     waits: list[float] = []
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env("ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
                            report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=waits.append)
     assert (record.state, record.attempts, waits) == ("Sent", 2, [2.0])
 
 
 def test_a_retry_after_beyond_the_limit_gives_up(server: WebhookServer, tmp_path: Path) -> None:
     server.fail("/ops", [429], retry_after="3600")
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env("ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
                            report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
     assert (record.state, record.attempts) == ("Failed", 1)
     assert "HTTP 429" in (record.error or "")
@@ -91,14 +94,14 @@ def test_a_retry_after_beyond_the_limit_gives_up(server: WebhookServer, tmp_path
 @pytest.mark.parametrize("status", [400, 404, 410])
 def test_4xx_is_permanent(server: WebhookServer, tmp_path: Path, status: int) -> None:
     server.fail("/ops", [status])
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env("ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
                            report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
     assert (record.state, record.attempts) == ("Failed", 1)
     assert f"HTTP {status}" in (record.error or "")
 
 
 def test_a_wrong_key_is_rejected_by_the_receiver(server: WebhookServer, tmp_path: Path) -> None:
-    env = {"BULLETIN_WEBHOOK_OPS_KEY": "not-the-key-at-all"}
+    env = _env(server, "ops", key="not-the-key-at-all")
     [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(env, tmp_path),
                            report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
     assert (record.state, record.attempts) == ("Failed", 1)
@@ -112,7 +115,7 @@ def test_a_slow_receiver_times_out_and_the_retry_succeeds(
     try:
         [record] = deliver_all(
             spec({"webhooks": [_hook(server, timeoutSeconds=1)]}),
-            context(_env("ops"), tmp_path), report(tmp_path / "out"), MemoryLedger(), PERIOD,
+            context(_env(server, "ops"), tmp_path), report(tmp_path / "out"), MemoryLedger(), PERIOD,
             sleep=no_sleep)
     finally:
         server.release()
@@ -134,7 +137,7 @@ def test_a_secret_url_is_never_shown(server: WebhookServer, tmp_path: Path) -> N
 
 def test_a_missing_secret_fails_only_that_target(server: WebhookServer, tmp_path: Path) -> None:
     hooks = [{"name": "a", "urlSecretRef": {"name": "hooks", "key": "a"}}, _hook(server, "b")]
-    records = deliver_all(spec({"webhooks": hooks}), context(_env("b"), tmp_path),
+    records = deliver_all(spec({"webhooks": hooks}), context(_env(server, "b"), tmp_path),
                           report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
     assert [(r.target, r.state) for r in records] == [("webhook/a", "Failed"),
                                                       ("webhook/b", "Sent")]
@@ -144,7 +147,7 @@ def test_a_missing_secret_fails_only_that_target(server: WebhookServer, tmp_path
 def test_large_reports_need_storage_for_webhooks(server: WebhookServer, tmp_path: Path) -> None:
     built = report(tmp_path / "out", {"big.bin": b"x" * 2000})
     [record] = deliver_all(spec({"webhooks": [_hook(server, linkAboveBytes=1000)]}),
-                           context(_env("ops"), tmp_path), built, MemoryLedger(), PERIOD,
+                           context(_env(server, "ops"), tmp_path), built, MemoryLedger(), PERIOD,
                            sleep=no_sleep)
     assert (record.state, record.attempts) == ("Failed", 1)
     assert "set delivery.storage" in (record.error or "")

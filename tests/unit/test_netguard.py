@@ -221,7 +221,8 @@ def test_an_s3_endpoint_on_a_private_address_is_refused(s3: S3Server, tmp_path: 
                     "storage": {"endpoint": endpoint, "bucket": bucket,
                                 "credentialsSecretRef": {"name": "s3"}}}).delivery.storage
     assert storage is not None
-    credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key}
+    credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
+                   "endpoint": endpoint}
     (tmp_path / "a.csv").write_text("a\n1\n")
     guarded = ObjectStore(storage, credentials, "s3", env={})
     with pytest.raises(Refused, match=r"upload to s3://netguard-refused at http://127\.0\.0\.1"
@@ -238,3 +239,35 @@ def test_the_guarded_client_ignores_proxy_variables(monkeypatch: pytest.MonkeyPa
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
     with netguard.guarded_client({}) as client:
         assert client._mounts == {}
+
+
+def test_an_s3_host_that_rebinds_after_the_check_is_not_connected_to(
+        s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """DNS is simulated (no rebinding DNS server runs here): the storage host answers the
+    node address, which the operator allows, and then loopback, which it does not. The
+    connection goes only to a checked address, so nothing reaches loopback."""
+    bucket = s3.create_bucket("netguard-rebind")
+    port = int(s3.endpoint.rsplit(":", 1)[1])
+    endpoint = f"http://rebind.example:{port}"
+    storage = spec({**_webhook("https://h.example.com/x"),
+                    "storage": {"endpoint": endpoint, "bucket": bucket,
+                                "credentialsSecretRef": {"name": "s3"}}}).delivery.storage
+    assert storage is not None
+    other = "127.0.0.2" if HOST == "127.0.0.1" else "127.0.0.1"  # the server listens there too
+    answers = iter([HOST])
+    real = socket.getaddrinfo
+
+    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
+        if host == "rebind.example":
+            return real(next(answers, other), *args, **kwargs)
+        return real(host, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
+    credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
+                   "endpoint": endpoint}
+    (tmp_path / "a.csv").write_text("a\n1\n")
+    store = ObjectStore(storage, credentials, "s3", env={PRIVATE: f"{HOST}/32"})
+    with pytest.raises(Refused, match=r"upload to s3://netguard-rebind at http://rebind\.example"
+                       rf".*host rebind\.example resolves to {other}, a loopback address"):
+        store.put_file("k/a.csv", tmp_path / "a.csv", "text/csv")
+    assert s3.client().list_objects_v2(Bucket=bucket).get("Contents") is None

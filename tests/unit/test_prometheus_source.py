@@ -1,6 +1,7 @@
 """Prometheus sources against a real Prometheus serving recorded samples (devstack.prometheus):
 a promql dataset becomes rows of time, labels and value in every format; headers come from the
-Secret; the URL passes the network guard; Prometheus' errors reach the message."""
+Secret, with the URL they may go to; the URL passes the network guard; Prometheus' errors reach
+the message."""
 
 from __future__ import annotations
 
@@ -16,7 +17,7 @@ import openpyxl
 import pytest
 import yaml
 from bulletin import preview
-from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, PROMETHEUS_HEADERS
+from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, PROMETHEUS_HEADERS, PROMETHEUS_URL
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.assembly.plan import ReportError
@@ -39,14 +40,15 @@ EXPECTED = [[f"2026-01-{day + 1:02d}T00:00:00+01:00", queue, str(float(factor * 
 
 
 def _spec(server: Prometheus, promql: str = QUERY, **overrides: Any) -> ReportScheduleSpec:
-    prom = {"url": server.url, "headersSecretRef": {"name": "prom", "key": "headers"}}
+    prom = {"urlSecretRef": {"name": "prom", "key": "url"},
+            "headersSecretRef": {"name": "prom", "key": "headers"}}
     return make_spec(source={"prometheus": prom},
                      datasets=[{"name": "queues", "promql": promql, "step": "1d"}],
                      report={"summaryDataset": None, "columns": None}, **overrides)
 
 
 def _env(server: Prometheus, headers: str | None = None) -> dict[str, str]:
-    return {ALLOW_PRIVATE_NETWORKS: f"{HOST}/32",
+    return {ALLOW_PRIVATE_NETWORKS: f"{HOST}/32", PROMETHEUS_URL: server.url,
             PROMETHEUS_HEADERS: server.auth_header if headers is None else headers}
 
 
@@ -91,12 +93,14 @@ def test_without_the_headers_prometheus_refuses(prometheus: Prometheus, tmp_path
 def test_a_missing_headers_key_names_the_field(prometheus: Prometheus) -> None:
     with pytest.raises(PrometheusError, match=r"Secret 'prom' has no key 'headers'"
                        r" \(spec.source.prometheus.headersSecretRef\)"):
-        from_spec(_spec(prometheus), {ALLOW_PRIVATE_NETWORKS: f"{HOST}/32"}, guarded_client)
+        from_spec(_spec(prometheus), {ALLOW_PRIVATE_NETWORKS: f"{HOST}/32",
+                                      PROMETHEUS_URL: prometheus.url}, guarded_client)
 
 
 def test_the_url_passes_the_network_guard(prometheus: Prometheus, tmp_path: Path) -> None:
     spec = _spec(prometheus)
-    env = {PROMETHEUS_HEADERS: prometheus.auth_header}  # the operator allows no private address
+    # the operator allows no private address
+    env = {PROMETHEUS_HEADERS: prometheus.auth_header, PROMETHEUS_URL: prometheus.url}
     with pytest.raises(ReportError, match=rf"Prometheus \({HOST}\): host {HOST} resolves to"
                        r" .*refused \(the operator can allow it with"
                        r" BULLETIN_ALLOW_PRIVATE_NETWORKS\); nothing was sent"):
@@ -138,6 +142,8 @@ def test_preview_queries_prometheus_itself(prometheus: Prometheus, tmp_path: Pat
     headers.write_text(prometheus.auth_header + "\n")
     out = tmp_path / "out"
     argv = ["-f", str(manifest), "-o", str(out), "--at", AT.isoformat()]
+    assert preview.main(argv) == 2  # the URL is in a Secret: --prometheus-url gives it
+    argv += ["--prometheus-url", prometheus.url]
     assert preview.main([*argv, "--prometheus-headers", str(headers)]) == 0
     assert _csv(out / "queues.csv")[1:] == EXPECTED
     assert preview.main(argv) == 1  # no headers: 401
@@ -210,3 +216,26 @@ def test_a_failure_notice_points_at_the_prometheus_source(tmp_path: Path) -> Non
     text = explain(context({}, tmp_path), record)
     assert "How to fix: check the dataset's PromQL, spec.source.prometheus" in text
     assert "SQL" not in text
+
+
+@pytest.mark.parametrize("prom", [
+    {"url": "http://listener.example:9090", "headersSecretRef": {"name": "prom", "key": "h"}},
+    {"urlSecretRef": {"name": "mine", "key": "url"},
+     "headersSecretRef": {"name": "other-team", "key": "headers"}},
+])
+def test_headers_go_only_to_the_url_of_their_own_secret(prom: dict[str, Any]) -> None:
+    with pytest.raises(ValueError, match=r"headersSecretRef: headers go only to the URL of"
+                       r" their own Secret"):
+        make_spec(source={"prometheus": prom}, datasets=[{"name": "a", "promql": "up"}],
+                  report={"summaryDataset": None, "columns": None})
+
+
+def test_a_secret_url_that_is_no_url_is_named_without_its_value(prometheus: Prometheus,
+                                                                 tmp_path: Path) -> None:
+    spec = _spec(prometheus)
+    env = {**_env(prometheus), PROMETHEUS_URL: "postgresql://app:s3cret@db:5432/app"}
+    with pytest.raises(ReportError) as caught:
+        _build(tmp_path, spec, env)
+    assert "the URL of spec.source.prometheus (url or urlSecretRef) is not an http(s) URL" in str(
+        caught.value)
+    assert "s3cret" not in str(caught.value) and "db:5432" not in str(caught.value)

@@ -51,8 +51,8 @@ def test_declared_columns_must_exist(tmp_path: Path) -> None:
 
 
 def test_references_to_unknown_datasets_fail_early(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match="summaryDataset: no dataset 'total'"):
-        build(tmp_path, make_spec(report={"summaryDataset": "total"}))
+    with pytest.raises(ValueError, match="summaryDataset: no dataset is named 'total'"):
+        make_spec(report={"summaryDataset": "total"})
     spec = make_spec(formats=["pdf"], report={"charts": [
         {"kind": "bar", "dataset": "usage", "x": "user", "y": ["requests"]}]})
     with pytest.raises(ReportError, match=r"no column.*user"):

@@ -35,7 +35,7 @@ FIELDS = (
                  + _EXISTS.format("m.dataset") + ")"),
 )
 
-CEL_RULES: list[dict[str, str]] = [
+CEL_RULES: list[Any] = [
     {"rule": f.rule, "message": f"{f.path}: name one of spec.datasets"} for f in FIELDS]
 
 

@@ -9,8 +9,11 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from bulletin.api.address import ADDRESS_HINT, ADDRESS_PATTERN, plain_address
 from bulletin.api.base import DATA_KEY, DNS_LABEL, OBJECT_NAME, ApiModel
 from bulletin.api.burst import BURST_RULES, Burst, burst_error
+from bulletin.api.storage import SecretRef, Storage
 
 MIB = 1024 * 1024
+SIGNED_URL = ("signingSecretRef signs only for the URL of its own Secret: set urlSecretRef to a"
+              " key of the same Secret (name it in both)")
 
 
 class SecretKeyRef(ApiModel):
@@ -20,13 +23,6 @@ class SecretKeyRef(ApiModel):
                                description="Secret name.")]
     key: Annotated[str, Field(min_length=1, max_length=253, pattern=DATA_KEY,
                               description="Key in the Secret.")]
-
-
-class SecretRef(ApiModel):
-    """A Secret in the ReportSchedule's namespace."""
-
-    name: Annotated[str, Field(min_length=1, max_length=253, pattern=OBJECT_NAME,
-                               description="Secret name.")]
 
 
 Address = Annotated[
@@ -88,7 +84,10 @@ class WebhookDelivery(ApiModel):
                 {
                     "rule": "has(self.url) != has(self.urlSecretRef)",
                     "message": "spec.delivery.webhooks[]: set exactly one of url or urlSecretRef",
-                }
+                },
+                {"rule": "!has(self.signingSecretRef) || (has(self.urlSecretRef)"
+                 " && self.signingSecretRef.name == self.urlSecretRef.name)",
+                 "message": SIGNED_URL},
             ]
         }
     )
@@ -109,8 +108,9 @@ class WebhookDelivery(ApiModel):
     ] = None
     signing_secret_ref: Annotated[
         SecretKeyRef | None,
-        Field(description="Secret key holding the HMAC-SHA256 signing key. Without it the"
-              " request is not signed."),
+        Field(description="Key of the urlSecretRef Secret holding the HMAC-SHA256 signing"
+              " key: a key signs only for the URL its own Secret names. Without it the request"
+              " is not signed."),
     ] = None
     link_above_bytes: Annotated[
         int,
@@ -128,6 +128,9 @@ class WebhookDelivery(ApiModel):
             raise ValueError(
                 "spec.delivery.webhooks[]: set exactly one of url or urlSecretRef"
             )
+        signing, url = self.signing_secret_ref, self.url_secret_ref
+        if signing is not None and (url is None or signing.name != url.name):
+            raise ValueError(f"spec.delivery.webhooks[{self.name}]: {SIGNED_URL}")
         return self
 
 
@@ -158,64 +161,6 @@ class Retry(ApiModel):
         int, Field(ge=1, le=3600, description="Longest wait between attempts, also for"
                    " Retry-After (default 60).")
     ] = 60
-
-
-class Storage(ApiModel):
-    """S3-compatible object storage for the archive and for links to large reports.
-
-    Objects are stored as <namespace>/<name>/<yyyy>/<mm>/<runId>/<file>. Each run deletes this
-    schedule's objects older than retentionDays.
-    """
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "x-kubernetes-validations": [
-                {
-                    "rule": "self.retentionDays == 0"
-                    " || self.retentionDays * 86400 >= self.linkExpirySeconds",
-                    "message": "spec.delivery.storage: links must not outlive the objects:"
-                    " retentionDays * 86400 must be at least linkExpirySeconds",
-                }
-            ]
-        }
-    )
-
-    endpoint: Annotated[
-        str | None,
-        Field(max_length=2048, pattern=r"^https?://",
-              description="Endpoint URL, e.g. https://minio.storage.svc:9000; default AWS S3."),
-    ] = None
-    bucket: Annotated[
-        str, Field(min_length=3, max_length=63, description="Bucket name (it must exist).")
-    ]
-    region: Annotated[
-        str, Field(min_length=1, max_length=64, pattern=r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$",
-                   description="Region (default us-east-1).")
-    ] = "us-east-1"
-    path_style: Annotated[
-        bool | None,
-        Field(description="Path-style addressing (endpoint/bucket/key). Default: on when"
-              " endpoint is set (MinIO and most self-hosted servers), off for AWS."),
-    ] = None
-    credentials_secret_ref: Annotated[
-        SecretRef,
-        Field(description="Secret with keys accessKeyId and secretAccessKey (and optionally"
-              " sessionToken)."),
-    ]
-    archive: Annotated[
-        bool,
-        Field(description="Store every run's artifacts, not only those sent as links."),
-    ] = False
-    retention_days: Annotated[
-        int,
-        Field(ge=0, le=36500, description="Delete this schedule's objects older than this many"
-              " days at the end of each run; 0 keeps them forever. Default 90."),
-    ] = 90
-    link_expiry_seconds: Annotated[
-        int,
-        Field(ge=60, le=604800, description="Lifetime of presigned links (default 7 days, the"
-              " most S3 allows)."),
-    ] = 604800
 
 
 class Delivery(ApiModel):

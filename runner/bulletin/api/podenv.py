@@ -15,6 +15,7 @@ BULLETIN_TRIGGER, _RUN_REQUEST      Manual and the request token for run-now Job
 BULLETIN_RUN_OPTIONS                run-now options as JSON (bulletin.api.runrequest)
 BULLETIN_WORKDIR                    scratch directory
 BULLETIN_DB_URL                     spec.source.connectionSecretRef
+BULLETIN_PROMETHEUS_URL             spec.source.prometheus.urlSecretRef
 BULLETIN_PROMETHEUS_HEADERS         spec.source.prometheus.headersSecretRef
 BULLETIN_TEMPLATES_DIR              where spec.report.templateConfigMapRef is mounted
 BULLETIN_ONFAILURE_WEBHOOK          spec.notifications.onFailure.webhookSecretRef
@@ -52,6 +53,7 @@ RUN_REQUEST = "BULLETIN_RUN_REQUEST"
 RUN_OPTIONS = "BULLETIN_RUN_OPTIONS"
 WORKDIR = "BULLETIN_WORKDIR"
 DB_URL = "BULLETIN_DB_URL"
+PROMETHEUS_URL = "BULLETIN_PROMETHEUS_URL"
 PROMETHEUS_HEADERS = "BULLETIN_PROMETHEUS_HEADERS"
 TEMPLATES_DIR = "BULLETIN_TEMPLATES_DIR"
 ONFAILURE_WEBHOOK = "BULLETIN_ONFAILURE_WEBHOOK"
@@ -69,7 +71,7 @@ ALLOWED_URL_HOSTS = "BULLETIN_ALLOWED_URL_HOSTS"
 NAMESPACE_ALLOWED_DOMAINS_ANNOTATION = "bulletin.dev/allowed-email-domains"
 SMTP_KEYS = ("host", "port", "security", "username", "password", "from", "ca",
              "allowInsecureAuth")
-S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken")
+S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken", "endpoint")
 MANUAL = "Manual"  # the TRIGGER value of run-now Jobs (bulletin.api.status.Trigger.MANUAL)
 WORKDIR_PATH = "/work"
 TEMPLATES_PATH = "/etc/bulletin/templates"
@@ -143,8 +145,10 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
     if spec.report.template_config_map_ref is not None:
         extra.append({"name": TEMPLATES_DIR, "value": TEMPLATES_PATH})
     prometheus = spec.source.prometheus
-    if prometheus is not None and prometheus.headers_secret_ref is not None:
-        extra.append(_key_ref(PROMETHEUS_HEADERS, prometheus.headers_secret_ref))
+    if prometheus is not None:
+        extra += [_key_ref(var, ref) for var, ref in (
+            (PROMETHEUS_URL, prometheus.url_secret_ref),
+            (PROMETHEUS_HEADERS, prometheus.headers_secret_ref)) if ref is not None]
     on_failure = spec.notifications.on_failure
     if on_failure is not None and on_failure.webhook_secret_ref is not None:
         extra.append(_key_ref(ONFAILURE_WEBHOOK, on_failure.webhook_secret_ref, optional=False))
@@ -181,12 +185,13 @@ def value_in(env: Sequence[Mapping[str, Any]], name: str) -> str | None:
 
 def is_delivery_secret(name: str) -> bool:
     """Whether variable ``name`` carries a delivery secret worth redacting."""
-    return name in (SLACK_URL, TEAMS_URL, PROMETHEUS_HEADERS, SMTP_PREFIX + "password",
+    return name in (SLACK_URL, TEAMS_URL, PROMETHEUS_URL, PROMETHEUS_HEADERS,
+                    SMTP_PREFIX + "password",
                     S3_PREFIX + "secretAccessKey", S3_PREFIX + "sessionToken") or (
         name.startswith(WEBHOOK_PREFIX) and name.endswith(("_URL", "_KEY")))
 
 
 def is_secret_url(name: str) -> bool:
     """Whether variable ``name`` holds a URL whose path or query is the secret."""
-    return name in (SLACK_URL, TEAMS_URL) or (
+    return name in (SLACK_URL, TEAMS_URL, PROMETHEUS_URL) or (
         name.startswith(WEBHOOK_PREFIX) and name.endswith("_URL"))

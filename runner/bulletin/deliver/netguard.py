@@ -135,7 +135,10 @@ def guarded_client(env: Mapping[str, str]) -> Any:
 
 
 def guard_boto3(client: Any, env: Mapping[str, str]) -> None:
-    """Check the host of every request ``client`` (boto3) sends against the policy."""
+    """Keep ``client`` (boto3) to the addresses the policy allows: the host of every request is
+    checked before it is sent (a clean refusal, nothing sent), and every new connection
+    resolves the host once more, checks each address and connects to a checked one, so a DNS
+    answer that changes in between (rebinding) cannot reach another address."""
     from urllib.parse import urlsplit
 
     policy = NetPolicy.from_env(env)
@@ -146,4 +149,29 @@ def guard_boto3(client: Any, env: Mapping[str, str]) -> None:
                                                             else 80))
 
     client.meta.events.register("before-send.s3", check)
+    session = client._endpoint.http_session
+    assert hasattr(session, "_manager") and hasattr(session, "_pool_classes_by_scheme"), (
+        "botocore changed: cannot guard connections")
+    pools = {scheme: _pinned_pool(pool, policy)
+             for scheme, pool in session._pool_classes_by_scheme.items()}
+    session._pool_classes_by_scheme = pools
+    session._manager.pool_classes_by_scheme = pools
 
+
+def _pinned_pool(pool: type, policy: NetPolicy) -> type:
+    """``pool`` (a urllib3 connection pool class) whose connections go to checked addresses;
+    TLS still verifies the certificate against the host name."""
+    from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
+    class Pinned(pool.ConnectionCls):  # type: ignore[name-defined]
+        def _new_conn(self) -> Any:
+            error: Exception | None = None
+            for address in policy.resolve(self.host, self.port):
+                self._dns_host = address  # urllib3 connects here; SNI stays self.host
+                try:
+                    return super()._new_conn()
+                except (NewConnectionError, ConnectTimeoutError) as exc:
+                    error = exc
+            raise error or NewConnectionError(self, f"no address for {self.host}")
+
+    return type(pool.__name__, (pool,), {"ConnectionCls": Pinned})

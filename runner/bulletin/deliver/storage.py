@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from bulletin.api.delivery import Storage
+from bulletin.api.storage import Storage
 from bulletin.deliver.retry import DeliveryError, Permanent, Transient
 
 
@@ -22,15 +22,32 @@ def schedule_prefix(namespace: str, name: str) -> str:
     return f"{namespace}/{name}/"
 
 
+def bound_endpoint(storage: Storage, credentials: Mapping[str, str], secret: str) -> str | None:
+    """The endpoint the credentials may go to: the one their Secret names (key ``endpoint``),
+    or AWS (None) when it names none. spec.delivery.storage.endpoint, if set, must be that
+    same endpoint: a schedule cannot send another Secret's credentials to a server of its own.
+    """
+    named = (credentials.get("endpoint") or "").strip().rstrip("/") or None
+    asked = storage.endpoint.rstrip("/") if storage.endpoint else None
+    if asked is not None and asked != named:
+        raise Permanent(
+            f"spec.delivery.storage.endpoint: the credentials of Secret {secret!r} go only to"
+            " the endpoint that Secret names in its key endpoint, and it names "
+            + ("another" if named else "none (AWS S3)")
+            + "; add or correct the key endpoint in the Secret, or drop spec's endpoint")
+    return named
+
+
 class ObjectStore:
     """A bucket, with credentials from the storage Secret (keys accessKeyId, secretAccessKey,
-    optionally sessionToken)."""
+    optionally sessionToken, and endpoint: the only server they are sent to)."""
 
     def __init__(self, storage: Storage, credentials: Mapping[str, str], secret: str,
                  env: Mapping[str, str] | None = None) -> None:
         missing = [k for k in ("accessKeyId", "secretAccessKey") if not credentials.get(k)]
         if missing:
             raise Permanent(f"storage Secret {secret!r} is missing {', '.join(missing)}")
+        self.endpoint = bound_endpoint(storage, credentials, secret)
         self.storage = storage
         self._credentials = dict(credentials)
         self._env = env  # the runner's: every request is checked against its network policy
@@ -39,7 +56,7 @@ class ObjectStore:
     @property
     def where(self) -> str:
         """Bucket and endpoint, for messages."""
-        return f"s3://{self.storage.bucket} at {self.storage.endpoint or 'AWS'}"
+        return f"s3://{self.storage.bucket} at {self.endpoint or 'AWS'}"
 
     @property
     def client(self) -> Any:
@@ -50,7 +67,7 @@ class ObjectStore:
 
             path_style = self.storage.path_style
             if path_style is None:
-                path_style = self.storage.endpoint is not None
+                path_style = self.endpoint is not None
             config = Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if path_style else "auto"},
@@ -61,7 +78,7 @@ class ObjectStore:
                 response_checksum_validation="when_required",
             )
             self._client = boto3.client(
-                "s3", endpoint_url=self.storage.endpoint, region_name=self.storage.region,
+                "s3", endpoint_url=self.endpoint, region_name=self.storage.region,
                 aws_access_key_id=self._credentials["accessKeyId"],
                 aws_secret_access_key=self._credentials["secretAccessKey"],
                 aws_session_token=self._credentials.get("sessionToken") or None,
@@ -133,6 +150,9 @@ def classify(exc: BaseException, what: str) -> DeliveryError:
     """S3 5xx, throttling and connection errors are transient; other client errors permanent."""
     from botocore.exceptions import BotoCoreError, ClientError
 
+    inner = getattr(exc, "kwargs", {}).get("error")  # botocore's HTTPClientError wraps it
+    if isinstance(inner, DeliveryError):  # netguard.Refused raised while connecting
+        exc = inner
     if isinstance(exc, DeliveryError):  # e.g. netguard.Refused
         return type(exc)(f"{what}: {exc}")
     if not isinstance(exc, ClientError) and isinstance(exc.__context__, ClientError):

@@ -21,8 +21,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
-from bulletin.api.podenv import PROMETHEUS_HEADERS
-from bulletin.api.prometheus import DEFAULT_STEP, PrometheusSource, step_delta
+from bulletin.api.delivery import SecretKeyRef
+from bulletin.api.podenv import PROMETHEUS_HEADERS, PROMETHEUS_URL
+from bulletin.api.prometheus import DEFAULT_STEP, step_delta
 from bulletin.api.spec import ReportScheduleSpec
 
 MAX_POINTS = 11_000  # Prometheus' limit of points per series in one range query
@@ -59,23 +60,31 @@ def from_spec(spec: ReportScheduleSpec, env: Mapping[str, str], connect: Connect
     source = spec.source.prometheus
     if source is None:
         return None
+    url = source.url or _secret_value(env, PROMETHEUS_URL, source.url_secret_ref, "urlSecretRef")
     headers: dict[str, str] = {}
     if source.headers_secret_ref is not None:
-        if PROMETHEUS_HEADERS not in env:
-            ref = source.headers_secret_ref
-            raise PrometheusError(f"Secret {ref.name!r} has no key {ref.key!r}"
-                                  " (spec.source.prometheus.headersSecretRef)")
-        headers = parse_headers(env[PROMETHEUS_HEADERS])
-    return Prometheus(source, connect, headers, env, spec.source.statement_timeout_seconds,
+        headers = parse_headers(_secret_value(env, PROMETHEUS_HEADERS, source.headers_secret_ref,
+                                              "headersSecretRef"))
+    return Prometheus(url, connect, headers, env, spec.source.statement_timeout_seconds,
                       spec.source.connect_timeout_seconds)
+
+
+def _secret_value(env: Mapping[str, str], var: str, ref: SecretKeyRef | None, field: str) -> str:
+    """The value of Secret key ``ref`` (the pod's variable ``var``), or why it is missing."""
+    assert ref is not None, "the model requires the reference"
+    if var not in env:
+        raise PrometheusError(f"Secret {ref.name!r} has no key {ref.key!r}"
+                              f" (spec.source.prometheus.{field})")
+    return env[var]
 
 
 @dataclass
 class Prometheus:
-    """A Prometheus HTTP API as a run uses it: URL, how to connect, headers, timeouts and the
-    network policy (the run pod's environment)."""
+    """A Prometheus HTTP API as a run uses it: base URL (from the spec, or from the Secret
+    that holds the headers too), how to connect, headers, timeouts and the network policy (the
+    run pod's environment)."""
 
-    source: PrometheusSource
+    url: str
     connect: Connect
     headers: dict[str, str] = field(default_factory=dict)
     env: Mapping[str, str] = field(default_factory=dict)
@@ -109,8 +118,7 @@ class Prometheus:
              step: timedelta) -> tuple[Any, int]:
         import httpx
 
-        url = self.source.url.rstrip("/") + "/api/v1/query_range"
-        host = httpx.URL(url).host
+        url, host = _query_url(self.url)
         params = {"query": promql, "start": f"{start.timestamp():.3f}",
                   "end": f"{end.timestamp():.3f}", "step": f"{step.total_seconds():g}",
                   "timeout": f"{self.query_timeout}s"}
@@ -142,7 +150,23 @@ class Prometheus:
             "not a Prometheus API reply" if response.status_code == 200 else "no Prometheus"
             " error reply")
         raise PrometheusError(f"Prometheus ({host}): HTTP {response.status_code}, {what};"
-                              " check spec.source.prometheus.url")
+                              " check the URL of spec.source.prometheus")
+
+
+def _query_url(base: str) -> tuple[str, str]:
+    """The query_range URL under ``base`` and its host; a URL that is not one is refused
+    without echoing it (from a Secret, it may hold a token)."""
+    import httpx
+
+    url = base.strip().rstrip("/") + "/api/v1/query_range"
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        parsed = None
+    if parsed is None or parsed.scheme not in ("http", "https") or not parsed.host:
+        raise PrometheusError("the URL of spec.source.prometheus (url or urlSecretRef) is not"
+                              " an http(s) URL with a host, e.g. http://prometheus:9090")
+    return url, parsed.host
 
 
 def _read(response: Any) -> bytes:
