@@ -25,6 +25,7 @@ from zoneinfo import ZoneInfo
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
 from bulletin import querycancel, sqlguard
@@ -71,7 +72,12 @@ _UNKNOWN_ZONE = 1298  # Unknown or incorrect time zone
 
 
 def _engine_url(url: str) -> Any:
-    parsed = make_url(url)
+    try:
+        parsed = make_url(url)
+    except (ArgumentError, ValueError):  # the message quotes the URL, password and all
+        raise QueryError("the database URL (spec.source.connectionSecretRef) is not a URL"
+                         " SQLAlchemy can read, e.g. postgresql://user:password@host:5432/db"
+                         " (its value is not shown)") from None
     if parsed.drivername in DRIVERS:
         parsed = parsed.set(drivername=DRIVERS[parsed.drivername])
     return parsed
@@ -90,7 +96,12 @@ def _engine(url: str, time_zone: str, limits: QueryLimits) -> Any:
         connect_args["connect_timeout"] = limits.connect_timeout
     elif backend == "sqlite":
         connect_args["timeout"] = limits.connect_timeout
-    engine = create_engine(parsed, connect_args=connect_args, poolclass=NullPool)
+    try:
+        engine = create_engine(parsed, connect_args=connect_args, poolclass=NullPool)
+    except NoSuchModuleError:
+        raise QueryError(f"the database URL (spec.source.connectionSecretRef) is a"
+                         f" {parsed.drivername}:// URL, which the runner has no driver for: use"
+                         " postgresql://, mysql:// or mariadb://") from None
     if backend == "sqlite":
         @event.listens_for(engine, "connect")
         def _query_only(dbapi_connection: Any, _record: Any) -> None:

@@ -6,6 +6,7 @@ import base64
 import hashlib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from bulletin.deliver.dispatch import deliver_all
@@ -35,9 +36,14 @@ def _env(server: WebhookServer, *names: str, key: str = KEY) -> dict[str, str]:
         (f"BULLETIN_WEBHOOK_{n.upper()}_KEY", key))}
 
 
+def _ops(server: WebhookServer, tmp_path: Path) -> Any:
+    """The run context of a run with webhook ops' Secret keys."""
+    return context(_env(server, "ops"), tmp_path)
+
+
 def test_signed_payload_with_the_report_inline(server: WebhookServer, tmp_path: Path) -> None:
     built = report(tmp_path / "out")
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), _ops(server, tmp_path),
                            built, MemoryLedger(), PERIOD, sleep=no_sleep)
     assert (record.target, record.state, record.attempts, record.link) == (
         "webhook/ops", "Sent", 1, False)
@@ -61,7 +67,7 @@ def test_500_twice_then_200_is_delivered_once(server: WebhookServer, tmp_path: P
     server.fail("/ops", [500, 500])
     waits: list[float] = []
     ledger = MemoryLedger()
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), _ops(server, tmp_path),
                            report(tmp_path / "out"), ledger, PERIOD, sleep=waits.append)
     assert (record.state, record.attempts, record.error) == ("Sent", 3, None)
     assert len(server.delivered()) == 1
@@ -78,14 +84,14 @@ def test_500_twice_then_200_is_delivered_once(server: WebhookServer, tmp_path: P
 def test_429_honours_retry_after(server: WebhookServer, tmp_path: Path) -> None:
     server.fail("/ops", [429], retry_after="2")
     waits: list[float] = []
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), _ops(server, tmp_path),
                            report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=waits.append)
     assert (record.state, record.attempts, waits) == ("Sent", 2, [2.0])
 
 
 def test_a_retry_after_beyond_the_limit_gives_up(server: WebhookServer, tmp_path: Path) -> None:
     server.fail("/ops", [429], retry_after="3600")
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), _ops(server, tmp_path),
                            report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
     assert (record.state, record.attempts) == ("Failed", 1)
     assert "HTTP 429" in (record.error or "")
@@ -94,7 +100,7 @@ def test_a_retry_after_beyond_the_limit_gives_up(server: WebhookServer, tmp_path
 @pytest.mark.parametrize("status", [400, 404, 410])
 def test_4xx_is_permanent(server: WebhookServer, tmp_path: Path, status: int) -> None:
     server.fail("/ops", [status])
-    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(_env(server, "ops"), tmp_path),
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), _ops(server, tmp_path),
                            report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
     assert (record.state, record.attempts) == ("Failed", 1)
     assert f"HTTP {status}" in (record.error or "")
@@ -115,7 +121,7 @@ def test_a_slow_receiver_times_out_and_the_retry_succeeds(
     try:
         [record] = deliver_all(
             spec({"webhooks": [_hook(server, timeoutSeconds=1)]}),
-            context(_env(server, "ops"), tmp_path), report(tmp_path / "out"), MemoryLedger(), PERIOD,
+            _ops(server, tmp_path), report(tmp_path / "out"), MemoryLedger(), PERIOD,
             sleep=no_sleep)
     finally:
         server.release()
@@ -147,7 +153,7 @@ def test_a_missing_secret_fails_only_that_target(server: WebhookServer, tmp_path
 def test_large_reports_need_storage_for_webhooks(server: WebhookServer, tmp_path: Path) -> None:
     built = report(tmp_path / "out", {"big.bin": b"x" * 2000})
     [record] = deliver_all(spec({"webhooks": [_hook(server, linkAboveBytes=1000)]}),
-                           context(_env(server, "ops"), tmp_path), built, MemoryLedger(), PERIOD,
+                           _ops(server, tmp_path), built, MemoryLedger(), PERIOD,
                            sleep=no_sleep)
     assert (record.state, record.attempts) == ("Failed", 1)
     assert "set delivery.storage" in (record.error or "")
@@ -182,3 +188,14 @@ def test_teams_connector_errors_in_a_200_body_are_retried(
                            context(env, tmp_path), report(tmp_path / "out"), MemoryLedger(),
                            PERIOD, sleep=no_sleep)
     assert (record.state, record.attempts) == ("Sent", 2)
+
+
+def test_a_secret_url_that_is_no_url_fails_naming_the_target_not_the_value(
+        server: WebhookServer, tmp_path: Path) -> None:
+    env = {**_env(server, "ops"), "BULLETIN_WEBHOOK_OPS_URL": "https://hooks.example:tok3n-x/"}
+    [record] = deliver_all(spec({"webhooks": [_hook(server)]}), context(env, tmp_path),
+                           report(tmp_path / "out"), MemoryLedger(), PERIOD, sleep=no_sleep)
+    assert (record.state, record.attempts) == ("Failed", 1)
+    assert record.error == ("webhook/ops: the URL is not a valid http(s) URL, e.g."
+                            " https://hooks.example.com/x (its value is not shown: it may hold a"
+                            " token)")

@@ -164,3 +164,18 @@ def test_sqlite_queries_are_cancelled_at_the_timeout(tmp_path: Path) -> None:
 def test_the_timeouts_are_bounded(field: str, value: int) -> None:
     with pytest.raises(ValueError, match=field.replace("Seconds", "")[:9]):
         make_spec(source={"connectionSecretRef": {"name": "db", "key": "url"}, field: value})
+
+
+@pytest.mark.parametrize(("url", "message"), [
+    ("not a url s3cret-pw", "is not a URL SQLAlchemy can read"),
+    ("postgresql://app:s3cret-pw@db:notaport/app", "is not a URL SQLAlchemy can read"),
+    ("oracle+nodriver://app:s3cret-pw@db/app", "oracle+nodriver:// URL, which the runner has no"
+     " driver for"),
+])
+def test_a_database_url_that_cannot_be_used_is_named_without_its_value(url: str,
+                                                                        message: str) -> None:
+    with pytest.raises(QueryError) as caught, run_query(url, "SELECT 1", {}, "UTC"):
+        pass
+    assert "spec.source.connectionSecretRef" in str(caught.value)
+    assert message in str(caught.value) and "s3cret-pw" not in str(caught.value)
+    assert caught.value.__cause__ is None and caught.value.__suppress_context__

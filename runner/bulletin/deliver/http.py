@@ -22,7 +22,12 @@ def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], *
     Redirects are not followed (a signed body must reach the configured endpoint). Messages
     name ``what`` and the host, never the URL, which may carry a token.
     """
-    parsed = httpx.URL(url)
+    try:
+        parsed = httpx.URL(url)
+    except httpx.InvalidURL:
+        raise Permanent(f"{what}: the URL is not a valid http(s) URL, e.g."
+                        " https://hooks.example.com/x (its value is not shown: it may hold a"
+                        " token)") from None
     host = parsed.host
     if parsed.scheme not in ("http", "https"):
         raise Permanent(f"{what} ({host or 'no host'}): {parsed.scheme or 'no'} scheme; the URL"
