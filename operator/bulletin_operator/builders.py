@@ -208,11 +208,12 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
 def _job_spec(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
     return {
         "backoffLimit": s.backoff_limit,
-        # A run that recorded its own failure exits 2: retrying would only repeat it.
+        # A run that recorded its own failure exits 2, one its ReportSchedule is too large to
+        # record exits 3: retrying would only repeat it.
         "podFailurePolicy": {
             "rules": [
                 {"action": "FailJob",
-                 "onExitCodes": {"containerName": "runner", "operator": "In", "values": [2]}},
+                 "onExitCodes": {"containerName": "runner", "operator": "In", "values": [2, 3]}},
                 {"action": "Ignore", "onPodConditions": [{"type": "DisruptionTarget"}]},
             ]
         },

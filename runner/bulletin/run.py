@@ -1,8 +1,9 @@
 """The runner: one run of a ReportSchedule. Query, render, deliver, then record the result.
 
 Exit codes: 0 when the run was recorded as Succeeded or Skipped; 2 when it was recorded as
-Failed, or when the pod's environment is unusable (the Job must not retry: the CronJob's
-podFailurePolicy fails the Job); anything else is a crash that the Job may retry.
+Failed, or when the pod's environment is unusable; 3 when the ReportSchedule is too large to
+record the run (both: the Job must not retry, the CronJob's podFailurePolicy fails the Job);
+anything else is a crash that the Job may retry.
 """
 
 from __future__ import annotations
@@ -20,7 +21,7 @@ from pydantic import ValidationError
 from bulletin.api import logformat, podenv
 from bulletin.api.calendar import CalendarError, DaysOff, from_object
 from bulletin.api.errors import describe
-from bulletin.api.history import history_limit, last_success_period_end, with_run
+from bulletin.api.history import TooLarge, history_limit, last_success_period_end, with_run
 from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("bulletin.runner")
 EXIT_FAILED = 2
 EXIT_CRASHED = 1
+EXIT_UNRECORDABLE = 3
 CATCH_UP_AFTER = timedelta(minutes=5)
 # Kubernetes mounts it into every container (terminationMessagePolicy: File); the operator
 # reads it when a Job fails, so it carries the redacted summary and never raw logs.
@@ -248,8 +250,8 @@ def run(ctx: RunContext) -> int:
 
     kube = Kube()
     for missed in catch_up(ctx, kube):
-        if run_one(missed, kube) == EXIT_CRASHED:
-            return EXIT_CRASHED
+        if (code := run_one(missed, kube)) in (EXIT_CRASHED, EXIT_UNRECORDABLE):
+            return code
     return run_one(ctx, kube)
 
 
@@ -290,6 +292,8 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
         record.period_start, record.period_end = period.start, period.end
         kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
         execute(ctx, spec, record, period, kube)
+    except TooLarge as exc:  # the run could not even be recorded as started: nothing was sent
+        return unrecordable(obj, record, kube, exc)
     except (ValidationError, ScheduleError, RunFailed) as exc:
         record.result = RunResult.FAILED
         record.message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
@@ -299,12 +303,15 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
         record.message = f"internal error ({type(exc).__name__}): {exc}"
     finish(ctx, record, ctx.secrets())
     trimmed: list[int] = []
-    kube.update_status(ctx.namespace, ctx.schedule,
-                       lambda st: with_run(st, record, limit, trimmed.append))
+    try:
+        kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit),
+                           on_trim=trimmed.append)
+    except TooLarge as exc:
+        return unrecordable(obj, record, kube, exc)
     if trimmed:
         kube.event(obj, warning=True, reason="HistoryTrimmed",
-                   message=f"status.history kept under its size budget: dropped the oldest"
-                   f" {trimmed[-1]} run(s) beyond what historyLimit keeps")
+                   message=f"status.history kept under its size budget (400 KiB, and the"
+                   f" whole object under 1 MiB): dropped the oldest {trimmed[-1]} run(s)")
     result = record.result or RunResult.FAILED
     ok = result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
     summary = f"run {record.run_id} ({record.trigger.value}): {result.value}, {record.rows} rows"
@@ -318,6 +325,16 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
     if crashed:
         return EXIT_CRASHED
     return 0 if ok else EXIT_FAILED
+
+
+def unrecordable(obj: dict[str, Any], record: RunRecord, kube: Kube, exc: TooLarge) -> int:
+    """A run its ReportSchedule has no room to record: one log line, a Warning Event, and the
+    exit code on which the Job fails at once (a retry would only hit the same wall)."""
+    message = f"run {record.run_id} cannot be recorded: {exc}"
+    log.error("%s", message)
+    kube.event(obj, warning=True, reason="RunNotRecorded", message=message)
+    write_termination_message(message)
+    return EXIT_UNRECORDABLE
 
 
 if __name__ == "__main__":

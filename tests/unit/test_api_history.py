@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bulletin.api.history import HISTORY_BUDGET, with_run
+from bulletin.api.history import HISTORY_BUDGET, fitted, with_run
 from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
 from bulletin.redact import redact, url_secrets
 
@@ -86,22 +86,30 @@ def _wide_run(i: int) -> RunRecord:
     return record
 
 
+def _written(status: dict[str, Any], record: RunRecord, limit: int) -> tuple[dict[str, Any], int]:
+    """Status as Kube.update_status writes it after ``record`` (history fitted to its bytes)."""
+    return fitted({"status": {**status, **with_run(status, record, limit)}})
+
+
 def test_history_stays_under_its_byte_budget_oldest_dropped_first() -> None:
     status: dict[str, Any] = {}
     dropped: list[int] = []
     for i in range(100):
-        status.update(with_run(status, _wide_run(i), limit=100, on_trim=dropped.append))
+        status, n = _written(status, _wide_run(i), limit=100)
+        dropped.append(n)
     size = len(json.dumps(status))
     assert size < HISTORY_BUDGET + 4096, size  # far below etcd's 1.5 MiB object limit
     runs = [h["runId"] for h in status["history"]]
     assert runs[0] == "r99" and runs == [f"r{i}" for i in range(99, 99 - len(runs), -1)]
-    assert 1 < len(runs) < 100 and dropped and dropped[-1] >= 1
+    assert 1 < len(runs) < 100 and dropped[-1] >= 1
 
 
 def test_a_single_huge_run_keeps_its_counts_without_the_lists() -> None:
     record = _wide_run(0)
     record.recipients = [f"p{n}-{'x' * 200}@example.com" for n in range(3000)]
-    status = with_run({}, record, limit=10)
+    status, _ = _written({}, record, limit=10)
     assert len(json.dumps(status)) < HISTORY_BUDGET
     assert status["lastRun"]["recipients"] == []
     assert "3000 recipients" in status["lastRun"]["message"]
+    # history keeps what a retry of the run needs: who each delivery already reached
+    assert [len(d["recipients"]) for d in status["history"][0]["deliveries"]] == [300, 300]

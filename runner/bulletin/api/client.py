@@ -6,7 +6,10 @@ record must not be lost to one. A restarted API server answers 401/403 until its
 and RBAC caches have synced, so those are retried too, but only for ``SETTLE_SECONDS`` after the
 first one: a real denial still fails. Each request times out after ``REQUEST_TIMEOUT`` and
 urllib3 does not retry on its own: with etcd down the API server holds a request for its own
-60 s, and hidden retries of that would spend the whole outage budget in one call, unlogged."""
+60 s, and hidden retries of that would spend the whole outage budget in one call, unlogged.
+
+A status write keeps the whole object within its byte budget (history.fitted) and is never
+retried when the API server refuses it as too large: that raises TooLarge at once."""
 
 from __future__ import annotations
 
@@ -24,6 +27,7 @@ from urllib3.exceptions import HTTPError
 
 from bulletin.api.backoff import Backoff
 from bulletin.api.calendar import CALENDAR_PLURAL
+from bulletin.api.history import ETCD_REQUEST_LIMIT, TooLarge, fitted, wire_size
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
@@ -37,10 +41,19 @@ _OUTAGE_BACKOFF = Backoff(initial=0.5, cap=8.0)
 T = TypeVar("T")
 
 
+def too_large(exc: BaseException) -> bool:
+    """The API server's refusal of an object too large to store: a 413, or etcd's "request is
+    too large" (a 500) or a 422 that says so; the same request will never pass."""
+    if not isinstance(exc, ApiException):
+        return False
+    text = f"{exc.reason} {exc.body!r}".lower()
+    return exc.status == 413 or (exc.status in (422, 500) and "too large" in text)
+
+
 def transient(exc: BaseException) -> bool:
     """An error that a restarting API server or etcd gives: worth retrying the same request."""
     if isinstance(exc, ApiException):
-        return exc.status in (429, 500, 502, 503, 504) or not exc.status
+        return (exc.status in (429, 500, 502, 503, 504) or not exc.status) and not too_large(exc)
     return isinstance(exc, HTTPError | OSError)
 
 
@@ -125,15 +138,20 @@ class Kube:
         namespace: str,
         name: str,
         change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        on_trim: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
-        """Apply ``change`` to the status with optimistic concurrency, retrying on conflicts."""
+        """Apply ``change`` to the status with optimistic concurrency, retrying on conflicts,
+        history cut to the object's byte budget (``on_trim`` hears how many runs that dropped).
+        Raises TooLarge, without retrying, when the object has no room for the change."""
         for attempt in range(CONFLICT_RETRIES):
             obj: dict[str, Any] = outlasting("read the status", lambda: (
                 self.custom.get_namespaced_custom_object_status(
                     GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)))
             status = dict(obj.get("status") or {})
             status.update(change(status))
-            obj["status"] = status
+            obj["status"], dropped = fitted({**obj, "status": status})
+            if dropped and on_trim is not None:
+                on_trim(dropped)
             try:
                 # a write whose answer was lost to a restart comes back as a 409: re-read, redo
                 result: dict[str, Any] = outlasting("write the status", functools.partial(
@@ -142,6 +160,8 @@ class Kube:
                     _request_timeout=REQUEST_TIMEOUT))
                 return result
             except ApiException as exc:
+                if too_large(exc):
+                    raise TooLarge(wire_size(obj), ETCD_REQUEST_LIMIT, refused=True) from exc
                 if exc.status != 409:
                     raise
                 log.info("status conflict on attempt %d, retrying", attempt + 1)

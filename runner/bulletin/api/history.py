@@ -5,7 +5,7 @@ last success, failure streaks, per-run deliveries). Pure functions over the stat
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -13,9 +13,20 @@ from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, RunRecord, RunResult
 
 _FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
-# etcd refuses objects over 1.5 MiB, and a status write that fails leaves every later run
-# unrecorded: history (lastRun repeats its newest entry) stays well under that, whatever
-# the spec's historyLimit and the number of recipients.
+_RUNS = ("history", "lastRun")
+# etcd refuses a request over 1.5 MiB (its default --max-request-bytes; the API server passes
+# the refusal on as a 500 "etcdserver: request is too large"), and a status write it refuses
+# leaves the run unrecorded. The whole object counts (spec, metadata and status), and history
+# gives way, oldest runs first, so that the object stays under OBJECT_BUDGET: 1 MiB keeps a
+# third of etcd's limit free for the tenant's next spec edit, for what other writers add
+# (the operator's conditions, managedFields) and for etcd's key and framing.
+ETCD_REQUEST_LIMIT = 1_572_864
+OBJECT_BUDGET = 1024 * 1024
+# A spec too large for that budget still gets its newest run recorded (lists cut) while the
+# object stays under OBJECT_CEILING (16 KiB below etcd's limit); past it, TooLarge.
+OBJECT_CEILING = ETCD_REQUEST_LIMIT - 16 * 1024
+# History alone (lastRun repeats its newest entry) stays under this, whatever the spec's
+# historyLimit and the number of recipients.
 HISTORY_BUDGET = 400 * 1024
 HISTORY_LIMIT: int = ReportScheduleSpec.model_fields["history_limit"].default
 # A burst's ledger (deliveries[].burst.sentKeys, up to 13 bytes per recipient) matters only
@@ -25,6 +36,21 @@ BURST_LEDGERS_KEPT = 3
 
 class StatusError(RuntimeError):
     """Status lacks what a change needs (a run's history entry)."""
+
+
+class TooLarge(RuntimeError):
+    """The ReportSchedule has no room left to record a run: its spec and metadata, with the
+    smallest status that records it, are more than the API server stores (``refused``: the API
+    server said so, ``size`` being ours)."""
+
+    def __init__(self, size: int, limit: int, *, refused: bool = False) -> None:
+        self.size, self.limit = size, limit
+        where = (f"the API server refused it as too large (etcd's default limit is {limit:,})"
+                 if refused else f"over the {limit:,} it may have (etcd's 1.5 MiB request limit"
+                 " less headroom)")
+        self.reason = (f"the ReportSchedule would be {size:,} bytes with this run in its status,"
+                       f" {where}: shrink its spec (e.g. the datasets' queries) under 1 MiB")
+        super().__init__(self.reason)
 
 
 def history_limit(obj: Mapping[str, Any]) -> int:
@@ -99,30 +125,51 @@ def unrecorded(status: Mapping[str, Any], record: RunRecord, limit: int) -> bool
     return len(history) < limit or any(started > (h.get("startTime") or "") for h in history)
 
 
-def _size(entries: list[dict[str, Any]]) -> int:
-    return len(json.dumps(entries, separators=(",", ":")))
+def wire_size(value: Any) -> int:
+    """Bytes of ``value`` as the API server stores it: compact JSON in UTF-8, with Go's
+    escapes (<, > and & take 6 bytes, U+2028 and U+2029 too)."""
+    text = json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    html, lines = (sum(text.count(c) for c in chars) for chars in ("<>&", "\u2028\u2029"))
+    return len(text.encode()) + 5 * html + 3 * lines
 
 
-def within_budget(history: list[dict[str, Any]], budget: int = HISTORY_BUDGET
-                  ) -> tuple[list[dict[str, Any]], int]:
-    """``history`` (newest first) with the oldest entries dropped until it and a copy of its
-    newest entry fit ``budget`` bytes; also how many were dropped. The newest entry always
-    stays, its recipient lists cut if it alone is too big."""
-    kept = list(history)
-    while len(kept) > 1 and _size(kept) + _size(kept[:1]) > budget:
-        kept.pop()
-    if len(kept) == 1 and 2 * _size(kept) > budget:
-        kept[0] = _slimmed(kept[0])
-    return kept, len(history) - len(kept)
+def fitted(obj: Mapping[str, Any], budget: int = OBJECT_BUDGET, ceiling: int = OBJECT_CEILING
+           ) -> tuple[dict[str, Any], int]:
+    """``obj``'s status, its history cut so the object fits ``budget`` bytes (and history
+    HISTORY_BUDGET), and how many runs that dropped: the oldest go first; of the newest, lastRun
+    keeps no lists and history only its delivery records (a retried run's ledger). Raises
+    TooLarge when even that leaves the object over ``ceiling``."""
+    status = dict(obj.get("status") or {})
+    rest = wire_size({**obj, "status": {k: v for k, v in status.items() if k not in _RUNS}})
+    room = min(HISTORY_BUDGET, budget - rest)
+    history = list(status.get("history") or [])
+    sizes = [wire_size(h) for h in history]
+    kept = len(history)
+    while kept > 1 and sum(sizes[:kept]) + kept + sizes[0] > room:  # + commas, and lastRun
+        kept -= 1
+    if kept:
+        status["history"], status["lastRun"] = history[:kept], history[0]
+        if sum(sizes[:kept]) + kept + sizes[0] > room:
+            status["lastRun"] = _slimmed(history[0], ledger=False)
+            if sizes[0] + wire_size(status["lastRun"]) > room:
+                status["history"] = [_slimmed(history[0], ledger=True)]
+    size = wire_size({**obj, "status": status})
+    if size > ceiling:
+        raise TooLarge(size, ceiling)
+    return status, len(history) - kept
 
 
-def _slimmed(entry: dict[str, Any]) -> dict[str, Any]:
-    """An entry without per-recipient lists (their counts stay in the message)."""
+def _slimmed(entry: dict[str, Any], *, ledger: bool) -> dict[str, Any]:
+    """An entry without its recipient list (the count stays in the message); without
+    ``ledger``, its delivery records lose their recipients and burst keys too."""
     slim = {**entry, "recipients": []}
-    slim["deliveries"] = [{**d, "recipients": []} for d in entry.get("deliveries") or []]
+    if not ledger:
+        slim = _without_ledger(slim)
+        slim["deliveries"] = [{**d, "recipients": []} for d in slim.get("deliveries") or []]
     count = len(entry.get("recipients") or [])
-    slim["message"] = f"{entry.get('message') or ''} ({count} recipients; list too long to keep)"
-    slim["message"] = slim["message"].strip()
+    if count:
+        slim["message"] = (f"{entry.get('message') or ''} ({count} recipients; list too long"
+                           " to keep)").strip()
     return slim
 
 
@@ -144,10 +191,9 @@ def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[s
     return [*kept, *fresh.values()]
 
 
-def with_run(status: Mapping[str, Any], record: RunRecord, limit: int,
-             on_trim: Callable[[int], None] | None = None) -> dict[str, Any]:
-    """Status fields after ``record``: it replaces an entry with the same run id, newest first.
-    ``on_trim`` hears how many entries the byte budget dropped, when it dropped any."""
+def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[str, Any]:
+    """Status fields after ``record``: it replaces an entry with the same run id, newest first,
+    at most ``limit`` of them (their bytes are bounded where status is written: fitted)."""
     entry = record.wire()
     previous_history = status.get("history") or []
     history = [h for h in previous_history if h.get("runId") != record.run_id]
@@ -161,9 +207,6 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int,
     history.sort(key=lambda h: h.get("startTime") or "", reverse=True)
     history = history[:BURST_LEDGERS_KEPT] + [_without_ledger(h)
                                               for h in history[BURST_LEDGERS_KEPT:limit]]
-    history, dropped = within_budget(history)
-    if dropped and on_trim is not None:
-        on_trim(dropped)
     latest = history[0]
     streak = int(status.get("consecutiveFailures") or 0)
     if record.result is RunResult.SUCCEEDED:
