@@ -9,7 +9,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bulletin.api.client import Kube
-from bulletin.api.history import history_limit, unrecorded, with_run
+from bulletin.api.history import TooLarge, history_limit, unrecorded, with_run
 from bulletin.api.references import opened_for
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
@@ -208,11 +208,14 @@ class Adapter:
         limit = history_limit(obj)
         if not unrecorded(obj.get("status") or {}, failed.record, limit):
             return False
-        kube.update_status(namespace, failed.schedule,
-                           lambda status: with_run(status, failed.record, limit)
-                           if unrecorded(status, failed.record, limit) else {})
-        kube.event(obj, warning=True, reason="RunFailed",
-                   message=f"run {failed.record.run_id}: Failed: {failed.record.message}")
+        message = f"run {failed.record.run_id}: Failed: {failed.record.message}"
+        try:
+            kube.update_status(namespace, failed.schedule,
+                               lambda status: with_run(status, failed.record, limit)
+                               if unrecorded(status, failed.record, limit) else {})
+        except TooLarge as exc:  # the Event is all that can tell it
+            message += f" (not in status: {exc})"
+        kube.event(obj, warning=True, reason="RunFailed", message=message)
         return True
 
     def create_once(self, obj: dict[str, Any], uid: str) -> bool:

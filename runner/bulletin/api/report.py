@@ -60,9 +60,11 @@ class Chart(ApiModel):
 
     kind: Annotated[ChartKind, Field(description="bar, line or pie.")]
     dataset: Annotated[str, Field(pattern=DNS_LABEL, description="Dataset to plot.")]
-    x: Annotated[str, Field(min_length=1, description="Column for the x axis (or pie labels).")]
+    x: Annotated[str, Field(min_length=1, max_length=256,
+                            description="Column for the x axis (or pie labels).")]
     y: Annotated[
-        list[str], Field(min_length=1, max_length=8, description="Value column(s) to plot.")
+        list[Annotated[str, Field(min_length=1, max_length=256)]],
+        Field(min_length=1, max_length=8, description="Value column(s) to plot."),
     ]
     title: Annotated[str | None, Field(max_length=200, description="Chart title.")] = None
 
@@ -85,7 +87,7 @@ class Report(ApiModel):
                    description="BCP 47 document language, e.g. en or de-CH.")
     ] = "en"
     columns: Annotated[
-        dict[str, list[Column]] | None,
+        dict[str, Annotated[list[Column], Field(max_length=200)]] | None,
         Field(max_length=20, description="Column types per dataset name; other columns are"
               " typed from the DB."),
     ] = None
