@@ -3,7 +3,8 @@
 Kubernetes starts at most the latest missed firing of a CronJob, so the runner of a scheduled
 firing works out what else was missed: the run times the schedule means between the newest
 scheduled run in status.history (or the schedule's creation) and this firing. Each runs with
-the run id the CronJob would have given it, so a retried Job never repeats a recorded one.
+the run id the CronJob would have given it, so a retried Job never repeats a recorded one, and
+is recorded as a CatchUp run however late it starts.
 """
 
 from __future__ import annotations
@@ -79,8 +80,8 @@ def last_scheduled(status: Mapping[str, Any], run_id: str, before: datetime,
 
 def missed_runs(ctx: RunContext, obj: Mapping[str, Any], spec: ReportScheduleSpec,
                 days_off: DaysOff | None, kube: Kube) -> list[RunContext]:
-    """The contexts of the missed runs to run before this scheduled one (catchUp: All); posts
-    a CatchUpLimited Event when maxCatchUp leaves some out."""
+    """The contexts of the missed runs to run before this scheduled one (catchUp: All), each
+    with trigger CatchUp; posts a CatchUpLimited Event when maxCatchUp leaves some out."""
     current = ctx.scheduled_time
     if (spec.catch_up is not CatchUp.ALL or ctx.trigger is not Trigger.SCHEDULED
             or current is None or not _SUFFIX.search(ctx.run_id)):
@@ -94,5 +95,5 @@ def missed_runs(ctx: RunContext, obj: Mapping[str, Any], spec: ReportScheduleSpe
         log.warning("%s", message)
         kube.event(obj, warning=True, reason="CatchUpLimited", message=message)
     prefix = _SUFFIX.sub("", ctx.run_id)
-    return [replace(ctx, run_id=f"{prefix}-{int(t.timestamp()) // 60}", scheduled_time=t)
-            for t in found.missed]
+    return [replace(ctx, run_id=f"{prefix}-{int(t.timestamp()) // 60}", scheduled_time=t,
+                    trigger=Trigger.CATCH_UP) for t in found.missed]

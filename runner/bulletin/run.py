@@ -32,6 +32,7 @@ from bulletin.notify import notify_failure
 from bulletin.period import Period, PeriodError, compute, parse_override
 from bulletin.query import QueryLimits
 from bulletin.redact import redact, redacted_logs
+from bulletin.rerun import ended_before
 from bulletin.schedule import ScheduleError, compile_rule, zone
 
 if TYPE_CHECKING:
@@ -249,6 +250,8 @@ def run(ctx: RunContext) -> int:
     from bulletin.api.client import Kube
 
     kube = Kube()
+    if (ended := ended_before(ctx, kube)) is not None:  # a retried Job: the run is recorded
+        return 0 if ended in (RunResult.SUCCEEDED, RunResult.SKIPPED) else EXIT_FAILED
     for missed in catch_up(ctx, kube):
         if (code := run_one(missed, kube)) in (EXIT_CRASHED, EXIT_UNRECORDABLE):
             return code
