@@ -97,9 +97,10 @@ def valid_specs() -> list[Spec]:
              if isinstance(doc, dict) and doc.get("kind") == "ReportSchedule"]
     base = report_schedule("x")["spec"]
     presets: list[dict[str, Any]] = [
-        {"daily": {"at": "07:30"}}, {"monthly": {"lastDay": True, "at": "06:00"}},
+        {"daily": {"at": "07:30"}, "staggerMinutes": 15},
+        {"monthly": {"lastDay": True, "at": "06:00"}},
         {"monthly": {"weekday": "TUE", "occurrence": "Second", "at": "23:59"}},
-        {"cron": "H 3 * * *", "timeZone": "America/New_York", "staggerMinutes": 15}]
+        {"cron": "H 3 * * *", "timeZone": "America/New_York"}]
     found += [base, *({**base, "schedule": {"timeZone": "UTC", **p}} for p in presets)]
     return found
 

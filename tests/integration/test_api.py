@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import pytest
+from bulletin.api.schedule import STAGGER_CRON
 from support import Cluster, report_schedule
 
 
@@ -36,6 +37,11 @@ def _apply(cluster: Cluster, namespace: str, manifest: dict[str, object]) -> tup
          "spec.report.columns: name one of spec.datasets"),
         ({"gates": {"minRows": [{"dataset": "other", "min": 1}]}},
          "spec.gates.minRows[].dataset: name one of spec.datasets"),
+        ({"schedule": {"cron": "H 9 * * *", "staggerMinutes": 15}},
+         f"spec.schedule: Invalid value: \"object\": {STAGGER_CRON}"),
+        ({"schedules": [{"name": "eu", "daily": {"at": "09:00"}, "staggerMinutes": 5},
+                        {"name": "us", "cron": "0 9 * * *", "staggerMinutes": 5}]},
+         f"spec.schedules[1]: Invalid value: \"object\": {STAGGER_CRON}"),
     ],
 )
 def test_bad_manifest_is_rejected_with_the_field(
@@ -61,6 +67,8 @@ def test_kubectl_explain_teaches_the_api(cluster: Cluster) -> None:
     assert "IANA time zone" in out
     out = cluster.kubectl("explain", "reportschedule.spec.schedules.name").stdout
     assert "unique in spec.schedules" in out
+    out = cluster.kubectl("explain", "reportschedule.spec.schedule.staggerMinutes").stdout
+    assert "the API server refuses it with cron" in " ".join(out.split())
 
 
 def _served_names(cluster: Cluster) -> dict[str, set[str]]:

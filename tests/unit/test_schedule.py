@@ -161,6 +161,34 @@ def test_exactly_one_kind_is_required() -> None:
         Schedule.model_validate({"monthly": {"day": 3, "lastDay": True, "at": "09:00"}})
 
 
+def test_a_stagger_with_cron_is_refused_as_at_admission() -> None:
+    """staggerMinutes moves a preset's `at`; with cron it was silently ignored. The model says
+    what the CRD's CEL rule says, on spec.schedule and on each spec.schedules entry."""
+    from bulletin.api import crd
+    from bulletin.api.errors import describe
+    from bulletin.api.schedule import STAGGER_CRON
+    from bulletin.api.spec import ReportScheduleSpec
+
+    with pytest.raises(ValidationError) as raised:
+        Schedule.model_validate({"cron": "H 9 * * *", "staggerMinutes": 15})
+    assert describe(raised.value, "spec.schedule") == f"spec.schedule: {STAGGER_CRON}"
+    assert "not with cron" in STAGGER_CRON
+    base = {"source": {"connectionSecretRef": {"name": "db", "key": "url"}},
+            "datasets": [{"name": "d", "query": "SELECT 1"}],
+            "delivery": {"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["a@example.com"]}}}
+    with pytest.raises(ValidationError, match="not with cron"):
+        ReportScheduleSpec.model_validate({**base, "schedules": [
+            {"name": "eu", "daily": {"at": "09:00"}, "staggerMinutes": 15},
+            {"name": "us", "cron": "0 9 * * *", "staggerMinutes": 15}]})
+    rule({"daily": {"at": "09:00"}, "staggerMinutes": 15})  # a preset keeps its stagger
+    spec = crd.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]["properties"]["spec"]
+    for node in (spec["properties"]["schedule"], spec["properties"]["schedules"]["items"]):
+        rules = {r["rule"]: r["message"] for r in node["x-kubernetes-validations"]}
+        assert rules["!has(self.cron) || !has(self.staggerMinutes)"] == STAGGER_CRON
+    explained = spec["properties"]["schedule"]["properties"]["staggerMinutes"]["description"]
+    assert "refuses it with cron" in explained
+
+
 @pytest.mark.parametrize(
     ("schedule", "message"),
     [

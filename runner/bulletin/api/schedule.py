@@ -18,9 +18,16 @@ CRON = (
 DATE = r"^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])$"
 
 
-def _cel(rule: str, message: str) -> ConfigDict:
+# staggerMinutes moves the preset's `at`; a cron expression has none, and names its minutes.
+STAGGER_CRON = ("staggerMinutes works with daily, weekly and monthly, not with cron: a cron"
+                ' expression names its own minutes (an "H" minute spreads load instead)')
+_STAGGER_RULE = (
+    "!has(self.cron) || !has(self.staggerMinutes)", STAGGER_CRON)
+
+
+def _cel(*rules: tuple[str, str]) -> ConfigDict:
     return ConfigDict(json_schema_extra={"x-kubernetes-validations": [
-        {"rule": rule, "message": message}]})
+        {"rule": rule, "message": message} for rule, message in rules]})
 
 
 class Weekday(StrEnum):
@@ -93,12 +100,12 @@ class Weekly(ApiModel):
 class Monthly(ApiModel):
     """Once a month: set one of day, lastDay, or weekday with occurrence."""
 
-    model_config = _cel(
+    model_config = _cel((
         "[has(self.day), has(self.lastDay) && self.lastDay, has(self.weekday)]"
         ".filter(x, x).size() == 1 && (has(self.weekday) == has(self.occurrence))",
         "spec.schedule.monthly: set exactly one of day, lastDay: true, or weekday"
         " (with occurrence, e.g. weekday: TUE, occurrence: Second)",
-    )
+    ))
 
     day: Annotated[
         int | None,
@@ -142,11 +149,11 @@ class Schedule(ApiModel):
     runs once, at its first occurrence.
     """
 
-    model_config = _cel(
+    model_config = _cel((
         "[has(self.cron), has(self.daily), has(self.weekly), has(self.monthly)]"
         ".filter(x, x).size() == 1",
         "spec.schedule: set exactly one of cron, daily, weekly or monthly",
-    )
+    ), _STAGGER_RULE)
 
     cron: Annotated[
         str | None,
@@ -184,7 +191,9 @@ class Schedule(ApiModel):
         int | None,
         Field(ge=1, le=60,
               description="Spread the start over this many minutes after the set time, by a"
-              " stable hash of namespace/name, so many 09:00 schedules do not start at once."),
+              " stable hash of namespace/name, so many 09:00 schedules do not start at once."
+              " With daily, weekly or monthly only: the API server refuses it with cron (an"
+              ' "H" minute spreads a cron schedule instead).'),
     ] = None
 
     @field_validator("skip_dates")
@@ -207,6 +216,13 @@ class Schedule(ApiModel):
                 "set exactly one of cron, daily, weekly or monthly"
                 f" (found {', '.join(chosen) or 'none'})"
             )
+        return self
+
+    @model_validator(mode="after")
+    def _stagger_with_a_preset(self) -> Schedule:
+        """The CEL rule's twin, for objects admitted before it (the operator says why)."""
+        if self.cron is not None and self.stagger_minutes is not None:
+            raise ValueError(STAGGER_CRON)
         return self
 
 
@@ -237,11 +253,11 @@ class ScheduleEntry(Schedule):
     run records the entry that started it (status.history[].scheduleEntry).
     """
 
-    model_config = _cel(
+    model_config = _cel((
         "[has(self.cron), has(self.daily), has(self.weekly), has(self.monthly)]"
         ".filter(x, x).size() == 1",
         "spec.schedules: set exactly one of cron, daily, weekly or monthly in each entry",
-    )
+    ), _STAGGER_RULE)
 
     name: Annotated[
         str,
