@@ -9,9 +9,10 @@ import re
 import sys
 import time
 from collections.abc import Mapping, Sequence
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
+from zoneinfo import ZoneInfo
 
 import yaml
 from pydantic import ValidationError
@@ -21,7 +22,8 @@ from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS
 from bulletin.api.spec import KIND, ReportScheduleSpec
 from bulletin.assembly.burst import Recipient, recipients, report_spec
 from bulletin.assembly.plan import ReportError
-from bulletin.period import Period, compute
+from bulletin.period import Period, PeriodError, parse_override
+from bulletin.previewperiod import outside, preview_period
 from bulletin.report import BuiltReport, build_report
 from bulletin.schedule import zone
 from bulletin.sources.prometheus import PrometheusError
@@ -33,9 +35,11 @@ USAGE = """bulletin preview -f schedule.yaml -o out/ [--data-url URL | --sample 
                         [--prometheus-headers FILE] [--at ISO-TIME]
                         [--formats csv,xlsx,pdf,html] [--templates DIR]
 
-Sample data (YAML or JSON): rows per dataset as lists of mappings, and optionally the summary
-dataset's row for the previous period:
+Sample data (YAML or JSON): rows per dataset as lists of mappings, optionally the summary
+dataset's row for the previous period, and the period the rows are for (as --period takes it;
+used without --at, else --at's period; rows dated outside the period get a warning):
 
+  period: 2026-W02
   datasets:
     usage:
       - {day: 2026-01-05, user_name: alice, requests: 120, cost: 1.44}
@@ -74,8 +78,8 @@ def parse_args(argv: Sequence[str]) -> argparse.Namespace:
                         " in a Secret (urlSecretRef)")
     parser.add_argument("--prometheus-headers", type=Path,
                         help="file of HTTP headers for spec.source.prometheus (Name: value)")
-    parser.add_argument("--at", help="run as if at this ISO time (default now), e.g."
-                        " 2026-01-12T09:00:00+01:00")
+    parser.add_argument("--at", help="run as if at this ISO time (default: the sample's"
+                        " period, else now), e.g. 2026-01-12T09:00:00+01:00")
     parser.add_argument("--formats", help="override spec.formats, e.g. csv,xlsx,pdf,html")
     parser.add_argument("--templates", type=Path, help="custom templates directory"
                         " (report.html, subject.txt, body.html)")
@@ -100,7 +104,7 @@ def load_manifest(path: Path) -> tuple[str, str, ReportScheduleSpec]:
 
 
 def load_sample(path: Path) -> dict[str, Any]:
-    """Sample data: {"datasets": {name: [row, ...]}, "previous": {name: [row]}}."""
+    """Sample data: {"datasets": {name: [row, ...]}, "previous": {name: [row]}, "period": P}."""
     try:
         text = path.read_text()
         data = json.loads(text) if path.suffix == ".json" else yaml.safe_load(text)
@@ -108,6 +112,11 @@ def load_sample(path: Path) -> dict[str, Any]:
         raise PreviewError(f"{path}: {exc}") from exc
     if not isinstance(data, dict) or not isinstance(data.get("datasets"), dict):
         raise PreviewError(f"{path}: expected a mapping with a 'datasets' key (see --help)")
+    if data.get("period") is not None:
+        try:
+            parse_override(str(data["period"]), ZoneInfo("UTC"))
+        except PeriodError as exc:
+            raise PreviewError(f"{path}: {exc}") from exc
     return data
 
 
@@ -195,10 +204,11 @@ def main(argv: Sequence[str]) -> int:
     try:
         name, namespace, spec = load_manifest(args.file)
         sample = load_sample(args.sample) if args.sample else None
-        at = datetime.fromisoformat(args.at) if args.at else datetime.now(UTC)
+        at = datetime.fromisoformat(args.at) if args.at else None
         if args.formats:
             spec = ReportScheduleSpec.model_validate(
                 {**spec.model_dump(by_alias=True), "formats": args.formats.split(",")})
+        period = preview_period(spec, at, sample)
     except ValidationError as exc:
         print(f"bulletin preview: --formats: {describe(exc)}", file=sys.stderr)
         return 2
@@ -217,9 +227,10 @@ def main(argv: Sequence[str]) -> int:
     except PreviewError as exc:
         print(f"bulletin preview: {exc}", file=sys.stderr)
         return 2
-    period = compute(spec.period_kind(), at, zone(spec.schedule))
     progress(f"{namespace}/{name}: period {period.label()} ({spec.schedule.time_zone}),"
              f" formats {', '.join(spec.formats)}")
+    for warning in outside(sample, period, zone(spec.schedule)) if sample else []:
+        print(f"bulletin preview: warning: {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     try:
         if spec.delivery.burst is None:

@@ -66,3 +66,39 @@ def test_preview_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     sample.write_text("datasets: {other: []}\n")
     assert main(["preview", *manifest, "--sample", str(sample)]) == 1
     assert "the run would fail: sample data has no dataset 'usage'" in capsys.readouterr().err
+
+
+def test_the_period_comes_from_the_sample_whatever_the_date(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No --at: the example sample names its week (period: 2026-W02), and the header, the
+    subject and the rows agree on it on any day."""
+    assert main(["preview", *EXAMPLE[:4], "-o", str(tmp_path)]) == 0
+    err = capsys.readouterr().err
+    assert "analytics/weekly-usage: period 2026-01-05..2026-01-11 (Europe/Berlin)" in err
+    assert "warning" not in err
+    msg = email.message_from_bytes((tmp_path / "email.eml").read_bytes(), policy=default)
+    assert msg["Subject"] == "weekly-usage: 2026-01-05 \u2013 2026-01-11"
+
+
+def test_rows_outside_the_period_are_named(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    sample = tmp_path / "sample.json"  # JSON: the dates are strings
+    sample.write_text('{"datasets": {"usage": [{"day": "2026-01-05", "user_name": "a",'
+                      ' "requests": 1, "cost": 1.0}, {"day": "2026-01-13", "user_name": "b",'
+                      ' "requests": 2, "cost": 2.0}]}}')
+    args = ["preview", "-f", EXAMPLE[1], "--sample", str(sample), "-o", str(tmp_path / "o")]
+    assert main([*args, "--at", "2026-01-19T09:00:00+01:00"]) == 0
+    err = capsys.readouterr().err
+    assert "period 2026-01-12..2026-01-18" in err
+    assert ("bulletin preview: warning: 1 of 2 sample rows of 'usage' (day: 2026-01-05 to"
+            " 2026-01-05) fall outside the period 2026-01-12..2026-01-18") in err
+    # --at wins over the sample's period, and the mismatch is named
+    assert main(["preview", *EXAMPLE[:4], "--at", "2026-03-02T09:00:00+01:00", "-o",
+                 str(tmp_path / "p")]) == 0
+    assert "35 of 35 sample rows of 'usage' (day: 2026-01-05 to 2026-01-11) fall outside the" \
+           " period 2026-02-23..2026-03-01" in capsys.readouterr().err
+    sample.write_text('{"period": "2026-W60", "datasets": {"usage": []}}')
+    assert main(args) == 2
+    assert "sample.json: period '2026-W60'" in capsys.readouterr().err
