@@ -183,6 +183,12 @@ def test_backfill_of_three_months_runs_one_period_at_a_time(
         ("2026-02-01T00:00:00Z", "2026-03-01T00:00:00Z", 2, "Manual", "Succeeded"),
         ("2026-03-01T00:00:00Z", "2026-04-01T00:00:00Z", 1, "Manual", "Succeeded"),
     ]
-    # One at a time: each run started after the previous one ended.
+    # One at a time: each run started after the previous one ended, and each Job was made
+    # after the previous Job had finished (its pod exits seconds after the run records its end).
     ordered = list(reversed(history))
     assert all(b["startTime"] >= a["endTime"] for a, b in pairwise(ordered))
+    jobs = sorted(cluster.batch.list_namespaced_job(namespace).items,
+                  key=lambda j: j.metadata.creation_timestamp)
+    assert [j.metadata.name for j in jobs] == [h["runId"] for h in ordered]
+    assert all(b.metadata.creation_timestamp >= a.status.completion_time
+               for a, b in pairwise(jobs))

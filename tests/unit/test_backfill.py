@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
@@ -53,3 +54,39 @@ def test_too_many_runs_are_refused() -> None:
 def test_each_needs_a_period(capsys: pytest.CaptureFixture[str]) -> None:
     assert cli.main(["run", "x", "--each", "month"]) == 2
     assert "--each needs --period" in capsys.readouterr().err
+
+
+def test_the_next_run_waits_for_the_previous_job_to_finish() -> None:
+    """The runner records the run's end, then its pod exits a few seconds later: the backfill
+    asks for the next run only once the Job is Complete (or Failed, or gone)."""
+    from types import SimpleNamespace
+
+    from bulletin.api.names import run_now_job_name
+    from bulletin.plugin.backfill import wait_ended
+    from kubernetes.client.exceptions import ApiException
+
+    run_id = run_now_job_name("orders", "t1")
+    ended = {"runId": run_id, "result": "Succeeded", "endTime": "2026-01-01T00:00:05Z"}
+    jobs = [[], [SimpleNamespace(type="SuccessCriteriaMet", status="True")],
+            [SimpleNamespace(type="SuccessCriteriaMet", status="True"),
+             SimpleNamespace(type="Complete", status="True")]]
+    reads: list[str] = []
+
+    def read_job(name: str, namespace: str) -> SimpleNamespace:
+        reads.append(name)
+        return SimpleNamespace(status=SimpleNamespace(conditions=jobs[len(reads) - 1]))
+
+    kube: Any = SimpleNamespace(namespace="analytics",
+                                get=lambda name: {"status": {"history": [ended]}},
+                                batch=SimpleNamespace(read_namespaced_job=read_job))
+    sleeps: list[float] = []
+    assert wait_ended(kube, "orders", "t1", timeout=60, sleep=sleeps.append) == ended
+    assert reads == [run_id] * 3 and len(sleeps) == 2
+
+    def gone(name: str, namespace: str) -> None:
+        raise ApiException(status=404)
+
+    kube.batch.read_namespaced_job = gone  # removed after it finished (ttlSecondsAfterFinished)
+    sleeps.clear()
+    assert wait_ended(kube, "orders", "t1", timeout=60, sleep=sleeps.append) == ended
+    assert sleeps == []

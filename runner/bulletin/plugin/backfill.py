@@ -1,5 +1,6 @@
 """`kubectl bulletin run NAME --period A..B --each month|week|day`: a backfill, one run per
-period, one at a time (the next is requested after the previous one is recorded as ended)."""
+period, one at a time: the next is requested after the previous one is recorded as ended and
+its Job has finished (the runner records the end a few seconds before its pod exits)."""
 
 from __future__ import annotations
 
@@ -67,17 +68,32 @@ def _entry(obj: Mapping[str, Any], run_id: str) -> dict[str, Any] | None:
     return next((dict(h) for h in history if h.get("runId") == run_id), None)
 
 
+def job_finished(kube: Kube, run_id: str) -> bool:
+    """Whether the run's Job is Complete or Failed (or gone: removed after it finished)."""
+    from kubernetes.client.exceptions import ApiException
+
+    try:
+        job = kube.batch.read_namespaced_job(run_id, kube.namespace)
+    except ApiException as exc:
+        if exc.status == 404:
+            return True
+        raise
+    return any(c.type in ("Complete", "Failed") and c.status == "True"
+               for c in (job.status.conditions if job.status else None) or [])
+
+
 def wait_ended(kube: Kube, name: str, token: str, timeout: float,
                sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """The history entry of run-now ``token`` once it has ended; PluginError when the operator
-    refused it or it did not end within ``timeout`` seconds."""
+    """The history entry of run-now ``token`` once it has ended and its Job has finished;
+    PluginError when the operator refused it or it did not end within ``timeout`` seconds."""
     from kubernetes.client.exceptions import ApiException
 
     run_id, deadline = run_now_job_name(name, token), time.monotonic() + timeout
     while True:
         obj = kube.get(name)
         entry = _entry(obj, run_id)
-        if entry is not None and entry.get("result") and entry.get("endTime"):
+        ended = entry is not None and entry.get("result") and entry.get("endTime")
+        if entry is not None and ended and job_finished(kube, run_id):
             return entry
         if entry is None and (obj.get("status") or {}).get("lastRunRequest") == token:
             try:  # the operator starts the Job before it echoes the token
