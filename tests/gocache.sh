@@ -1,6 +1,10 @@
 # Shared by the Go build scripts (sourced): pinned versions, and cache directories outside the
 # repo keyed by go.mod + go.sum, so a warm machine rebuilds nothing.
 
+# The Go that tests/setup/go.sh fetched, on a machine whose own is older than 1.26, goes first.
+[ ! -x "${BULLETIN_CACHE:-$HOME/.cache/bulletin}/go/bin/go" ] \
+  || PATH="${BULLETIN_CACHE:-$HOME/.cache/bulletin}/go/bin:$PATH"
+
 # module_version DIR MODULE: the version DIR/go.mod requires of MODULE.
 module_version() {
   awk -v m="$2" '$1==m && $2 ~ /^v/ {print $2; exit}' "$1/go.mod"

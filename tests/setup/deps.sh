@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # What `make test` and `make demo` need on a bare Debian 12 machine, installed once: Debian's
 # packages (PostgreSQL and MariaDB, WeasyPrint's libraries, podman/buildah, containerd/runc/CNI
-# for the node, Java and Maven for veraPDF, LibreOffice for the XLSX check) and the Python
-# packages. Quick when everything is there already.
+# for the node, Java and Maven for veraPDF, LibreOffice for the XLSX check), Go 1.26+ when the
+# machine's go is missing or older (tests/setup/go.sh) and the Python packages. Quick when
+# everything is there already.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 say() { echo "== $*" >&2; }
@@ -33,6 +34,8 @@ if [ ${#missing[@]} -gt 0 ]; then
     "${missing[@]}" >/dev/null
   say "Debian packages installed in $(( $(date +%s) - start ))s"
 fi
+
+bash tests/setup/go.sh
 
 stamp_dir="${XDG_CACHE_HOME:-$HOME/.cache}/bulletin/pip"
 stamp="$stamp_dir/$(cat pyproject.toml | sha256sum | cut -c1-16)-$(python3 -c 'import sys; print(sys.prefix.replace("/", "_"))')"
