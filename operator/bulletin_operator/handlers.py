@@ -20,6 +20,7 @@ from bulletin.api.calendar import (
 from bulletin.api.client import load_credentials
 from bulletin.api.history import ended_runs
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
+from bulletin.api.podpolicy import refusal as pod_refusal
 from bulletin.api.policy import Notifications
 from bulletin.api.references import references, refusal
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
@@ -37,6 +38,7 @@ from bulletin_operator.settings import (
     configure,
     configure_logging,
     metrics_endpoint,
+    pod_policy,
     runner_settings,
 )
 from bulletin_operator.status import PAUSED, pause_state, reconciled
@@ -132,8 +134,11 @@ def _owner(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
 
 def _check_references(adapter: Adapter, model: ReportScheduleSpec,
                       namespace: str) -> dict[str, DaysOff]:
-    """Refuse a spec that names a Secret or ConfigMap its owner did not open to reports, or a
-    ReportCalendar that is missing or invalid; the days off of the calendars it names."""
+    """Refuse a spec the runner pod policy does not allow, or that names a Secret or ConfigMap
+    not opened to reports or a missing or invalid ReportCalendar; its calendars' days off."""
+    if why := pod_refusal(pod_policy(), model.runner,
+                          lambda name: adapter.labels("Secret", name, namespace)):
+        raise Refused("RunnerPodNotAllowed", why)
     for ref in references(model):
         if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
             raise Refused("ReferenceNotUsable", why)

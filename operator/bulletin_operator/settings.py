@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 
 import kopf
 from bulletin.api import logformat
+from bulletin.api.podpolicy import RunnerPodPolicy
 from bulletin.api.runnerpod import RunnerPod
 from kubernetes import client
+from pydantic import ValidationError
 
 from bulletin_operator.builders import RunnerSettings
 from bulletin_operator.diffbase import StatusDiffBaseStorage
@@ -19,6 +22,8 @@ WORKER_SLOTS = 10  # kopf object workers per handler thread
 def configure(settings: kopf.OperatorSettings) -> None:
     """Tune kopf for many small objects and GitOps-owned specs; check the runner settings."""
     runner_settings()  # invalid pod defaults stop the operator here, not at each reconcile
+    pod_policy.cache_clear()
+    pod_policy()  # read once; an invalid policy fails the start for good
     # kopf keeps its bookkeeping in annotations under its own prefix (it ignores changes there,
     # so it must differ from ours, e.g. bulletin.dev/run-requested-at); status is our schema.
     prefix = "kopf.bulletin.dev"
@@ -93,6 +98,22 @@ def pod_defaults() -> RunnerPod:
     BULLETIN_RUNNER_POD_DEFAULTS. Invalid JSON or fields stop the operator at start."""
     raw = os.environ.get(POD_DEFAULTS, "").strip()
     return RunnerPod.model_validate_json(raw) if raw else RunnerPod()
+
+
+POD_POLICY = "BULLETIN_RUNNER_POD_POLICY"
+
+
+@functools.cache
+def pod_policy() -> RunnerPodPolicy:
+    """What a schedule's spec.runner may ask for: the chart's value runnerPodPolicy, as JSON in
+    BULLETIN_RUNNER_POD_POLICY (unset: the built-in policy). Read once, at start, where invalid
+    JSON or fields fail the startup handler for good: the operator never becomes live."""
+    raw = os.environ.get(POD_POLICY, "").strip()
+    try:
+        return RunnerPodPolicy.model_validate_json(raw) if raw else RunnerPodPolicy()
+    except ValidationError as exc:
+        raise kopf.PermanentError(f"{POD_POLICY} (chart value runnerPodPolicy) is not a valid"
+                                  f" runner pod policy: {exc}") from exc
 
 
 def runner_settings() -> RunnerSettings:
