@@ -22,7 +22,7 @@ from bulletin.api.history import ended_runs
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.api.podpolicy import refusal as pod_refusal
 from bulletin.api.policy import Notifications
-from bulletin.api.references import references, refusal
+from bulletin.api.references import ambiguous_uses, references, refusal
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
 from bulletin.timing import Timing
@@ -83,6 +83,8 @@ async def check_at_startup(memo: kopf.Memo, logger: kopf.Logger,
     """Read the owned objects' metadata with one LIST per kind, then check every schedule
     against it in one pass; kopf resumes only the rest (async: kopf's command line is known
     in the event loop's thread only)."""
+    if "adapter" not in memo:  # startup failed (e.g. bad settings): let kopf stop on that
+        return
     adapter: Adapter = memo.adapter
     scope = prefetch.kopf_scope()
     begin = time.monotonic()
@@ -257,6 +259,9 @@ def reconcile(
                                            cron=None, cronjob=None, next_run=None, now=now,
                                            reason=why))
             return
+        for warning in ambiguous_uses(references(desired.model), lambda ref: adapter.labels(
+                ref.kind, ref.name, owner.namespace)):
+            kopf.warn(body, reason="SecretUseAmbiguous", message=warning)
         update = _ready(desired, meta, status, now)
         if desired.paused and "conditions" in update and _condition(status, PAUSED) != "True":
             kopf.warn(body, reason="Paused",

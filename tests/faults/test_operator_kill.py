@@ -12,6 +12,7 @@ nothing runs. Reproduce a run with BULLETIN_FAULTS_SEED=<the printed seed>.
 from __future__ import annotations
 
 import collections
+import json
 import os
 import random
 import threading
@@ -113,7 +114,9 @@ def test_schedules_converge_after_operator_kills(cluster: Cluster, namespace: st
     tokens = {name: f"faults-{seed}-{name}" for name in rng.sample(names, RUN_NOW)}
     early = set(rng.sample(sorted(tokens), RUN_NOW // 2))  # requested with the create
     deleted = set(rng.sample(sorted(set(names) - set(tokens)), DELETED))
-    env = local_env(runner_image)
+    # the administrator lets schedules pin their pods to the node label that keeps them Pending
+    env = {**local_env(runner_image),
+           "BULLETIN_RUNNER_POD_POLICY": json.dumps({"nodeSelectorKeys": [*NOWHERE]})}
 
     def apply(name: str) -> None:
         kube.create(rs_path, _body(name))

@@ -58,6 +58,7 @@ def test_namespaced_install_reconciles_listed_namespaces_only(
         "runnerPod.podLabels.team=platform", "runnerPod.nodeSelector.pool=reports",
         "runnerPod.podAnnotations.linkerd\\.io/inject=disabled",
         "runnerPod.resources.requests.cpu=50m",
+        "runnerPodPolicy.podLabelKeys={team}", "runnerPodPolicy.nodeSelectorKeys={disk}",
         "runnerNetworkPolicy.enabled=true", "runnerNetworkPolicy.apiServer.cidrs={10.0.0.1/32}",
         "runnerNetworkPolicy.database.cidrs={10.1.0.0/16}",
         "runnerNetworkPolicy.webhooks.cidrs={0.0.0.0/0}")
@@ -95,7 +96,8 @@ def test_namespaced_install_reconciles_listed_namespaces_only(
         cluster.create_rs(namespace, report_schedule("elsewhere"))
         cluster.create_rs(second, report_schedule("placed", runner={
             "podLabels": {"team": "analytics"}, "nodeSelector": {"disk": "ssd"},
-            "resources": {"requests": {"cpu": "1", "memory": "1Gi"}}}))
+            "resources": {"requests": {"cpu": "1", "memory": "1Gi"},
+                          "limits": {"memory": "1Gi"}}}))
         template = wait_for(lambda: _pod_template(cluster, second, "placed"), "the CronJob",
                             explain=lambda: cluster.diagnose(second))
         wait_for(lambda: condition(cluster.get_rs(second, "placed"), "Ready")
@@ -107,7 +109,7 @@ def test_namespaced_install_reconciles_listed_namespaces_only(
     assert template["metadata"]["annotations"] == {"linkerd.io/inject": "disabled"}
     assert template["spec"]["nodeSelector"] == {"pool": "reports", "disk": "ssd"}
     assert template["spec"]["containers"][0]["resources"] == {
-        "requests": {"cpu": "1", "memory": "1Gi"}}
+        "requests": {"cpu": "1", "memory": "1Gi"}, "limits": {"memory": "1Gi"}}
     assert template["spec"]["securityContext"]["runAsNonRoot"] is True
     # The schedule outside the listed namespaces was never touched.
     assert "status" not in cluster.get_rs(namespace, "elsewhere")

@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from devstack.mailsink import MailSink
+from devstack.mariadb import MariaDB
 from devstack.operatorproc import OperatorProcess
 from devstack.ports import HOST
 from devstack.postgres import Postgres
@@ -213,15 +214,15 @@ def test_a_namespace_allowlist_change_reaches_existing_schedules_within_a_minute
 def test_an_object_the_api_server_refuses_stalls_the_schedule_once(
     cluster: Cluster, operator: OperatorProcess, namespace: str,
 ) -> None:
-    # Affinity terms are free-form in the CRD; the API server judges them on the CronJob.
-    bad = report_schedule("refused", runner={"affinity": {"nodeAffinity": {
-        "requiredDuringSchedulingIgnoredDuringExecution": {"nodeSelectorTerms": [
-            {"matchExpressions": [{"key": "zone", "operator": "Bogus"}]}]}}}})
+    # Requests above limits pass the CRD and the runner pod policy; the API server judges them
+    # on the CronJob.
+    bad = report_schedule("refused", runner={"resources": {"requests": {"memory": "2Gi"},
+                                                           "limits": {"memory": "1Gi"}}})
     cluster.create_rs(namespace, bad)
     stalled = wait_for(lambda: _stalled(cluster, namespace, "refused"), "refused Stalled")
     assert stalled["reason"] == "Rejected"
     assert "CronJob refused was refused by the API server" in stalled["message"]
-    assert "Bogus" in stalled["message"]
+    assert "must be less than or equal to memory limit" in stalled["message"]
     assert cluster.cronjob(namespace, "refused") is None
     retries = [line for line in operator.log.read_text().splitlines()
                if namespace in line and "will try again" in line]
@@ -361,3 +362,37 @@ def test_s3_credentials_never_reach_an_endpoint_their_secret_does_not_name(
             " the endpoint that Secret names") in archive["error"]
     assert listener.received == []
     assert s3.access_key not in json.dumps(last)
+
+
+@pytest.mark.parametrize(("database", "query", "refused"), [
+    ("mariadb", "SET STATEMENT tx_read_only=0 FOR DROP TABLE {table}", "refused SET STATEMENT"),
+    ("postgres", "SELECT set_config('statement_timeout', '0', false), pg_sleep(30)"
+     " FROM {table}", "refused set_config()"),
+])
+def test_a_tenants_query_cannot_write_or_lift_its_timeout(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    mariadb: MariaDB, smtp: MailSink, tenant: client.CustomObjectsApi, database: str,
+    query: str, refused: str,
+) -> None:
+    table = f"victim_{namespace.replace('-', '_')}"
+    server: Any = mariadb if database == "mariadb" else postgres
+    server.execute(f"CREATE TABLE {table} (n INT); INSERT INTO {table} VALUES (1)")
+    create_secrets(cluster, namespace, server.url, smtp.port)
+    tenant.create_namespaced_custom_object(G, V, namespace, P, report_schedule(
+        "attack", datasets=[{"name": "main", "query": query.format(table=table)}],
+        source={"connectionSecretRef": {"name": "db", "key": "url"},
+                "statementTimeoutSeconds": 2}))
+    last = run_now(cluster, namespace, "attack", "now")["lastRun"]
+    assert last["result"] == "Failed", last
+    assert f"dataset 'main': query failed: {refused}" in last["message"], last["message"]
+    assert _count(server, table) == 1  # the table is still there, unchanged
+
+
+def _count(server: Any, table: str) -> int:
+    if isinstance(server, MariaDB):
+        return int(server.execute(f"SELECT count(*) FROM {table}").split()[-1])
+    import psycopg
+
+    with psycopg.connect(server.url) as conn:
+        row = conn.execute(f"SELECT count(*) FROM {table}").fetchone()
+        return int(row[0]) if row else -1
