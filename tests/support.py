@@ -252,3 +252,33 @@ def plugin(cluster: Cluster, *args: str, timeout: float = 120
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
     return subprocess.run([str(cluster.kubectl_bin), "bulletin", *args], env=env,
                           capture_output=True, text=True, timeout=timeout, check=False)
+
+
+def as_tenant(cluster: Cluster, namespace: str, user: str,
+              core_resources: tuple[str, ...] = ()) -> client.CustomObjectsApi:
+    """``user``, impersonated, who may write ReportSchedules (and the core group's
+    ``core_resources``, e.g. configmaps) in ``namespace`` and nothing else: no Secret."""
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    rules = [client.V1PolicyRule(api_groups=["bulletin.dev"], resources=["reportschedules"],
+                                 verbs=["*"])]
+    if core_resources:
+        rules.append(client.V1PolicyRule(api_groups=[""], resources=list(core_resources),
+                                         verbs=["*"]))
+    rbac.create_namespaced_role(namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name="report-author"), rules=rules))
+    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="report-author"),
+        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
+                                  name="report-author"),
+        subjects=[client.RbacV1Subject(kind="User", name=user,
+                                       api_group="rbac.authorization.k8s.io")]))
+    impersonated = client.ApiClient(cluster.api.configuration)
+    impersonated.set_default_header("Impersonate-User", user)
+    with_core = client.CoreV1Api(impersonated)
+    try:
+        with_core.list_namespaced_secret(namespace)
+    except ApiException as exc:
+        assert exc.status == 403, exc
+    else:
+        raise AssertionError(f"{user} can list Secrets in {namespace}")
+    return client.CustomObjectsApi(impersonated)

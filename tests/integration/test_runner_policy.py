@@ -21,6 +21,7 @@ from helmchart import CHART, helm
 from kubernetes import client
 from support import (
     Cluster,
+    as_tenant,
     condition,
     event_messages,
     ready_cronjob,
@@ -56,19 +57,7 @@ ALLOWING = {"maxResources": {"cpu": "2", "memory": "4Gi", "nvidia.com/gpu": "8"}
 @pytest.fixture
 def tenant(cluster: Cluster, namespace: str) -> client.CustomObjectsApi:
     """A user who may write ReportSchedules here, and nothing else."""
-    rbac = client.RbacAuthorizationV1Api(cluster.api)
-    rbac.create_namespaced_role(namespace, client.V1Role(
-        metadata=client.V1ObjectMeta(name="report-author"),
-        rules=[client.V1PolicyRule(api_groups=[G], resources=[P], verbs=["*"])]))
-    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
-        metadata=client.V1ObjectMeta(name="report-author"),
-        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
-                                  name="report-author"),
-        subjects=[client.RbacV1Subject(kind="User", name=TENANT,
-                                       api_group="rbac.authorization.k8s.io")]))
-    as_tenant = client.ApiClient(cluster.api.configuration)
-    as_tenant.set_default_header("Impersonate-User", TENANT)
-    return client.CustomObjectsApi(as_tenant)
+    return as_tenant(cluster, namespace, TENANT)
 
 
 def _registry_secret(cluster: Cluster, namespace: str, labels: dict[str, str]) -> None:

@@ -21,6 +21,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from support import (
     Cluster,
+    as_tenant,
     condition,
     create_secrets,
     event_messages,
@@ -42,24 +43,7 @@ def _stalled(cluster: Cluster, namespace: str, name: str) -> dict[str, Any]:
 @pytest.fixture
 def tenant(cluster: Cluster, namespace: str) -> client.CustomObjectsApi:
     """A user who may write ReportSchedules and ConfigMaps here, and read no Secret."""
-    rbac = client.RbacAuthorizationV1Api(cluster.api)
-    rbac.create_namespaced_role(namespace, client.V1Role(
-        metadata=client.V1ObjectMeta(name="report-author"),
-        rules=[client.V1PolicyRule(api_groups=[G], resources=[P], verbs=["*"]),
-               client.V1PolicyRule(api_groups=[""], resources=["configmaps"], verbs=["*"])]))
-    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
-        metadata=client.V1ObjectMeta(name="report-author"),
-        role_ref=client.V1RoleRef(api_group="rbac.authorization.k8s.io", kind="Role",
-                                  name="report-author"),
-        subjects=[client.RbacV1Subject(kind="User", name=TENANT,
-                                       api_group="rbac.authorization.k8s.io")]))
-    as_tenant = client.ApiClient(cluster.api.configuration)
-    as_tenant.set_default_header("Impersonate-User", TENANT)
-    core = client.CoreV1Api(as_tenant)
-    with pytest.raises(ApiException) as denied:
-        core.read_namespaced_secret("payroll-db", namespace)
-    assert denied.value.status == 403
-    return client.CustomObjectsApi(as_tenant)
+    return as_tenant(cluster, namespace, TENANT, ("configmaps",))
 
 
 def test_a_secret_the_tenant_cannot_read_is_never_handed_to_a_run(
