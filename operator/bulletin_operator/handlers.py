@@ -195,7 +195,8 @@ def _ready(desired: Desired, meta: kopf.Meta, status: kopf.Status,
            now: datetime) -> dict[str, Any]:
     """The status fields to patch for a schedule whose objects match its spec."""
     return reconciled(status, generation=meta["generation"], error=None,
-                      cron=desired.timing.cronjob, cronjob=", ".join(desired.cronjobs),
+                      cron=desired.timing.cronjob, time_zone=desired.timing.time_zone,
+                      cronjob=", ".join(desired.cronjobs),
                       next_run=desired.timing.next_run(now), now=now, paused=desired.paused,
                       failures=desired.failures)
 

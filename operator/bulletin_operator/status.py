@@ -84,10 +84,11 @@ def reconciled(
     paused: bool = False,
     failures: int = 0,
     reason: str = "InvalidSpec",
+    time_zone: str | None = None,
 ) -> dict[str, Any]:
     """The status fields to patch after a reconcile; empty when nothing changed. ``error``
     with ``reason`` (InvalidSpec, NameConflict, Rejected, ReferenceNotUsable,
-    CalendarNotUsable) is Stalled."""
+    CalendarNotUsable) is Stalled. ``time_zone`` is what status.timeZone shows."""
     conditions: Sequence[Mapping[str, Any]] = old.get("conditions") or []
     pause_message = (f"{failures} runs failed in a row; scheduled runs are paused. A successful"
                      " run now (kubectl bulletin run) or a spec change resumes them.")
@@ -116,6 +117,7 @@ def reconciled(
         "observedGeneration": generation,
         "conditions": conditions,
         "schedule": cron,
+        "timeZone": time_zone,
         "cronJobName": cronjob,
         "nextRunTime": rfc3339(next_run) if next_run else None,
     }

@@ -16,6 +16,8 @@ from bulletin.api.schedule import Schedule
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.schedule import Rule, ScheduleError, compile_rule
 
+ZONES_SHOWN = 3  # status.timeZone, a kubectl get column, names at most this many zones
+
 
 @dataclass(frozen=True)
 class Entry:
@@ -45,6 +47,13 @@ class Timing:
             return self.entries[0].rule.cronjob
         return "; ".join(f"{e.name}: {e.rule.cronjob} ({e.schedule.time_zone})"
                          for e in self.entries)
+
+    @property
+    def time_zone(self) -> str:
+        """The zone as status.timeZone shows it: each entry's zone once, in spec order, or
+        "several (N)" for more than ZONES_SHOWN."""
+        zones = list(dict.fromkeys(e.schedule.time_zone for e in self.entries))
+        return ",".join(zones) if len(zones) <= ZONES_SHOWN else f"several ({len(zones)})"
 
     def crons(self) -> str | dict[str, str]:
         """What the CronJob builders take: the cron of spec.schedule, or entry name -> cron."""

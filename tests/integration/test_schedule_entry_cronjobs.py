@@ -3,6 +3,7 @@ from an entry's CronJob records the entry, and a removed entry's CronJob goes (o
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from devstack.mailsink import MailSink
@@ -33,6 +34,17 @@ def _foreign_cronjob(cluster: Cluster, namespace: str, name: str) -> None:
                 spec=pod)))))))
 
 
+def _get_columns(cluster: Cluster, namespace: str, name: str) -> dict[str, str]:
+    """READY and TIMEZONE as plain `kubectl get reportschedules` prints them (the default
+    columns, no -o wide); cells are split on the header's column starts."""
+    lines = cluster.kubectl("get", "reportschedules", "-n", namespace).stdout.splitlines()
+    header, row = lines[0], next(line for line in lines[1:] if line.split()[0] == name)
+    starts = [m.start() for m in re.finditer(r"\S+(?: \S+)*", header)]  # e.g. "LAST RUN"
+    cells = {header[a:b].strip(): row[a:b].strip()
+             for a, b in zip(starts, [*starts[1:], None], strict=True)}
+    return {key: cells[key] for key in ("READY", "TIMEZONE")}
+
+
 def test_each_entry_has_its_cronjob_and_runs_record_their_entry(
     cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
     smtp: MailSink,
@@ -49,6 +61,8 @@ def test_each_entry_has_its_cronjob_and_runs_record_their_entry(
 
     status = wait_for(ready, "multi Ready", explain=lambda: cluster.diagnose(namespace))["status"]
     assert status["cronJobName"] == "multi-emea, multi-amer"
+    assert _get_columns(cluster, namespace, "multi") == {
+        "READY": "True", "TIMEZONE": "Europe/Berlin,America/New_York"}
     assert status["schedule"] == ("emea: 0 9 * * * (Europe/Berlin);"
                                   " amer: 30 7 * * 1 (America/New_York)")
     cronjobs = _cronjobs(cluster, namespace, "multi")
@@ -81,3 +95,5 @@ def test_each_entry_has_its_cronjob_and_runs_record_their_entry(
     wait_for(lambda: set(_cronjobs(cluster, namespace, "multi")) == {"multi", "multi-apac"},
              "the single schedule's CronJob alone", explain=lambda: cluster.diagnose(namespace))
     assert cluster.cronjob(namespace, "multi").spec.time_zone == "Asia/Tokyo"
+    wait_for(lambda: _get_columns(cluster, namespace, "multi")["TIMEZONE"] == "Asia/Tokyo",
+             "kubectl get shows the single schedule's zone")

@@ -47,3 +47,13 @@ def _keys(node: Any) -> set[str]:
 def test_schema_is_structural() -> None:
     schema = crd.crd()["spec"]["versions"][0]["schema"]["openAPIV3Schema"]
     assert _keys(schema).isdisjoint({"anyOf", "$ref", "$defs", "title", "oneOf", "allOf"})
+
+
+def test_kubectl_get_shows_ready_and_the_zones_by_default() -> None:
+    """READY is a default column (as cert-manager's), and Timezone reads status.timeZone, which
+    the operator writes for spec.schedule and spec.schedules alike."""
+    columns = crd.crd()["spec"]["versions"][0]["additionalPrinterColumns"]
+    shown = {c["name"]: c["jsonPath"] for c in columns if not c.get("priority")}
+    assert shown["Ready"] == '.status.conditions[?(@.type=="Ready")].status'
+    assert shown["Timezone"] == ".status.timeZone"
+    assert [c["name"] for c in columns][:2] == ["Ready", "Schedule"]

@@ -56,3 +56,14 @@ def test_pause_after_failures_and_resume_on_spec_change() -> None:
     resumed = reconciled(status, generation=4, error=None, cron="0 9 * * *", cronjob="r",
                          next_run=T1, now=T0, paused=False, failures=0)
     assert resumed["consecutiveFailures"] == 0
+
+
+def test_the_zone_is_written_for_the_timezone_column() -> None:
+    patch = reconciled({}, generation=1, error=None, cron="emea: 0 9 * * * (Europe/Berlin)",
+                       cronjob="r-emea", next_run=T1, now=T0, time_zone="Europe/Berlin,UTC")
+    assert patch["timeZone"] == "Europe/Berlin,UTC"
+    assert reconciled(patch, generation=1, error=None, cron=patch["schedule"], cronjob="r-emea",
+                      next_run=T1, now=T1, time_zone="Europe/Berlin,UTC") == {}
+    stalled = reconciled(patch, generation=2, error="bad", cron=None, cronjob=None,
+                         next_run=None, now=T1)
+    assert "timeZone" in stalled and stalled["timeZone"] is None  # cleared, like schedule

@@ -153,3 +153,13 @@ def test_status_shows_every_entry() -> None:
                                     " apac: weekly MON 09:00")
     assert zones_text(spec) == "Europe/Berlin,America/New_York"
     assert zones_text(_spec()) == "Europe/Berlin"
+
+
+def test_status_names_the_zones_for_the_timezone_column() -> None:
+    assert compile_timing(ReportScheduleSpec.model_validate(_spec()), "ns/x", NOW
+                          ).time_zone == "Europe/Berlin"
+    timing = compile_timing(_model(EMEA, AMER, {**AMER, "name": "apac"}), "ns/x", NOW)
+    assert timing.time_zone == "Europe/Berlin,America/New_York"
+    many = [{**EMEA, "name": f"e{n}", "timeZone": zone} for n, zone in enumerate(
+        ["Europe/Berlin", "Asia/Tokyo", "UTC", "America/Chicago"])]
+    assert compile_timing(_model(*many), "ns/x", NOW).time_zone == "several (4)"

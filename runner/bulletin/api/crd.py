@@ -130,14 +130,15 @@ def crd() -> dict[str, Any]:
         "A report that runs on a schedule: it queries data, renders it and delivers it. See"
         " spec for the fields.",
         [
+            _column("Ready", '.status.conditions[?(@.type=="Ready")].status'),
             _column("Schedule", ".status.schedule"),
-            _column("Timezone", ".spec.schedule.timeZone"),
+            # Written by the operator: spec.schedules has a zone per entry.
+            _column("Timezone", ".status.timeZone"),
             _column("Suspended", ".spec.suspend", "boolean"),
             _column("Last Run", ".status.lastRun.startTime", "date"),
             _column("Last Result", ".status.lastRun.result"),
             # A string: kubectl shows future times in date columns as <invalid>.
             _column("Next Run", ".status.nextRunTime"),
-            _column("Ready", '.status.conditions[?(@.type=="Ready")].status', priority=1),
             _column("Age", ".metadata.creationTimestamp", "date"),
         ],
         {"spec": openapi_schema(ReportScheduleSpec),

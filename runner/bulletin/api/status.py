@@ -112,7 +112,9 @@ class RunRecord(ApiModel):
 
     run_id: Annotated[str, Field(description="Run id: the name of the Job that ran it.")]
     trigger: Annotated[
-        Trigger, Field(description="Scheduled, Manual (run now) or CatchUp (a late start).")
+        Trigger,
+        Field(description="Scheduled, Manual (run now) or CatchUp: a missed run that catchUp:"
+              " All ran, or a scheduled run that started more than five minutes late."),
     ]
     scheduled_time: Annotated[
         Timestamp | None, Field(description="When the run was due, for scheduled runs.")
@@ -164,6 +166,11 @@ class ReportScheduleStatus(ApiModel):
         str | None,
         Field(description="The cron expression the CronJob runs on; with spec.schedules, each"
               ' entry\'s as "name: cron (time zone)", separated by "; ".'),
+    ] = None
+    time_zone: Annotated[
+        str | None,
+        Field(description="The schedule's time zone; with spec.schedules, the entries' zones"
+              ' (each once) separated by ",", or "several (N)" for more than three.'),
     ] = None
     cron_job_name: Annotated[
         str | None,
