@@ -36,7 +36,7 @@ namespace, in a Role per namespace of watchNamespaces otherwise. */ -}}
   resources: [pods]
   verbs: [get, list]
 # Only the labels of the Secrets and ConfigMaps a schedule names (metadata-only reads): a
-# run may use those labelled bulletin.dev/usable-by-reports=true.
+# run may use those labelled bulletin.dev/usable-by-reports=<use> (or true).
 - apiGroups: [""]
   resources: [secrets, configmaps]
   verbs: [get]
