@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -17,6 +16,10 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
 from bulletin_operator import kubeapi, prefetch
+from bulletin_operator.apierrors import (
+    api_refusal,
+    conflict,
+)
 from bulletin_operator.builders import HASH_ANNOTATION, SCHEDULE_LABEL
 from bulletin_operator.jobs import FailedRun
 from bulletin_operator.kubeapi import KubeApi
@@ -29,40 +32,6 @@ USABLE_TTL = 10.0
 USABLE_MAX = 10000
 
 
-class NamespaceTerminating(Exception):
-    """The namespace is being deleted: nothing can be created there, and nothing needs to be."""
-
-
-class NameConflict(Exception):
-    """An object the schedule would own exists and is controlled by something else."""
-
-
-class Rejected(Exception):
-    """The API refused an object (a 4xx): retrying the same object cannot help."""
-
-
-def _terminating(exc: ApiException) -> bool:
-    return exc.status == 403 and "being terminated" in str(exc.body or "")
-
-
-def _api_message(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body)["message"])
-    except (TypeError, ValueError, KeyError):
-        return f"{exc.status} {exc.reason}"
-
-
-def _refusal(exc: ApiException, obj: dict[str, Any]) -> Exception | None:
-    """The exception to raise for an API error on ``obj``, None for one the caller handles."""
-    meta = obj["metadata"]
-    if _terminating(exc):
-        return NamespaceTerminating(meta["namespace"])
-    if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (404, 409, 429):
-        return Rejected(f"{obj['kind']} {meta['name']} was refused by the API server:"
-                        f" {_api_message(exc)}")
-    return None
-
-
 def controller_uid(meta: dict[str, Any]) -> str | None:
     """The UID of an object's controller (its ownerReference with controller: true), from
     its metadata."""
@@ -70,12 +39,6 @@ def controller_uid(meta: dict[str, Any]) -> str | None:
         if ref.get("controller"):
             return str(ref.get("uid"))
     return None
-
-
-def _conflict(kind: str, meta: dict[str, Any]) -> NameConflict:
-    return NameConflict(
-        f"{kind} {meta.get('name')} already exists and is not owned by this ReportSchedule;"
-        f" rename the ReportSchedule or remove the {kind}")
 
 
 def _hash(meta: dict[str, Any]) -> str | None:
@@ -109,17 +72,17 @@ class Adapter:
                     continue
                 except ApiException as exc:
                     if exc.status not in (404, 409):  # else: stale, read it as it is now
-                        raise (_refusal(exc, obj) or exc) from exc
+                        raise (api_refusal(exc, obj) or exc) from exc
             current = self._api.metadata(obj["kind"], meta["name"], meta["namespace"])
             if current is None:
                 self.create_once(obj, uid)
                 continue
             if controller_uid(current) != uid:
-                raise _conflict(obj["kind"], current)
+                raise conflict(obj["kind"], current)
             try:
                 self._update(obj, current)
             except ApiException as exc:
-                raise (_refusal(exc, obj) or exc) from exc
+                raise (api_refusal(exc, obj) or exc) from exc
 
     def _update(self, obj: dict[str, Any], current: dict[str, Any]) -> None:
         """Replace ``obj`` at the resourceVersion of ``current`` unless their hashes match."""
@@ -228,9 +191,9 @@ class Adapter:
             if exc.status == 409:
                 current = self._api.metadata(obj["kind"], meta["name"], meta["namespace"])
                 if current is not None and controller_uid(current) != uid:
-                    raise _conflict(obj["kind"], current) from exc
+                    raise conflict(obj["kind"], current) from exc
                 return False
-            raise (_refusal(exc, obj) or exc) from exc
+            raise (api_refusal(exc, obj) or exc) from exc
         return True
 
     def delete_owned(self, kind: str, name: str, namespace: str, uid: str) -> None:

@@ -6,30 +6,33 @@ import asyncio
 import functools
 import time
 from datetime import UTC, datetime
-from typing import Any, NamedTuple, cast
+from typing import Any, cast
 
 import kopf
 from bulletin.api.calendar import (
     CALENDAR_PLURAL,
-    CalendarError,
-    DaysOff,
-    calendar_names,
-    from_object,
     named_in,
 )
 from bulletin.api.client import load_credentials
 from bulletin.api.history import ended_runs
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
-from bulletin.api.podpolicy import refusal as pod_refusal
 from bulletin.api.policy import Notifications
-from bulletin.api.references import ambiguous_uses, references, refusal
+from bulletin.api.references import ambiguous_uses, references
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
-from bulletin.api.spec import GROUP, PLURAL, VERSION, ReportScheduleSpec
-from bulletin.timing import Timing
+from bulletin.api.spec import GROUP, PLURAL, VERSION
 from pydantic import ValidationError
 
-from bulletin_operator import builders, leadership, owned, prefetch, resuming
-from bulletin_operator.adapter import Adapter, NameConflict, NamespaceTerminating, Rejected
+from bulletin_operator import builders, leadership, prefetch, resuming
+from bulletin_operator.adapter import Adapter
+from bulletin_operator.apierrors import NameConflict, NamespaceTerminating, Rejected
+from bulletin_operator.desired import (
+    Refused,
+    apply,
+    check_references,
+    in_sync,
+    owner_of,
+    ready_status,
+)
 from bulletin_operator.jobs import failed_run
 from bulletin_operator.metrics import METRICS, serve
 from bulletin_operator.nextrun import NextRunRefresher
@@ -38,7 +41,6 @@ from bulletin_operator.settings import (
     configure,
     configure_logging,
     metrics_endpoint,
-    pod_policy,
     runner_settings,
 )
 from bulletin_operator.status import PAUSED, pause_state, reconciled
@@ -46,14 +48,6 @@ from bulletin_operator.status import PAUSED, pause_state, reconciled
 RESOURCE = (GROUP, VERSION, PLURAL)
 RETRY_SECONDS = 5  # a run-now that met an API outage is tried again this soon (kopf: 60 s)
 configure_logging()
-
-
-class Refused(Exception):
-    """A schedule the operator will not run as it stands; ``reason`` becomes the condition's."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message)
-        self.reason = reason
 
 
 @kopf.on.startup()
@@ -93,7 +87,7 @@ async def check_at_startup(memo: kopf.Memo, logger: kopf.Logger,
     try:
         memo.up_to_date, checked = await asyncio.to_thread(
             resuming.up_to_date, adapter.schedule_pages(scope),
-            functools.partial(_up_to_date, adapter), settings.execution.max_workers or 1)
+            functools.partial(in_sync, adapter), settings.execution.max_workers or 1)
     except Exception as exc:  # e.g. an outage: kopf resumes every schedule itself
         logger.warning("no startup check of the schedules (%r): kopf resumes each", exc)
         memo.up_to_date, checked = set(), 0
@@ -128,105 +122,6 @@ async def observe_metrics(event: kopf.RawEvent, namespace: str | None, name: str
         METRICS.observe(namespace, name, spec, status)
 
 
-def _owner(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
-    domains = adapter.namespace_annotation(meta["namespace"], ALLOWLIST_ANNOTATION)
-    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
-                          allowed_domains=domains)
-
-
-def _check_references(adapter: Adapter, model: ReportScheduleSpec,
-                      namespace: str) -> dict[str, DaysOff]:
-    """Refuse a spec the runner pod policy does not allow, or that names a Secret or ConfigMap
-    not opened to reports or a missing or invalid ReportCalendar; its calendars' days off."""
-    if why := pod_refusal(pod_policy(), model.runner,
-                          lambda name: adapter.labels("Secret", name, namespace)):
-        raise Refused("RunnerPodNotAllowed", why)
-    for ref in references(model):
-        if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
-            raise Refused("ReferenceNotUsable", why)
-    try:
-        return {name: from_object(name, adapter.calendar(name, namespace))
-                for name in calendar_names(model)}
-    except CalendarError as exc:
-        raise Refused("CalendarNotUsable", str(exc)) from exc
-
-
-class Desired(NamedTuple):
-    """What a valid spec asks for: its model and schedules, whether runs are paused (and the
-    failure count), the objects to own and the names of its CronJobs."""
-
-    model: ReportScheduleSpec
-    timing: Timing
-    paused: bool
-    failures: int
-    objects: list[dict[str, Any]]
-    cronjobs: list[str]
-
-
-def _desired(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-             status: kopf.Status) -> Desired:
-    """Validate the spec and build what the schedule should own. Raises Refused."""
-    try:
-        model, timing = parse(spec, meta)
-    except ValueError as exc:
-        raise Refused("InvalidSpec", str(exc)) from exc
-    if calendars := _check_references(adapter, model, owner.namespace):
-        try:
-            model, timing = parse(spec, meta, calendars)
-        except ValueError as exc:
-            raise Refused("InvalidSpec", f"{exc} (with the days off of ReportCalendar"
-                          f" {', '.join(calendars)})") from exc
-    paused, failures = pause_state(status, generation=meta["generation"],
-                                   limit=model.notifications.pause_after_failures)
-    running = model.model_copy(update={"suspend": True}) if paused else model
-    objects = owned.owned_objects(owner, running, runner_settings(), timing.crons())
-    return Desired(model, timing, paused, failures, objects, owned.cronjob_names(owner, model))
-
-
-def _prunes(desired: Desired, status: kopf.Status) -> bool:
-    """Whether CronJobs of the schedule may have to go. A single schedule's CronJob keeps its
-    name: look for others only with spec.schedules, or when status names other CronJobs (e.g.
-    after a switch)."""
-    return (desired.model.schedules is not None
-            or status.get("cronJobName") not in (None, ", ".join(desired.cronjobs)))
-
-
-def _ready(desired: Desired, meta: kopf.Meta, status: kopf.Status,
-           now: datetime) -> dict[str, Any]:
-    """The status fields to patch for a schedule whose objects match its spec."""
-    return reconciled(status, generation=meta["generation"], error=None,
-                      cron=desired.timing.cronjob, time_zone=desired.timing.time_zone,
-                      cronjob=", ".join(desired.cronjobs),
-                      next_run=desired.timing.next_run(now), now=now, paused=desired.paused,
-                      failures=desired.failures)
-
-
-def _apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-           status: kopf.Status, new: bool = False) -> Desired:
-    """Validate the spec and make the owned objects match it (deleting our CronJobs of
-    schedules no longer in it). Raises Refused, NameConflict or Rejected."""
-    desired = _desired(adapter, owner, meta, spec, status)
-    adapter.ensure(desired.objects, owner.uid, new=new)
-    if _prunes(desired, status):
-        adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
-                               builders.short_name(owner.name, 63), owner.uid,
-                               keep=set(desired.cronjobs))
-    return desired
-
-
-def _up_to_date(adapter: Adapter, obj: dict[str, Any]) -> bool:
-    """Whether reconciling a schedule now would write nothing (no object, status or Event),
-    judged from the startup snapshot without writing."""
-    body = kopf.Body(cast(kopf.RawBody, obj))
-    owner = _owner(adapter, body.meta)
-    try:
-        desired = _desired(adapter, owner, body.meta, body.spec, body.status)
-    except Refused:
-        return False
-    return (not _prunes(desired, body.status) and adapter.matches(desired.objects, owner.uid)
-            and not _ready(desired, body.meta, body.status, datetime.now(UTC)))
-
-
 def _needs_resume(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
     """Whether kopf must resume a schedule: the startup check did not find it up to date."""
     return meta.get("uid") not in memo.get("up_to_date", ())
@@ -242,9 +137,9 @@ def reconcile(
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused."""
     adapter: Adapter = memo.adapter
     with METRICS.reconciling() as outcome:
-        owner, now = _owner(adapter, meta), datetime.now(UTC)
+        owner, now = owner_of(adapter, meta), datetime.now(UTC)
         try:
-            desired = _apply(adapter, owner, meta, spec, status,
+            desired = apply(adapter, owner, meta, spec, status,
                              new=reason == kopf.Reason.CREATE)
         except NamespaceTerminating:
             return  # the ReportSchedule goes with its namespace
@@ -263,7 +158,7 @@ def reconcile(
         for warning in ambiguous_uses(references(desired.model), lambda ref: adapter.labels(
                 ref.kind, ref.name, owner.namespace)):
             kopf.warn(body, reason="SecretUseAmbiguous", message=warning)
-        update = _ready(desired, meta, status, now)
+        update = ready_status(desired, meta, status, now)
         if desired.paused and "conditions" in update and _condition(status, PAUSED) != "True":
             kopf.warn(body, reason="Paused",
                       message=f"{desired.failures} runs failed in a row; paused")
@@ -286,7 +181,7 @@ def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kop
     for obj in adapter.schedules(name):
         body = kopf.Body(cast(kopf.RawBody, obj))
         try:
-            _apply(adapter, _owner(adapter, body.meta), body.meta, body.spec, body.status)
+            apply(adapter, owner_of(adapter, body.meta), body.meta, body.spec, body.status)
         except (Refused, NameConflict, Rejected, NamespaceTerminating) as exc:
             logger.info("%s/%s keeps its objects: %s", name, body.meta["name"], exc)
 
@@ -346,11 +241,11 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
     One run-now Job at a time: a request while one is active is refused with an Event.
     The echo comes last: an API outage on the way fails the handler, and kopf tries again."""
     adapter: Adapter = memo.adapter
-    token, owner = meta["annotations"][RUN_REQUEST_ANNOTATION], _owner(adapter, meta)
+    token, owner = meta["annotations"][RUN_REQUEST_ANNOTATION], owner_of(adapter, meta)
     try:
         model, _timing = parse(spec, meta)
         options = read_options(meta["annotations"])
-        _check_references(adapter, model, owner.namespace)
+        check_references(adapter, model, owner.namespace)
         job = builders.run_now_job(owner, model, runner_settings(), token, options)
         # This token's own Job (made before a crash kept the token from status) is no refusal.
         active = adapter.active_run_now(owner.namespace, builders.short_name(owner.name, 63),

@@ -27,18 +27,15 @@ from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.catchup import missed_runs
 from bulletin.context import ConfigError, RunContext
-from bulletin.gates import GateError, check_assertions, check_rows
+from bulletin.execution import RunFailed, execute
 from bulletin.notify import notify_failure
 from bulletin.period import Period, PeriodError, compute, parse_override
-from bulletin.query import QueryLimits
 from bulletin.redact import redact, redacted_logs
 from bulletin.rerun import ended_before
 from bulletin.schedule import ScheduleError, compile_rule, zone
 
 if TYPE_CHECKING:
     from bulletin.api.client import Kube
-    from bulletin.ledger import Ledger
-    from bulletin.report import BuiltReport
 
 log = logging.getLogger("bulletin.runner")
 EXIT_FAILED = 2
@@ -48,97 +45,6 @@ CATCH_UP_AFTER = timedelta(minutes=5)
 # Kubernetes mounts it into every container (terminationMessagePolicy: File); the operator
 # reads it when a Job fails, so it carries the redacted summary and never raw logs.
 TERMINATION_LOG = Path("/dev/termination-log")
-
-
-class RunFailed(RuntimeError):
-    """A failure to record in status, with a message fit for users."""
-
-
-def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str) -> BuiltReport:
-    """Query every dataset once and render every format into the run's work directory."""
-    from bulletin.assembly.plan import ReportError
-    from bulletin.deliver.netguard import guarded_client
-    from bulletin.report import build_report
-    from bulletin.sources.prometheus import PrometheusError, from_spec
-
-    templates = ctx.env.get(podenv.TEMPLATES_DIR)
-    try:
-        return build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
-                            period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
-                            templates_dir=Path(templates) if templates else None,
-                            prometheus=from_spec(spec, ctx.env, guarded_client))
-    except (ReportError, PrometheusError) as exc:
-        raise RunFailed(str(exc)) from exc
-
-
-def execute(
-    ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period, kube: Kube
-) -> None:
-    """Gate, produce and deliver, filling in ``record``; raises RunFailed for failures."""
-    from bulletin.deliver.dispatch import deliver_all, run_result
-    from bulletin.ledger import StatusLedger
-
-    url = ctx.env.get(podenv.DB_URL, "")
-    if spec.source.connection_secret_ref is not None and not url:
-        raise RunFailed("no database URL: check spec.source.connectionSecretRef")
-    try:
-        skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone,
-                                QueryLimits.of(spec.source))
-    except GateError as exc:
-        raise RunFailed(str(exc)) from exc
-    ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
-    if skip is None and spec.delivery.burst is not None:
-        return execute_burst(ctx, spec, record, period, url, ledger)
-    if skip is None:
-        report = produce(ctx, spec, period, url)
-        record.rows, record.bytes = report.rows, report.bytes
-        skip = check_rows(spec.gates, report.datasets)
-    if skip is not None:
-        record.result, record.message = RunResult.SKIPPED, f"delivery skipped: {skip}"
-        return
-    record.deliveries = deliver_all(spec, ctx, report, ledger, period)
-    record.recipients = sorted({r for d in record.deliveries for r in d.recipients})
-    record.result, record.message = run_result(record.deliveries)
-
-
-def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period,
-                  url: str, ledger: Ledger) -> None:
-    """A burst: one report per recipient of spec.delivery.burst, each sent once. A test send
-    (run-now --to) sends the first recipient's report to the --to addresses instead."""
-    from bulletin.assembly.burst import Recipient, recipients, report_spec
-    from bulletin.assembly.plan import ReportError
-    from bulletin.deliver.burst import TARGET, burst_result, deliver_burst
-    from bulletin.deliver.netguard import guarded_client
-    from bulletin.report import build_report
-    from bulletin.sources.prometheus import PrometheusError, from_spec
-
-    templates = ctx.env.get(podenv.TEMPLATES_DIR)
-    reports = report_spec(spec)
-    try:
-        prometheus = from_spec(spec, ctx.env, guarded_client)
-    except PrometheusError as exc:
-        raise RunFailed(str(exc)) from exc
-
-    def build(recipient: Recipient, outdir: Path) -> BuiltReport:
-        return build_report(reports, schedule_name=ctx.schedule, namespace=ctx.namespace,
-                            period=period, db_url=url, outdir=outdir, params=recipient.params,
-                            templates_dir=Path(templates) if templates else None,
-                            prometheus=prometheus)
-
-    try:
-        found = recipients(spec, period, url)
-        if ctx.options.to and found:
-            found = [Recipient(address, found[0].params) for address in ctx.options.to]
-        if not found:
-            record.result = RunResult.SKIPPED
-            record.message = "delivery skipped: the burst dataset returned no recipients"
-            return
-        record.deliveries, record.rows, record.bytes = deliver_burst(
-            spec, ctx, period, ledger, found, build)
-    except ReportError as exc:
-        raise RunFailed(str(exc)) from exc
-    email = next(d for d in record.deliveries if d.target == TARGET)
-    record.result, record.message = burst_result(email)
 
 
 def resolve_period(

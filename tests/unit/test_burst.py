@@ -21,8 +21,8 @@ from bulletin.assembly.burst import Recipient, recipients, report_spec
 from bulletin.assembly.plan import ReportError
 from bulletin.cli import main
 from bulletin.deliver.burst import burst_result, deliver_burst
+from bulletin.execution import execute_burst
 from bulletin.report import BuiltReport, build_report
-from bulletin.run import execute_burst
 from delivery_support import PERIOD, context, no_sleep
 from devstack.mailsink import MailSink
 from doubles import MemoryLedger

@@ -9,7 +9,8 @@ from typing import Any
 import kopf.cli
 import pytest
 from bulletin_operator import kubeapi, prefetch
-from bulletin_operator.adapter import Adapter, NameConflict
+from bulletin_operator.adapter import Adapter
+from bulletin_operator.apierrors import NameConflict
 from bulletin_operator.builders import HASH_ANNOTATION
 from kubernetes.client.exceptions import ApiException
 

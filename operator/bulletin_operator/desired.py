@@ -1,0 +1,130 @@
+"""What a ReportSchedule should own, and the status that says it does: validate the spec into
+the model, check what it names (Secrets, ConfigMaps, calendars, the runner pod policy), build
+the owned objects with pure builders, and apply them through the adapter. kopf's handlers
+(handlers.py) and the startup check call these."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any, NamedTuple, cast
+
+import kopf
+from bulletin.api.calendar import CalendarError, DaysOff, calendar_names, from_object
+from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
+from bulletin.api.podpolicy import refusal as pod_refusal
+from bulletin.api.references import references, refusal
+from bulletin.api.spec import ReportScheduleSpec
+from bulletin.timing import Timing
+
+from bulletin_operator import builders, owned
+from bulletin_operator.adapter import Adapter
+from bulletin_operator.parsing import parse
+from bulletin_operator.settings import pod_policy, runner_settings
+from bulletin_operator.status import pause_state, reconciled
+
+
+class Refused(Exception):
+    """A schedule the operator will not run as it stands; ``reason`` becomes the condition's."""
+
+    def __init__(self, reason: str, message: str) -> None:
+        super().__init__(message)
+        self.reason = reason
+
+
+def owner_of(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
+    domains = adapter.namespace_annotation(meta["namespace"], ALLOWLIST_ANNOTATION)
+    return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
+                          allowed_domains=domains)
+
+
+def check_references(adapter: Adapter, model: ReportScheduleSpec,
+                      namespace: str) -> dict[str, DaysOff]:
+    """Refuse a spec the runner pod policy does not allow, or that names a Secret or ConfigMap
+    not opened to reports or a missing or invalid ReportCalendar; its calendars' days off."""
+    if why := pod_refusal(pod_policy(), model.runner,
+                          lambda name: adapter.labels("Secret", name, namespace)):
+        raise Refused("RunnerPodNotAllowed", why)
+    for ref in references(model):
+        if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
+            raise Refused("ReferenceNotUsable", why)
+    try:
+        return {name: from_object(name, adapter.calendar(name, namespace))
+                for name in calendar_names(model)}
+    except CalendarError as exc:
+        raise Refused("CalendarNotUsable", str(exc)) from exc
+
+
+class Desired(NamedTuple):
+    """What a valid spec asks for: its model and schedules, whether runs are paused (and the
+    failure count), the objects to own and the names of its CronJobs."""
+
+    model: ReportScheduleSpec
+    timing: Timing
+    paused: bool
+    failures: int
+    objects: list[dict[str, Any]]
+    cronjobs: list[str]
+
+
+def desired_state(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+             status: kopf.Status) -> Desired:
+    """Validate the spec and build what the schedule should own. Raises Refused."""
+    try:
+        model, timing = parse(spec, meta)
+    except ValueError as exc:
+        raise Refused("InvalidSpec", str(exc)) from exc
+    if calendars := check_references(adapter, model, owner.namespace):
+        try:
+            model, timing = parse(spec, meta, calendars)
+        except ValueError as exc:
+            raise Refused("InvalidSpec", f"{exc} (with the days off of ReportCalendar"
+                          f" {', '.join(calendars)})") from exc
+    paused, failures = pause_state(status, generation=meta["generation"],
+                                   limit=model.notifications.pause_after_failures)
+    running = model.model_copy(update={"suspend": True}) if paused else model
+    objects = owned.owned_objects(owner, running, runner_settings(), timing.crons())
+    return Desired(model, timing, paused, failures, objects, owned.cronjob_names(owner, model))
+
+
+def prunes(desired: Desired, status: kopf.Status) -> bool:
+    """Whether CronJobs of the schedule may have to go. A single schedule's CronJob keeps its
+    name: look for others only with spec.schedules, or when status names other CronJobs (e.g.
+    after a switch)."""
+    return (desired.model.schedules is not None
+            or status.get("cronJobName") not in (None, ", ".join(desired.cronjobs)))
+
+
+def ready_status(desired: Desired, meta: kopf.Meta, status: kopf.Status,
+           now: datetime) -> dict[str, Any]:
+    """The status fields to patch for a schedule whose objects match its spec."""
+    return reconciled(status, generation=meta["generation"], error=None,
+                      cron=desired.timing.cronjob, time_zone=desired.timing.time_zone,
+                      cronjob=", ".join(desired.cronjobs),
+                      next_run=desired.timing.next_run(now), now=now, paused=desired.paused,
+                      failures=desired.failures)
+
+
+def apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+           status: kopf.Status, new: bool = False) -> Desired:
+    """Validate the spec and make the owned objects match it (deleting our CronJobs of
+    schedules no longer in it). Raises Refused, NameConflict or Rejected."""
+    desired = desired_state(adapter, owner, meta, spec, status)
+    adapter.ensure(desired.objects, owner.uid, new=new)
+    if prunes(desired, status):
+        adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
+                               builders.short_name(owner.name, 63), owner.uid,
+                               keep=set(desired.cronjobs))
+    return desired
+
+
+def in_sync(adapter: Adapter, obj: dict[str, Any]) -> bool:
+    """Whether reconciling a schedule now would write nothing (no object, status or Event),
+    judged from the startup snapshot without writing."""
+    body = kopf.Body(cast(kopf.RawBody, obj))
+    owner = owner_of(adapter, body.meta)
+    try:
+        desired = desired_state(adapter, owner, body.meta, body.spec, body.status)
+    except Refused:
+        return False
+    return (not prunes(desired, body.status) and adapter.matches(desired.objects, owner.uid)
+            and not ready_status(desired, body.meta, body.status, datetime.now(UTC)))
