@@ -3,7 +3,9 @@ collector that turns it into gauges at scrape time, run counters, and reconcile 
 
 Watch events only replace one schedule's precomputed samples; a scrape walks the store once.
 Runs are counted when first seen ended (by run id); runs already in a schedule's status when
-the operator first sees it are not, so a restart does not count them again.
+the operator first sees it are not, so a restart does not count them again. A namespace's
+bulletin_runs_total series exist at 0 for every result and trigger from its first schedule on,
+so increase() sees the first run that ends, also the first after a restart.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
+from bulletin.api.status import Trigger
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -31,6 +34,7 @@ from prometheus_client.samples import Sample as PromSample
 from bulletin_operator.metrics_samples import (
     GAUGES,
     PREFIX,
+    RESULTS,
     EndedRun,
     depends_on_name,
     interval_seconds,
@@ -40,6 +44,7 @@ from bulletin_operator.metrics_samples import (
 
 RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
 OUTCOMES = ("ok", "error", "refused")
+TRIGGERS = tuple(t.value for t in Trigger)
 
 
 @dataclass(frozen=True, slots=True)
@@ -154,8 +159,10 @@ class OperatorMetrics:
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
         self.store = ScheduleStore()
-        self.runs = Counter("bulletin_runs", "Runs seen ending while the operator watched.",
-                            ["namespace", "result", "trigger"], registry=registry)
+        self.runs = Counter("bulletin_runs", "Runs seen ending while the operator watched"
+                            " (0 for each result and trigger from a namespace's first schedule"
+                            " on).", ["namespace", "result", "trigger"], registry=registry)
+        self._counted: set[str] = set()  # namespaces whose runs series exist
         self.run_duration = Histogram(
             "bulletin_run_duration_seconds", "Durations of runs seen ending.", ["namespace"],
             buckets=RUN_BUCKETS, registry=registry)
@@ -171,6 +178,11 @@ class OperatorMetrics:
     def observe(self, namespace: str, name: str, spec: Mapping[str, Any],
                 status: Mapping[str, Any]) -> None:
         """A watch event of a ReportSchedule: refresh its gauges, count its newly ended runs."""
+        if namespace not in self._counted:
+            self._counted.add(namespace)
+            for result in RESULTS:
+                for trigger in TRIGGERS:
+                    self.runs.labels(namespace, result, trigger)  # exported as 0 from now on
         for run in self.store.observe(namespace, name, spec, status):
             self.runs.labels(namespace, run.result, run.trigger).inc()
             if run.duration is not None:

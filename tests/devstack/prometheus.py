@@ -67,15 +67,18 @@ class Prometheus:
         token = base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode()
         return f"Authorization: Basic {token}"
 
-    def start(self, samples: str) -> Prometheus:
-        """Load ``samples`` (OpenMetrics text) into the TSDB, then serve it."""
+    def start(self, samples: str | None, config: str = "global: {}\n") -> Prometheus:
+        """Load ``samples`` (OpenMetrics text; None: none) into the TSDB, then serve it with
+        ``config`` as prometheus.yml (e.g. scrape_configs of a live target)."""
         data = self.root / "data"
         data.mkdir(parents=True)
-        (self.root / "samples.om").write_text(samples)
-        subprocess.run([_tool("promtool"), "tsdb", "create-blocks-from", "openmetrics",
-                        "--quiet", "--max-block-duration=240h", str(self.root / "samples.om"),
-                        str(data)], check=True, capture_output=True, text=True)
-        (self.root / "prometheus.yml").write_text("global: {}\n")
+        if samples is not None:
+            (self.root / "samples.om").write_text(samples)
+            subprocess.run([_tool("promtool"), "tsdb", "create-blocks-from", "openmetrics",
+                            "--quiet", "--max-block-duration=240h",
+                            str(self.root / "samples.om"), str(data)],
+                           check=True, capture_output=True, text=True)
+        (self.root / "prometheus.yml").write_text(config)
         (self.root / "web.yml").write_text(f"basic_auth_users:\n  {USER}: '{PASSWORD_HASH}'\n")
         log = (self.root / "log").open("ab")
         self.proc = subprocess.Popen(
@@ -101,6 +104,14 @@ class Prometheus:
             if time.monotonic() > deadline:
                 raise RuntimeError("prometheus did not become ready in 60s")
             time.sleep(0.2)
+
+    def query(self, expr: str) -> list[dict[str, object]]:
+        """The instant vector ``expr`` gives now (the API's data.result)."""
+        resp = httpx.get(f"http://127.0.0.1:{self.port}/api/v1/query", params={"query": expr},
+                         auth=(USER, PASSWORD), timeout=10)
+        resp.raise_for_status()
+        result: list[dict[str, object]] = resp.json()["data"]["result"]
+        return result
 
     def stop(self) -> None:
         if self.proc is not None:

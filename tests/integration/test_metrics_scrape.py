@@ -100,8 +100,10 @@ def test_metrics_show_the_runs_of_two_schedules(
         datasets=[{"name": "main", "query": "SELECT * FROM no_such_table"}]))
     for name in ("good", "bad"):
         wait_for(partial(_cronjob_name, cluster, namespace, name), f"{name} reconciled")
-    assert not [k for k in _scrape(operator) if k[0] == "bulletin_runs_total"
-                and ("namespace", namespace) in k[1]], "a fresh namespace has no runs yet"
+    fresh = {k: v for k, v in _scrape(operator).items() if k[0] == "bulletin_runs_total"
+             and ("namespace", namespace) in k[1]}
+    assert len(fresh) == 4 * 3 and set(fresh.values()) == {0}, \
+        f"a fresh namespace counts 0 runs of each result and trigger: {fresh}"
 
     ids = {name: run_now_no_wait(cluster, namespace, name, "m1") for name in ("good", "bad")}
     statuses = {name: wait_for_run(cluster, namespace, name, _ran(run_id))

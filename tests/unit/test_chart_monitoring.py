@@ -141,6 +141,62 @@ def test_dashboard_queries_are_valid_promql(tmp_path: Path) -> None:
     run_promtool("check", "rules", "--lint=none", "dashboard.yaml", cwd=tmp_path)
 
 
+def _failed_runs_query(range_: str) -> str:
+    """The dashboard's "Failed runs" stat query, as Grafana sends it over ``range_``."""
+    dashboard = json.loads(DASHBOARD.read_text())
+    [panel] = [p for p in dashboard["panels"]
+               if p["title"] == "Failed runs" and p["type"] == "stat"]
+    [target] = panel["targets"]
+    return str(target["expr"]).replace("$namespace", ".*").replace("$__range", range_)
+
+
+def test_a_first_failure_after_an_operator_restart_shows_and_alerts(tmp_path: Path) -> None:
+    """Issue 22: the replaced operator pod exports bulletin_runs_total at 0 before the first
+    run ends (as OperatorMetrics does), so its first failure is an increase the dashboard's
+    "Failed runs" counts and BulletinReportFailed fires. A series that first appears at 1 (as
+    before the zeros) gives no increase: the contrast shows the test tells them apart."""
+    rules_file(tmp_path / "rules.yaml")
+    series = 'bulletin_runs_total{{job="bulletin-metrics", instance="{pod}", namespace="{ns}",' \
+        ' result="Failed", trigger="Scheduled"}}'
+    report = 'bulletin_report_{metric}{{job="bulletin-metrics", instance="b:8080",' \
+        ' namespace="sales", name="eod"{extra}}}'
+    case = {
+        "interval": "1m",
+        "input_series": [
+            # The old pod (0 failures) to 4m, then the new one from 5m: 0 until the run fails
+            # at 10m (_xN: N missing samples; vxN: N + 1 samples).
+            {"series": series.format(pod="a:8080", ns="sales"), "values": "0x4 stale"},
+            {"series": series.format(pod="b:8080", ns="sales"), "values": "_x5 0x4 1x20"},
+            {"series": report.format(metric="last_run_result", extra=', result="Failed"'),
+             "values": "_x5 0x4 1x20"},
+            {"series": report.format(metric="consecutive_failures", extra=""),
+             "values": "_x5 0x4 1x20"},
+        ],
+        "promql_expr_test": [
+            {"expr": _failed_runs_query("1h"), "eval_time": "9m", "exp_samples": [{"value": 0}]},
+            {"expr": _failed_runs_query("1h"), "eval_time": "20m", "exp_samples": [{"value": 1}]},
+        ],
+        "alert_rule_test": [
+            {"alertname": "BulletinReportFailed", "eval_time": "9m", "exp_alerts": []},
+            {"alertname": "BulletinReportFailed", "eval_time": "20m", "exp_alerts": [
+                {"exp_labels": {"severity": "warning", "namespace": "sales", "name": "eod"},
+                 "exp_annotations": {
+                     "summary": "Report sales/eod failed its last run",
+                     "description": "The last run of ReportSchedule sales/eod failed (1 failed"
+                     " runs in a row). The error is in status.lastRun: kubectl -n sales"
+                     " describe reportschedule eod"}}]},
+        ],
+    }
+    without_zeros = {"interval": "1m", "input_series": [
+        {"series": series.format(pod="b:8080", ns="legacy"), "values": "_x10 1x20"}],
+        "promql_expr_test": [{"expr": _failed_runs_query("1h"), "eval_time": "20m",
+                              "exp_samples": [{"value": 0}]}]}
+    (tmp_path / "restart_test.yaml").write_text(yaml.safe_dump(
+        {"rule_files": ["rules.yaml"], "evaluation_interval": "1m",
+         "tests": [case, without_zeros]}, sort_keys=False))
+    assert "SUCCESS" in run_promtool("test", "rules", "restart_test.yaml", cwd=tmp_path)
+
+
 def test_dashboard_is_grafana_json_with_datasource_and_namespace_variables() -> None:
     dashboard = json.loads(DASHBOARD.read_text())
     variables = {v["name"]: v for v in dashboard["templating"]["list"]}

@@ -109,7 +109,7 @@ def test_runs_are_counted_once_and_a_restart_counts_none_again(
     old = _run("r-1", "Failed")
     metrics.observe("a", "r", SPEC, _status(old))  # first sight: history before we watched
     assert _get(_series(registry), "bulletin_runs_total", namespace="a", result="Failed",
-                trigger="Scheduled") is None
+                trigger="Scheduled") == 0
 
     now = _run("r-2", "Succeeded", trigger="Manual", seconds=20)
     for _ in range(2):  # the same status twice (e.g. a delivery record updated)
@@ -124,7 +124,35 @@ def test_runs_are_counted_once_and_a_restart_counts_none_again(
 
     restarted = CollectorRegistry()
     OperatorMetrics(restarted).observe("a", "r", SPEC, _status(now, old))
-    assert not [k for k in _series(restarted) if k[0] == "bulletin_runs_total"]
+    assert {v for k, v in _series(restarted).items() if k[0] == "bulletin_runs_total"} == {0}
+
+
+def test_runs_series_start_at_zero_so_a_first_failure_after_a_restart_is_an_increase(
+    registry: CollectorRegistry,
+) -> None:
+    """Before the first run a namespace's schedule ends, every result and trigger reads 0; the
+    first failure then moves one of them 0 -> 1, which increase() counts (absent -> 1 it would
+    not)."""
+    metrics = OperatorMetrics(registry)
+    metrics.observe("a", "r", SPEC, _status(_run("r-1", "Succeeded")))  # ended before we watched
+    runs = {dict(k[1])["result"] + "/" + dict(k[1])["trigger"]: v
+            for k, v in _series(registry).items() if k[0] == "bulletin_runs_total"}
+    assert runs == {f"{r}/{t}": 0 for r in ("Succeeded", "Failed", "Skipped",
+                                           "PartiallyDelivered")
+                    for t in ("Scheduled", "Manual", "CatchUp")}
+
+    metrics.observe("a", "r", SPEC, _status(_run("r-2", "Failed"), _run("r-1", "Succeeded")))
+    metrics.observe("b", "s", SPEC, _status())  # another namespace: its own zeros
+    series = _series(registry)
+    assert _get(series, "bulletin_runs_total", namespace="a", result="Failed",
+                trigger="Scheduled") == 1
+    assert _get(series, "bulletin_runs_total", namespace="a", result="Succeeded",
+                trigger="Scheduled") == 0
+    assert _get(series, "bulletin_runs_total", namespace="b", result="Failed",
+                trigger="Scheduled") == 0
+    metrics.forget("a", "r")  # the counts stay after the schedule goes
+    assert _get(_series(registry), "bulletin_runs_total", namespace="a", result="Failed",
+                trigger="Scheduled") == 1
 
 
 def test_reconcile_outcomes_and_latency(registry: CollectorRegistry) -> None:
