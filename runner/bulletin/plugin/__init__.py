@@ -1,7 +1,8 @@
 """`kubectl bulletin`: a kubectl plugin for ReportSchedules (the `kubectl-bulletin` script).
 
-Subcommands: run, link, history, next, logs, suspend, resume, status. Output follows kubectl's
-habits: tables with relative ages, ``-o json|yaml``, ``-n``/``-A``, errors on stderr.
+Subcommands: run, link, history, next, logs, suspend, resume, status (get, list), completion.
+Output follows kubectl's habits: tables with relative ages, ``-o json|yaml``, ``-n``/``-A``,
+``-l``, ``--no-headers``, errors on stderr.
 """
 
 from __future__ import annotations

@@ -5,21 +5,17 @@ its Job has finished (the runner records the end a few seconds before its pod ex
 from __future__ import annotations
 
 import sys
-import time
-from collections.abc import Callable, Mapping
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
-from bulletin.api.names import run_now_job_name
 from bulletin.api.runrequest import RunOptions
 from bulletin.period import PeriodError, parse_override
+from bulletin.plugin.accept import result_line, wait_answer, wait_ended
 from bulletin.plugin.kube import Kube, PluginError
 from bulletin.plugin.runnow import UsageError, options_of, request_run
 
 UNITS = ("month", "week", "day")
 MAX_PERIODS = 400
-POLL_SECONDS = 2.0
 
 
 def _bounds(text: str) -> tuple[date, date]:
@@ -63,53 +59,6 @@ def periods(text: str, each: str) -> list[str]:
     return found
 
 
-def _entry(obj: Mapping[str, Any], run_id: str) -> dict[str, Any] | None:
-    history = (obj.get("status") or {}).get("history") or []
-    return next((dict(h) for h in history if h.get("runId") == run_id), None)
-
-
-def job_finished(kube: Kube, run_id: str) -> bool:
-    """Whether the run's Job is Complete or Failed (or gone: removed after it finished)."""
-    from kubernetes.client.exceptions import ApiException
-
-    try:
-        job = kube.batch.read_namespaced_job(run_id, kube.namespace)
-    except ApiException as exc:
-        if exc.status == 404:
-            return True
-        raise
-    return any(c.type in ("Complete", "Failed") and c.status == "True"
-               for c in (job.status.conditions if job.status else None) or [])
-
-
-def wait_ended(kube: Kube, name: str, token: str, timeout: float,
-               sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
-    """The history entry of run-now ``token`` once it has ended and its Job has finished;
-    PluginError when the operator refused it or it did not end within ``timeout`` seconds."""
-    from kubernetes.client.exceptions import ApiException
-
-    run_id, deadline = run_now_job_name(name, token), time.monotonic() + timeout
-    while True:
-        obj = kube.get(name)
-        entry = _entry(obj, run_id)
-        ended = entry is not None and entry.get("result") and entry.get("endTime")
-        if entry is not None and ended and job_finished(kube, run_id):
-            return entry
-        if entry is None and (obj.get("status") or {}).get("lastRunRequest") == token:
-            try:  # the operator starts the Job before it echoes the token
-                kube.batch.read_namespaced_job(run_id, kube.namespace)
-            except ApiException as exc:
-                if exc.status != 404:
-                    raise
-                raise PluginError(f"error: the operator did not start run {run_id}; see the"
-                                  f" RunNowRefused Event: kubectl describe reportschedule"
-                                  f" {name}") from exc
-        if time.monotonic() > deadline:
-            raise PluginError(f"error: run {run_id} did not end within {timeout:.0f}s;"
-                              " the backfill stops here")
-        sleep(POLL_SECONDS)
-
-
 def backfill(kube: Kube, name: str, period: str, each: str, to: list[str] | None,
              timeout: float) -> None:
     """One run now per period, each after the previous one ended; PluginError if any failed."""
@@ -122,9 +71,10 @@ def backfill(kube: Kube, name: str, period: str, each: str, to: list[str] | None
     for text in wanted:
         token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         request_run(kube.custom, kube.namespace, name, token, RunOptions(period=text, to=to))
+        wait_answer(kube, name, token)
         entry = wait_ended(kube, name, token, timeout)
         result = entry.get("result")
-        print(f"{text}: run {entry.get('runId')} {result}, {entry.get('rows', 0)} rows")
+        print(f"{text}: {result_line(entry)}")
         sys.stdout.flush()
         if result not in ("Succeeded", "Skipped"):
             failed.append(text)

@@ -5,9 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 from datetime import datetime
+from typing import Any
 
-from bulletin.plugin import backfill, commands, logs, runnow
-from bulletin.plugin.kube import Kube, PluginError, connect, server_error
+from bulletin.plugin.kube import Kube, PluginError, UsageError
 
 
 def _when(text: str) -> datetime:
@@ -35,16 +35,11 @@ def _common() -> argparse.ArgumentParser:
     return common
 
 
-def parser() -> argparse.ArgumentParser:
-    """The plugin's arguments."""
-    common = _common()
-    out = argparse.ArgumentParser(add_help=False)
-    out.add_argument("-o", "--output", choices=["json", "yaml"], help="print raw data")
-    top = argparse.ArgumentParser(prog="kubectl bulletin",
-                                  description="Run, inspect and pause ReportSchedules.")
-    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
-
-    run = sub.add_parser("run", help="run a ReportSchedule now", parents=[common])
+def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
+    run = sub.add_parser("run", help="run a ReportSchedule now", parents=[common],
+                         description="Ask the operator for a run now and print its id (the"
+                         " Job's name) once it started it; exit 1 with its reason if it"
+                         " refused.")
     run.add_argument("name")
     run.add_argument("--period", help="report on this period instead (a backfill): 2026-10,"
                      " 2026-W43, 2026-10-05 or 2026-10-01..2026-10-15")
@@ -53,8 +48,55 @@ def parser() -> argparse.ArgumentParser:
     run.add_argument("--each", choices=["month", "week", "day"],
                      help="with --period A..B (e.g. 2026-01..2026-06): one run per month, week"
                      " or day of the range, oldest first, each after the previous one ended")
+    run.add_argument("-w", "--wait", action="store_true", help="wait for the run to end and"
+                     " print its result; exit 1 unless it succeeded (or was skipped)")
     run.add_argument("--timeout", type=_positive, default=3600, metavar="SECONDS",
-                     help="with --each: how long to wait for each run (default 3600)")
+                     help="with --wait or --each: how long to wait for each run (default 3600)")
+
+
+def _add_reads(sub: Any, common: argparse.ArgumentParser, out: argparse.ArgumentParser,
+               bare: argparse.ArgumentParser) -> None:
+    history = sub.add_parser("history", parents=[common, out, bare], help="list past runs",
+                             description="Runs in status.history, newest first.")
+    history.add_argument("name")
+    history.add_argument("--limit", type=_positive, help="show at most this many runs")
+
+    nxt = sub.add_parser("next", parents=[common, out, bare], help="list the next run times",
+                         description="Next run times in the schedule's zone and in UTC;"
+                         " the DST column marks a changed UTC offset.")
+    nxt.add_argument("name")
+    nxt.add_argument("--count", type=_positive, default=5, help="how many (default 5)")
+    nxt.add_argument("--from", dest="after", type=_when, metavar="TIME",
+                     help="runs after this RFC 3339 time instead of now")
+
+    log = sub.add_parser("logs", parents=[common], help="print a run's pod log",
+                         description="The log of the run's pod (its newest try).")
+    log.add_argument("name")
+    log.add_argument("--run", help="run id, i.e. the Job's name (default: the newest run,"
+                     " one just requested included)")
+    log.add_argument("-f", "--follow", action="store_true", help="stream the log")
+
+    status = sub.add_parser("status", aliases=["get", "list"], parents=[common, bare],
+                            help="list schedules, kubectl get-style")
+    status.add_argument("name", nargs="?")
+    status.add_argument("-A", "--all-namespaces", action="store_true",
+                        help="schedules of every namespace")
+    status.add_argument("-l", "--selector", help="label selector, e.g. team=a,tier!=test")
+    status.add_argument("-o", "--output", choices=["json", "yaml", "wide"])
+
+
+def parser() -> argparse.ArgumentParser:
+    """The plugin's arguments."""
+    common = _common()
+    out = argparse.ArgumentParser(add_help=False)
+    out.add_argument("-o", "--output", choices=["json", "yaml"], help="print raw data")
+    bare = argparse.ArgumentParser(add_help=False)
+    bare.add_argument("--no-headers", action="store_true", help="tables without a header")
+    top = argparse.ArgumentParser(prog="kubectl bulletin",
+                                  description="Run, inspect and pause ReportSchedules.")
+    top.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = top.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    _add_run(sub, common)
 
     link = sub.add_parser(
         "link", parents=[common], help="print fresh download links to a run's files in storage",
@@ -66,59 +108,62 @@ def parser() -> argparse.ArgumentParser:
                       " schedule's storage.linkExpirySeconds)")
     link.add_argument("--endpoint", help="sign for this endpoint instead of the spec's, e.g."
                       " a port-forward to an in-cluster server")
-
-    history = sub.add_parser("history", parents=[common, out], help="list past runs",
-                             description="Runs in status.history, newest first.")
-    history.add_argument("name")
-    history.add_argument("--limit", type=_positive, help="show at most this many runs")
-
-    nxt = sub.add_parser("next", parents=[common, out], help="list the next run times",
-                         description="Next run times in the schedule's zone and in UTC;"
-                         " the DST column marks a changed UTC offset.")
-    nxt.add_argument("name")
-    nxt.add_argument("--count", type=_positive, default=5, help="how many (default 5)")
-    nxt.add_argument("--from", dest="after", type=_when, metavar="TIME",
-                     help="runs after this RFC 3339 time instead of now")
-
-    log = sub.add_parser("logs", parents=[common], help="print a run's pod log",
-                         description="The log of the run's pod (its newest try).")
-    log.add_argument("name")
-    log.add_argument("--run", help="run id, i.e. the Job's name (default: the newest run)")
-    log.add_argument("-f", "--follow", action="store_true", help="stream the log")
+    _add_reads(sub, common, out, bare)
 
     for verb, text in (("suspend", "pause scheduled runs (spec.suspend: true)"),
                        ("resume", "resume scheduled runs (spec.suspend: false)")):
         cmd = sub.add_parser(verb, parents=[common], help=text, description=text + "; a GitOps"
                              " tool may set it back, so change its source too.")
         cmd.add_argument("name")
-
-    status = sub.add_parser("status", parents=[common], help="list schedules, kubectl get-style")
-    status.add_argument("name", nargs="?")
-    status.add_argument("-A", "--all-namespaces", action="store_true",
-                        help="schedules of every namespace")
-    status.add_argument("-o", "--output", choices=["json", "yaml", "wide"])
+    completion = sub.add_parser("completion", help="print a shell completion script",
+                                description="e.g. source <(kubectl bulletin completion bash)")
+    completion.add_argument("shell", choices=["bash", "zsh"])
     return top
 
 
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("bulletin")
+    except PackageNotFoundError:
+        return "unknown"
+
+
 def dispatch(kube: Kube, args: argparse.Namespace) -> None:
-    """Run the chosen subcommand."""
-    match args.command:
-        case "run" if args.each:
+    """Run the chosen subcommand, importing only what it needs (a listing stays quick)."""
+    if args.command == "run":
+        from bulletin.plugin import backfill, runnow
+
+        if args.each:
             backfill.backfill(kube, args.name, args.period, args.each, args.to, args.timeout)
-        case "run":
-            runnow.run(kube, args.name, args.period, args.to)
-        case "link":
-            runnow.link(kube, args.name, args.run, args.file, args.expires, args.endpoint)
+        else:
+            runnow.run(kube, args.name, args.period, args.to,
+                       args.timeout if args.wait else None)
+        return
+    if args.command == "link":
+        from bulletin.plugin.runnow import link
+
+        link(kube, args.name, args.run, args.file, args.expires, args.endpoint)
+        return
+    if args.command == "logs":
+        from bulletin.plugin.logs import logs
+
+        logs(kube, args.name, args.run, args.follow)
+        return
+    from bulletin.plugin import commands
+
+    match args.command:
         case "history":
-            commands.history(kube, args.name, args.output, args.limit)
+            commands.history(kube, args.name, args.output, args.limit, args.no_headers)
         case "next":
-            commands.next_runs(kube, args.name, args.count, args.after, args.output)
-        case "logs":
-            logs.logs(kube, args.name, args.run, args.follow)
+            commands.next_runs(kube, args.name, args.count, args.after, args.output,
+                               args.no_headers)
         case "suspend" | "resume":
             commands.set_suspend(kube, args.name, args.command == "suspend")
-        case "status":
-            commands.status(kube, args.name, args.all_namespaces, args.output)
+        case "status" | "get" | "list":
+            commands.status(kube, args.name, args.all_namespaces, args.output,
+                            args.selector, args.no_headers)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -128,6 +173,11 @@ def main(argv: list[str] | None = None) -> int:
     from urllib3.exceptions import HTTPError
 
     args = parser().parse_args(argv)
+    if args.command == "completion":
+        from bulletin.plugin.completion import script
+
+        sys.stdout.write(script(parser(), args.shell))
+        return 0
     if getattr(args, "each", None) and not args.period:
         print("error: --each needs --period, e.g. --period 2026-01..2026-06 --each month",
               file=sys.stderr)
@@ -136,10 +186,12 @@ def main(argv: list[str] | None = None) -> int:
         print("error: a resource cannot be retrieved by name across all namespaces",
               file=sys.stderr)
         return 2
+    from bulletin.plugin.kube import connect, server_error
+
     try:
         kube = connect(args.kubeconfig, args.context, args.namespace)
         dispatch(kube, args)
-    except runnow.UsageError as exc:
+    except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
     except PluginError as exc:

@@ -5,14 +5,12 @@ from __future__ import annotations
 import sys
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from bulletin.api.calendar import CalendarError, DaysOff, from_object, named_in
 from bulletin.plugin.kube import KIND, Kube, PluginError, as_list, dump
-from bulletin.plugin.nextruns import next_records, next_table, rule_for, upcoming
-from bulletin.plugin.overview import status_table
-from bulletin.plugin.tables import history_table, zone_of
-from bulletin.schedule import ScheduleError
+
+if TYPE_CHECKING:
+    from bulletin.api.calendar import DaysOff
 
 # Markers GitOps tools leave on what they apply: (where, key, tool).
 GITOPS_MARKERS = (
@@ -23,8 +21,16 @@ GITOPS_MARKERS = (
 )
 
 
-def history(kube: Kube, name: str, output: str | None, limit: int | None) -> None:
+def _table(text: str, no_headers: bool) -> str:
+    """A table, without its header line with ``no_headers``."""
+    return text.split("\n", 1)[1] if no_headers else text
+
+
+def history(kube: Kube, name: str, output: str | None, limit: int | None,
+            no_headers: bool = False) -> None:
     """status.history, newest first: a table, or the raw records."""
+    from bulletin.plugin.tables import history_table, zone_of
+
     obj = kube.get(name)
     records = list((obj.get("status") or {}).get("history") or [])[:limit]
     if output in ("json", "yaml"):
@@ -32,12 +38,17 @@ def history(kube: Kube, name: str, output: str | None, limit: int | None) -> Non
     elif not records:
         print(f"No runs of {name} in status.history yet.", file=sys.stderr)
     else:
-        sys.stdout.write(history_table(records, zone_of(obj), datetime.now(UTC)))
+        sys.stdout.write(_table(history_table(records, zone_of(obj), datetime.now(UTC)),
+                                no_headers))
 
 
 def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
-              output: str | None) -> None:
+              output: str | None, no_headers: bool = False) -> None:
     """The next ``count`` run times (after ``after``, default now)."""
+    from bulletin.api.calendar import CalendarError
+    from bulletin.plugin.nextruns import next_records, next_table, rule_for, upcoming
+    from bulletin.schedule import ScheduleError
+
     obj = kube.get(name)
     reference = after or datetime.now(UTC)
     try:
@@ -53,12 +64,14 @@ def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
     elif not runs:
         print(f"{name} has no run in the next five years.", file=sys.stderr)
     else:
-        sys.stdout.write(next_table(runs, reference))
+        sys.stdout.write(_table(next_table(runs, reference), no_headers))
 
 
 def _days_off(kube: Kube, obj: Mapping[str, Any]) -> dict[str, DaysOff]:
     """The days off of the ReportCalendars the schedules name, by name."""
     from kubernetes.client.exceptions import ApiException
+
+    from bulletin.api.calendar import from_object, named_in
 
     found: dict[str, DaysOff] = {}
     for name in named_in(obj.get("spec") or {}):
@@ -97,14 +110,18 @@ def set_suspend(kube: Kube, name: str, suspend: bool) -> None:
           " the source of truth (Git) too.", file=sys.stderr)
 
 
-def status(kube: Kube, name: str | None, all_namespaces: bool, output: str | None) -> None:
-    """A get-style table of one or all schedules, or the objects as -o json|yaml."""
-    objs = [kube.get(name)] if name else kube.list(all_namespaces)
+def status(kube: Kube, name: str | None, all_namespaces: bool, output: str | None,
+           selector: str | None = None, no_headers: bool = False) -> None:
+    """A get-style table of one or all schedules (of a label selector), or the objects as
+    -o json|yaml."""
+    from bulletin.plugin.overview import status_table
+
+    objs = [kube.get(name)] if name else kube.list(all_namespaces, selector)
     if output in ("json", "yaml"):
         dump(objs[0] if name else as_list(objs), output)
     elif not objs:
         where = "" if all_namespaces else f" in {kube.namespace} namespace"
         print(f"No resources found{where}.", file=sys.stderr)
     else:
-        sys.stdout.write(status_table(objs, datetime.now(UTC), namespace=all_namespaces,
-                                      wide=output == "wide"))
+        sys.stdout.write(_table(status_table(objs, datetime.now(UTC), namespace=all_namespaces,
+                                             wide=output == "wide"), no_headers))

@@ -9,10 +9,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, TextIO
 
-import yaml
-
-from bulletin.api.spec import GROUP, PLURAL, VERSION
-
+# bulletin.api.spec's names, repeated so a listing need not import pydantic (a test compares)
+GROUP = "bulletin.dev"
+VERSION = "v1alpha1"
+PLURAL = "reportschedules"
 RESOURCE = f"{PLURAL}.{GROUP}"  # as kubectl names it in messages
 KIND = f"reportschedule.{GROUP}"  # as kubectl names an object it changed
 MERGE_PATCH = "application/merge-patch+json"
@@ -20,6 +20,10 @@ MERGE_PATCH = "application/merge-patch+json"
 
 class PluginError(RuntimeError):
     """An error for the user; printed on stderr as it stands, exit status 1."""
+
+
+class UsageError(PluginError):
+    """Bad arguments (exit status 2)."""
 
 
 @dataclass
@@ -61,13 +65,15 @@ class Kube:
             GROUP, VERSION, self.namespace, CALENDAR_PLURAL, name)
         return obj
 
-    def list(self, all_namespaces: bool = False) -> list[dict[str, Any]]:
-        """The ReportSchedules of this namespace, or of all namespaces."""
+    def list(self, all_namespaces: bool = False,
+             selector: str | None = None) -> list[dict[str, Any]]:
+        """The ReportSchedules of this namespace, or of all namespaces (of a label selector)."""
+        query = {"label_selector": selector} if selector else {}
         if all_namespaces:
-            found = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL)
+            found = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **query)
         else:
             found = self.custom.list_namespaced_custom_object(GROUP, VERSION, self.namespace,
-                                                              PLURAL)
+                                                              PLURAL, **query)
         return list(found.get("items") or [])
 
     def patch(self, name: str, body: Mapping[str, Any]) -> dict[str, Any]:
@@ -107,6 +113,8 @@ def dump(data: Any, output: str, out: TextIO = sys.stdout) -> None:
     if output == "json":
         out.write(json.dumps(data, indent=4, sort_keys=True) + "\n")
     else:
+        import yaml
+
         out.write(yaml.safe_dump(data, sort_keys=True, default_flow_style=False))
 
 

@@ -11,6 +11,7 @@ from bulletin.plugin.kube import Kube, PluginError
 
 CONTAINER = "runner"  # the runner's container in every run's pod
 START_WAIT = 30.0  # seconds to wait for a pending pod's container, as kubectl logs does
+SCHEDULE_LABEL = "bulletin.dev/schedule"  # on every Job of a schedule, as the operator sets it
 
 
 def newest_run(status: Mapping[str, Any]) -> str:
@@ -23,12 +24,42 @@ def newest_run(status: Mapping[str, Any]) -> str:
     return str(ids[0][1])
 
 
-def run_pod(kube: Kube, job: str) -> Any:
-    """The newest pod of the run's Job (a retried run has one pod per try)."""
+def newest_job(jobs: list[Any]) -> str | None:
+    """The name of the newest of a schedule's Jobs (scheduled or run-now), if any."""
+    if not jobs:
+        return None
+    newest = max(jobs, key=lambda j: (j.metadata.creation_timestamp, j.metadata.name))
+    return str(newest.metadata.name)
+
+
+def latest_run(kube: Kube, name: str) -> str:
+    """The newest run of ``name``: a run-now request still unanswered is waited for, then the
+    newest of its Jobs (a run just requested has a Job before status knows of it), else the
+    newest run in status."""
+    from bulletin.api.names import short_name
+    from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
+    from bulletin.plugin.accept import wait_answer
+
+    obj = kube.get(name)
+    status = obj.get("status") or {}
+    token = ((obj.get("metadata") or {}).get("annotations") or {}).get(RUN_REQUEST_ANNOTATION)
+    if token and token != status.get("lastRunRequest"):
+        return wait_answer(kube, name, token)
+    selector = f"{SCHEDULE_LABEL}={short_name(name, 63)}"
+    jobs = kube.batch.list_namespaced_job(kube.namespace, label_selector=selector).items
+    return newest_job(jobs) or newest_run(status)
+
+
+def run_pod(kube: Kube, job: str, wait: float = START_WAIT) -> Any:
+    """The newest pod of the run's Job (a retried run has one pod per try), waiting up to
+    ``wait`` seconds for a Job just created to get one."""
     kube.batch.read_namespaced_job(job, kube.namespace)  # NotFound names the Job
-    pods = kube.core.list_namespaced_pod(kube.namespace, label_selector=f"job-name={job}").items
-    if not pods:
-        raise PluginError(f"error: run {job} has no pod (yet, or any more)")
+    deadline = time.monotonic() + wait
+    while not (pods := kube.core.list_namespaced_pod(
+            kube.namespace, label_selector=f"job-name={job}").items):
+        if time.monotonic() >= deadline:
+            raise PluginError(f"error: run {job} has no pod (yet, or any more)")
+        time.sleep(0.5)
     return max(pods, key=lambda p: (p.metadata.creation_timestamp, p.metadata.name))
 
 
@@ -47,7 +78,7 @@ def _wait_started(kube: Kube, pod: Any) -> Any:
 
 def logs(kube: Kube, name: str, run: str | None, follow: bool) -> None:
     """Print the log of run ``run`` (default: the newest) of schedule ``name``."""
-    job = run or newest_run(kube.get(name).get("status") or {})
+    job = run or latest_run(kube, name)
     pod = _wait_started(kube, run_pod(kube, job))
     container = _container(pod)
     if not follow:

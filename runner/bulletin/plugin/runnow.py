@@ -12,11 +12,9 @@ from pydantic import ValidationError
 
 from bulletin.api.runrequest import RUN_OPTIONS_ANNOTATION, RUN_REQUEST_ANNOTATION, RunOptions
 from bulletin.period import PeriodError, parse_override
-from bulletin.plugin.kube import KIND, Kube, PluginError
+from bulletin.plugin.kube import KIND, Kube, PluginError, UsageError
 
-
-class UsageError(PluginError):
-    """Bad arguments (exit status 2)."""
+__all__ = ["UsageError", "link", "options_of", "request_run", "run"]
 
 
 def request_run(
@@ -44,13 +42,27 @@ def options_of(period: str | None, to: list[str] | None) -> RunOptions:
     return options
 
 
-def run(kube: Kube, name: str, period: str | None, to: list[str] | None) -> None:
-    """Request a run of ``name`` now."""
+def run(kube: Kube, name: str, period: str | None, to: list[str] | None,
+        wait: float | None = None) -> str:
+    """Request a run of ``name`` now and print its id once the operator accepted it (Refused
+    when it refused it); with ``wait`` (seconds), wait for the run to end and print how.
+    The run id."""
+    from bulletin.plugin.accept import result_line, wait_answer, wait_ended
+
     options = options_of(period, to)
     token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
     kube.get(name)  # NotFound as kubectl says it, before annotating
     request_run(kube.custom, kube.namespace, name, token, options)
-    print(f"{KIND}/{name} run requested ({RUN_REQUEST_ANNOTATION}={token})")
+    run_id = wait_answer(kube, name, token)
+    print(f"{KIND}/{name} run {run_id} started")
+    if wait is not None:
+        sys.stdout.flush()
+        entry = wait_ended(kube, name, token, wait)
+        print(result_line(entry))
+        if entry.get("result") not in ("Succeeded", "Skipped"):
+            raise PluginError(f"error: run {run_id} {entry.get('result')}"
+                              f" (see kubectl bulletin logs {name} --run {run_id})")
+    return run_id
 
 
 def link(kube: Kube, name: str, run_id: str | None, file: str | None, expires: int | None,

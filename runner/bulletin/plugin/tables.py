@@ -7,8 +7,6 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from bulletin.period import Period
-
 NONE = "<none>"
 ERROR_WIDTH = 60
 
@@ -104,6 +102,8 @@ def receivers(record: Mapping[str, Any]) -> str:
 def period(record: Mapping[str, Any], tz: ZoneInfo) -> str:
     """The reported period in the schedule's zone: 2026-10-01..2026-10-31, or local times when
     it does not start and end at midnight."""
+    from bulletin.period import Period
+
     start, end = record.get("periodStart"), record.get("periodEnd")
     if not start or not end:
         return NONE
