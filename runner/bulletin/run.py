@@ -12,6 +12,7 @@ import contextlib
 import logging
 import os
 import sys
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,9 +20,15 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bulletin.api import logformat, podenv
-from bulletin.api.calendar import CalendarError, DaysOff, from_object
+from bulletin.api.calendar import CalendarError, DaysOff, from_object, named_in
 from bulletin.api.errors import describe
-from bulletin.api.history import TooLarge, history_limit, last_success_period_end, with_run
+from bulletin.api.history import (
+    TooLarge,
+    history_limit,
+    last_success_period_end,
+    with_next_run,
+    with_run,
+)
 from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
@@ -33,6 +40,7 @@ from bulletin.period import Period, PeriodError, compute, parse_override
 from bulletin.redact import redact, redacted_logs
 from bulletin.rerun import ended_before
 from bulletin.schedule import ScheduleError, compile_rule, zone
+from bulletin.timing import compile_timing
 
 if TYPE_CHECKING:
     from bulletin.api.client import Kube
@@ -213,7 +221,7 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
     finish(ctx, record, ctx.secrets())
     trimmed: list[int] = []
     try:
-        kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit),
+        kube.update_status(ctx.namespace, ctx.schedule, recorded(ctx, obj, record, limit, kube),
                            on_trim=trimmed.append)
     except TooLarge as exc:
         return unrecordable(obj, record, kube, exc)
@@ -234,6 +242,25 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
     if crashed:
         return EXIT_CRASHED
     return 0 if ok else EXIT_FAILED
+
+
+def recorded(ctx: RunContext, obj: Mapping[str, Any], record: RunRecord, limit: int,
+             kube: Kube) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+    """The run's final status change: its record and, once the recorded next run has passed,
+    the next run of the schedule's entries (the operator's math, their calendars' days off
+    skipped), so NEXT RUN does not show this run's past minute until the operator's refresh.
+    An invalid spec or calendar, or an unreadable calendar, leaves nextRunTime to the operator."""
+    ended = record.end_time or datetime.now(UTC)
+    spec = obj.get("spec") or {}
+    try:
+        days = {n: from_object(n, kube.get_calendar(ctx.namespace, n)) for n in named_in(spec)}
+        timing = compile_timing(ReportScheduleSpec.model_validate(spec),
+                                f"{ctx.namespace}/{ctx.schedule}", ended, days)
+    except Exception as exc:  # the record must be written whatever the next run's math says
+        log.info("next run left to the operator: %s", type(exc).__name__)
+        return lambda st: with_run(st, record, limit)
+    following = timing.next_run(ended)
+    return lambda st: {**with_run(st, record, limit), **with_next_run(st, following, ended)}
 
 
 def unrecordable(obj: dict[str, Any], record: RunRecord, kube: Kube, exc: TooLarge) -> int:

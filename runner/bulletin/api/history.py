@@ -9,8 +9,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from pydantic import ValidationError
+
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import DeliveryRecord, RunRecord, RunResult
+from bulletin.api.status import DeliveryRecord, ReportScheduleStatus, RunRecord, RunResult
 
 _FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
 _RUNS = ("history", "lastRun")
@@ -218,3 +220,21 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[s
         previous = status.get("lastSuccessTime")
         update["lastSuccessTime"] = max(filter(None, [previous, entry["endTime"]]))
     return update
+
+
+def with_next_run(status: Mapping[str, Any], upcoming: datetime | None, now: datetime
+                  ) -> dict[str, Any]:
+    """Status fields as a run ending at ``now`` leaves nextRunTime: ``upcoming`` (the schedule's
+    first run after ``now``) once the recorded one has passed, so NEXT RUN is right at once, not
+    at the operator's next refresh; else none (a next run still ahead, or a schedule the
+    operator has not accepted, stays as the operator wrote it)."""
+    try:
+        current = ReportScheduleStatus.model_validate(
+            {"schedule": status.get("schedule"), "nextRunTime": status.get("nextRunTime")})
+    except ValidationError:
+        return {}
+    due = current.next_run_time
+    if not current.schedule or (due is not None and due > now) or due == upcoming:
+        return {}
+    return ReportScheduleStatus(next_run_time=upcoming).model_dump(
+        mode="json", by_alias=True, include={"next_run_time"})
