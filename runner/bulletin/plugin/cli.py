@@ -166,12 +166,34 @@ def dispatch(kube: Kube, args: argparse.Namespace) -> None:
                             args.selector, args.no_headers)
 
 
+def _loaded(module: str, name: str) -> type[BaseException] | None:
+    """An exception class of a module already imported (else nothing raised it)."""
+    found = getattr(sys.modules.get(module), name, None)
+    return found if isinstance(found, type) and issubclass(found, BaseException) else None
+
+
+def explain(exc: Exception) -> str | None:
+    """An error from the API server or the connection, as kubectl prints it; None if neither.
+    The kubernetes client's classes are looked up only if it was imported: a listing that
+    never used it does not pay for importing it."""
+    import http.client
+
+    from bulletin.plugin.kube import server_error
+    from bulletin.plugin.rest import RestError
+
+    api = _loaded("kubernetes.client.exceptions", "ApiException")
+    if isinstance(exc, RestError) or (api is not None and isinstance(exc, api)):
+        return server_error(exc)
+    others: list[type[BaseException]] = [OSError, http.client.HTTPException]
+    for module, name in (("kubernetes.config.config_exception", "ConfigException"),
+                         ("urllib3.exceptions", "HTTPError")):
+        if (found := _loaded(module, name)) is not None:
+            others.append(found)
+    return f"error: {exc}" if isinstance(exc, tuple(others)) else None
+
+
 def main(argv: list[str] | None = None) -> int:
     """Entry point: 0 on success, 1 on an error from the server or the plugin, 2 on usage."""
-    from kubernetes.client.exceptions import ApiException
-    from kubernetes.config import ConfigException
-    from urllib3.exceptions import HTTPError
-
     args = parser().parse_args(argv)
     if args.command == "completion":
         from bulletin.plugin.completion import script
@@ -186,23 +208,21 @@ def main(argv: list[str] | None = None) -> int:
         print("error: a resource cannot be retrieved by name across all namespaces",
               file=sys.stderr)
         return 2
-    from bulletin.plugin.kube import connect, server_error
+    from bulletin.plugin.kube import connect
 
     try:
-        kube = connect(args.kubeconfig, args.context, args.namespace)
-        dispatch(kube, args)
+        dispatch(connect(args.kubeconfig, args.context, args.namespace), args)
     except UsageError as exc:
         print(exc, file=sys.stderr)
         return 2
     except PluginError as exc:
         print(exc, file=sys.stderr)
         return 1
-    except ApiException as exc:
-        print(server_error(exc), file=sys.stderr)
-        return 1
-    except (ConfigException, HTTPError, OSError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
         return 130
+    except Exception as exc:
+        if (message := explain(exc)) is None:
+            raise
+        print(message, file=sys.stderr)
+        return 1
     return 0

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any, TextIO
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, TextIO
+
+if TYPE_CHECKING:
+    from bulletin.plugin.rest import Rest
 
 # bulletin.api.spec's names, repeated so a listing need not import pydantic (a test compares)
 GROUP = "bulletin.dev"
@@ -28,10 +31,19 @@ class UsageError(PluginError):
 
 @dataclass
 class Kube:
-    """An API client with the namespace the command works in."""
+    """An API client with the namespace the command works in: reads of ReportSchedules go
+    through ``rest`` when the kubeconfig allows, the rest through the kubernetes client."""
 
-    api: Any  # kubernetes.client.ApiClient
     namespace: str
+    load_api: Callable[[], Any]  # the kubernetes ApiClient, made when first needed
+    rest: Rest | None = None
+    _api: Any = field(default=None, repr=False)
+
+    @property
+    def api(self) -> Any:
+        if self._api is None:
+            self._api = self.load_api()
+        return self._api
 
     @property
     def custom(self) -> Any:
@@ -53,6 +65,9 @@ class Kube:
 
     def get(self, name: str) -> dict[str, Any]:
         """The ReportSchedule ``name`` in this namespace."""
+        if self.rest is not None:
+            return self.rest.get(f"/apis/{GROUP}/{VERSION}/namespaces/{self.namespace}/{PLURAL}"
+                                 f"/{name}")
         obj: dict[str, Any] = self.custom.get_namespaced_custom_object(
             GROUP, VERSION, self.namespace, PLURAL, name)
         return obj
@@ -68,6 +83,11 @@ class Kube:
     def list(self, all_namespaces: bool = False,
              selector: str | None = None) -> list[dict[str, Any]]:
         """The ReportSchedules of this namespace, or of all namespaces (of a label selector)."""
+        if self.rest is not None:
+            where = "" if all_namespaces else f"/namespaces/{self.namespace}"
+            found = self.rest.get(f"/apis/{GROUP}/{VERSION}{where}/{PLURAL}",
+                                  **({"labelSelector": selector} if selector else {}))
+            return list(found.get("items") or [])
         query = {"label_selector": selector} if selector else {}
         if all_namespaces:
             found = self.custom.list_cluster_custom_object(GROUP, VERSION, PLURAL, **query)
@@ -86,14 +106,24 @@ class Kube:
 def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
     """A client from the kubeconfig (``$KUBECONFIG`` by default), in ``namespace`` or the
     context's namespace (default: "default")."""
-    from kubernetes import config
+    from bulletin.plugin.rest import load
 
-    api = config.new_client_from_config(config_file=kubeconfig, context=context)
+    if (rest := load(kubeconfig, context)) is not None:
+        return Kube(namespace or rest.namespace, lambda: _api(kubeconfig, context), rest)
+    api = _api(kubeconfig, context)
     if namespace is None:
+        from kubernetes import config
+
         contexts, current = config.list_kube_config_contexts(kubeconfig)
         chosen = next((c for c in contexts if c["name"] == context), current)
         namespace = (chosen.get("context") or {}).get("namespace") or "default"
-    return Kube(api, namespace)
+    return Kube(namespace, lambda: api)
+
+
+def _api(kubeconfig: str | None, context: str | None) -> Any:
+    from kubernetes import config
+
+    return config.new_client_from_config(config_file=kubeconfig, context=context)
 
 
 def server_error(exc: Any) -> str:
