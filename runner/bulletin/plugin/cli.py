@@ -57,8 +57,11 @@ def _add_run(sub: Any, common: argparse.ArgumentParser) -> None:
 def _add_reads(sub: Any, common: argparse.ArgumentParser, out: argparse.ArgumentParser,
                bare: argparse.ArgumentParser) -> None:
     history = sub.add_parser("history", parents=[common, out, bare], help="list past runs",
-                             description="Runs in status.history, newest first.")
-    history.add_argument("name")
+                             description="Runs in status.history, newest first; without NAME,"
+                             " the runs of every schedule (of every namespace with -A).")
+    history.add_argument("name", nargs="?")
+    history.add_argument("-A", "--all-namespaces", action="store_true",
+                         help="runs of every namespace's schedules")
     history.add_argument("--limit", type=_positive, help="show at most this many runs")
 
     nxt = sub.add_parser("next", parents=[common, out, bare], help="list the next run times",
@@ -155,7 +158,8 @@ def dispatch(kube: Kube, args: argparse.Namespace) -> None:
 
     match args.command:
         case "history":
-            commands.history(kube, args.name, args.output, args.limit, args.no_headers)
+            commands.history(kube, args.name, args.output, args.limit, args.no_headers,
+                             args.all_namespaces)
         case "next":
             commands.next_runs(kube, args.name, args.count, args.after, args.output,
                                args.no_headers)

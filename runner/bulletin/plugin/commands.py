@@ -26,11 +26,23 @@ def _table(text: str, no_headers: bool) -> str:
     return text.split("\n", 1)[1] if no_headers else text
 
 
-def history(kube: Kube, name: str, output: str | None, limit: int | None,
-            no_headers: bool = False) -> None:
-    """status.history, newest first: a table, or the raw records."""
-    from bulletin.plugin.tables import history_table, zone_of
+def history(kube: Kube, name: str | None, output: str | None, limit: int | None,
+            no_headers: bool = False, all_namespaces: bool = False) -> None:
+    """status.history, newest first: a table, or the raw records; without ``name``, the runs
+    of every schedule of the namespace (or of all namespaces)."""
+    from bulletin.plugin.tables import all_history_table, history_table, runs_of, zone_of
 
+    if name is None:
+        pairs = runs_of(kube.list(all_namespaces), limit)
+        if output in ("json", "yaml"):
+            dump([{"namespace": o["metadata"].get("namespace"), "schedule": o["metadata"]["name"],
+                   **r} for o, r in pairs], output)
+        elif not pairs:
+            print("No runs in status.history yet.", file=sys.stderr)
+        else:
+            sys.stdout.write(_table(all_history_table(pairs, datetime.now(UTC),
+                                                      all_namespaces), no_headers))
+        return
     obj = kube.get(name)
     records = list((obj.get("status") or {}).get("history") or [])[:limit]
     if output in ("json", "yaml"):

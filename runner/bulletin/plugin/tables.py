@@ -130,13 +130,34 @@ HISTORY_HEADERS = ("RUN", "TRIGGER", "STARTED", "PERIOD", "RESULT", "DURATION", 
                    "RECIPIENTS", "ERROR")
 
 
+def history_row(r: Mapping[str, Any], tz: ZoneInfo, now: datetime) -> list[str]:
+    """One run's row of the history table."""
+    return [str(r.get("runId", NONE)), trigger(r), age(r.get("startTime"), now), period(r, tz),
+            result(r), duration(r, now), str(r.get("rows", 0)), receivers(r),
+            truncate(r.get("message"))]
+
+
 def history_table(records: Sequence[Mapping[str, Any]], tz: ZoneInfo, now: datetime) -> str:
     """status.history as a table, newest first."""
-    rows = [(str(r.get("runId", NONE)), trigger(r), age(r.get("startTime"), now),
-             period(r, tz), result(r), duration(r, now), str(r.get("rows", 0)),
-             receivers(r), truncate(r.get("message")))
-            for r in records]
-    return render(HISTORY_HEADERS, rows)
+    return render(HISTORY_HEADERS, [history_row(r, tz, now) for r in records])
+
+
+def runs_of(objs: Sequence[Mapping[str, Any]], limit: int | None
+            ) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+    """(schedule, run) of every schedule's status.history, newest first, at most ``limit``."""
+    pairs = [(o, r) for o in objs for r in (o.get("status") or {}).get("history") or []]
+    pairs.sort(key=lambda p: (p[1].get("startTime") or "", p[0]["metadata"]["name"]),
+               reverse=True)
+    return pairs[:limit]
+
+
+def all_history_table(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+                      now: datetime, namespace: bool) -> str:
+    """The runs of several schedules, with a SCHEDULE column (and NAMESPACE with -A)."""
+    headers = [*(["NAMESPACE"] if namespace else []), "SCHEDULE", *HISTORY_HEADERS]
+    rows = [[*([o["metadata"].get("namespace", "")] if namespace else []),
+             o["metadata"]["name"], *history_row(r, zone_of(o), now)] for o, r in pairs]
+    return render(headers, rows)
 
 
 def zone_of(obj: Mapping[str, Any]) -> ZoneInfo:
