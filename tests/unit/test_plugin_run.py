@@ -203,3 +203,27 @@ def test_history_of_every_schedule_newest_first() -> None:
     assert header.split()[:3] == ["NAMESPACE", "SCHEDULE", "RUN"]
     assert [r.split()[:4] for r in rows] == [["a", "daily", "daily-0", "<none>"],
                                              ["b", "weekly", "weekly-0", "<none>"]]
+
+
+def test_watch_shows_each_change_once() -> None:
+    from bulletin.plugin.commands import follow
+
+    def obj(name: str, version: str) -> dict[str, Any]:
+        return {"metadata": {"namespace": "a", "name": name, "resourceVersion": version}}
+
+    lists = iter([[obj("daily", "1"), obj("weekly", "1")],
+                  [obj("daily", "2"), obj("weekly", "1")],
+                  [obj("daily", "2"), obj("weekly", "1"), obj("monthly", "3")]])
+    shown: list[list[str]] = []
+    polls: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        polls.append(seconds)
+        if len(polls) > 3:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        follow(lambda: next(lists), [obj("daily", "1"), obj("weekly", "1")],
+               lambda changed: shown.append([o["metadata"]["name"] for o in changed]),
+               sleep=sleep)
+    assert shown == [["daily"], ["monthly"]]

@@ -85,6 +85,8 @@ def _add_reads(sub: Any, common: argparse.ArgumentParser, out: argparse.Argument
     status.add_argument("-A", "--all-namespaces", action="store_true",
                         help="schedules of every namespace")
     status.add_argument("-l", "--selector", help="label selector, e.g. team=a,tier!=test")
+    status.add_argument("-w", "--watch", action="store_true",
+                        help="after the table, print a row for each change (until ^C)")
     status.add_argument("-o", "--output", choices=["json", "yaml", "wide"])
 
 
@@ -167,7 +169,7 @@ def dispatch(kube: Kube, args: argparse.Namespace) -> None:
             commands.set_suspend(kube, args.name, args.command == "suspend")
         case "status" | "get" | "list":
             commands.status(kube, args.name, args.all_namespaces, args.output,
-                            args.selector, args.no_headers)
+                            args.selector, args.no_headers, args.watch)
 
 
 def _loaded(module: str, name: str) -> type[BaseException] | None:

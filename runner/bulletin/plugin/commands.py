@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
@@ -11,6 +12,8 @@ from bulletin.plugin.kube import KIND, Kube, PluginError, as_list, dump
 
 if TYPE_CHECKING:
     from bulletin.api.calendar import DaysOff
+
+WATCH_SECONDS = 1.0  # how often -w/--watch lists the schedules again
 
 # Markers GitOps tools leave on what they apply: (where, key, tool).
 GITOPS_MARKERS = (
@@ -123,17 +126,47 @@ def set_suspend(kube: Kube, name: str, suspend: bool) -> None:
 
 
 def status(kube: Kube, name: str | None, all_namespaces: bool, output: str | None,
-           selector: str | None = None, no_headers: bool = False) -> None:
+           selector: str | None = None, no_headers: bool = False, watch: bool = False) -> None:
     """A get-style table of one or all schedules (of a label selector), or the objects as
-    -o json|yaml."""
+    -o json|yaml; with ``watch``, then a row (or object) for each change, until interrupted."""
     from bulletin.plugin.overview import status_table
 
-    objs = [kube.get(name)] if name else kube.list(all_namespaces, selector)
-    if output in ("json", "yaml"):
-        dump(objs[0] if name else as_list(objs), output)
-    elif not objs:
+    def read() -> list[dict[str, Any]]:
+        return [kube.get(name)] if name else kube.list(all_namespaces, selector)
+
+    def show(objs: list[dict[str, Any]], headers: bool) -> None:
+        if output in ("json", "yaml"):
+            dump(objs[0] if name and not watch else as_list(objs), output)
+        else:
+            sys.stdout.write(_table(status_table(objs, datetime.now(UTC),
+                                                 namespace=all_namespaces,
+                                                 wide=output == "wide"), not headers))
+
+    objs = read()
+    if objs or output in ("json", "yaml"):
+        show(objs, not no_headers)
+    else:
         where = "" if all_namespaces else f" in {kube.namespace} namespace"
         print(f"No resources found{where}.", file=sys.stderr)
-    else:
-        sys.stdout.write(_table(status_table(objs, datetime.now(UTC), namespace=all_namespaces,
-                                             wide=output == "wide"), no_headers))
+    if watch:
+        follow(read, objs, lambda changed: show(changed, False))
+
+
+def _version_of(obj: Mapping[str, Any]) -> tuple[tuple[str, str], str]:
+    meta = obj["metadata"]
+    return (meta.get("namespace", ""), meta["name"]), str(meta.get("resourceVersion"))
+
+
+def follow(read: Callable[[], list[dict[str, Any]]], objs: list[dict[str, Any]],
+           show: Callable[[list[dict[str, Any]]], object], interval: float = WATCH_SECONDS,
+           sleep: Callable[[float], None] = time.sleep) -> None:
+    """Poll ``read`` every ``interval`` seconds and ``show`` the objects that changed (new or
+    a new resourceVersion), as `kubectl get -w` prints a row per change; until ^C."""
+    seen = dict(map(_version_of, objs))
+    while True:
+        sleep(interval)
+        changed = [o for o in read() if seen.get(_version_of(o)[0]) != _version_of(o)[1]]
+        if changed:
+            seen.update(map(_version_of, changed))
+            show(changed)
+            sys.stdout.flush()
