@@ -12,6 +12,7 @@ import yaml
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess
 from devstack.postgres import Postgres
+from kubernetes import client
 from support import (
     Cluster,
     condition,
@@ -44,10 +45,11 @@ def test_history_logs_and_status_of_a_real_run(
         "daily", schedule={"daily": {"at": "06:00"}, "timeZone": "Europe/Berlin"},
         datasets=[{"name": "main", "query": "SELECT n FROM generate_series(1, 3) AS n"}]))
     ready(cluster, namespace, "daily")
-    assert "run requested" in ok(cluster, "run", "daily", "-n", namespace)
+    started = ok(cluster, "run", "daily", "-n", namespace)
+    run_id = started.split()[2]
+    assert started == f"reportschedule.bulletin.dev/daily run {run_id} started\n"
     status = wait_for_run(cluster, namespace, "daily",
-                          lambda s: bool((s.get("lastRun") or {}).get("runId")))
-    run_id = status["lastRun"]["runId"]
+                          lambda s: (s.get("lastRun") or {}).get("runId") == run_id)
     assert status["lastRun"]["result"] == "Succeeded", status["lastRun"]
 
     header, row = ok(cluster, "history", "daily", "-n", namespace).splitlines()
@@ -56,6 +58,9 @@ def test_history_logs_and_status_of_a_real_run(
     cells = row.split()
     assert (cells[0], cells[1], cells[4], cells[6], cells[7]) == (
         run_id, "Manual", "Succeeded", "3", "team@example.com")
+    every = ok(cluster, "history", "-A", "--no-headers").splitlines()
+    assert [r.split()[:3] for r in every if r.split()[0] == namespace] == [
+        [namespace, "daily", run_id]]
     records = json.loads(ok(cluster, "history", "daily", "-n", namespace, "-o", "json"))
     assert records == cluster.get_rs(namespace, "daily")["status"]["history"]
     assert yaml.safe_load(ok(cluster, "history", "daily", "-n", namespace, "-o", "yaml",
@@ -76,6 +81,66 @@ def test_history_logs_and_status_of_a_real_run(
     wide = ok(cluster, "status", "-n", namespace, "-o", "wide").splitlines()
     assert wide[0].endswith("TIMEZONE        SUSPENDED   CRONJOB   LAST SUCCESS")
     assert "Europe/Berlin" in wide[1].split()
+
+
+def test_run_tells_whether_the_operator_started_it(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink,
+) -> None:
+    """`run` prints the run's id once its Job exists, and exits 1 with the operator's reason
+    when it refuses (another run-now still running); `--wait` follows the run to its end;
+    `logs -f` right after `run` follows that run, not the one before."""
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.create_rs(namespace, report_schedule(
+        "slow", datasets=[{"name": "main", "query": "SELECT 1 AS n FROM pg_sleep(10)"}]))
+    ready(cluster, namespace, "slow")
+    first = ok(cluster, "run", "slow", "-n", namespace, "--wait", "--timeout", "300")
+    first_id = first.split()[2]
+    assert first.splitlines() == [f"reportschedule.bulletin.dev/slow run {first_id} started",
+                                  f"run {first_id} Succeeded, 1 rows"]
+
+    second_id = ok(cluster, "run", "slow", "-n", namespace).split()[2]
+    assert second_id != first_id
+    cluster.batch.read_namespaced_job(second_id, namespace)  # printed once its Job exists
+    refused = plugin(cluster, "run", "slow", "-n", namespace)
+    assert (refused.returncode, refused.stdout) == (1, ""), refused.stderr
+    assert refused.stderr == ("error: the operator refused to run slow now: Job"
+                              f" {second_id} is still running; try again after it\n")
+    log = ok(cluster, "logs", "slow", "-n", namespace, "-f")
+    assert f"run {second_id} (Manual): Succeeded, 1 rows" in log and first_id not in log
+
+
+def test_run_refused_for_a_secret_not_opened_to_reports(
+    cluster: Cluster, operator: OperatorProcess, namespace: str
+) -> None:
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="db"), string_data={"url": "postgresql://db/x"}))
+    cluster.create_rs(namespace, report_schedule("locked"))
+    wait_for(lambda: condition(cluster.get_rs(namespace, "locked"), "Stalled").get("status")
+             == "True", "locked Stalled")
+    proc = plugin(cluster, "run", "locked", "-n", namespace)
+    assert (proc.returncode, proc.stdout) == (1, ""), proc.stderr
+    assert proc.stderr.startswith("error: the operator refused to run locked now: ")
+    assert "Secret 'db' (spec.source.connectionSecretRef)" in proc.stderr
+    assert cluster.batch.list_namespaced_job(namespace).items == []
+
+
+def test_listing_conventions(cluster: Cluster, namespace: str) -> None:
+    """No operator needed: `get`/`list` are `status`, with -l, --no-headers and -A."""
+    for name, team in (("alpha", "a"), ("beta", "b")):
+        manifest = report_schedule(name)
+        manifest["metadata"]["labels"] = {"team": team}
+        cluster.create_rs(namespace, manifest)
+    rows = ok(cluster, "get", "-n", namespace, "--no-headers").splitlines()
+    assert [r.split()[0] for r in rows] == ["alpha", "beta"]
+    rows = ok(cluster, "list", "-n", namespace, "-l", "team=b").splitlines()
+    assert rows[0].split()[0] == "NAME" and [r.split()[0] for r in rows[1:]] == ["beta"]
+    rows = ok(cluster, "status", "-A", "--selector", "team=a", "--no-headers").splitlines()
+    assert [r.split()[:2] for r in rows if r.split()[0] == namespace] == [[namespace, "alpha"]]
+    assert ok(cluster, "--version").startswith("kubectl bulletin ")
+    empty = plugin(cluster, "history", "-n", namespace)
+    assert (empty.returncode, empty.stdout, empty.stderr) == (
+        0, "", "No runs in status.history yet.\n")
 
 
 def test_suspend_and_resume_reach_the_cronjob(
