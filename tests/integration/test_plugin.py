@@ -46,8 +46,8 @@ def test_history_logs_and_status_of_a_real_run(
         datasets=[{"name": "main", "query": "SELECT n FROM generate_series(1, 3) AS n"}]))
     ready(cluster, namespace, "daily")
     started = ok(cluster, "run", "daily", "-n", namespace)
-    run_id = started.split()[2]
-    assert started == f"reportschedule.bulletin.dev/daily run {run_id} started\n"
+    run_id = started.split()[-1]
+    assert started == f"reportschedule.bulletin.dev/daily run requested, started as {run_id}\n"
     status = wait_for_run(cluster, namespace, "daily",
                           lambda s: (s.get("lastRun") or {}).get("runId") == run_id)
     assert status["lastRun"]["result"] == "Succeeded", status["lastRun"]
@@ -95,11 +95,12 @@ def test_run_tells_whether_the_operator_started_it(
         "slow", datasets=[{"name": "main", "query": "SELECT 1 AS n FROM pg_sleep(10)"}]))
     ready(cluster, namespace, "slow")
     first = ok(cluster, "run", "slow", "-n", namespace, "--wait", "--timeout", "300")
-    first_id = first.split()[2]
-    assert first.splitlines() == [f"reportschedule.bulletin.dev/slow run {first_id} started",
-                                  f"run {first_id} Succeeded, 1 rows"]
+    first_id = first.splitlines()[0].split()[-1]
+    assert first.splitlines() == [
+        f"reportschedule.bulletin.dev/slow run requested, started as {first_id}",
+        f"run {first_id} Succeeded, 1 rows"]
 
-    second_id = ok(cluster, "run", "slow", "-n", namespace).split()[2]
+    second_id = ok(cluster, "run", "slow", "-n", namespace).split()[-1]
     assert second_id != first_id
     cluster.batch.read_namespaced_job(second_id, namespace)  # printed once its Job exists
     refused = plugin(cluster, "run", "slow", "-n", namespace)

@@ -117,8 +117,8 @@ def test_run_prints_the_run_id_or_exits_1_with_the_reason(
     monkeypatch.setattr(runnow, "datetime", SimpleNamespace(
         now=lambda tz: datetime(2026, 1, 5, 10, 0, 0, 1, tzinfo=UTC)))
     assert cli.main(["run", "daily"]) == 0
-    assert capsys.readouterr().out == \
-        f"reportschedule.bulletin.dev/daily run {run_now_job_name('daily', TOKEN)} started\n"
+    assert capsys.readouterr().out == ("reportschedule.bulletin.dev/daily run requested, started"
+                                       f" as {run_now_job_name('daily', TOKEN)}\n")
     assert patches[0]["metadata"]["annotations"]["bulletin.dev/run-requested-at"] == TOKEN
 
     kube.job_after, kube.refuse_after, kube.polls = None, 1, 0

@@ -54,7 +54,7 @@ def run(kube: Kube, name: str, period: str | None, to: list[str] | None,
     kube.get(name)  # NotFound as kubectl says it, before annotating
     request_run(kube.custom, kube.namespace, name, token, options)
     run_id = wait_answer(kube, name, token)
-    print(f"{KIND}/{name} run {run_id} started")
+    print(f"{KIND}/{name} run requested, started as {run_id}")  # the id last, for scripts
     if wait is not None:
         sys.stdout.flush()
         entry = wait_ended(kube, name, token, wait)
