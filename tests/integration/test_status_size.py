@@ -40,12 +40,17 @@ def _large(name: str) -> dict[str, Any]:
 
 
 def _padded(name: str, size: int) -> dict[str, Any]:
-    """_large, with report.columns padding it to about ``size`` bytes."""
+    """_large, with report.columns (up to 200 per dataset) padding it to about ``size`` bytes."""
     manifest = _large(name)
-    columns: list[dict[str, str]] = []
-    manifest["spec"]["report"] = {"columns": {"d00": columns}}
+    by_dataset: dict[str, list[dict[str, str]]] = {}
+    manifest["spec"]["report"] = {"columns": by_dataset}
     missing = size - wire_size(manifest)
     while missing > 300:
+        key = f"d{sum(len(c) for c in by_dataset.values()) // 200:02d}"
+        if key not in by_dataset:
+            by_dataset[key] = []
+            missing -= len(key) + 6  # "dNN":[],
+        columns = by_dataset[key]
         columns.append({"name": f"c{len(columns):05d}", "label": "z" * min(200, missing - 60)})
         missing -= wire_size(columns[-1]) + 1  # and its comma
     return manifest
