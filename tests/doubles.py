@@ -1,13 +1,52 @@
-"""Test doubles for delivery: an in-memory ledger, and plain artifacts and email content."""
+"""Test doubles: an in-memory ReportSchedule API and ledger, and plain artifacts and email
+content."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import copy
+import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-from bulletin.api.status import DeliveryRecord
+from bulletin.api.status import DeliveryRecord, ReportScheduleStatus
 from bulletin.deliver.content import InlineImageLike
+
+
+class MemoryKube:
+    """A ReportSchedule's reads, status writes and Events (bulletin.api.client.Kube), and its
+    ReportCalendars, in memory; ``events`` keeps the Events' reasons."""
+
+    def __init__(self, obj: dict[str, Any],
+                 calendars: dict[str, dict[str, Any]] | None = None) -> None:
+        self.obj, self.calendars = obj, calendars or {}
+        self.events: list[str] = []
+
+    def get_schedule(self, namespace: str, name: str) -> dict[str, Any]:
+        return copy.deepcopy(self.obj)
+
+    def get_calendar(self, namespace: str, name: str) -> dict[str, Any] | None:
+        return self.calendars.get(name)
+
+    def update_status(self, namespace: str, name: str,
+                      change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+                      on_trim: Callable[[int], None] | None = None) -> dict[str, Any]:
+        status = dict(self.obj.get("status") or {})
+        status.update(change(status))
+        self.obj["status"] = json.loads(json.dumps(status, default=str))
+        return copy.deepcopy(self.obj)
+
+    def event(self, obj: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:
+        self.events.append(reason)
+
+    def status(self) -> ReportScheduleStatus:
+        """The status written so far, as the model reads it."""
+        return ReportScheduleStatus.model_validate(self.obj["status"])
+
+    def history(self) -> list[dict[str, Any]]:
+        """status.history as written."""
+        return list(self.obj["status"]["history"])
 
 
 class MemoryLedger:

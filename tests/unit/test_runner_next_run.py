@@ -4,9 +4,7 @@ The runner in-process on a ReportSchedule held in memory, with fixed dates and a
 
 from __future__ import annotations
 
-import copy
-import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,40 +13,14 @@ from bulletin import run as runner
 from bulletin.api import client
 from bulletin.api.history import with_next_run
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import ReportScheduleStatus, RunRecord, RunResult
+from bulletin.api.status import RunRecord, RunResult
 from bulletin.context import RunContext
 from bulletin.period import Period
+from doubles import MemoryKube
 
 DUE = datetime(2026, 11, 23, 9, 0, tzinfo=UTC)  # a Monday: a firing of "0 9 * * MON"
 NEXT = datetime(2026, 11, 30, 9, 0, tzinfo=UTC)
 MONDAYS = {"cron": "0 9 * * MON", "timeZone": "UTC"}
-
-
-class FakeKube:
-    """The ReportSchedule's reads and status writes, and its ReportCalendars, in memory."""
-
-    def __init__(self, obj: dict[str, Any], calendars: dict[str, dict[str, Any]]) -> None:
-        self.obj, self.calendars = obj, calendars
-
-    def get_schedule(self, namespace: str, name: str) -> dict[str, Any]:
-        return copy.deepcopy(self.obj)
-
-    def get_calendar(self, namespace: str, name: str) -> dict[str, Any] | None:
-        return self.calendars.get(name)
-
-    def update_status(self, namespace: str, name: str,
-                      change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-                      on_trim: Callable[[int], None] | None = None) -> dict[str, Any]:
-        status = dict(self.obj.get("status") or {})
-        status.update(change(status))
-        self.obj["status"] = json.loads(json.dumps(status, default=str))
-        return copy.deepcopy(self.obj)
-
-    def event(self, obj: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:
-        pass
-
-    def status(self) -> ReportScheduleStatus:
-        return ReportScheduleStatus.model_validate(self.obj["status"])
 
 
 class _Datetime(datetime):
@@ -60,9 +32,9 @@ class _Datetime(datetime):
 
 
 def _kube(schedule: dict[str, Any], next_run: str | None = "2026-11-23T09:00:00Z",
-          accepted: bool = True) -> FakeKube:
+          accepted: bool = True) -> MemoryKube:
     status = {"schedule": "0 9 * * 1" if accepted else None, "nextRunTime": next_run}
-    return FakeKube({
+    return MemoryKube({
         "metadata": {"name": "weekly", "namespace": "ns"},
         "spec": {**schedule,
                  "source": {"connectionSecretRef": {"name": "db", "key": "url"}},
@@ -85,7 +57,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     yield
 
 
-def _run(fake: FakeKube, monkeypatch: pytest.MonkeyPatch, trigger: str = "Scheduled") -> None:
+def _run(fake: MemoryKube, monkeypatch: pytest.MonkeyPatch, trigger: str = "Scheduled") -> None:
     monkeypatch.setattr(client, "Kube", lambda: fake)
     run_id = f"weekly-{int(DUE.timestamp()) // 60}"
     ctx = RunContext.from_env({"BULLETIN_NAMESPACE": "ns", "BULLETIN_SCHEDULE": "weekly",

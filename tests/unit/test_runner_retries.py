@@ -4,9 +4,8 @@ a run that status records as ended (except a crash, which its Job retries)."""
 
 from __future__ import annotations
 
-import copy
 import json
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -17,37 +16,13 @@ from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.context import RunContext
 from bulletin.period import Period
+from doubles import MemoryKube
 
 DUE = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)  # the current firing of a minutely schedule
 
 
 def _run_id(at: datetime) -> str:
     return f"minutely-{int(at.timestamp()) // 60}"
-
-
-class FakeKube:
-    """The ReportSchedule's reads and status writes, in memory."""
-
-    def __init__(self, obj: dict[str, Any]) -> None:
-        self.obj = obj
-        self.events: list[str] = []
-
-    def get_schedule(self, namespace: str, name: str) -> dict[str, Any]:
-        return copy.deepcopy(self.obj)
-
-    def update_status(self, namespace: str, name: str,
-                      change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
-                      on_trim: Callable[[int], None] | None = None) -> dict[str, Any]:
-        status = dict(self.obj.get("status") or {})
-        status.update(change(status))
-        self.obj["status"] = json.loads(json.dumps(status, default=str))
-        return copy.deepcopy(self.obj)
-
-    def event(self, obj: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:
-        self.events.append(reason)
-
-    def history(self) -> list[dict[str, Any]]:
-        return list(self.obj["status"]["history"])
 
 
 class Clock:
@@ -63,12 +38,12 @@ class _Datetime(datetime):
 
 
 @pytest.fixture
-def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[FakeKube]:
+def kube(monkeypatch: pytest.MonkeyPatch) -> Iterator[MemoryKube]:
     """A minutely catchUp All schedule whose last recorded run was due at 08:57."""
     last = DUE - timedelta(minutes=3)
     seeded = RunRecord(run_id=_run_id(last), trigger=Trigger.SCHEDULED, scheduled_time=last,
                        start_time=last, end_time=last, result=RunResult.SUCCEEDED).wire()
-    fake = FakeKube({
+    fake = MemoryKube({
         "metadata": {"name": "minutely", "namespace": "ns", "creationTimestamp":
                      "2026-11-01T00:00:00Z"},
         "spec": {"schedule": {"cron": "* * * * *"}, "catchUp": "All",
@@ -104,7 +79,7 @@ def _ctx(run_id: str) -> RunContext:
 
 
 def test_runs_the_catch_up_started_are_catch_up_however_late(
-    kube: FakeKube, executed: list[str]
+    kube: MemoryKube, executed: list[str]
 ) -> None:
     # 08:58 and 08:59 were missed; the runner starts them at 09:00:20, one or two minutes late.
     assert runner.run(_ctx(_run_id(DUE))) == 0
@@ -124,7 +99,7 @@ def test_a_late_firing_is_catch_up_and_an_on_time_one_scheduled() -> None:
 
 
 def test_a_retried_job_does_not_run_an_ended_run_again(
-    kube: FakeKube, executed: list[str]
+    kube: MemoryKube, executed: list[str]
 ) -> None:
     assert runner.run(_ctx(_run_id(DUE))) == 0
     before = kube.history()
@@ -137,7 +112,7 @@ def test_a_retried_job_does_not_run_an_ended_run_again(
 
 
 def test_a_retry_of_an_ended_failed_run_fails_its_job_again(
-    kube: FakeKube, executed: list[str], monkeypatch: pytest.MonkeyPatch
+    kube: MemoryKube, executed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*_: Any) -> None:
         raise runner.RunFailed("no such table")
@@ -151,7 +126,7 @@ def test_a_retry_of_an_ended_failed_run_fails_its_job_again(
 
 
 def test_a_crashed_run_is_run_again_by_its_jobs_retry(
-    kube: FakeKube, executed: list[str], monkeypatch: pytest.MonkeyPatch
+    kube: MemoryKube, executed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ok = runner.execute
 
