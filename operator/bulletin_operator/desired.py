@@ -18,9 +18,10 @@ from bulletin.timing import Timing
 
 from bulletin_operator import builders, owned
 from bulletin_operator.adapter import Adapter
+from bulletin_operator.apierrors import Rejected
 from bulletin_operator.parsing import parse
 from bulletin_operator.settings import pod_policy, runner_settings
-from bulletin_operator.status import pause_state, reconciled
+from bulletin_operator.status import pause_state, reconciled, stalled_as_recorded
 
 
 class Refused(Exception):
@@ -105,7 +106,7 @@ def ready_status(desired: Desired, meta: kopf.Meta, status: kopf.Status,
 
 
 def apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-           status: kopf.Status, new: bool = False) -> Desired:
+          status: kopf.Status, new: bool = False) -> Desired:
     """Validate the spec and make the owned objects match it (deleting our CronJobs of
     schedules no longer in it). Raises Refused, NameConflict or Rejected."""
     desired = desired_state(adapter, owner, meta, spec, status)
@@ -119,12 +120,17 @@ def apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.S
 
 def in_sync(adapter: Adapter, obj: dict[str, Any]) -> bool:
     """Whether reconciling a schedule now would write nothing (no object, status or Event),
-    judged from the startup snapshot without writing."""
+    judged from the startup snapshot without writing. A schedule already Stalled for its
+    generation by the same refusal (or by the API server's refusal of its objects) counts as
+    in sync: a restart or failover neither retries it nor announces it again."""
     body = kopf.Body(cast(kopf.RawBody, obj))
-    owner = owner_of(adapter, body.meta)
+    owner, generation = owner_of(adapter, body.meta), body.meta["generation"]
     try:
         desired = desired_state(adapter, owner, body.meta, body.spec, body.status)
-    except Refused:
-        return False
+    except Refused as exc:
+        return stalled_as_recorded(body.status, generation=generation, reason=exc.reason,
+                                   message=str(exc))
+    if stalled_as_recorded(body.status, generation=generation, reason=Rejected.__name__):
+        return True
     return (not prunes(desired, body.status) and adapter.matches(desired.objects, owner.uid)
             and not ready_status(desired, body.meta, body.status, datetime.now(UTC)))

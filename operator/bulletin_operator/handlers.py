@@ -43,7 +43,7 @@ from bulletin_operator.settings import (
     metrics_endpoint,
     runner_settings,
 )
-from bulletin_operator.status import PAUSED, pause_state, reconciled
+from bulletin_operator.status import PAUSED, condition, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RETRY_SECONDS = 5  # a run-now that met an API outage is tried again this soon (kopf: 60 s)
@@ -207,8 +207,7 @@ def calendar_changed(namespace: str | None, name: str, memo: kopf.Memo, logger: 
 
 
 def _condition(status: kopf.Status, type_: str) -> str | None:
-    return next((c.get("status") for c in status.get("conditions") or []
-                 if c.get("type") == type_), None)
+    return condition(status, type_).get("status")
 
 
 def _pause_changed(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any) -> bool:

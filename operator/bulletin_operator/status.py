@@ -14,6 +14,20 @@ STALLED = "Stalled"
 PAUSED = "Paused"
 
 
+def condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
+    """The condition ``type_`` in ``status`` ({} when there is none)."""
+    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), {})
+
+
+def stalled_as_recorded(status: Mapping[str, Any], *, generation: int, reason: str,
+                        message: str | None = None) -> bool:
+    """Whether ``status`` already says Stalled for ``generation`` with ``reason`` (and
+    ``message``, when given): handling the same spec again would only repeat it."""
+    cond = condition(status, STALLED)
+    return (cond.get("status") == "True" and cond.get("observedGeneration") == generation
+            and cond.get("reason") == reason and message in (None, cond.get("message")))
+
+
 def pause_state(
     status: Mapping[str, Any], *, generation: int, limit: int
 ) -> tuple[bool, int]:

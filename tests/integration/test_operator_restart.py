@@ -1,10 +1,11 @@
 """A restarted operator checks every schedule against one snapshot of what the schedules own:
-an unchanged schedule is not resumed one by one (and nothing of it is written), and what
-changed while the operator was down is repaired by kopf's resume as before."""
+an unchanged schedule is not resumed one by one (and nothing of it is written), a schedule
+Stalled for its generation is neither retried nor announced again, and what changed while the
+operator was down is repaired by kopf's resume as before."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -13,6 +14,14 @@ import pytest
 from devstack.operatorproc import OperatorProcess, local_env
 from localkube.kube import KubeClient, ns_path
 from support import Cluster, condition, create_secrets, report_schedule, wait_for
+
+# Stalled schedules: the API server refuses the CronJob (requests above limits), and a Secret
+# its owner has not opened to reports.
+TOO_BIG = {"requests": {"memory": "2Gi"}, "limits": {"memory": "1Gi"}}
+STALLED: dict[str, tuple[dict[str, Any], str]] = {
+    "refused": ({"runner": {"resources": TOO_BIG}}, "Rejected"),
+    "unopened": ({"source": {"connectionSecretRef": {"name": "closed", "key": "url"}}},
+                 "ReferenceNotUsable")}
 
 pytestmark = pytest.mark.own_operator
 
@@ -44,6 +53,26 @@ def _ready(kube: KubeClient, namespace: str, name: str) -> dict[str, Any] | None
     return obj if ready and current else None
 
 
+def _stalled(kube: KubeClient, namespace: str, name: str, reason: str
+             ) -> Callable[[], dict[str, Any] | None]:
+    def stalled() -> dict[str, Any] | None:
+        obj = kube.get(ns_path(namespace, P, name, group=G, version=V))
+        cond = condition(obj, "Stalled")
+        return obj if cond.get("status") == "True" and cond.get("reason") == reason else None
+    return stalled
+
+
+def _warnings(cluster: Cluster, namespace: str, names: Iterable[str]) -> dict[str, int] | None:
+    """Warning Events per ReportSchedule, counting repeats (Event.count), once each of
+    ``names`` has one (else None)."""
+    found: dict[str, int] = {}
+    for event in cluster.core.list_namespaced_event(namespace).items:
+        if event.type == "Warning" and event.involved_object.kind == "ReportSchedule":
+            name = event.involved_object.name
+            found[name] = found.get(name, 0) + (event.count or 1)
+    return found if set(names) <= set(found) else None
+
+
 def _readiness(kube: KubeClient, namespace: str, name: str
                ) -> Callable[[], dict[str, Any] | None]:
     return lambda: _ready(kube, namespace, name)
@@ -61,12 +90,20 @@ def test_a_restart_repairs_what_changed_while_down_and_writes_nothing_else(
                                scope=[f"--namespace={namespace}"],
                                env=local_env(runner_image)).start()
 
+    cluster.kubectl("create", "secret", "generic", "closed", "-n", namespace,
+                    "--from-literal=url=postgresql://db.invalid/x")
     proc = start("first.log")
     try:
         for name in names:
             cluster.create_rs(namespace, report_schedule(name, schedule=YEARLY))
+        for name, (spec, _reason) in STALLED.items():
+            cluster.create_rs(namespace, report_schedule(name, schedule=YEARLY, **spec))
         ready = {name: wait_for(_readiness(kube, namespace, name), f"{name} Ready")
                  for name in names}
+        stalled = {name: wait_for(_stalled(kube, namespace, name, reason), f"{name} Stalled")
+                   for name, (_spec, reason) in STALLED.items()}
+        warnings = wait_for(lambda: _warnings(cluster, namespace, STALLED),
+                            "the Stalled schedules' Warning Events")
     finally:
         proc.stop()
     uids = {name: obj["metadata"]["uid"] for name, obj in ready.items()}
@@ -85,11 +122,19 @@ def test_a_restart_repairs_what_changed_while_down_and_writes_nothing_else(
         edited = wait_for(lambda: _ready(kube, namespace, "edited"), "edited Ready again")
         assert edited["status"]["schedule"] == EDITED
         log = proc.log.read_text()
-        assert "startup: 1 of 3 schedules up to date; 2 resume one by one" in log, log[-3000:]
+        assert "startup: 3 of 5 schedules up to date; 2 resume one by one" in log, log[-3000:]
         kept_after = _owned(kube, namespace, uids["kept"])
         kept = kube.get(ns_path(namespace, P, "kept", group=G, version=V))
+        still = {name: kube.get(ns_path(namespace, P, name, group=G, version=V))
+                 for name in STALLED}
+        warnings_after = _warnings(cluster, namespace, STALLED)
     finally:
         proc.stop()
+    for name, obj in still.items():
+        assert obj["metadata"]["resourceVersion"] == \
+            stalled[name]["metadata"]["resourceVersion"], f"{name}: status written again"
+    assert warnings_after == warnings, "a Stalled schedule was announced again"
+    assert "was refused by the API server" not in log, "the refused CronJob was tried again"
     assert {k: o["metadata"]["resourceVersion"] for k, o in kept_after.items()} == \
         {k: o["metadata"]["resourceVersion"] for k, o in kept_before.items()}
     assert kept["metadata"]["resourceVersion"] == ready["kept"]["metadata"]["resourceVersion"], \
