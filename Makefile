@@ -9,11 +9,13 @@ LOCALKUBE_DIR ?= .localkube
 IN_NETNS = $(PYTHON) -m localkube.netns run --
 
 .PHONY: help deps install controlplane node images verapdf tools cluster cluster-down crds \
-	lint test test-faults unit demo bench clean
+	lint test test-faults unit demo demo-up demo-shell demo-down bench clean
 
 help:
 	@echo "make demo          build the images, start a local cluster with a real node, install"
 	@echo "                   the chart and deliver one report end to end"
+	@echo "make demo-up       the same, left running to explore: make demo-shell (kubectl, helm and"
+	@echo "                   kubectl bulletin reach it; CMD='...' runs one command); make demo-down"
 	@echo "make test          lint, type-check and run every test (on the real node)"
 	@echo "make test-faults   the long fault tests (tests/faults: operator kills, ...)"
 	@echo "make images        build the operator and runner images (podman; tests/images)"
@@ -78,6 +80,16 @@ test-faults: tools
 
 demo: tools
 	$(IN_NETNS) $(PYTHON) -m devstack.demo
+
+# The demo in its own network namespace (.demo/netns), left running until `make demo-down`.
+demo-up: tools
+	$(PYTHON) -m devstack.democtl up
+
+demo-shell:
+	@$(PYTHON) -m devstack.democtl shell $(CMD)
+
+demo-down:
+	$(PYTHON) -m devstack.democtl down
 
 bench: tools
 	@for b in bench/[!_]*.py; do echo "== $$b"; $(IN_NETNS) $(PYTHON) $$b || exit 1; done
