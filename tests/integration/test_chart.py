@@ -159,6 +159,29 @@ def test_monitoring_objects_are_valid_for_the_api_server(cluster: Cluster) -> No
     assert "configmap/mon-dashboard serverside-applied (server dry run)" in out, out
 
 
+def test_platform_values_are_valid_for_the_api_server(cluster: Cluster) -> None:
+    """What platforms set (tests/unit/test_chart_platform.py renders each) is accepted by the
+    API server as rendered: a digest reference, ServiceAccount and pod annotations, pod labels,
+    a PriorityClass, topology spread and the PodDisruptionBudget."""
+    digest = "sha256:" + "0123456789abcdef" * 4
+    objects = render(
+        "plat", "default", "replicas=2", f"image.digest={digest}", f"runnerImage.digest={digest}",
+        "serviceAccount.annotations.eks\\.amazonaws\\.com/role-arn=arn:aws:iam::1:role/b",
+        "podLabels.team=platform", "podAnnotations.example\\.com/owner=data",
+        "priorityClassName=platform-critical",
+        "topologySpreadConstraints[0].maxSkew=1",
+        "topologySpreadConstraints[0].topologyKey=kubernetes.io/hostname",
+        "topologySpreadConstraints[0].whenUnsatisfiable=ScheduleAnyway",
+        "podDisruptionBudget.minAvailable=1")
+    platform = [o for o in objects
+                if o["kind"] in ("Deployment", "ServiceAccount", "PodDisruptionBudget")]
+    assert len(platform) == 3
+    out = kubectl_apply(cluster.kubectl_bin, cluster.kubeconfig, platform, "--dry-run=server")
+    for applied in ("deployment.apps/plat-operator", "serviceaccount/plat-operator",
+                    "poddisruptionbudget.policy/plat-operator"):
+        assert f"{applied} serverside-applied (server dry run)" in out, out
+
+
 @pytest.fixture
 def release(cluster: Cluster) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
     """The chart rendered as a fresh release into its own namespace; its cluster-scoped

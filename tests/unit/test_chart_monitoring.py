@@ -36,6 +36,7 @@ CONTRACT = {
 }
 HISTOGRAMS = {"bulletin_run_duration_seconds", "bulletin_operator_reconcile_duration_seconds"}
 RULES_ON = "metrics.prometheusRule.enabled=true"
+RUNBOOK = "https://github.com/bulletin-dev/bulletin/blob/main/docs/operating.md"
 
 
 @cache
@@ -181,6 +182,7 @@ def test_a_first_failure_after_an_operator_restart_shows_and_alerts(tmp_path: Pa
             {"alertname": "BulletinReportFailed", "eval_time": "20m", "exp_alerts": [
                 {"exp_labels": {"severity": "warning", "namespace": "sales", "name": "eod"},
                  "exp_annotations": {
+                     "runbook_url": RUNBOOK + "#bulletinreportfailed",
                      "summary": "Report sales/eod failed its last run",
                      "description": "The last run of ReportSchedule sales/eod failed (1 failed"
                      " runs in a row). The error is in status.lastRun: kubectl -n sales"
@@ -280,7 +282,7 @@ def test_prometheus_rule_object() -> None:
     [group] = rule["spec"]["groups"]
     for alert in group["rules"]:
         assert set(alert) == {"alert", "expr", "for", "labels", "annotations"}
-        assert set(alert["annotations"]) == {"summary", "description"}
+        assert set(alert["annotations"]) == {"summary", "description", "runbook_url"}
         assert "kubectl -n" in alert["annotations"]["description"]
     down = next(a for a in group["rules"] if a["alert"] == "BulletinOperatorDown")
     assert '(up{job="rel-metrics", namespace="ops"}) == 0' in down["expr"]

@@ -1,13 +1,26 @@
+{{- /* The standard labels of every object the chart renders (the CRDs in crds/ are applied as
+they are). The selector is a part of them that never changes between versions. */ -}}
 {{- define "bulletin.labels" -}}
-app.kubernetes.io/name: bulletin
-app.kubernetes.io/component: operator
-app.kubernetes.io/instance: {{ .Release.Name }}
-app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+app.kubernetes.io/part-of: bulletin
+app.kubernetes.io/version: {{ .Chart.AppVersion | trunc 63 | trimSuffix "-" | quote }}
+{{ include "bulletin.selector" . }}
 {{- end -}}
 {{- define "bulletin.selector" -}}
 app.kubernetes.io/name: bulletin
 app.kubernetes.io/component: operator
 app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}
+{{- /* An image reference: repository@digest when a digest is set, else repository:tag (the
+chart's appVersion when the tag is empty). */ -}}
+{{- define "bulletin.image" -}}
+{{- $image := index . 0 }}{{ $chart := index . 1 }}
+{{- if $image.digest }}
+{{- printf "%s@%s" $image.repository $image.digest }}
+{{- else }}
+{{- printf "%s:%s" $image.repository ($image.tag | default $chart.AppVersion) }}
+{{- end }}
 {{- end -}}
 {{- /* What the operator does with namespaced objects: in a ClusterRole when it watches every
 namespace, in a Role per namespace of watchNamespaces otherwise. */ -}}
