@@ -29,7 +29,8 @@ from typing import Any
 from bulletin.api.references import USABLE_LABEL, Use
 
 ROOT = Path(__file__).resolve().parents[2]
-DEMO = ROOT / ".demo"
+# Where the demo keeps its cluster, mail and reports (tests put theirs elsewhere).
+DEMO = Path(os.environ.get("BULLETIN_DEMO_DIR") or ROOT / ".demo")
 
 
 def _kubectl(bin_: Path, kubeconfig: Path, *args: str, input_: str | None = None) -> str:
