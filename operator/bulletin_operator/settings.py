@@ -107,7 +107,7 @@ POD_POLICY = "BULLETIN_RUNNER_POD_POLICY"
 def pod_policy() -> RunnerPodPolicy:
     """What a schedule's spec.runner may ask for: the chart's value runnerPodPolicy, as JSON in
     BULLETIN_RUNNER_POD_POLICY (unset: the built-in policy). Read once, at start, where invalid
-    JSON or fields fail the startup handler for good: the operator never becomes live."""
+    JSON or fields fail the startup handler for good, and the operator exits."""
     raw = os.environ.get(POD_POLICY, "").strip()
     try:
         return RunnerPodPolicy.model_validate_json(raw) if raw else RunnerPodPolicy()

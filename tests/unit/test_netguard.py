@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import urllib3.util.connection
 from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
 from bulletin.deliver import netguard
 from bulletin.deliver.dispatch import deliver_all
@@ -241,33 +242,43 @@ def test_the_guarded_client_ignores_proxy_variables(monkeypatch: pytest.MonkeyPa
         assert client._mounts == {}
 
 
-def test_an_s3_host_that_rebinds_after_the_check_is_not_connected_to(
+def test_an_s3_connection_goes_to_the_address_that_was_checked(
         s3: S3Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    """DNS is simulated (no rebinding DNS server runs here): the storage host answers the
-    node address, which the operator allows, and then loopback, which it does not. The
-    connection goes only to a checked address, so nothing reaches loopback."""
-    bucket = s3.create_bucket("netguard-rebind")
+    """DNS is simulated (no rebinding DNS server runs here): the storage host resolves to the
+    node address, which the operator allows. urllib3 is handed that checked address, never the
+    name, so no second lookup (a DNS-rebinding window) stands between the check and the
+    connection; and a name resolving to loopback is refused before anything is sent."""
+    bucket = s3.create_bucket("netguard-pinned")
     port = int(s3.endpoint.rsplit(":", 1)[1])
+    real_lookup, real_connect = socket.getaddrinfo, urllib3.util.connection.create_connection
+    answer = {"rebind.example": HOST}
+    connected: list[str] = []
+
+    def lookup(host: str, *args: Any, **kwargs: Any) -> Any:
+        return real_lookup(answer.get(host, host), *args, **kwargs)
+
+    def connect(address: tuple[str, int], *args: Any, **kwargs: Any) -> Any:
+        connected.append(address[0])
+        return real_connect(address, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", lookup)
+    monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
     endpoint = f"http://rebind.example:{port}"
     storage = spec({**_webhook("https://h.example.com/x"),
                     "storage": {"endpoint": endpoint, "bucket": bucket,
                                 "credentialsSecretRef": {"name": "s3"}}}).delivery.storage
     assert storage is not None
-    other = "127.0.0.2" if HOST == "127.0.0.1" else "127.0.0.1"  # the server listens there too
-    answers = iter([HOST])
-    real = socket.getaddrinfo
-
-    def rebinding(host: str, *args: Any, **kwargs: Any) -> Any:
-        if host == "rebind.example":
-            return real(next(answers, other), *args, **kwargs)
-        return real(host, *args, **kwargs)
-
-    monkeypatch.setattr(socket, "getaddrinfo", rebinding)
     credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
                    "endpoint": endpoint}
     (tmp_path / "a.csv").write_text("a\n1\n")
     store = ObjectStore(storage, credentials, "s3", env={PRIVATE: f"{HOST}/32"})
-    with pytest.raises(Refused, match=r"upload to s3://netguard-rebind at http://rebind\.example"
-                       rf".*host rebind\.example resolves to {other}, a loopback address"):
-        store.put_file("k/a.csv", tmp_path / "a.csv", "text/csv")
-    assert s3.client().list_objects_v2(Bucket=bucket).get("Contents") is None
+    store.put_file("k/a.csv", tmp_path / "a.csv", "text/csv")
+    assert connected and set(connected) == {HOST}, connected
+
+    answer["rebind.example"] = "127.0.0.1" if HOST != "127.0.0.1" else "127.0.0.2"
+    connected.clear()
+    fresh = ObjectStore(storage, credentials, "s3", env={PRIVATE: f"{HOST}/32"})
+    with pytest.raises(Refused, match=r"upload to s3://netguard-pinned at http://rebind\.example"
+                       r".*host rebind\.example resolves to 127\.0\.0\.[12], a loopback address"):
+        fresh.put_file("k/b.csv", tmp_path / "a.csv", "text/csv")
+    assert connected == []

@@ -2,8 +2,8 @@
 storage endpoints) reach public addresses only, unless the operator allows more.
 
 Every address a host name resolves to is checked, and HTTP connects to the checked address
-itself (no second lookup, so no DNS-rebinding window); S3 requests are re-checked just before
-each is sent. Two operator settings, passed to runner pods as environment variables:
+itself (no second lookup, so no DNS-rebinding window); S3 connections likewise. Two operator
+settings, passed to runner pods as environment variables:
 
 - ``BULLETIN_ALLOW_PRIVATE_NETWORKS``: CIDRs (``10.0.0.0/8``) and host names (``minio.storage.svc``,
   ``*.corp.example``) that may be reached although not public;
@@ -135,20 +135,11 @@ def guarded_client(env: Mapping[str, str]) -> Any:
 
 
 def guard_boto3(client: Any, env: Mapping[str, str]) -> None:
-    """Keep ``client`` (boto3) to the addresses the policy allows: the host of every request is
-    checked before it is sent (a clean refusal, nothing sent), and every new connection
-    resolves the host once more, checks each address and connects to a checked one, so a DNS
-    answer that changes in between (rebinding) cannot reach another address."""
-    from urllib.parse import urlsplit
-
+    """Keep ``client`` (boto3) to the addresses the policy allows: every new connection
+    resolves its host once, checks each address and connects to a checked one, so neither a
+    non-public address nor a DNS answer that changes after the check (rebinding) is reached.
+    A refusal surfaces as Refused (bulletin.deliver.storage.classify unwraps botocore's)."""
     policy = NetPolicy.from_env(env)
-
-    def check(request: Any, **_: Any) -> None:
-        parts = urlsplit(request.url)
-        policy.resolve(parts.hostname or "", parts.port or (443 if parts.scheme == "https"
-                                                            else 80))
-
-    client.meta.events.register("before-send.s3", check)
     session = client._endpoint.http_session
     assert hasattr(session, "_manager") and hasattr(session, "_pool_classes_by_scheme"), (
         "botocore changed: cannot guard connections")
