@@ -1,11 +1,26 @@
-"""How the operator reads the API server's refusals of the objects it applies."""
+"""How the operator reads the API server's refusals of the objects it applies, and how its
+reconciles wait out an API server or etcd restart: in the worker, with short growing waits, one
+log line when the outage begins and one when it ends, and no write to the object meanwhile
+(kopf's own retry would log a traceback and patch its retry state into every schedule)."""
 
 from __future__ import annotations
 
 import json
-from typing import Any
+import logging
+import threading
+import time
+from collections.abc import Callable
+from typing import Any, TypeVar
 
+from bulletin.api.backoff import Backoff
+from bulletin.api.client import transient
 from kubernetes.client.exceptions import ApiException
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+OUTAGE_BACKOFF = Backoff(initial=0.5, cap=5.0)
+RIDE_OUT_SECONDS = 300.0  # longer: the error goes to kopf, which retries in a minute
+SETTLE_SECONDS = 30.0  # a restarted API server denies (401/403) until its caches sync
 
 
 class NamespaceTerminating(Exception):
@@ -18,6 +33,10 @@ class NameConflict(Exception):
 
 class Rejected(Exception):
     """The API refused an object (a 4xx): retrying the same object cannot help."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 def terminating(exc: ApiException) -> bool:
@@ -39,7 +58,7 @@ def api_refusal(exc: ApiException, obj: dict[str, Any]) -> Exception | None:
         return NamespaceTerminating(meta["namespace"])
     if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (404, 409, 429):
         return Rejected(f"{obj['kind']} {meta['name']} was refused by the API server:"
-                        f" {_api_message(exc)}")
+                        f" {_api_message(exc)}", exc.status)
     return None
 
 
@@ -48,3 +67,72 @@ def conflict(kind: str, meta: dict[str, Any]) -> NameConflict:
     return NameConflict(
         f"{kind} {meta.get('name')} already exists and is not owned by this ReportSchedule;"
         f" rename the ReportSchedule or remove the {kind}")
+
+
+class Outage:
+    """The API server's unavailability as the reconciles see it, shared by all of them."""
+
+    def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
+        self.clock = clock
+        self._lock = threading.Lock()
+        self._since: float | None = None
+        self._ended: float | None = None
+
+    def failed(self, exc: BaseException) -> None:
+        """A request failed transiently: the first one of an outage is logged."""
+        with self._lock:
+            if self._since is None:
+                self._since = self.clock()
+                log.warning("the API server does not answer (%s); reconciles wait and retry"
+                            " every %.0f s at most", _describe(exc), OUTAGE_BACKOFF.cap)
+
+    def passed(self) -> None:
+        """A request succeeded: an outage, if any, is over (and logged as such)."""
+        if self._since is None:
+            return
+        with self._lock:
+            if self._since is not None:
+                self._ended = self.clock()
+                log.info("the API server answers again, after %.1f s",
+                         self._ended - self._since)
+                self._since = None
+
+    def settling(self) -> bool:
+        """Whether an outage is on or ended less than SETTLE_SECONDS ago."""
+        with self._lock:
+            return self._since is not None or (
+                self._ended is not None and self.clock() - self._ended < SETTLE_SECONDS)
+
+
+OUTAGE = Outage()
+
+
+def _describe(exc: BaseException) -> str:
+    status = getattr(exc, "status", None)
+    return f"{type(exc).__name__} {status}" if status else type(exc).__name__
+
+
+def _retryable(exc: BaseException, outage: Outage) -> bool:
+    if isinstance(exc, ApiException | Rejected) and exc.status in (401, 403):
+        return outage.settling() and not (isinstance(exc, ApiException) and terminating(exc))
+    return transient(exc)
+
+
+def ride_out(call: Callable[[], T], outage: Outage = OUTAGE, limit: float = RIDE_OUT_SECONDS,
+             sleep: Callable[[float], None] = time.sleep) -> T:
+    """``call()``, tried again while it fails transiently (or is denied just after an outage),
+    for up to ``limit`` s; anything else, or an outage that lasts longer, raises."""
+    start, attempt = outage.clock(), 0
+    while True:
+        try:
+            found = call()
+        except Exception as exc:
+            attempt += 1
+            wait = OUTAGE_BACKOFF.wait(attempt)
+            if not _retryable(exc, outage) or outage.clock() + wait - start > limit:
+                raise
+            outage.failed(exc)
+            sleep(wait)
+            continue
+        outage.passed()
+        return found

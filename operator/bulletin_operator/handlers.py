@@ -24,8 +24,9 @@ from pydantic import ValidationError
 
 from bulletin_operator import builders, leadership, prefetch, resuming
 from bulletin_operator.adapter import Adapter
-from bulletin_operator.apierrors import NameConflict, NamespaceTerminating, Rejected
+from bulletin_operator.apierrors import NameConflict, NamespaceTerminating, Rejected, ride_out
 from bulletin_operator.desired import (
+    Desired,
     Refused,
     apply,
     check_references,
@@ -52,20 +53,22 @@ configure_logging()
 
 @kopf.on.startup()
 async def lead(memo: kopf.Memo, **_: Any) -> None:
-    """With more than one replica, wait here (a standby) until this one leads."""
-    memo.elector = await leadership.lead()
-
-
-@kopf.on.startup()
-def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
-    """Load credentials, tune kopf, serve /metrics, and start keeping nextRunTime current."""
-    load_credentials()
-    configure(settings)
+    """Serve /metrics, then, with more than one replica, wait here (a standby, its
+    bulletin_operator_leader 0) until this one leads."""
     address, port = metrics_endpoint()
     try:
         memo.metrics_server = serve(address, port)
     except OSError as exc:  # e.g. the port is taken: stop rather than run unobserved
         raise kopf.PermanentError(f"/metrics on {address}:{port}: {exc}") from exc
+    memo.elector = await leadership.lead()
+    METRICS.leader.set(1)
+
+
+@kopf.on.startup()
+def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
+    """Load credentials, tune kopf, and start keeping nextRunTime current."""
+    load_credentials()
+    configure(settings)
     memo.adapter = Adapter()
     memo.refresher = NextRunRefresher()
     memo.refresher.start()
@@ -134,35 +137,44 @@ def reconcile(
     meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.Patch,
     body: kopf.Body, memo: kopf.Memo, reason: str = "", **_: Any,
 ) -> None:
-    """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused."""
+    """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused. An API
+    outage is waited out here (apierrors.ride_out), not handed to kopf's one-minute retry."""
     adapter: Adapter = memo.adapter
     with METRICS.reconciling() as outcome:
-        owner, now = owner_of(adapter, meta), datetime.now(UTC)
+        now = datetime.now(UTC)
+        owner = ride_out(lambda: owner_of(adapter, meta))
         try:
-            desired = apply(adapter, owner, meta, spec, status,
-                             new=reason == kopf.Reason.CREATE)
+            desired, warnings = ride_out(lambda: _applied(adapter, owner, meta, spec, status,
+                                                          new=reason == kopf.Reason.CREATE))
         except NamespaceTerminating:
             return  # the ReportSchedule goes with its namespace
         except (Refused, NameConflict, Rejected) as exc:
             why = exc.reason if isinstance(exc, Refused) else type(exc).__name__
             outcome.refused()
             if why != "NameConflict":
-                adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
-                                       builders.short_name(owner.name, 63), owner.uid,
-                                       keep=set())
+                ride_out(lambda: adapter.prune_cronjobs(
+                    owner.namespace, builders.SCHEDULE_LABEL,
+                    builders.short_name(owner.name, 63), owner.uid, keep=set()))
             kopf.warn(body, reason=why, message=str(exc))
             patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
                                            cron=None, cronjob=None, next_run=None, now=now,
                                            reason=why))
             return
-        for warning in ambiguous_uses(references(desired.model), lambda ref: adapter.labels(
-                ref.kind, ref.name, owner.namespace)):
+        for warning in warnings:
             kopf.warn(body, reason="SecretUseAmbiguous", message=warning)
         update = ready_status(desired, meta, status, now)
         if desired.paused and "conditions" in update and _condition(status, PAUSED) != "True":
             kopf.warn(body, reason="Paused",
                       message=f"{desired.failures} runs failed in a row; paused")
         patch.status.update(update)
+
+
+def _applied(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+             status: kopf.Status, new: bool) -> tuple[Desired, list[str]]:
+    """Apply the spec; with the warnings for Secrets opened to every use and used for two."""
+    desired = apply(adapter, owner, meta, spec, status, new=new)
+    return desired, list(ambiguous_uses(references(desired.model), lambda ref: adapter.labels(
+        ref.kind, ref.name, owner.namespace)))
 
 
 def _allowlist_changed(name: str, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:

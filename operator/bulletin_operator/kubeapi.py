@@ -15,6 +15,8 @@ import orjson
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
+from bulletin_operator.metrics import METRICS
+
 # kind -> (API prefix, plural)
 PATHS = {
     "ServiceAccount": ("/api/v1", "serviceaccounts"),
@@ -58,8 +60,10 @@ class KubeApi:
             headers["Content-Type"] = "application/json"
         method, full, headers, payload, _ = self._api.param_serialize(
             method, url, header_params=headers, body=body, auth_settings=["BearerToken"])
-        response = self._api.call_api(method, full, headers, payload)
-        data = response.read()
+        with METRICS.api_request(method) as outcome:
+            response = self._api.call_api(method, full, headers, payload)
+            data = response.read()
+            outcome.code = response.status
         if response.status == 404:
             return None
         if response.status >= 400:

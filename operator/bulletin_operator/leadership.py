@@ -2,11 +2,12 @@
 
 Off unless ``BULLETIN_LEADER_ELECTION`` names the Lease as ``namespace/name`` (the chart sets it
 when ``replicas`` > 1). A replica waits in kopf's startup until it holds the Lease, so a
-standby neither watches nor writes; meanwhile it answers kopf's liveness probe itself. The
-leader renews every ``RETRY`` s and exits the process (the kubelet restarts it as a standby) when
-it has not renewed for ``RENEW_DEADLINE`` s, before any standby may take over: a standby takes
-the Lease only after it saw the record unchanged for ``LEASE_SECONDS`` s by its own clock, so
-the two never act at once, clock skew or not. See docs/operating-ha.md.
+standby neither watches nor writes; meanwhile it answers kopf's health probe itself. The
+leader renews every ``retry`` s and exits the process (the kubelet restarts it as a standby) when
+it has not renewed for ``renew_deadline`` s, before any standby may take over: a standby takes
+the Lease only after it saw the record unchanged for ``lease`` s by its own clock, so the two
+never act at once, clock skew or not. ``BULLETIN_LEADER_ELECTION_TIMING`` (JSON, the chart's
+``leaderElection``) sets the three. See docs/operating-ha.md.
 """
 
 from __future__ import annotations
@@ -29,23 +30,50 @@ from typing import Any
 from bulletin.api.client import load_credentials
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 log = logging.getLogger(__name__)
 LEASE_ENV = "BULLETIN_LEADER_ELECTION"
-LEASE_SECONDS = 15
-RENEW_DEADLINE = 10.0
-RETRY = 2.0
-_TIMEOUT = (2.0, 4.0)  # connect, read: one renewal never outlasts RENEW_DEADLINE
+TIMING_ENV = "BULLETIN_LEADER_ELECTION_TIMING"
+
+
+class LeaseTiming(BaseModel):
+    """How long a Lease lasts, when its holder gives up renewing, and how often all try."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    lease: int = Field(6, alias="leaseDurationSeconds", ge=2)
+    renew_deadline: float = Field(4.0, alias="renewDeadlineSeconds", gt=0)
+    retry: float = Field(1.0, alias="retryPeriodSeconds", gt=0)
+
+    @model_validator(mode="after")
+    def _ordered(self) -> LeaseTiming:
+        if not self.retry < self.renew_deadline < self.lease:
+            raise ValueError("retryPeriodSeconds < renewDeadlineSeconds < leaseDurationSeconds"
+                             " must hold, or two replicas could act at once")
+        return self
+
+    @property
+    def timeout(self) -> tuple[float, float]:
+        """(connect, read) of one request: a renewal never outlasts the renew deadline."""
+        return (1.0, min(2.0, self.renew_deadline / 2))
+
+    @classmethod
+    def from_env(cls) -> LeaseTiming:
+        return cls.model_validate_json(os.environ.get(TIMING_ENV, "").strip() or "{}")
 
 
 class Elector:
     """One candidate for the Lease ``namespace/name``, known as ``identity``."""
 
     def __init__(self, namespace: str, name: str, identity: str,
-                 clock: Callable[[], float] = time.monotonic) -> None:
+                 clock: Callable[[], float] = time.monotonic,
+                 timing: LeaseTiming | None = None) -> None:
         self.namespace, self.name, self.identity = namespace, name, identity
         self.api = client.CoordinationV1Api()
         self.clock = clock
+        self.timing = timing or LeaseTiming.model_validate({})
+        #: clock() at the last successful read or write of the Lease (None: never).
+        self.seen: float | None = None
         self._observed: tuple[Any, ...] | None = None
         self._observed_at = 0.0
         #: clock() before the last successful write of the Lease (None: never led).
@@ -57,11 +85,13 @@ class Elector:
         now = self.clock()
         try:
             lease = self.api.read_namespaced_lease(self.name, self.namespace,
-                                                   _request_timeout=_TIMEOUT)
+                                                   _request_timeout=self.timing.timeout)
         except ApiException as exc:
             if exc.status != 404:
                 raise
+            self.seen = now
             return self._write(now, None)
+        self.seen = now
         spec = lease.spec
         record = (spec.holder_identity, spec.renew_time, spec.lease_transitions)
         if record != self._observed:
@@ -78,15 +108,15 @@ class Elector:
             spec.acquire_time = stamp
             spec.lease_transitions = (spec.lease_transitions or 0) + (lease is not None)
         spec.holder_identity, spec.renew_time = self.identity, stamp
-        spec.lease_duration_seconds = LEASE_SECONDS
+        spec.lease_duration_seconds = self.timing.lease
         try:
             if lease is None:
                 self.api.create_namespaced_lease(self.namespace, client.V1Lease(
                     metadata=client.V1ObjectMeta(name=self.name), spec=spec),
-                    _request_timeout=_TIMEOUT)
+                    _request_timeout=self.timing.timeout)
             else:  # carries resourceVersion: a competing write makes this one fail (409)
                 self.api.replace_namespaced_lease(self.name, self.namespace, lease,
-                                                  _request_timeout=_TIMEOUT)
+                                                  _request_timeout=self.timing.timeout)
         except ApiException as exc:
             if exc.status == 409:
                 return False
@@ -99,23 +129,24 @@ class Elector:
         self._stop.set()
         with contextlib.suppress(ApiException, OSError):
             lease = self.api.read_namespaced_lease(self.name, self.namespace,
-                                                   _request_timeout=_TIMEOUT)
+                                                   _request_timeout=self.timing.timeout)
             if lease.spec.holder_identity == self.identity:
                 lease.spec.holder_identity, lease.spec.lease_duration_seconds = "", 1
                 self.api.replace_namespaced_lease(self.name, self.namespace, lease,
-                                                  _request_timeout=_TIMEOUT)
+                                                  _request_timeout=self.timing.timeout)
 
     def keep(self, lost: Callable[[], None]) -> None:
-        """Renew in the background; call ``lost()`` once renewing failed for RENEW_DEADLINE."""
+        """Renew in the background; call ``lost()`` once renewing failed for the deadline."""
         def renew() -> None:
-            while not self._stop.wait(RETRY):
+            while not self._stop.wait(self.timing.retry):
                 try:
                     self.try_lead()
                 except Exception as exc:  # an outage: the watchdog decides
                     log.warning("cannot renew the Lease: %s", exc)
 
         def watchdog() -> None:
-            while self.renewed is not None and self.clock() - self.renewed < RENEW_DEADLINE:
+            while (self.renewed is not None
+                   and self.clock() - self.renewed < self.timing.renew_deadline):
                 if self._stop.wait(0.2):
                     return
             lost()
@@ -142,23 +173,24 @@ def _liveness_address(argv: list[str]) -> tuple[str, int] | None:
 
 
 @contextlib.contextmanager
-def _standby_liveness(argv: list[str]) -> Iterator[None]:
-    """Answer kopf's liveness probe while kopf itself does not (it starts after startup)."""
+def _standby_health(argv: list[str], healthy: Callable[[], bool]) -> Iterator[None]:
+    """Answer kopf's health probe while kopf itself does not (it starts after startup): 200
+    while the standby can read the Lease, 503 when it could not for a while."""
     address = _liveness_address(argv)
     if address is None:
         yield
         return
 
-    class Alive(BaseHTTPRequestHandler):
+    class Health(BaseHTTPRequestHandler):
         def do_GET(self) -> None:
-            self.send_response(200)
+            self.send_response(200 if healthy() else 503)
             self.send_header("Content-Length", "0")
             self.end_headers()
 
         def log_message(self, *args: Any) -> None:
             pass
 
-    server = ThreadingHTTPServer(address, Alive)
+    server = ThreadingHTTPServer(address, Health)
     thread = threading.Thread(target=server.serve_forever, args=(0.1,), daemon=True)
     thread.start()
     try:
@@ -178,16 +210,22 @@ async def lead() -> Elector | None:
     # <pod>_<pid>_<random>: a container the kubelet restarts is a new candidate, not the holder
     host = os.environ.get("HOSTNAME") or socket.gethostname()
     identity = f"{host}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    elector = Elector(namespace, name, identity)
+    elector = Elector(namespace, name, identity, timing=LeaseTiming.from_env())
     log.info("waiting to lead (Lease %s as %s)", where, identity)
-    with _standby_liveness(sys.argv):
+    started, failing = elector.clock(), False
+    with _standby_health(sys.argv, lambda: elector.clock() - (
+            elector.seen or started) < 3 * elector.timing.lease):
         while True:
             try:
                 if await asyncio.to_thread(elector.try_lead):
                     break
-            except Exception as exc:  # an outage: a standby keeps trying
-                log.warning("cannot read the Lease: %s", exc)
-            await asyncio.sleep(RETRY)
+                failing = False
+            except Exception as exc:  # an outage: a standby keeps trying, and says so once
+                if not failing:
+                    log.warning("cannot read the Lease (%s); trying again every %.0f s",
+                                exc, elector.timing.retry)
+                failing = True
+            await asyncio.sleep(elector.timing.retry)
     log.info("leading (Lease %s as %s)", where, identity)
     elector.keep(_lost)
     return elector

@@ -10,11 +10,13 @@ so increase() sees the first run that ends, also the first after a restart.
 
 from __future__ import annotations
 
+import platform
 import threading
 import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
@@ -23,6 +25,7 @@ from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
     Counter,
+    Gauge,
     Histogram,
     disable_created_metrics,
     start_http_server,
@@ -43,6 +46,7 @@ from bulletin_operator.metrics_samples import (
 )
 
 RUN_BUCKETS = (1, 5, 15, 30, 60, 120, 300, 600, 1800, 3600)
+API_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10)
 OUTCOMES = ("ok", "error", "refused")
 TRIGGERS = tuple(t.value for t in Trigger)
 
@@ -154,10 +158,36 @@ class Reconcile:
         self.outcome = "refused"
 
 
+class ApiRequest:
+    """One request to the API server: its HTTP status, or "error" when none came back."""
+
+    code: int | str = "error"
+
+
+def _version(package: str) -> str:
+    try:
+        return version(package)
+    except PackageNotFoundError:
+        return "unknown"
+
+
 class OperatorMetrics:
     """Everything the operator exposes, registered in ``registry``."""
 
     def __init__(self, registry: CollectorRegistry = REGISTRY) -> None:
+        Gauge("bulletin_build_info", "The operator's versions (value 1).",
+              ["version", "kopf", "python"], registry=registry).labels(
+            _version("bulletin"), _version("kopf"), platform.python_version()).set(1)
+        self.leader = Gauge("bulletin_operator_leader", "1 on the replica that acts (the Lease"
+                            " holder, or the only replica), 0 on a standby.", registry=registry)
+        self.api_duration = Histogram(
+            "bulletin_operator_api_request_duration_seconds", "The operator's own requests to"
+            " the API server (kopf's watches and status patches not included).", ["verb"],
+            buckets=API_BUCKETS, registry=registry)
+        self.api_errors = Counter(
+            "bulletin_operator_api_request_errors", "The operator's own API requests answered"
+            " with an error status (code), or with none (code=\"error\").", ["verb", "code"],
+            registry=registry)
         self.store = ScheduleStore()
         self.runs = Counter("bulletin_runs", "Runs seen ending while the operator watched"
                             " (0 for each result and trigger from a namespace's first schedule"
@@ -173,6 +203,9 @@ class OperatorMetrics:
             self.reconciles.labels(outcome)  # exported as 0 before the first one
         self.reconcile_duration = Histogram("bulletin_operator_reconcile_duration_seconds",
                                             "How long reconciles take.", registry=registry)
+        self.reconciling_now = Gauge("bulletin_operator_reconciles_in_progress",
+                                     "Reconciles running now (kopf's workers busy with one).",
+                                     registry=registry)
         registry.register(ScheduleCollector(self.store))
 
     def observe(self, namespace: str, name: str, spec: Mapping[str, Any],
@@ -195,14 +228,28 @@ class OperatorMetrics:
     def reconciling(self) -> Iterator[Reconcile]:
         """Time a reconcile and count its outcome (an exception is an error, and re-raised)."""
         found, start = Reconcile(), time.perf_counter()
+        self.reconciling_now.inc()
         try:
             yield found
         except BaseException:
             found.outcome = "error"
             raise
         finally:
+            self.reconciling_now.dec()
             self.reconcile_duration.observe(time.perf_counter() - start)
             self.reconciles.labels(found.outcome).inc()
+
+    @contextmanager
+    def api_request(self, verb: str) -> Iterator[ApiRequest]:
+        """Time one API request; count it as an error unless it set a status below 400
+        (404 is an answer, not an error)."""
+        found, start = ApiRequest(), time.perf_counter()
+        try:
+            yield found
+        finally:
+            self.api_duration.labels(verb).observe(time.perf_counter() - start)
+            if found.code == "error" or (int(found.code) >= 400 and found.code != 404):
+                self.api_errors.labels(verb, str(found.code)).inc()
 
 
 def serve(address: str, port: int, registry: CollectorRegistry = REGISTRY

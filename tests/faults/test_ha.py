@@ -1,10 +1,14 @@
 """Two operator replicas elect one on a Lease: SIGKILL the leader, and the standby reconciles a
-change within 30 s (the issue's bound), with no duplicate writes."""
+change within 30 s, with no duplicate writes. From the chart: both replicas are Ready and serve
+/metrics to a real Prometheus (the standby with bulletin_operator_leader 0); the failover time
+(SIGKILL of the leading pod to a newly applied schedule Ready) is printed; a rolling update
+hands the Lease over."""
 
 from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import images
@@ -14,9 +18,10 @@ from devstack.install import helm_install
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess, local_env
 from devstack.postgres import Postgres
+from devstack.prometheus import Prometheus
 from helmchart import helm
 from kubernetes import client, watch
-from support import Cluster, create_secrets, report_schedule, wait_for
+from support import Cluster, condition, create_secrets, report_schedule, wait_for
 
 pytestmark = pytest.mark.faults
 HANDOVER_BOUND = 30.0
@@ -79,29 +84,100 @@ def test_the_standby_takes_over_within_30s(
 
 
 @pytest.fixture
-def two_replicas(cluster: Cluster, namespace: str) -> Iterator[str]:
-    """The chart with replicas=2 from our operator image, watching only ``namespace``."""
+def two_replicas(cluster: Cluster, namespace: str, operator: OperatorProcess) -> Iterator[str]:
+    """The chart with replicas=2 from our operator image, watching only ``namespace`` (the
+    session's operator, which would act there too, is stopped meanwhile)."""
     release = "ha"
     ops = f"{namespace}-ops"
     built = images.build()
-    helm_install(cluster.kubeconfig, release, ops, built["operator"].name, built["runner"].name,
-                 "--set", "replicas=2", "--set", f"watchNamespaces={{{namespace}}}")
-    yield ops
-    helm("uninstall", release, "--kubeconfig", str(cluster.kubeconfig), "--namespace", ops,
-         "--wait", "--timeout", "120s", check=False)
-    cluster.kubectl("delete", "namespace", ops, "--wait=false", check=False)
+    operator.stop()
+    try:
+        helm_install(cluster.kubeconfig, release, ops, built["operator"].name,
+                     built["runner"].name, "--set", "replicas=2",
+                     "--set", f"watchNamespaces={{{namespace}}}")
+        yield ops
+    finally:
+        helm("uninstall", release, "--kubeconfig", str(cluster.kubeconfig), "--namespace", ops,
+             "--wait", "--timeout", "120s", check=False)
+        cluster.kubectl("delete", "namespace", ops, "--wait=false", check=False)
+        operator.start()
 
 
-def test_the_chart_runs_two_replicas_that_elect_one(cluster: Cluster, two_replicas: str) -> None:
-    pods = {p.metadata.name for p in cluster.core.list_namespaced_pod(two_replicas).items}
-    assert len(pods) == 2
+def _holder(cluster: Cluster, namespace: str) -> tuple[str, datetime | None]:
+    """The pod holding the Lease ha-operator, and when it took it."""
+    spec = client.CoordinationV1Api(cluster.api).read_namespaced_lease(
+        "ha-operator", namespace).spec
+    return str(spec.holder_identity).split("_")[0], spec.acquire_time  # <pod>_<pid>_<random>
 
-    def holder() -> str:
-        lease = client.CoordinationV1Api(cluster.api).read_namespaced_lease(
-            "ha-operator", two_replicas)
-        return str(lease.spec.holder_identity).split("_")[0]  # <pod>_<pid>_<random>
 
-    leader = wait_for(lambda: holder() if holder() in pods else None, "a pod holding the Lease")
-    cluster.kill(two_replicas, leader)  # SIGKILL its container
-    wait_for(lambda: holder() == (pods - {leader}).pop(), "the other pod to take over",
-             timeout=HANDOVER_BOUND)
+def _ready_pods(cluster: Cluster, namespace: str) -> dict[str, str] | None:
+    """Pod name -> IP of the operator pods, once there are two and both are Ready."""
+    pods = cluster.core.list_namespaced_pod(namespace).items
+    ready = {p.metadata.name: p.status.pod_ip for p in pods if p.metadata.deletion_timestamp
+             is None and any(c.type == "Ready" and c.status == "True"
+                             for c in p.status.conditions or [])}
+    return ready if len(ready) == 2 and len(pods) == 2 else None
+
+
+def _scalar(prometheus: Prometheus, expr: str) -> float | None:
+    found = prometheus.query(expr)
+    return float(found[0]["value"][1]) if found else None  # type: ignore[index]
+
+
+def test_the_chart_runs_two_replicas_that_elect_one(
+    cluster: Cluster, two_replicas: str, namespace: str, postgres: Postgres, smtp: MailSink,
+    tmp_path: Path,
+) -> None:
+    pods = wait_for(lambda: _ready_pods(cluster, two_replicas), "two Ready operator pods")
+    targets = ", ".join(f"'{ip}:8080'" for ip in pods.values())
+    prometheus = Prometheus(tmp_path / "prometheus").start(None, (
+        "global: {scrape_interval: 1s, scrape_timeout: 1s}\nscrape_configs:\n"
+        f"  - job_name: ha-metrics\n    static_configs: [{{targets: [{targets}]}}]\n"))
+    try:
+        # Both replicas answer (no `up` of 0 for the standby); exactly one leads.
+        wait_for(lambda: _scalar(prometheus, 'sum(up{job="ha-metrics"})') == 2
+                 and _scalar(prometheus, "sum(bulletin_operator_leader)") == 1
+                 and _scalar(prometheus, "count(bulletin_operator_leader)") == 2,
+                 "Prometheus scraping both replicas, one leading")
+        leader, _ = wait_for(lambda: (h := _holder(cluster, two_replicas))[0] in pods and h,
+                             "a pod holding the Lease")
+        create_secrets(cluster, namespace, postgres.url, smtp.port)
+        killed_at, killed = datetime.now(UTC), time.monotonic()
+        cluster.kill(two_replicas, leader)  # SIGKILL its container
+        cluster.create_rs(namespace, report_schedule("after"))
+        wait_for(lambda: condition(cluster.get_rs(namespace, "after"), "Ready").get("status")
+                 == "True", "the new schedule Ready", timeout=HANDOVER_BOUND)
+        ready_after = time.monotonic() - killed
+        holder, acquired = _holder(cluster, two_replicas)
+        assert holder == (set(pods) - {leader}).pop() and acquired is not None
+        print(f"FAILOVER SIGKILL of the leader -> a new schedule Ready in {ready_after:.1f}s"
+              f" (Lease taken {(acquired - killed_at).total_seconds():.1f}s after the kill)")
+        # The killed container comes back as the standby: both scraped again, one leading.
+        wait_for(lambda: _scalar(prometheus, 'sum(up{job="ha-metrics"})') == 2
+                 and _scalar(prometheus, "sum(bulletin_operator_leader)") == 1,
+                 "the restarted replica serving /metrics as the standby", timeout=60)
+    finally:
+        prometheus.stop()
+
+
+def test_a_rolling_update_hands_the_lease_over(
+    cluster: Cluster, two_replicas: str, namespace: str, postgres: Postgres, smtp: MailSink,
+) -> None:
+    old = wait_for(lambda: _ready_pods(cluster, two_replicas), "two Ready operator pods")
+    deployment = cluster.kubectl("get", "deployment", "ha-operator", "-n", two_replicas,
+                                 "-o", "jsonpath={.spec.strategy.type}").stdout
+    assert deployment == "RollingUpdate"
+    built = images.build()
+    began = time.monotonic()
+    helm_install(cluster.kubeconfig, "ha", two_replicas, built["operator"].name,
+                 built["runner"].name, "--reuse-values", "--set", "podAnnotations.rollout=2",
+                 command="upgrade")
+    new = wait_for(lambda: (p := _ready_pods(cluster, two_replicas)) and not set(p) & set(old)
+                   and p, "two new Ready operator pods")
+    holder = wait_for(lambda: (h := _holder(cluster, two_replicas)[0]) in new and h,
+                      "a new pod holding the Lease")
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    cluster.create_rs(namespace, report_schedule("after-upgrade"))
+    wait_for(lambda: condition(cluster.get_rs(namespace, "after-upgrade"), "Ready").get(
+        "status") == "True", "a schedule applied after the rollout Ready", timeout=30)
+    print(f"ROLLOUT {time.monotonic() - began:.1f}s; the Lease went to {holder}")

@@ -32,9 +32,12 @@ CONTRACT = {
     "bulletin_report_consecutive_failures", "bulletin_report_next_run_timestamp_seconds",
     "bulletin_report_interval_seconds", "bulletin_runs_total", "bulletin_run_duration_seconds",
     "bulletin_operator_reconciles_total", "bulletin_operator_reconcile_duration_seconds",
-    "bulletin_operator_schedules",
+    "bulletin_operator_schedules", "bulletin_operator_leader", "bulletin_build_info",
+    "bulletin_operator_api_request_duration_seconds", "bulletin_operator_api_request_errors_total",
+    "bulletin_operator_reconciles_in_progress",
 }
-HISTOGRAMS = {"bulletin_run_duration_seconds", "bulletin_operator_reconcile_duration_seconds"}
+HISTOGRAMS = {"bulletin_run_duration_seconds", "bulletin_operator_reconcile_duration_seconds",
+              "bulletin_operator_api_request_duration_seconds"}
 RULES_ON = "metrics.prometheusRule.enabled=true"
 RUNBOOK = "https://github.com/bulletin-dev/bulletin/blob/main/docs/operating.md"
 
@@ -102,7 +105,8 @@ def test_alert_values_reach_the_rules(tmp_path: Path) -> None:
     assert "more than 3 times" in not_succeeding["annotations"]["description"]
     down = rules["BulletinOperatorDown"]
     assert down["expr"] == ('max by (job, namespace) (up{job="bulletin"}) == 0'
-                            ' or absent(up{job="bulletin"})')
+                            ' or absent(up{job="bulletin"})\nor max by (job, namespace)'
+                            ' (bulletin_operator_leader{job="bulletin"}) == 0')
     assert down["labels"] == {"severity": "page", "team": "data"}
     assert rules["BulletinReportFailed"]["labels"] == {"severity": "warning", "team": "data"}
 

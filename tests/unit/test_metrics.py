@@ -170,6 +170,29 @@ def test_reconcile_outcomes_and_latency(registry: CollectorRegistry) -> None:
     assert _get(series, "bulletin_operator_reconcile_duration_seconds_count") == 3
 
 
+def test_api_requests_leader_and_build_info(registry: CollectorRegistry) -> None:
+    metrics = OperatorMetrics(registry)
+    series = _series(registry)
+    assert _get(series, "bulletin_operator_leader") == 0  # a standby until it leads
+    [build] = [labels for (name, labels) in series if name == "bulletin_build_info"]
+    assert {k for k, _ in build} == {"version", "kopf", "python"}
+    for status in (200, 404, 409, 503):
+        with metrics.api_request("PUT") as request:
+            request.code = status
+    with pytest.raises(ConnectionResetError), metrics.api_request("GET"):
+        raise ConnectionResetError
+    metrics.leader.set(1)
+    with metrics.reconciling():
+        assert _get(_series(registry), "bulletin_operator_reconciles_in_progress") == 1
+    series = _series(registry)
+    assert _get(series, "bulletin_operator_leader") == 1
+    assert _get(series, "bulletin_operator_reconciles_in_progress") == 0
+    assert _get(series, "bulletin_operator_api_request_duration_seconds_count", verb="PUT") == 4
+    errors = {dict(labels)["code"]: value for (name, labels), value in series.items()
+              if name == "bulletin_operator_api_request_errors_total"}
+    assert errors == {"409": 1, "503": 1, "error": 1}  # 200 and 404 are answers
+
+
 def test_metrics_are_served_over_http(registry: CollectorRegistry) -> None:
     metrics = OperatorMetrics(registry)
     metrics.observe("a", "r", SPEC, _status())
