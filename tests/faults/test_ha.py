@@ -110,6 +110,11 @@ def _holder(cluster: Cluster, namespace: str) -> tuple[str, datetime | None]:
     return str(spec.holder_identity).split("_")[0], spec.acquire_time  # <pod>_<pid>_<random>
 
 
+def _leading_pod(cluster: Cluster, namespace: str, pods: set[str]) -> str | None:
+    holder = _holder(cluster, namespace)[0]
+    return holder if holder in pods else None
+
+
 def _ready_pods(cluster: Cluster, namespace: str) -> dict[str, str] | None:
     """Pod name -> IP of the operator pods, once there are two and both are Ready."""
     pods = cluster.core.list_namespaced_pod(namespace).items
@@ -139,8 +144,8 @@ def test_the_chart_runs_two_replicas_that_elect_one(
                  and _scalar(prometheus, "sum(bulletin_operator_leader)") == 1
                  and _scalar(prometheus, "count(bulletin_operator_leader)") == 2,
                  "Prometheus scraping both replicas, one leading")
-        leader, _ = wait_for(lambda: (h := _holder(cluster, two_replicas))[0] in pods and h,
-                             "a pod holding the Lease")
+        leader = wait_for(lambda: _leading_pod(cluster, two_replicas, set(pods)),
+                          "a pod holding the Lease")
         create_secrets(cluster, namespace, postgres.url, smtp.port)
         killed_at, killed = datetime.now(UTC), time.monotonic()
         cluster.kill(two_replicas, leader)  # SIGKILL its container
@@ -172,9 +177,12 @@ def test_a_rolling_update_hands_the_lease_over(
     helm_install(cluster.kubeconfig, "ha", two_replicas, built["operator"].name,
                  built["runner"].name, "--reuse-values", "--set", "podAnnotations.rollout=2",
                  command="upgrade")
-    new = wait_for(lambda: (p := _ready_pods(cluster, two_replicas)) and not set(p) & set(old)
-                   and p, "two new Ready operator pods")
-    holder = wait_for(lambda: (h := _holder(cluster, two_replicas)[0]) in new and h,
+    def replaced() -> dict[str, str] | None:
+        found = _ready_pods(cluster, two_replicas)
+        return found if found and not set(found) & set(old) else None
+
+    new = wait_for(replaced, "two new Ready operator pods")
+    holder = wait_for(lambda: _leading_pod(cluster, two_replicas, set(new)),
                       "a new pod holding the Lease")
     create_secrets(cluster, namespace, postgres.url, smtp.port)
     cluster.create_rs(namespace, report_schedule("after-upgrade"))
