@@ -175,7 +175,7 @@ def test_a_rolling_update_hands_the_lease_over(
     built = images.build()
     began = time.monotonic()
     helm_install(cluster.kubeconfig, "ha", two_replicas, built["operator"].name,
-                 built["runner"].name, "--reuse-values", "--set", "podAnnotations.rollout=2",
+                 built["runner"].name, "--reuse-values", "--set-string", "podAnnotations.rollout=2",
                  command="upgrade")
     def replaced() -> dict[str, str] | None:
         found = _ready_pods(cluster, two_replicas)
