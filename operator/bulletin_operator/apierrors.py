@@ -70,32 +70,38 @@ def conflict(kind: str, meta: dict[str, Any]) -> NameConflict:
 
 
 class Outage:
-    """The API server's unavailability as the reconciles see it, shared by all of them."""
+    """The API server's unavailability as the reconciles see it, shared by all of them. It
+    ends with a success QUIET_SECONDS after the last failure: right after a restart, pooled
+    connections fail one by one between successes, and that is still the same outage."""
+
+    QUIET_SECONDS = 2.0
 
     def __init__(self, clock: Callable[[], float] = time.monotonic) -> None:
         self.clock = clock
         self._lock = threading.Lock()
         self._since: float | None = None
+        self._last_failure = 0.0
         self._ended: float | None = None
 
     def failed(self, exc: BaseException) -> None:
         """A request failed transiently: the first one of an outage is logged."""
         with self._lock:
+            self._last_failure = self.clock()
             if self._since is None:
-                self._since = self.clock()
+                self._since = self._last_failure
                 log.warning("the API server does not answer (%s); reconciles wait and retry"
                             " every %.0f s at most", _describe(exc), OUTAGE_BACKOFF.cap)
 
     def passed(self) -> None:
-        """A request succeeded: an outage, if any, is over (and logged as such)."""
+        """A request succeeded: an outage, if any, is over (and logged as such) once no
+        request failed for QUIET_SECONDS."""
         if self._since is None:
             return
         with self._lock:
-            if self._since is not None:
-                self._ended = self.clock()
-                log.info("the API server answers again, after %.1f s",
-                         self._ended - self._since)
-                self._since = None
+            now = self.clock()
+            if self._since is not None and now - self._last_failure >= self.QUIET_SECONDS:
+                log.info("the API server answers again, after %.1f s", now - self._since)
+                self._since, self._ended = None, now
 
     def settling(self) -> bool:
         """Whether an outage is on or ended less than SETTLE_SECONDS ago."""

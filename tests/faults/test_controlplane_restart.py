@@ -3,6 +3,7 @@ a restart of its own; a run caught by one records itself once and delivers once.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
 import pytest
@@ -13,6 +14,7 @@ from devstack.webhooks import WebhookServer
 from localkube.controlplane import ControlPlane
 from support import (
     Cluster,
+    condition,
     create_secrets,
     report_schedule,
     run_now_no_wait,
@@ -76,3 +78,51 @@ def test_a_run_outlasts_a_restart_during_its_status_writes(
     assert smtp.copies() == {"team@example.com": 1}
     # No assertion on the pod count: under load a second pod was seen once (its logs were gone);
     # the ledger kept it from sending again, and that outcome is what the checks above assert.
+
+
+OUTAGE_SCHEDULES = 100
+KOPF_PREFIX = "kopf.bulletin.dev/"  # where kopf keeps a failed handler's retry state
+
+
+def test_reconciles_wait_out_an_api_server_restart_quietly(
+    plane: ControlPlane, cluster: Cluster, operator: OperatorProcess, namespace: str,
+    postgres: Postgres, smtp: MailSink,
+) -> None:
+    """Schedules applied just before the API server restarts are Ready seconds after it is
+    back: the reconciles wait in their workers (one log line per outage), with no traceback,
+    no kopf retry in a minute and no retry state written to the objects."""
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    operator.stop()  # the schedules wait for it, so that most are in flight at the restart
+    for i in range(OUTAGE_SCHEDULES):
+        cluster.create_rs(namespace, report_schedule(f"r{i}"))
+    mark = operator.log.stat().st_size
+    operator.start()
+
+    def ready() -> int:
+        items = cluster.custom.list_namespaced_custom_object(
+            "bulletin.dev", "v1alpha1", namespace, "reportschedules")["items"]
+        return sum(condition(o, "Ready").get("status") == "True" for o in items)
+
+    before = wait_for(lambda: ready() >= 3 and ready(), "the operator's first schedules Ready")
+    killed = time.monotonic()
+    plane.restart("kube-apiserver")  # while the operator reconciles them
+    back = time.monotonic()
+
+    wait_for(lambda: ready() == OUTAGE_SCHEDULES, f"{OUTAGE_SCHEDULES} schedules Ready",
+             timeout=180, explain=lambda: f"{ready()} Ready")
+    took = time.monotonic() - killed
+    log = operator.log.read_bytes()[mark:].decode(errors="replace")
+    outage_lines = [line for line in log.splitlines() if "API server" in line]
+    # kopf writes a failed handler's retry state (an annotation patch) when it logs "Will
+    # retry"; none may be left on the objects either.
+    items = cluster.custom.list_namespaced_custom_object(
+        "bulletin.dev", "v1alpha1", namespace, "reportschedules")["items"]
+    left = [o["metadata"]["name"] for o in items if any(
+        k.startswith(KOPF_PREFIX) for k in o["metadata"].get("annotations") or {})]
+    print(f"OUTAGE {before} of {OUTAGE_SCHEDULES} schedules Ready at the API server's SIGKILL,"
+          f" back (ready) {back - killed:.1f}s later, all Ready {took:.1f}s after the kill;"
+          f" log: {len(outage_lines)} outage line(s), {log.count('Traceback')} tracebacks,"
+          f" {log.count('Will retry')} kopf retries; retry state left on {len(left)}")
+    assert log.count("Traceback") == 0, log[-3000:]
+    assert log.count("Will retry") == 0 and left == []
+    assert len(outage_lines) <= 4, outage_lines  # begins and ends (twice at most: reconnects)
