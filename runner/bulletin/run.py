@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
 
+from bulletin import shutdown
 from bulletin.api import logformat, podenv
 from bulletin.api.calendar import CalendarError, DaysOff, from_object, named_in
 from bulletin.api.errors import describe
@@ -150,9 +151,14 @@ def main() -> int:
         return EXIT_FAILED
     logging.basicConfig(level=level, format=logformat.TEXT_LINE)
     logformat.apply(fmt, fields)
+    shutdown.install()
     with redacted_logs(ctx.secrets()):
         try:
             return run(ctx)
+        except shutdown.Terminated:  # the ledger has every send; the Job's next pod goes on
+            log.warning("stopped by SIGTERM: every send made is in the ledger; the Job's next"
+                        " pod, if any, sends the rest")
+            return shutdown.EXIT_TERMINATED
         except Exception:  # e.g. no API server: logged here, where secrets are still masked
             log.exception("run crashed before it could be recorded")
             return EXIT_CRASHED

@@ -67,6 +67,7 @@ class WebhookServer:
         self._hold_at: int | None = None
         self._held = threading.Event()
         self._release = threading.Event()
+        self._release_status = 503
         self._lock = threading.Lock()
         server = self
 
@@ -115,7 +116,9 @@ class WebhookServer:
     def wait_held(self, timeout: float) -> bool:
         return self._held.wait(timeout)
 
-    def release(self) -> None:
+    def release(self, status: int = 503) -> None:
+        """Answer the held request with ``status``."""
+        self._release_status = status
         self._release.set()
 
     def delivered(self, path: str | None = None) -> list[Received]:
@@ -141,7 +144,7 @@ class WebhookServer:
         if hold:
             self._held.set()
             self._release.wait(300)
-            status = 503
+            status = self._release_status
         if verified is False:
             status = 401
         answer: dict[str, str] = {}

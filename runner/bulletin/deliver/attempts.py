@@ -11,6 +11,7 @@ from bulletin.deliver.retry import DeliveryError
 from bulletin.deliver.runstate import FAILED, PENDING, SENT, DeliveryRun, Target
 from bulletin.ledger import Ledger
 from bulletin.redact import redact
+from bulletin.shutdown import finishing
 
 log = logging.getLogger("bulletin.deliver")
 
@@ -31,36 +32,43 @@ class Progress:
 def attempt_until_done(target: Target, run: DeliveryRun, record: DeliveryRecord, progress: Progress,
                        backoff: Backoff, sleep: Callable[[float], None]) -> None:
     """Try ``target`` until Sent, a permanent failure, or spec.delivery.retry gives up;
-    the record is saved before every attempt and after it."""
+    the record is saved before every attempt and after it (a SIGTERM waits for both)."""
     limit = run.spec.delivery.retry.attempts
     for n in range(1, limit + 1):
         record.state, record.attempts, record.last_attempt_time = PENDING, record.attempts + 1, (
             run.now())
         progress.save()
-        try:
-            target.send(run, record)
-        except DeliveryError as exc:
-            delay = backoff.delay(n, exc.retry_after) if exc.transient and n < limit else None
-            record.error = str(exc)
-            if delay is None:
-                record.state = FAILED
-                progress.save()
-                log.warning("%s: Failed after attempt %d: %s", target.key, record.attempts,
-                            redact(str(exc), progress.secrets))
-                return
-            progress.save()
-            log.info("%s: attempt %d failed, retrying in %.1fs: %s", target.key,
-                     record.attempts, delay, redact(str(exc), progress.secrets))
-            sleep(delay)
-            continue
-        except Exception as exc:  # a bug must not lose the run's other targets
-            record.state, record.error = FAILED, f"internal error: {type(exc).__name__}: {exc}"
-            progress.save()
-            log.error("%s: %s", target.key, redact(record.error, progress.secrets))
+        with finishing():
+            delay = _attempt(target, run, record, progress, backoff, last=n == limit, n=n)
+        if delay is None:
             return
-        record.state, record.error = SENT, None
+        sleep(delay)
+
+
+def _attempt(target: Target, run: DeliveryRun, record: DeliveryRecord, progress: Progress,
+             backoff: Backoff, last: bool, n: int) -> float | None:
+    """One attempt, its outcome saved; the wait before the next one (None: no next one)."""
+    try:
+        target.send(run, record)
+    except DeliveryError as exc:
+        delay = backoff.delay(n, exc.retry_after) if exc.transient and not last else None
+        record.error = str(exc)
+        if delay is None:
+            record.state = FAILED
+            progress.save()
+            log.warning("%s: Failed after attempt %d: %s", target.key, record.attempts,
+                        redact(str(exc), progress.secrets))
+            return None
         progress.save()
-        log.info("%s: Sent (attempt %d)", target.key, record.attempts)
-        return
-
-
+        log.info("%s: attempt %d failed, retrying in %.1fs: %s", target.key,
+                 record.attempts, delay, redact(str(exc), progress.secrets))
+        return delay
+    except Exception as exc:  # a bug must not lose the run's other targets
+        record.state, record.error = FAILED, f"internal error: {type(exc).__name__}: {exc}"
+        progress.save()
+        log.error("%s: %s", target.key, redact(record.error, progress.secrets))
+        return None
+    record.state, record.error = SENT, None
+    progress.save()
+    log.info("%s: Sent (attempt %d)", target.key, record.attempts)
+    return None

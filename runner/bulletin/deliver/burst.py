@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import shutil
-import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
@@ -32,6 +31,7 @@ from bulletin.gates import check_rows
 from bulletin.ledger import Ledger
 from bulletin.period import Period
 from bulletin.redact import delivery_secrets, redact, redacted_logs
+from bulletin.shutdown import finishing, pause
 
 log = logging.getLogger("bulletin.deliver")
 TARGET = "email"
@@ -109,7 +109,7 @@ class BurstRun:
 
 def deliver_burst(spec: ReportScheduleSpec, ctx: RunContext, period: Period, ledger: Ledger,
                   recipients: Sequence[Recipient], build: Build, *,
-                  sleep: Callable[[float], None] = time.sleep,
+                  sleep: Callable[[float], None] = pause,
                   now: Callable[[], datetime] = lambda: datetime.now(UTC),
                   backoff: Backoff | None = None) -> tuple[list[DeliveryRecord], int, int]:
     """Build and send every recipient's report not yet Sent in this run; the run's records,
@@ -146,15 +146,16 @@ def deliver_burst(spec: ReportScheduleSpec, ctx: RunContext, period: Period, led
                 if check_rows(spec.gates, report.datasets) is not None:
                     progress.skipped += 1
                     continue
-                error = run.attempts(smtp, recipient, report, backoff, sleep)
+                with finishing():  # a SIGTERM waits for the send and its ledger write
+                    error = run.attempts(smtp, recipient, report, backoff, sleep)
+                    if error is None:
+                        progress.sent_keys.append(recipient.key)
+                        done.add(recipient.key)
+                    else:
+                        run.failed(recipient, error)
+                    run.save()
             finally:
                 shutil.rmtree(outdir, ignore_errors=True)
-            if error is None:
-                progress.sent_keys.append(recipient.key)
-                done.add(recipient.key)
-            else:
-                run.failed(recipient, error)
-            run.save()
     clean = progress.failed == 0 and run.record.error is None
     run.record.state = SENT if clean else FAILED
     if not clean and run.record.error is None:

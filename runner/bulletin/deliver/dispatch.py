@@ -11,7 +11,6 @@ drop such a repeat.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -31,6 +30,7 @@ from bulletin.deliver.uploads import Uploads, apply_retention, open_store, uploa
 from bulletin.ledger import Ledger
 from bulletin.period import Period
 from bulletin.redact import delivery_secrets, redacted_logs
+from bulletin.shutdown import pause
 
 log = logging.getLogger("bulletin.deliver")
 
@@ -52,7 +52,7 @@ def deliver_all(
     period: Period,
     *,
     http: httpx.Client | None = None,
-    sleep: Callable[[float], None] = time.sleep,
+    sleep: Callable[[float], None] = pause,
     now: Callable[[], datetime] = lambda: datetime.now(UTC),
     backoff: Backoff | None = None,
 ) -> list[DeliveryRecord]:
