@@ -42,7 +42,9 @@ controlplane: deps
 node: controlplane
 	@bash tests/node/build.sh >/dev/null
 
+# First the release the upgrade test starts from (tests/upgrade/FROM), then ours (:dev is ours).
 images: deps
+	@bash tests/upgrade/build.sh >/dev/null
 	@bash tests/images/build.sh >/dev/null
 
 verapdf: deps

@@ -19,10 +19,12 @@ def image_values(prefix: str, image: str, pull_policy: str = "Never") -> list[st
 
 
 def helm_install(kubeconfig: Path, release: str, namespace: str, operator_image: str,
-                 runner_image: str, *extra: str, command: str = "install") -> str:
-    """`helm install` (or ``upgrade``) of the chart with our images; the test servers' address
-    is allowed as a private network. Waits until the operator Deployment is available."""
-    args = [command, release, str(CHART), "--kubeconfig", str(kubeconfig),
+                 runner_image: str, *extra: str, command: str = "install",
+                 chart: Path = CHART) -> str:
+    """`helm install` (or ``upgrade``) of the chart (ours, or another release's) with these
+    images; the test servers' address is allowed as a private network. Waits until the
+    operator Deployment is available."""
+    args = [command, release, str(chart), "--kubeconfig", str(kubeconfig),
             "--namespace", namespace, "--wait", "--timeout", "180s",
             *image_values("image", operator_image), *image_values("runnerImage", runner_image),
             "--set", f"allowPrivateNetworks={HOST}/32", *extra]
