@@ -67,6 +67,7 @@ lint: deps
 	$(PYTHON) -m mypy
 	"$$(bash tests/actionlint/build.sh)" .github/workflows/*.yml
 	$(PYTHON) tests/chartdocs.py --check
+	$(PYTHON) tests/shape.py  # no product module over 300 lines, no function over 60
 	lint-imports  # .importlinter: operator -> bulletin.api only, no import cycles
 
 unit: deps

@@ -169,7 +169,6 @@ def draw(series: ChartSeries, formatter: Formatter, *, svg: bool, png: bool,
 
     matplotlib.use("Agg")
     from matplotlib import pyplot as plt
-    from matplotlib.ticker import FuncFormatter
 
     drawn = DrawnChart(title=series.title(), alt=series.describe(formatter))
     points = series.points()
@@ -192,28 +191,7 @@ def draw(series: ChartSeries, formatter: Formatter, *, svg: bool, png: bool,
                    textprops={"fontsize": 8})
             ax.axis("equal")
         else:
-            y0 = series.y_columns[0]
-            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: formatter.format(y0, v)))
-            ax.grid(axis="y", color="#ddd", linewidth=0.6)
-            ax.set_axisbelow(True)
-            positions = list(range(len(points)))
-            width_each = 0.8 / len(series.y_columns)
-            for n, col in enumerate(series.y_columns):
-                values = [v[n] for _, v in points]
-                if kind is ChartKind.LINE:
-                    ax.plot(positions, values, color=PALETTE[n % len(PALETTE)], linewidth=1.8,
-                            marker="o" if len(points) <= 40 else None, markersize=3,
-                            label=col.label)
-                else:
-                    offsets = [p - 0.4 + width_each * (n + 0.5) for p in positions]
-                    ax.bar(offsets, values, width=width_each, color=PALETTE[n % len(PALETTE)],
-                           label=col.label)
-            step = max(1, len(points) // 12)
-            ax.set_xticks(positions[::step], labels[::step],
-                          rotation=30 if max((len(s) for s in labels), default=0) > 6 else 0,
-                          ha="right" if max((len(s) for s in labels), default=0) > 6 else "center")
-            if len(series.y_columns) > 1:
-                ax.legend(frameon=False)
+            _plot_xy(ax, series, points, labels, formatter)
         ax.set_title(drawn.title, loc="left", fontsize=10)
         fig.tight_layout()
         if svg:
@@ -227,3 +205,33 @@ def draw(series: ChartSeries, formatter: Formatter, *, svg: bool, png: bool,
     finally:
         plt.close(fig)
     return drawn
+
+
+def _plot_xy(ax: Any, series: ChartSeries, points: list[tuple[Any, list[float]]],
+             labels: list[str], formatter: Formatter) -> None:
+    """Lines or bars, one per y column, over the x labels."""
+    from matplotlib.ticker import FuncFormatter
+
+    kind = series.chart.kind
+    y0 = series.y_columns[0]
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: formatter.format(y0, v)))
+    ax.grid(axis="y", color="#ddd", linewidth=0.6)
+    ax.set_axisbelow(True)
+    positions = list(range(len(points)))
+    width_each = 0.8 / len(series.y_columns)
+    for n, col in enumerate(series.y_columns):
+        values = [v[n] for _, v in points]
+        if kind is ChartKind.LINE:
+            ax.plot(positions, values, color=PALETTE[n % len(PALETTE)], linewidth=1.8,
+                    marker="o" if len(points) <= 40 else None, markersize=3,
+                    label=col.label)
+        else:
+            offsets = [p - 0.4 + width_each * (n + 0.5) for p in positions]
+            ax.bar(offsets, values, width=width_each, color=PALETTE[n % len(PALETTE)],
+                   label=col.label)
+    step = max(1, len(points) // 12)
+    ax.set_xticks(positions[::step], labels[::step],
+                  rotation=30 if max((len(s) for s in labels), default=0) > 6 else 0,
+                  ha="right" if max((len(s) for s in labels), default=0) > 6 else "center")
+    if len(series.y_columns) > 1:
+        ax.legend(frameon=False)

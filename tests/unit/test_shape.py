@@ -1,0 +1,24 @@
+"""tests/shape.py finds what it must (and the product passes it, as `make lint` runs it)."""
+
+from __future__ import annotations
+
+import shape
+
+
+def test_the_product_keeps_its_shape() -> None:
+    assert shape.offenders() == []
+
+
+def test_a_long_module_and_a_long_function_are_found() -> None:
+    package = shape.ROOT / "tests" / ".shape-probe"
+    package.mkdir(exist_ok=True)
+    try:
+        body = "\n".join(f"    x{i} = {i}" for i in range(61))
+        (package / "long.py").write_text(f"def long():\n{body}\n" + "\n" * 240)
+        found = shape.offenders((package,))
+    finally:
+        for path in package.glob("*"):
+            path.unlink()
+        package.rmdir()
+    assert found == ["tests/.shape-probe/long.py: 302 lines (at most 300)",
+                     "tests/.shape-probe/long.py:1 long(): 62 lines (at most 60)"]
