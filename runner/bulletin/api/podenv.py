@@ -71,7 +71,7 @@ ALLOWED_URL_HOSTS = "BULLETIN_ALLOWED_URL_HOSTS"
 NAMESPACE_ALLOWED_DOMAINS_ANNOTATION = "bulletin.dev/allowed-email-domains"
 SMTP_KEYS = ("host", "port", "security", "username", "password", "from", "ca",
              "allowInsecureAuth")
-S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken", "endpoint")
+S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken", "endpoint", "kmsKeyId")
 MANUAL = "Manual"  # the TRIGGER value of run-now Jobs (bulletin.api.status.Trigger.MANUAL)
 WORKDIR_PATH = "/work"
 TEMPLATES_PATH = "/etc/bulletin/templates"
