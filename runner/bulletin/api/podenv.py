@@ -19,6 +19,7 @@ BULLETIN_PROMETHEUS_URL             spec.source.prometheus.urlSecretRef
 BULLETIN_PROMETHEUS_HEADERS         spec.source.prometheus.headersSecretRef
 BULLETIN_TEMPLATES_DIR              where spec.report.templateConfigMapRef is mounted
 BULLETIN_ONFAILURE_WEBHOOK          spec.notifications.onFailure.webhookSecretRef
+BULLETIN_PROTECTION_PASSWORD        spec.protection.passwordSecretRef
 BULLETIN_LOG_LEVEL                  the runner's log level (default INFO)
 BULLETIN_LOG_FORMAT                 text (default) or json (bulletin.api.logformat)
 BULLETIN_SMTP_<key>                 the email.smtpSecretRef Secret's keys in SMTP_KEYS
@@ -57,6 +58,7 @@ PROMETHEUS_URL = "BULLETIN_PROMETHEUS_URL"
 PROMETHEUS_HEADERS = "BULLETIN_PROMETHEUS_HEADERS"
 TEMPLATES_DIR = "BULLETIN_TEMPLATES_DIR"
 ONFAILURE_WEBHOOK = "BULLETIN_ONFAILURE_WEBHOOK"
+PROTECTION_PASSWORD = "BULLETIN_PROTECTION_PASSWORD"
 LOG_LEVEL = "BULLETIN_LOG_LEVEL"
 LOG_FORMAT = "BULLETIN_LOG_FORMAT"
 SMTP_PREFIX = "BULLETIN_SMTP_"
@@ -152,6 +154,8 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
     on_failure = spec.notifications.on_failure
     if on_failure is not None and on_failure.webhook_secret_ref is not None:
         extra.append(_key_ref(ONFAILURE_WEBHOOK, on_failure.webhook_secret_ref, optional=False))
+    if spec.protection is not None and spec.protection.password_secret_ref is not None:
+        extra.append(_key_ref(PROTECTION_PASSWORD, spec.protection.password_secret_ref))
     return [
         _field(NAMESPACE, "metadata.namespace"),
         {"name": SCHEDULE, "value": schedule},
@@ -186,7 +190,7 @@ def value_in(env: Sequence[Mapping[str, Any]], name: str) -> str | None:
 def is_delivery_secret(name: str) -> bool:
     """Whether variable ``name`` carries a delivery secret worth redacting."""
     return name in (SLACK_URL, TEAMS_URL, PROMETHEUS_URL, PROMETHEUS_HEADERS,
-                    SMTP_PREFIX + "password",
+                    SMTP_PREFIX + "password", PROTECTION_PASSWORD,
                     S3_PREFIX + "secretAccessKey", S3_PREFIX + "sessionToken") or (
         name.startswith(WEBHOOK_PREFIX) and name.endswith(("_URL", "_KEY")))
 

@@ -31,6 +31,7 @@ class Use(StrEnum):
     CHAT = "chat"
     IMAGE_PULL = "imagepull"
     TEMPLATES = "templates"
+    ENCRYPTION = "encryption"  # passwords and keys that protect reports
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,9 @@ def references(spec: ReportScheduleSpec) -> list[Reference]:
     if on_failure is not None and on_failure.webhook_secret_ref is not None:
         found.append(Reference("Secret", on_failure.webhook_secret_ref.name,
                                "spec.notifications.onFailure.webhookSecretRef", Use.CHAT))
+    if spec.protection is not None and spec.protection.password_secret_ref is not None:
+        found.append(Reference("Secret", spec.protection.password_secret_ref.name,
+                               "spec.protection.passwordSecretRef", Use.ENCRYPTION))
     if spec.report.template_config_map_ref is not None:
         found.append(Reference("ConfigMap", spec.report.template_config_map_ref.name,
                                "spec.report.templateConfigMapRef", Use.TEMPLATES))

@@ -147,6 +147,8 @@ def deliver_burst(spec: ReportScheduleSpec, ctx: RunContext, period: Period, led
                     progress.skipped += 1
                     continue
                 error = run.attempts(smtp, recipient, report, backoff, sleep)
+            except Permanent as exc:  # this recipient's report cannot be made (no password)
+                error = str(exc)
             finally:
                 shutil.rmtree(outdir, ignore_errors=True)
             if error is None:
