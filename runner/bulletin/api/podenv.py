@@ -18,6 +18,7 @@ BULLETIN_DB_URL                     spec.source.connectionSecretRef
 BULLETIN_PROMETHEUS_URL             spec.source.prometheus.urlSecretRef
 BULLETIN_PROMETHEUS_HEADERS         spec.source.prometheus.headersSecretRef
 BULLETIN_TEMPLATES_DIR              where spec.report.templateConfigMapRef is mounted
+BULLETIN_CERTIFICATES_DIR           where email.encryption.certificatesRef is mounted
 BULLETIN_ONFAILURE_WEBHOOK          spec.notifications.onFailure.webhookSecretRef
 BULLETIN_PROTECTION_PASSWORD        spec.protection.passwordSecretRef
 BULLETIN_LOG_LEVEL                  the runner's log level (default INFO)
@@ -57,6 +58,7 @@ DB_URL = "BULLETIN_DB_URL"
 PROMETHEUS_URL = "BULLETIN_PROMETHEUS_URL"
 PROMETHEUS_HEADERS = "BULLETIN_PROMETHEUS_HEADERS"
 TEMPLATES_DIR = "BULLETIN_TEMPLATES_DIR"
+CERTIFICATES_DIR = "BULLETIN_CERTIFICATES_DIR"
 ONFAILURE_WEBHOOK = "BULLETIN_ONFAILURE_WEBHOOK"
 PROTECTION_PASSWORD = "BULLETIN_PROTECTION_PASSWORD"
 LOG_LEVEL = "BULLETIN_LOG_LEVEL"
@@ -77,6 +79,7 @@ S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken", "endpoint", "kmsKey
 MANUAL = "Manual"  # the TRIGGER value of run-now Jobs (bulletin.api.status.Trigger.MANUAL)
 WORKDIR_PATH = "/work"
 TEMPLATES_PATH = "/etc/bulletin/templates"
+CERTIFICATES_PATH = "/etc/bulletin/certificates"
 
 
 def webhook_url_var(name: str) -> str:
@@ -146,6 +149,8 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
     ]
     if spec.report.template_config_map_ref is not None:
         extra.append({"name": TEMPLATES_DIR, "value": TEMPLATES_PATH})
+    if spec.delivery.email is not None and spec.delivery.email.encryption is not None:
+        extra.append({"name": CERTIFICATES_DIR, "value": CERTIFICATES_PATH})
     prometheus = spec.source.prometheus
     if prometheus is not None:
         extra += [_key_ref(var, ref) for var, ref in (

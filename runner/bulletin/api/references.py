@@ -58,6 +58,10 @@ def references(spec: ReportScheduleSpec) -> list[Reference]:
     if delivery.email is not None:
         found.append(Reference("Secret", delivery.email.smtp_secret_ref.name,
                                "spec.delivery.email.smtpSecretRef", Use.SMTP))
+        if (crypt := delivery.email.encryption) is not None:
+            found.append(Reference(crypt.certificates_ref.kind, crypt.certificates_ref.name,
+                                   "spec.delivery.email.encryption.certificatesRef",
+                                   Use.ENCRYPTION))
     if delivery.storage is not None:
         found.append(Reference("Secret", delivery.storage.credentials_secret_ref.name,
                                "spec.delivery.storage.credentialsSecretRef", Use.STORAGE))

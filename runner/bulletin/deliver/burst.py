@@ -26,6 +26,7 @@ from bulletin.deliver import allowlist
 from bulletin.deliver.compose import compose
 from bulletin.deliver.content import ReportLike, template_vars
 from bulletin.deliver.email import Smtp, build_message, send, sender_address
+from bulletin.deliver.encrypted import sealed_copy
 from bulletin.deliver.retry import DeliveryError, Permanent, Transient
 from bulletin.deliver.runstate import FAILED, PENDING, SENT, artifacts_size
 from bulletin.gates import check_rows
@@ -81,7 +82,9 @@ class BurstRun:
                          attachments=report.artifacts,
                          run_key=f"{ctx.namespace}/{ctx.schedule}/{ctx.run_id}/email/"
                          f"{recipient.key}")
-        data = build_message(letter).as_bytes()
+        crypt = self.spec.delivery.email.encryption if self.spec.delivery.email else None
+        data = (build_message(letter).as_bytes() if crypt is None else
+                sealed_copy(crypt, self.ctx.env, recipient.address, build_message(letter)))
         result = send(smtp, sender_address(smtp.settings.sender, None), [recipient.address],
                       data)
         for code, message in result.refused.values():
