@@ -46,15 +46,8 @@ def _identity(folder: Path) -> tuple[bytes, Path, Path]:
     return pem, folder / "cert.pem", folder / "key.pem"
 
 
-def test_protected_files_in_an_smime_message_and_an_encrypted_archive(
-    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
-    smtp: MailSink, s3_sse: EncryptingS3Server, tmp_path: Path,
-) -> None:
-    openssl, seven = shutil.which("openssl"), shutil.which("7z")
-    assert openssl and seven, "needs openssl and 7z (tests/setup/deps.sh)"
-    bucket = s3_sse.create_bucket(f"enc-{namespace}"[:60])
-    pem, cert_path, key_path = _identity(tmp_path)
-    create_secrets(cluster, namespace, postgres.url, smtp.port)
+def _objects(cluster: Cluster, namespace: str, pem: bytes, s3: EncryptingS3Server) -> None:
+    """The password Secret and certificates ConfigMap (opened for encryption), the S3 Secret."""
     core = cluster.core
     core.create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="report-password", labels=OPENED),
@@ -64,8 +57,20 @@ def test_protected_files_in_an_smime_message_and_an_encrypted_archive(
         data={"payroll.pem": pem.decode()}))
     core.create_namespaced_secret(namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="s3", labels=USABLE),
-        string_data={"accessKeyId": s3_sse.access_key, "secretAccessKey": s3_sse.secret_key,
-                     "endpoint": s3_sse.endpoint}))
+        string_data={"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
+                     "endpoint": s3.endpoint}))
+
+
+def test_protected_files_in_an_smime_message_and_an_encrypted_archive(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink, s3_sse: EncryptingS3Server, tmp_path: Path,
+) -> None:
+    openssl, seven = shutil.which("openssl"), shutil.which("7z")
+    assert openssl and seven, "needs openssl and 7z (tests/setup/deps.sh)"
+    bucket = s3_sse.create_bucket(f"enc-{namespace}"[:60])
+    pem, cert_path, key_path = _identity(tmp_path)
+    create_secrets(cluster, namespace, postgres.url, smtp.port)
+    _objects(cluster, namespace, pem, s3_sse)
     cluster.create_rs(namespace, report_schedule(
         "payroll", datasets=[{"name": "pay", "query": QUERY}], formats=["csv"],
         protection={"passwordSecretRef": {"name": "report-password", "key": "password"},
@@ -78,7 +83,7 @@ def test_protected_files_in_an_smime_message_and_an_encrypted_archive(
     last = status["lastRun"]
     assert last["result"] == "Succeeded", last
     assert PASSWORD not in json.dumps(status)
-    events = core.list_namespaced_event(namespace).items
+    events = cluster.core.list_namespaced_event(namespace).items
     assert all(PASSWORD not in (e.message or "") for e in events)
 
     [archive] = [d for d in last["deliveries"] if d["target"] == "archive"]
