@@ -114,3 +114,44 @@ def test_protected_files_in_an_smime_message_and_an_encrypted_archive(
     assert opened.returncode == 0, opened.stdout
     assert "123456.78" in (tmp_path / "out" / "pay.csv").read_text()
 
+
+
+def test_openpgp_from_the_runner_image(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, postgres: Postgres,
+    smtp: MailSink, tmp_path: Path,
+) -> None:
+    """gpg in the runner image (read-only root, its own user) encrypts to a key from the
+    ConfigMap; the recipient's gpg decrypts it."""
+    gpg = shutil.which("gpg")
+    assert gpg, "needs gpg (tests/setup/deps.sh)"
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    base = [gpg, "--homedir", str(home), "--batch", "--pinentry-mode", "loopback",
+            "--passphrase", ""]
+    try:
+        subprocess.run([*base, "--quick-gen-key", "Bob <bob@example.com>", "future-default",
+                        "default", "never"], check=True, capture_output=True, timeout=120)
+        public = subprocess.run([*base, "--armor", "--export", "bob@example.com"], check=True,
+                                capture_output=True, timeout=60).stdout
+        create_secrets(cluster, namespace, postgres.url, smtp.port)
+        cluster.core.create_namespaced_config_map(namespace, client.V1ConfigMap(
+            metadata=client.V1ObjectMeta(name="mail-keys", labels=OPENED),
+            data={"bob.asc": public.decode()}))
+        cluster.create_rs(namespace, report_schedule(
+            "pgp", datasets=[{"name": "pay", "query": QUERY}],
+            delivery={"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["bob@example.com"],
+                                "encryption": {"certificatesRef": {"name": "mail-keys"}}}}))
+        last = run_now(cluster, namespace, "pgp", "t1")["lastRun"]
+        assert last["result"] == "Succeeded", last
+        [raw] = smtp.raw
+        outer = message_from_bytes(raw, policy=default)
+        assert outer.get_content_type() == "multipart/encrypted" and b"123456.78" not in raw
+        armored = list(outer.iter_parts())[1].get_content()
+        plain = subprocess.run([*base, "--decrypt"], input=armored, capture_output=True,
+                               timeout=60)
+        assert plain.returncode == 0, plain.stderr.decode()
+        [attachment] = message_from_bytes(plain.stdout, policy=default).iter_attachments()
+        assert "123456.78" in attachment.get_content()
+    finally:
+        subprocess.run(["gpgconf", "--homedir", str(home), "--kill", "all"],
+                       capture_output=True, timeout=30)

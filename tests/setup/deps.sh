@@ -16,7 +16,7 @@ PACKAGES=(
   containerd containernetworking-plugins iptables conntrack busybox-static    # the real node
   openjdk-17-jre-headless maven                                               # veraPDF
   libreoffice-calc-nogui                                                      # XLSX check
-  qpdf p7zip-full                                                             # protected files
+  qpdf p7zip-full gpg                                                         # encryption
   shellcheck                                                                  # workflow scripts
 )
 missing=()

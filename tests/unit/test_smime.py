@@ -112,7 +112,8 @@ def test_each_recipient_with_a_certificate_gets_a_copy_only_they_can_open(
     record = _send(sink, tmp_path, {})
     assert record.state == "Failed"
     assert record.error.startswith(
-        "no S/MIME certificate for dave@example.com, carl@example.com: nothing was sent to them")
+        "no certificate or OpenPGP key for dave@example.com, carl@example.com: nothing was sent"
+        " to them")
     assert sorted(record.recipients) == ["ada@example.com", "bob@example.com"]
     assert sorted(r[0] for r, _ in sink.messages) == ["ada@example.com", "bob@example.com"]
     for who, tool in (("ada", "smime"), ("bob", "cms")):
@@ -207,8 +208,8 @@ def test_a_burst_encrypts_each_recipients_own_report(
                   MemoryLedger())
     assert record.result is RunResult.PARTIALLY_DELIVERED
     assert (record.message or "").endswith(
-        "dave@example.com: no S/MIME certificate for this recipient in ConfigMap 'mail-certs':"
-        " nothing was sent")
+        "dave@example.com: no certificate or OpenPGP key for this recipient in ConfigMap"
+        " 'mail-certs': nothing was sent")
     raw = _to(sink, "ada@example.com")
     assert b"123456" not in raw and len(sink.messages) == 1
     inner = _decrypt(raw, people["ada"], "cms", tmp_path)

@@ -70,7 +70,8 @@ class EmailDelivery(ApiModel):
     ] = None
     encryption: Annotated[
         MailEncryption | None,
-        Field(description="S/MIME: encrypt the message to each recipient's certificate."),
+        Field(description="S/MIME or OpenPGP: encrypt each recipient's copy to their"
+              " certificate or public key."),
     ] = None
 
 

@@ -1,4 +1,4 @@
-"""Encrypted mail (spec.delivery.email.encryption): S/MIME per recipient."""
+"""Encrypted mail (spec.delivery.email.encryption): S/MIME or OpenPGP per recipient."""
 
 from __future__ import annotations
 
@@ -22,7 +22,8 @@ class WithoutCertificate(StrEnum):
 
 
 class CertificatesRef(ApiModel):
-    """A ConfigMap (or Secret) of the namespace whose every key holds PEM certificates."""
+    """A ConfigMap (or Secret) of the namespace whose every key holds PEM certificates or an
+    armored OpenPGP public key."""
 
     kind: Annotated[Literal["ConfigMap", "Secret"],
                     Field(description="ConfigMap (default) or Secret.")] = "ConfigMap"
@@ -31,9 +32,10 @@ class CertificatesRef(ApiModel):
 
 
 class MailEncryption(ApiModel):
-    """S/MIME: the message is encrypted (CMS enveloped data, AES-256-CBC, RSA key transport)
-    to the certificate of every recipient who has one; only their mail clients can read it.
-    Subject, sender and recipients stay readable, as with any S/MIME message."""
+    """Each recipient gets their own encrypted copy: S/MIME (CMS enveloped data, AES-256-CBC,
+    RSA key transport) when they have a certificate, else PGP/MIME when they have an OpenPGP
+    key; only their mail clients can read it. Subject, sender and recipients stay readable, as
+    with any encrypted mail."""
 
     model_config = ConfigDict(json_schema_extra={"x-kubernetes-validations": [
         {"rule": "!has(self.requireEncryption) || !self.requireEncryption"
@@ -42,18 +44,19 @@ class MailEncryption(ApiModel):
 
     certificates_ref: Annotated[
         CertificatesRef,
-        Field(description="Recipients' certificates (RSA, PEM; several per key allowed),"
-              " labelled bulletin.dev/usable-by-reports=encryption. A certificate serves the"
-              " addresses of its subjectAltName (rfc822Name) and subject emailAddress; expired"
-              " ones are ignored. The object is mounted whole: certificates are public, keep"
-              " nothing else in it."),
+        Field(description="Recipients' S/MIME certificates (RSA, PEM; several per key"
+              " allowed) and OpenPGP public keys (armored, one per key), labelled"
+              " bulletin.dev/usable-by-reports=encryption. A certificate serves the addresses"
+              " of its subjectAltName (rfc822Name) and subject emailAddress, a key those of its"
+              " user IDs; expired certificates are ignored. The object is mounted whole: keep"
+              " only public certificates and keys in it."),
     ]
     without_certificate: Annotated[
         WithoutCertificate,
-        Field(description="A recipient without a certificate gets: none (default; nothing,"
-              " and the target fails naming them), link (a message without the report's data,"
-              " linking to the stored files; needs storage) or clear (the report unencrypted;"
-              " refused with requireEncryption)."),
+        Field(description="A recipient without a certificate or key gets: none (default;"
+              " nothing, and the target fails naming them), link (a message without the"
+              " report's data, linking to the stored files; needs storage) or clear (the report"
+              " unencrypted; refused with requireEncryption)."),
     ] = WithoutCertificate.NONE
     require_encryption: Annotated[
         bool,

@@ -12,6 +12,7 @@ from typing import Protocol
 from bulletin.api.mailcrypto import MailEncryption, WithoutCertificate
 from bulletin.api.podenv import CERTIFICATES_DIR
 from bulletin.api.status import DeliveryRecord
+from bulletin.deliver import openpgp
 from bulletin.deliver.compose import compose
 from bulletin.deliver.email import Smtp, build_message
 from bulletin.deliver.retry import DeliveryError, Permanent
@@ -39,11 +40,10 @@ class EmailTarget(Protocol):
 def send_encrypted(target: EmailTarget, crypt: MailEncryption, run: DeliveryRun, smtp: Smtp,
                    record: DeliveryRecord, pending: list[str]) -> None:
     """Send to ``pending`` as ``crypt`` says; Permanent naming those who got nothing."""
-    folder = run.ctx.env.get(CERTIFICATES_DIR)
-    certificates = load_certificates(Path(folder) if folder else None)
-    lacking = [r for r in pending if r.lower() not in certificates]
-    batches = [([r], encrypt(target.message(run, smtp, record), certificates[r.lower()]))
-               for r in pending if r.lower() in certificates]
+    keyring = Keyring(run.ctx.env)
+    lacking = [r for r in pending if not keyring.has(r)]
+    batches = [([r], keyring.seal(target.message(run, smtp, record), r))
+               for r in pending if keyring.has(r)]
     mode = crypt.without_certificate
     if lacking and mode is WithoutCertificate.CLEAR:
         batches.append((lacking, target.data(run, smtp, record)))
@@ -57,8 +57,8 @@ def send_encrypted(target: EmailTarget, crypt: MailEncryption, run: DeliveryRun,
             failures.append(exc)
     if lacking and mode is WithoutCertificate.NONE:
         failures.append(Permanent(
-            f"no S/MIME certificate for {', '.join(lacking)}: nothing was sent to them"
-            " (email.encryption.withoutCertificate none; add their certificates to"
+            f"no certificate or OpenPGP key for {', '.join(lacking)}: nothing was sent to them"
+            " (email.encryption.withoutCertificate none; add theirs to"
             f" {crypt.certificates_ref.kind} {crypt.certificates_ref.name!r})"))
     if failures:
         raise type(failures[0])("; ".join(str(f) for f in failures))
@@ -66,16 +66,36 @@ def send_encrypted(target: EmailTarget, crypt: MailEncryption, run: DeliveryRun,
 
 def sealed_copy(crypt: MailEncryption, env: Mapping[str, str], address: str,
                 message: EmailMessage) -> bytes:
-    """One burst recipient's copy: S/MIME to their certificate, else the clear message when
-    withoutCertificate is clear; Permanent otherwise (a burst has no storage for links)."""
-    folder = env.get(CERTIFICATES_DIR)
-    certificates = load_certificates(Path(folder) if folder else None).get(address.lower())
-    if certificates:
-        return encrypt(message, certificates)
+    """One burst recipient's copy: encrypted to their certificate or key, else the clear
+    message when withoutCertificate is clear; Permanent otherwise (a burst has no storage for
+    links)."""
+    keyring = Keyring(env)
+    if keyring.has(address):
+        return keyring.seal(message, address)
     if crypt.without_certificate is WithoutCertificate.CLEAR:
         return message.as_bytes()
-    raise Permanent(f"no S/MIME certificate for this recipient in {crypt.certificates_ref.kind}"
-                    f" {crypt.certificates_ref.name!r}: nothing was sent")
+    raise Permanent(f"no certificate or OpenPGP key for this recipient in"
+                    f" {crypt.certificates_ref.kind} {crypt.certificates_ref.name!r}: nothing"
+                    " was sent")
+
+
+class Keyring:
+    """The recipients' S/MIME certificates and OpenPGP keys, from the mounted object."""
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        folder = env.get(CERTIFICATES_DIR)
+        self.certificates = load_certificates(Path(folder) if folder else None)
+        self.keys = openpgp.load_keys(Path(folder)) if folder else {}
+
+    def has(self, address: str) -> bool:
+        return address.lower() in self.certificates or address.lower() in self.keys
+
+    def seal(self, message: EmailMessage, address: str) -> bytes:
+        """``message`` encrypted for ``address``: S/MIME when they have a certificate, else
+        OpenPGP."""
+        if certificates := self.certificates.get(address.lower()):
+            return encrypt(message, certificates)
+        return openpgp.encrypt(message, self.keys[address.lower()])
 
 
 def _link_message(target: EmailTarget, run: DeliveryRun, smtp: Smtp, record: DeliveryRecord,

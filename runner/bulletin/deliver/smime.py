@@ -46,8 +46,11 @@ def load_certificates(directory: Path | None, now: datetime | None = None
         raise Permanent("email.encryption.certificatesRef is missing or not mounted; nothing"
                         " was sent")
     for path in sorted(p for p in directory.iterdir() if not p.name.startswith(".")):
+        data = path.read_bytes()
+        if b"-----BEGIN PGP PUBLIC KEY BLOCK-----" in data:
+            continue  # an OpenPGP key: bulletin.deliver.openpgp
         try:
-            certs = x509.load_pem_x509_certificates(path.read_bytes())
+            certs = x509.load_pem_x509_certificates(data)
         except ValueError:
             log.warning("email.encryption: key %s holds no PEM certificate; ignored", path.name)
             continue
@@ -59,6 +62,16 @@ def load_certificates(directory: Path | None, now: datetime | None = None
     return found
 
 
+def inner(message: EmailMessage) -> EmailMessage:
+    """What goes inside the envelope: ``message``'s body and attachments, no routing headers."""
+    entity = EmailMessage(policy=message.policy)
+    for name, value in message.items():
+        if name.lower().startswith("content-"):
+            entity[name] = value
+    entity.set_payload(message.get_payload())
+    return entity
+
+
 def encrypt(message: EmailMessage, certificates: Sequence[Any]) -> bytes:
     """``message`` as S/MIME enveloped data readable with any of ``certificates``: its body
     and attachments inside, the routing headers (OUTER) outside."""
@@ -66,12 +79,7 @@ def encrypt(message: EmailMessage, certificates: Sequence[Any]) -> bytes:
     from cryptography.hazmat.primitives.ciphers import algorithms
     from cryptography.hazmat.primitives.serialization import pkcs7
 
-    inner = EmailMessage(policy=message.policy)
-    for name, value in message.items():
-        if name.lower().startswith("content-"):
-            inner[name] = value
-    inner.set_payload(message.get_payload())
-    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(inner.as_bytes())
+    builder = pkcs7.PKCS7EnvelopeBuilder().set_data(inner(message).as_bytes())
     builder = builder.set_content_encryption_algorithm(algorithms.AES256)
     for cert in certificates:
         builder = builder.add_recipient(cert)
