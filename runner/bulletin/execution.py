@@ -28,18 +28,18 @@ def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str)
     """Query every dataset once and render every format into the run's work directory."""
     from bulletin.assembly.plan import ReportError
     from bulletin.deliver.netguard import guarded_client
-    from bulletin.protect import protect_report, secret_password
+    from bulletin.protect import protect_report, required_password
     from bulletin.report import build_report
     from bulletin.sources.prometheus import PrometheusError, from_spec
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
     try:
-        password = secret_password(spec.protection, ctx.env) if spec.protection else None
+        password = required_password(spec.protection, ctx.env) if spec.protection else ""
         report = build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
                               period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
                               templates_dir=Path(templates) if templates else None,
                               prometheus=from_spec(spec, ctx.env, guarded_client))
-        if spec.protection is not None and password is not None:
+        if spec.protection is not None:
             report = protect_report(report, spec.protection, password)
     except (ReportError, PrometheusError) as exc:
         raise RunFailed(str(exc)) from exc
@@ -97,12 +97,12 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
 
     def build(recipient: Recipient, outdir: Path) -> BuiltReport:
         password = (recipient_password(spec.protection, ctx.env, recipient.password)
-                    if spec.protection is not None else None)
+                    if spec.protection is not None else "")
         report = build_report(reports, schedule_name=ctx.schedule, namespace=ctx.namespace,
                               period=period, db_url=url, outdir=outdir, params=recipient.params,
                               templates_dir=Path(templates) if templates else None,
                               prometheus=prometheus)
-        if spec.protection is not None and password is not None:
+        if spec.protection is not None:
             report = protect_report(report, spec.protection, password)
         return report
 

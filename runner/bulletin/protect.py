@@ -30,6 +30,15 @@ def secret_password(protection: Protection, env: Mapping[str, str]) -> str | Non
     return env[podenv.PROTECTION_PASSWORD]
 
 
+def required_password(protection: Protection, env: Mapping[str, str]) -> str:
+    """The Secret's password; ReportError when there is none (protection never fails open)."""
+    password = secret_password(protection, env)
+    if not password:
+        raise ReportError("spec.protection: no password (set passwordSecretRef); nothing was"
+                          " sent")
+    return password
+
+
 def recipient_password(protection: Protection, env: Mapping[str, str], own: str | None) -> str:
     """A burst recipient's password: their column's, else the Secret's; Permanent (this
     recipient fails, unsent) when there is neither."""

@@ -173,3 +173,15 @@ def test_the_sent_message_carries_the_protected_files_and_never_the_password(
     assert _run("qpdf", "--check", str(pdf)).returncode != 0
     text = msg.get_body(("plain",))
     assert text is not None and "Call the payroll desk on 555-0100" in text.get_content()
+
+
+def test_a_missing_password_fails_the_run_before_anything_is_built(tmp_path: Path) -> None:
+    from bulletin.execution import RunFailed, produce
+    from delivery_support import PERIOD, context
+
+    spec = make_spec(formats=["pdf"], protection=PROTECTION)
+    with pytest.raises(RunFailed, match=r"^spec.protection.passwordSecretRef: Secret"
+                       r" 'report-password' has no key 'password' \(or it is empty\); nothing"
+                       " was sent$"):
+        produce(context({}, tmp_path), spec, PERIOD, "postgresql://unused")
+    assert not (tmp_path / "weekly-29000000").exists()
