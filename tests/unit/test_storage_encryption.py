@@ -3,6 +3,7 @@ S3-compatible servers: MinIO with a static KMS key encrypts, Versity Gateway doe
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,7 @@ def bucket(request: pytest.FixtureRequest) -> str:
 
 
 def _deliver(server: S3Server, bucket: str, tmp_path: Path, kms_key: str | None = None,
-             **storage: Any) -> list[Any]:
+             data: bytes = SECRET_ROWS, **storage: Any) -> list[Any]:
     env = {"BULLETIN_S3_accessKeyId": server.access_key,
            "BULLETIN_S3_secretAccessKey": server.secret_key,
            "BULLETIN_S3_endpoint": server.endpoint,
@@ -33,7 +34,7 @@ def _deliver(server: S3Server, bucket: str, tmp_path: Path, kms_key: str | None 
                 "storage": {"endpoint": server.endpoint, "bucket": bucket, "archive": True,
                             "credentialsSecretRef": {"name": "s3"}, **storage},
                 "retry": {"attempts": 1}}
-    built = report(tmp_path / "out", {"payroll.csv": SECRET_ROWS})
+    built = report(tmp_path / "out", {"payroll.csv": data})
     # Only the archive is looked at: the webhook fails (no such host), after it.
     return deliver_all(spec(delivery), context(env, tmp_path), built, MemoryLedger(), PERIOD,
                        sleep=no_sleep)
@@ -102,3 +103,16 @@ def test_encryption_none_stores_on_a_server_that_does_not_encrypt(
     assert archive.state == "Sent", archive.error
     body = s3.client().get_object(Bucket=bucket, Key=f"{PREFIX}/payroll.csv")["Body"].read()
     assert body == SECRET_ROWS
+
+
+def test_a_multipart_upload_is_encrypted_too(
+        s3_sse: EncryptingS3Server, bucket: str, tmp_path: Path) -> None:
+    s3_sse.create_bucket(bucket)
+    data = os.urandom(20 * 1024 * 1024)  # above boto3's 8 MiB multipart threshold
+    archive = _deliver(s3_sse, bucket, tmp_path, kms_key=s3_sse.KMS_KEY, data=data,
+                       encryption="sse-kms")[0]
+    assert archive.state == "Sent", archive.error
+    head = s3_sse.client().head_object(Bucket=bucket, Key=f"{PREFIX}/payroll.csv")
+    assert head["ServerSideEncryption"] == "aws:kms" and head["ContentLength"] == len(data)
+    got = s3_sse.client().get_object(Bucket=bucket, Key=f"{PREFIX}/payroll.csv")["Body"].read()
+    assert got == data
