@@ -33,6 +33,7 @@ controlplane: deps
 	@bash tests/controlplane/build.sh >/dev/null
 	@bash tests/helm/build.sh >/dev/null
 	@bash tests/s3server/build.sh >/dev/null
+	@bash tests/s3sse/build.sh >/dev/null
 	@bash tests/kstatus/build.sh >/dev/null
 	@bash tests/luahealth/build.sh >/dev/null
 	@bash tests/promtool/build.sh >/dev/null

@@ -18,7 +18,7 @@ from devstack.mariadb import MariaDB
 from devstack.operatorproc import OperatorProcess, local_env
 from devstack.postgres import Postgres
 from devstack.prometheus import Prometheus, queue_depths
-from devstack.s3 import S3Server
+from devstack.s3 import EncryptingS3Server, S3Server
 from kubernetes import client, config
 from support import Cluster, wait_for
 
@@ -133,6 +133,14 @@ def prometheus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Prometheus]
 def s3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[S3Server]:
     """One real S3-compatible server (Versity Gateway) for the session; tests make buckets."""
     server = S3Server(tmp_path_factory.mktemp("s3")).start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def s3_sse(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EncryptingS3Server]:
+    """A real S3-compatible server that encrypts objects (MinIO with a static KMS key)."""
+    server = EncryptingS3Server(tmp_path_factory.mktemp("s3sse")).start()
     yield server
     server.stop()
 

@@ -152,7 +152,7 @@ def _env(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> list[dict
 
 def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """The pod's volumes and the runner's mounts: scratch space (the root filesystem is
-    read-only), and custom templates."""
+    read-only), custom templates and S/MIME certificates."""
     volumes: list[dict[str, Any]] = [{"name": "work", "emptyDir": {"sizeLimit": "2Gi"}},
                                      {"name": "tmp", "emptyDir": {"sizeLimit": "256Mi"}}]
     mounts: list[dict[str, Any]] = [{"name": "work", "mountPath": "/work"},
@@ -162,6 +162,14 @@ def _volumes(spec: ReportScheduleSpec) -> tuple[list[dict[str, Any]], list[dict[
         volumes.append({"name": "templates",
                         "configMap": {"name": templates.name, "optional": True}})
         mounts.append({"name": "templates", "mountPath": podenv.TEMPLATES_PATH, "readOnly": True})
+    email = spec.delivery.email
+    if email is not None and email.encryption is not None:
+        ref = email.encryption.certificates_ref
+        volumes.append({"name": "certificates", **(
+            {"secret": {"secretName": ref.name, "optional": True}} if ref.kind == "Secret"
+            else {"configMap": {"name": ref.name, "optional": True}})})
+        mounts.append({"name": "certificates", "mountPath": podenv.CERTIFICATES_PATH,
+                       "readOnly": True})
     return volumes, mounts
 
 

@@ -28,17 +28,22 @@ def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str)
     """Query every dataset once and render every format into the run's work directory."""
     from bulletin.assembly.plan import ReportError
     from bulletin.deliver.netguard import guarded_client
+    from bulletin.protect import protect_report, required_password
     from bulletin.report import build_report
     from bulletin.sources.prometheus import PrometheusError, from_spec
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
     try:
-        return build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
-                            period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
-                            templates_dir=Path(templates) if templates else None,
-                            prometheus=from_spec(spec, ctx.env, guarded_client))
+        password = required_password(spec.protection, ctx.env) if spec.protection else ""
+        report = build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
+                              period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
+                              templates_dir=Path(templates) if templates else None,
+                              prometheus=from_spec(spec, ctx.env, guarded_client))
+        if spec.protection is not None:
+            report = protect_report(report, spec.protection, password)
     except (ReportError, PrometheusError) as exc:
         raise RunFailed(str(exc)) from exc
+    return report
 
 
 def execute(
@@ -79,6 +84,7 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
     from bulletin.assembly.plan import ReportError
     from bulletin.deliver.burst import TARGET, burst_result, deliver_burst
     from bulletin.deliver.netguard import guarded_client
+    from bulletin.protect import protect_report, recipient_password
     from bulletin.report import build_report
     from bulletin.sources.prometheus import PrometheusError, from_spec
 
@@ -90,15 +96,21 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
         raise RunFailed(str(exc)) from exc
 
     def build(recipient: Recipient, outdir: Path) -> BuiltReport:
-        return build_report(reports, schedule_name=ctx.schedule, namespace=ctx.namespace,
-                            period=period, db_url=url, outdir=outdir, params=recipient.params,
-                            templates_dir=Path(templates) if templates else None,
-                            prometheus=prometheus)
+        password = (recipient_password(spec.protection, ctx.env, recipient.password)
+                    if spec.protection is not None else "")
+        report = build_report(reports, schedule_name=ctx.schedule, namespace=ctx.namespace,
+                              period=period, db_url=url, outdir=outdir, params=recipient.params,
+                              templates_dir=Path(templates) if templates else None,
+                              prometheus=prometheus)
+        if spec.protection is not None:
+            report = protect_report(report, spec.protection, password)
+        return report
 
     try:
         found = recipients(spec, period, url)
         if ctx.options.to and found:
-            found = [Recipient(address, found[0].params) for address in ctx.options.to]
+            found = [Recipient(address, found[0].params, found[0].password)
+                     for address in ctx.options.to]
         if not found:
             record.result = RunResult.SKIPPED
             record.message = "delivery skipped: the burst dataset returned no recipients"

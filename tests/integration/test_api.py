@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 
 import pytest
+from bulletin.api.mailcrypto import IN_THE_CLEAR
+from bulletin.api.protection import COLUMN_WITHOUT_PROTECTION, NO_PASSWORD, NOTHING_TO_PROTECT
 from bulletin.api.schedule import STAGGER_CRON
 from support import Cluster, report_schedule
 
@@ -42,6 +44,21 @@ def _apply(cluster: Cluster, namespace: str, manifest: dict[str, object]) -> tup
         ({"schedules": [{"name": "eu", "daily": {"at": "09:00"}, "staggerMinutes": 5},
                         {"name": "us", "cron": "0 9 * * *", "staggerMinutes": 5}]},
          f"spec.schedules[1]: Invalid value: \"object\": {STAGGER_CRON}"),
+        ({"protection": {"instructions": "Ask."}}, NO_PASSWORD),
+        ({"formats": ["html"], "protection": {"instructions": "Ask.", "passwordSecretRef": {
+            "name": "pw", "key": "password"}}}, NOTHING_TO_PROTECT),
+        ({"datasets": [{"name": "people", "query": "SELECT 1"}, {"name": "b", "query": "SELECT 2"}],
+          "delivery": {"email": {"smtpSecretRef": {"name": "smtp"}},
+                       "burst": {"dataset": "people", "passwordColumn": "pin"}}},
+         COLUMN_WITHOUT_PROTECTION),
+        ({"delivery": {"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["a@example.com"],
+                                 "encryption": {"certificatesRef": {"name": "certs"},
+                                                "withoutCertificate": "clear"}}}},
+         IN_THE_CLEAR),
+        ({"delivery": {"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["a@example.com"]},
+                       "storage": {"bucket": "reports", "credentialsSecretRef": {"name": "s3"},
+                                   "encryption": "aes"}}},
+         "spec.delivery.storage.encryption"),
     ],
 )
 def test_bad_manifest_is_rejected_with_the_field(

@@ -83,7 +83,7 @@ def test_no_secret_value_is_written_anywhere(
             {"name": "denied", "urlSecretRef": {"name": "hooks", "key": "denied"}},
         ],
         "slack": {"webhookSecretRef": {"name": "chat", "key": "slack"}},
-        "storage": {"endpoint": s3.endpoint, "bucket": "archive",
+        "storage": {"endpoint": s3.endpoint, "bucket": "archive", "encryption": "none",
                     "credentialsSecretRef": {"name": "s3"}, "archive": True},
         "retry": {"attempts": 3, "initialBackoffSeconds": 1, "maxBackoffSeconds": 2},
     }

@@ -35,7 +35,7 @@ def test_archive_link_and_plugin(
                      "endpoint": s3.endpoint}))
     delivery = {
         "email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]},
-        "storage": {"endpoint": s3.endpoint, "bucket": "reports",
+        "storage": {"endpoint": s3.endpoint, "bucket": "reports", "encryption": "none",
                     "credentialsSecretRef": {"name": "s3"}, "archive": True},
         "linkAboveBytes": 10000,  # the ~80 kB CSV goes as a link
     }

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # What `make test` and `make demo` need on a bare Debian 12 machine, installed once: Debian's
 # packages (PostgreSQL and MariaDB, WeasyPrint's libraries, podman/buildah, containerd/runc/CNI
-# for the node, Java and Maven for veraPDF, LibreOffice for the XLSX check), Go 1.26+ when the
-# machine's go is missing or older (tests/setup/go.sh) and the Python packages. Quick when
-# everything is there already.
+# for the node, Java and Maven for veraPDF, LibreOffice for the XLSX check, qpdf and 7-Zip for
+# protected files), Go 1.26+ when the machine's go is missing or older (tests/setup/go.sh) and
+# the Python packages. Quick when everything is there already.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 say() { echo "== $*" >&2; }
@@ -16,6 +16,7 @@ PACKAGES=(
   containerd containernetworking-plugins iptables conntrack busybox-static    # the real node
   openjdk-17-jre-headless maven                                               # veraPDF
   libreoffice-calc-nogui                                                      # XLSX check
+  qpdf p7zip-full gpg                                                         # encryption
   shellcheck                                                                  # workflow scripts
 )
 missing=()

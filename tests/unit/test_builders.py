@@ -30,8 +30,11 @@ SETTINGS = builders.RunnerSettings(image="example.org/bulletin-runner:test")
 FULL = ReportScheduleSpec.model_validate({
     **SPEC.model_dump(by_alias=True, exclude_none=True),
     "report": {"templateConfigMapRef": {"name": "brand-templates"}},
+    "protection": {"passwordSecretRef": {"name": "report-password", "key": "password"},
+                   "instructions": "Ask the payroll desk."},
     "delivery": {
-        "email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"]},
+        "email": {"smtpSecretRef": {"name": "smtp"}, "to": ["team@example.com"],
+                  "encryption": {"certificatesRef": {"name": "mail-certs"}}},
         "webhooks": [{"name": "bi-hook", "urlSecretRef": {"name": "hooks", "key": "bi"},
                       "signingSecretRef": {"name": "hooks", "key": "key"}}],
         "slack": {"webhookSecretRef": {"name": "chat", "key": "slack"}},

@@ -37,7 +37,8 @@ def sink() -> Iterator[MailSink]:
 
 
 def _storage(s3: S3Server, bucket: str, **extra: Any) -> dict[str, Any]:
-    return {"endpoint": s3.endpoint, "bucket": bucket,
+    """Versity Gateway stores unencrypted: these tests say so (test_storage_encryption: SSE)."""
+    return {"endpoint": s3.endpoint, "bucket": bucket, "encryption": "none",
             "credentialsSecretRef": {"name": "s3"}, **extra}
 
 

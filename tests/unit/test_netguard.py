@@ -219,7 +219,7 @@ def test_an_s3_endpoint_on_a_private_address_is_refused(s3: S3Server, tmp_path: 
     bucket = s3.create_bucket("netguard-refused")
     endpoint = s3.endpoint.replace(HOST, "127.0.0.1")  # the server listens on loopback too
     storage = spec({**_webhook("https://h.example.com/x"),
-                    "storage": {"endpoint": endpoint, "bucket": bucket,
+                    "storage": {"endpoint": endpoint, "bucket": bucket, "encryption": "none",
                                 "credentialsSecretRef": {"name": "s3"}}}).delivery.storage
     assert storage is not None
     credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
@@ -265,7 +265,7 @@ def test_an_s3_connection_goes_to_the_address_that_was_checked(
     monkeypatch.setattr(urllib3.util.connection, "create_connection", connect)
     endpoint = f"http://rebind.example:{port}"
     storage = spec({**_webhook("https://h.example.com/x"),
-                    "storage": {"endpoint": endpoint, "bucket": bucket,
+                    "storage": {"endpoint": endpoint, "bucket": bucket, "encryption": "none",
                                 "credentialsSecretRef": {"name": "s3"}}}).delivery.storage
     assert storage is not None
     credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,

@@ -37,6 +37,13 @@ class Burst(ApiModel):
               description="Column of the burst dataset with the email address (default"
               " email). Every other column is a query parameter of the same name."),
     ] = "email"
+    password_column: Annotated[
+        str | None,
+        Field(min_length=1, max_length=63, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$",
+              description="Column of the burst dataset with each recipient's password for"
+              " spec.protection (not a query parameter); where it is empty,"
+              " protection.passwordSecretRef's password, else the recipient fails."),
+    ] = None
     max_recipients: Annotated[
         int,
         Field(ge=1, le=MAX_BURST_RECIPIENTS,

@@ -9,6 +9,7 @@ from pydantic import AfterValidator, ConfigDict, Field, model_validator
 from bulletin.api.address import ADDRESS_HINT, ADDRESS_PATTERN, plain_address
 from bulletin.api.base import DATA_KEY, DNS_LABEL, OBJECT_NAME, ApiModel
 from bulletin.api.burst import BURST_RULES, Burst, burst_error
+from bulletin.api.mailcrypto import MailEncryption
 from bulletin.api.storage import SecretRef, Storage
 
 MIB = 1024 * 1024
@@ -66,6 +67,11 @@ class EmailDelivery(ApiModel):
               " namespace, period (label, start, end), rows, kpis, runId and, with burst,"
               " recipient (address and parameters, e.g. recipient.region); default the"
               " report's subject (title and period)."),
+    ] = None
+    encryption: Annotated[
+        MailEncryption | None,
+        Field(description="S/MIME or OpenPGP: encrypt each recipient's copy to their"
+              " certificate or public key."),
     ] = None
 
 

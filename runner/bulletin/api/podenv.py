@@ -18,7 +18,9 @@ BULLETIN_DB_URL                     spec.source.connectionSecretRef
 BULLETIN_PROMETHEUS_URL             spec.source.prometheus.urlSecretRef
 BULLETIN_PROMETHEUS_HEADERS         spec.source.prometheus.headersSecretRef
 BULLETIN_TEMPLATES_DIR              where spec.report.templateConfigMapRef is mounted
+BULLETIN_CERTIFICATES_DIR           where email.encryption.certificatesRef is mounted
 BULLETIN_ONFAILURE_WEBHOOK          spec.notifications.onFailure.webhookSecretRef
+BULLETIN_PROTECTION_PASSWORD        spec.protection.passwordSecretRef
 BULLETIN_LOG_LEVEL                  the runner's log level (default INFO)
 BULLETIN_LOG_FORMAT                 text (default) or json (bulletin.api.logformat)
 BULLETIN_SMTP_<key>                 the email.smtpSecretRef Secret's keys in SMTP_KEYS
@@ -56,7 +58,9 @@ DB_URL = "BULLETIN_DB_URL"
 PROMETHEUS_URL = "BULLETIN_PROMETHEUS_URL"
 PROMETHEUS_HEADERS = "BULLETIN_PROMETHEUS_HEADERS"
 TEMPLATES_DIR = "BULLETIN_TEMPLATES_DIR"
+CERTIFICATES_DIR = "BULLETIN_CERTIFICATES_DIR"
 ONFAILURE_WEBHOOK = "BULLETIN_ONFAILURE_WEBHOOK"
+PROTECTION_PASSWORD = "BULLETIN_PROTECTION_PASSWORD"
 LOG_LEVEL = "BULLETIN_LOG_LEVEL"
 LOG_FORMAT = "BULLETIN_LOG_FORMAT"
 SMTP_PREFIX = "BULLETIN_SMTP_"
@@ -71,10 +75,11 @@ ALLOWED_URL_HOSTS = "BULLETIN_ALLOWED_URL_HOSTS"
 NAMESPACE_ALLOWED_DOMAINS_ANNOTATION = "bulletin.dev/allowed-email-domains"
 SMTP_KEYS = ("host", "port", "security", "username", "password", "from", "ca",
              "allowInsecureAuth")
-S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken", "endpoint")
+S3_KEYS = ("accessKeyId", "secretAccessKey", "sessionToken", "endpoint", "kmsKeyId")
 MANUAL = "Manual"  # the TRIGGER value of run-now Jobs (bulletin.api.status.Trigger.MANUAL)
 WORKDIR_PATH = "/work"
 TEMPLATES_PATH = "/etc/bulletin/templates"
+CERTIFICATES_PATH = "/etc/bulletin/certificates"
 
 
 def webhook_url_var(name: str) -> str:
@@ -144,6 +149,8 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
     ]
     if spec.report.template_config_map_ref is not None:
         extra.append({"name": TEMPLATES_DIR, "value": TEMPLATES_PATH})
+    if spec.delivery.email is not None and spec.delivery.email.encryption is not None:
+        extra.append({"name": CERTIFICATES_DIR, "value": CERTIFICATES_PATH})
     prometheus = spec.source.prometheus
     if prometheus is not None:
         extra += [_key_ref(var, ref) for var, ref in (
@@ -152,6 +159,8 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
     on_failure = spec.notifications.on_failure
     if on_failure is not None and on_failure.webhook_secret_ref is not None:
         extra.append(_key_ref(ONFAILURE_WEBHOOK, on_failure.webhook_secret_ref, optional=False))
+    if spec.protection is not None and spec.protection.password_secret_ref is not None:
+        extra.append(_key_ref(PROTECTION_PASSWORD, spec.protection.password_secret_ref))
     return [
         _field(NAMESPACE, "metadata.namespace"),
         {"name": SCHEDULE, "value": schedule},
@@ -186,7 +195,7 @@ def value_in(env: Sequence[Mapping[str, Any]], name: str) -> str | None:
 def is_delivery_secret(name: str) -> bool:
     """Whether variable ``name`` carries a delivery secret worth redacting."""
     return name in (SLACK_URL, TEAMS_URL, PROMETHEUS_URL, PROMETHEUS_HEADERS,
-                    SMTP_PREFIX + "password",
+                    SMTP_PREFIX + "password", PROTECTION_PASSWORD,
                     S3_PREFIX + "secretAccessKey", S3_PREFIX + "sessionToken") or (
         name.startswith(WEBHOOK_PREFIX) and name.endswith(("_URL", "_KEY")))
 

@@ -31,6 +31,7 @@ class Use(StrEnum):
     CHAT = "chat"
     IMAGE_PULL = "imagepull"
     TEMPLATES = "templates"
+    ENCRYPTION = "encryption"  # passwords and keys that protect reports
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,10 @@ def references(spec: ReportScheduleSpec) -> list[Reference]:
     if delivery.email is not None:
         found.append(Reference("Secret", delivery.email.smtp_secret_ref.name,
                                "spec.delivery.email.smtpSecretRef", Use.SMTP))
+        if (crypt := delivery.email.encryption) is not None:
+            found.append(Reference(crypt.certificates_ref.kind, crypt.certificates_ref.name,
+                                   "spec.delivery.email.encryption.certificatesRef",
+                                   Use.ENCRYPTION))
     if delivery.storage is not None:
         found.append(Reference("Secret", delivery.storage.credentials_secret_ref.name,
                                "spec.delivery.storage.credentialsSecretRef", Use.STORAGE))
@@ -73,6 +78,9 @@ def references(spec: ReportScheduleSpec) -> list[Reference]:
     if on_failure is not None and on_failure.webhook_secret_ref is not None:
         found.append(Reference("Secret", on_failure.webhook_secret_ref.name,
                                "spec.notifications.onFailure.webhookSecretRef", Use.CHAT))
+    if spec.protection is not None and spec.protection.password_secret_ref is not None:
+        found.append(Reference("Secret", spec.protection.password_secret_ref.name,
+                               "spec.protection.passwordSecretRef", Use.ENCRYPTION))
     if spec.report.template_config_map_ref is not None:
         found.append(Reference("ConfigMap", spec.report.template_config_map_ref.name,
                                "spec.report.templateConfigMapRef", Use.TEMPLATES))

@@ -12,6 +12,7 @@ from bulletin.api.datasetrefs import dangling
 from bulletin.api.delivery import Delivery, SecretKeyRef
 from bulletin.api.policy import Gates, Notifications
 from bulletin.api.prometheus import STEP_DESCRIPTION, PrometheusSource, Step
+from bulletin.api.protection import PROTECTION_RULES, Protection, protection_error
 from bulletin.api.report import Format, Report
 from bulletin.api.runnerpod import ScheduleRunnerPod
 from bulletin.api.schedule import (
@@ -134,6 +135,7 @@ class ReportScheduleSpec(ApiModel):
                     "message": BURST_DATASET,
                 },
                 *DATASET_REFERENCES,
+                *PROTECTION_RULES,
                 {
                     "rule": "has(self.source.prometheus)"
                     " || self.datasets.all(d, !has(d.promql))",
@@ -212,6 +214,9 @@ class ReportScheduleSpec(ApiModel):
         list[Format],
         Field(min_length=1, max_length=4, description="Output formats of the report."),
     ] = [Format.CSV]
+    protection: Annotated[
+        Protection | None, Field(description="Password-protect every report file.")
+    ] = None
     report: Annotated[
         Report, Field(description="How the report looks; the built-in template by default.")
     ] = Report()
@@ -265,7 +270,9 @@ class ReportScheduleSpec(ApiModel):
         if burst is not None and (len(self.datasets) < 2 or burst.dataset not in
                                   [d.name for d in self.datasets]):
             raise ValueError(BURST_DATASET)
-        if why := dangling(self):
+        burst_column = burst.password_column if burst is not None else None
+        if why := dangling(self) or protection_error(self.protection, burst_column,
+                                                     list(self.formats)):
             raise ValueError(why)
         return self
 

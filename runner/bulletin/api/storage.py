@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from enum import StrEnum
 from typing import Annotated
 
 from pydantic import ConfigDict, Field
@@ -14,6 +15,14 @@ class SecretRef(ApiModel):
 
     name: Annotated[str, Field(min_length=1, max_length=253, pattern=OBJECT_NAME,
                                description="Secret name.")]
+
+
+class Encryption(StrEnum):
+    """Server-side encryption of every stored object (spec.delivery.storage.encryption)."""
+
+    SSE_S3 = "sse-s3"
+    SSE_KMS = "sse-kms"
+    NONE = "none"
 
 
 class Storage(ApiModel):
@@ -60,8 +69,17 @@ class Storage(ApiModel):
         Field(description="Secret with keys accessKeyId and secretAccessKey, optionally"
               " sessionToken, and endpoint (the S3 server's URL, e.g."
               " https://minio.storage.svc:9000; without it: AWS S3): the credentials are sent"
-              " to that endpoint only."),
+              " to that endpoint only; with encryption sse-kms optionally kmsKeyId (the KMS key"
+              " id or ARN; without it the server's default key)."),
     ]
+    encryption: Annotated[
+        Encryption,
+        Field(description="Server-side encryption the server must apply to every object:"
+              " sse-s3 (default; AES-256 with the server's keys), sse-kms (a KMS key, kmsKeyId"
+              " in the Secret) or none. Unless none, an object the server does not confirm"
+              " as encrypted (its x-amz-server-side-encryption header) is deleted and the"
+              " delivery fails."),
+    ] = Encryption.SSE_S3
     archive: Annotated[
         bool,
         Field(description="Store every run's artifacts, not only those sent as links."),

@@ -8,7 +8,7 @@ import json
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from itertools import islice
 from typing import Any
 
@@ -29,6 +29,7 @@ class Recipient:
 
     address: str
     params: dict[str, Any]
+    password: str | None = field(default=None, repr=False, compare=False)  # passwordColumn
 
     @property
     def key(self) -> str:
@@ -77,7 +78,10 @@ def _check_columns(burst: Burst, columns: list[str], reserved: set[str]) -> list
     if burst.address_column not in columns:
         raise ReportError(f"{where} returns no column {burst.address_column!r}"
                           f" (addressColumn; it returns {', '.join(columns)})")
-    params = [c for c in columns if c != burst.address_column]
+    if burst.password_column is not None and burst.password_column not in columns:
+        raise ReportError(f"{where} returns no column {burst.password_column!r}"
+                          f" (passwordColumn; it returns {', '.join(columns)})")
+    params = [c for c in columns if c not in (burst.address_column, burst.password_column)]
     if bad := [c for c in params if not PARAMETER.match(c) or c in reserved]:
         raise ReportError(f"{where}: column(s) {', '.join(map(repr, bad))} cannot be query"
                           " parameters (use letters, digits and _; the period's names are"
@@ -105,7 +109,9 @@ def recipients(spec: ReportScheduleSpec, period: Period, db_url: str | None,
     for row in found:
         values = dict(zip(columns, row, strict=True))
         address = values.pop(burst.address_column)
+        password = values.get(burst.password_column) if burst.password_column else None
         recipient = Recipient("" if address is None else str(address).strip(),
-                              {k: values[k] for k in params})
+                              {k: values[k] for k in params},
+                              None if password is None else str(password))
         out.setdefault(recipient.key, recipient)
     return list(out.values())

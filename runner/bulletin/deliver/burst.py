@@ -25,6 +25,7 @@ from bulletin.deliver import allowlist
 from bulletin.deliver.compose import compose
 from bulletin.deliver.content import ReportLike, template_vars
 from bulletin.deliver.email import Smtp, build_message, send, sender_address
+from bulletin.deliver.encrypted import sealed_copy
 from bulletin.deliver.retry import DeliveryError, Permanent, Transient
 from bulletin.deliver.runstate import FAILED, PENDING, SENT, artifacts_size
 from bulletin.gates import check_rows
@@ -81,7 +82,9 @@ class BurstRun:
                          attachments=report.artifacts,
                          run_key=f"{ctx.namespace}/{ctx.schedule}/{ctx.run_id}/email/"
                          f"{recipient.key}")
-        data = build_message(letter).as_bytes()
+        crypt = self.spec.delivery.email.encryption if self.spec.delivery.email else None
+        data = (build_message(letter).as_bytes() if crypt is None else
+                sealed_copy(crypt, self.ctx.env, recipient.address, build_message(letter)))
         result = send(smtp, sender_address(smtp.settings.sender, None), [recipient.address],
                       data)
         for code, message in result.refused.values():
@@ -148,20 +151,29 @@ def deliver_burst(spec: ReportScheduleSpec, ctx: RunContext, period: Period, led
                     continue
                 with finishing():  # a SIGTERM waits for the send and its ledger write
                     error = run.attempts(smtp, recipient, report, backoff, sleep)
-                    if error is None:
-                        progress.sent_keys.append(recipient.key)
-                        done.add(recipient.key)
-                    else:
-                        run.failed(recipient, error)
-                    run.save()
+                    _recorded(run, recipient, error, done)
+                continue
+            except Permanent as exc:  # this recipient's report cannot be made (no password)
+                error = str(exc)
             finally:
                 shutil.rmtree(outdir, ignore_errors=True)
+            _recorded(run, recipient, error, done)
     clean = progress.failed == 0 and run.record.error is None
     run.record.state = SENT if clean else FAILED
     if not clean and run.record.error is None:
         run.record.error = f"{progress.failed} of {progress.recipients} recipients failed"
     run.save()
     return [*run.others, run.record], rows, size
+
+
+def _recorded(run: BurstRun, recipient: Recipient, error: str | None, done: set[str]) -> None:
+    """Count the recipient as sent (None) or failed, and save the ledger."""
+    if error is None:
+        run.progress.sent_keys.append(recipient.key)
+        done.add(recipient.key)
+    else:
+        run.failed(recipient, error)
+    run.save()
 
 
 def burst_result(record: DeliveryRecord) -> tuple[RunResult, str]:

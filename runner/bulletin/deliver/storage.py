@@ -8,7 +8,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
-from bulletin.api.storage import Storage
+from bulletin.api.storage import Encryption, Storage
 from bulletin.deliver.retry import DeliveryError, Permanent, Transient
 
 
@@ -90,13 +90,44 @@ class ObjectStore:
                 guard_boto3(self._client, self._env)
         return self._client
 
+    def encryption_args(self) -> dict[str, str]:
+        """The upload's server-side encryption parameters (spec encryption, Secret kmsKeyId)."""
+        if self.storage.encryption is Encryption.SSE_S3:
+            return {"ServerSideEncryption": "AES256"}
+        if self.storage.encryption is Encryption.SSE_KMS:
+            key_id = (self._credentials.get("kmsKeyId") or "").strip()
+            return {"ServerSideEncryption": "aws:kms", **({"SSEKMSKeyId": key_id} if key_id
+                                                          else {})}
+        return {}
+
     def put_file(self, key: str, path: Path, content_type: str) -> None:
-        """Upload a file (multipart when large)."""
+        """Upload a file (multipart when large), encrypted by the server as spec asks."""
         try:
             self.client.upload_file(str(path), self.storage.bucket, key,
-                                    ExtraArgs={"ContentType": content_type})
+                                    ExtraArgs={"ContentType": content_type,
+                                               **self.encryption_args()})
+            found = self.client.head_object(Bucket=self.storage.bucket, Key=key).get(
+                "ServerSideEncryption") if self.storage.encryption is not Encryption.NONE else None
         except Exception as exc:
             raise classify(exc, f"upload to {self.where}") from exc
+        self._confirm(key, found)
+
+    def _confirm(self, key: str, found: str | None) -> None:
+        """Permanent, the object deleted, unless the server says it encrypted it as asked."""
+        wanted = self.encryption_args().get("ServerSideEncryption")
+        if wanted is None or found == wanted or (wanted == "aws:kms" and found == "aws:kms:dsse"):
+            return
+        try:
+            self.client.delete_object(Bucket=self.storage.bucket, Key=key)
+            gone = "it was deleted"
+        except Exception:
+            gone = "deleting it failed too: delete it by hand"
+        raise Permanent(
+            f"upload to {self.where}: the server did not confirm server-side encryption of"
+            f" {PurePosixPath(key).name} (asked {wanted}, it answered"
+            f" {found or 'no x-amz-server-side-encryption header'}), so {gone}; turn on"
+            f" encryption on the server ({self.storage.encryption}), or set"
+            " spec.delivery.storage.encryption: none to store unencrypted")
 
     def exists(self, key: str) -> bool:
         """Whether ``key`` is in the bucket."""

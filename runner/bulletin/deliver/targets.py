@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from email.message import EmailMessage
 from typing import Any
 
 from bulletin.api.delivery import WebhookDelivery
@@ -42,13 +43,15 @@ class EmailTarget:
         self.cc = [] if override_to else list(email.cc)
         self.bcc = [] if override_to else list(email.bcc)
         self.recipients = unique([*self.to, *self.cc, *self.bcc])
+        self._message: EmailMessage | None = None
         self._data: bytes | None = None
         self._link_keys: list[str] = []
 
-    def _message(self, run: DeliveryRun, smtp: Smtp, record: DeliveryRecord) -> bytes:
-        if self._data is not None:
+    def message(self, run: DeliveryRun, smtp: Smtp, record: DeliveryRecord) -> EmailMessage:
+        """The report's message (attachments, or links when too large), made once."""
+        if self._message is not None:
             record.link, record.object_keys = bool(self._link_keys), list(self._link_keys)
-            return self._data
+            return self._message
         artifacts, links = list(run.report.artifacts), []
         size = artifacts_size(artifacts)
         limit = run.spec.delivery.link_above_bytes
@@ -64,7 +67,14 @@ class EmailTarget:
         letter = compose(run.spec, run.report.email, to=self.to, cc=self.cc,
                          secret_from=smtp.settings.sender, subject_vars=subject_vars,
                          attachments=artifacts, links=links, run_key=run.delivery_id(self.key))
-        self._data = build_message(letter).as_bytes()
+        self._message = build_message(letter)
+        return self._message
+
+    def data(self, run: DeliveryRun, smtp: Smtp, record: DeliveryRecord) -> bytes:
+        """The report's message as sent in the clear."""
+        message = self.message(run, smtp, record)
+        if self._data is None:
+            self._data = message.as_bytes()
         return self._data
 
     def send(self, run: DeliveryRun, record: DeliveryRecord) -> None:
@@ -75,8 +85,17 @@ class EmailTarget:
         pending = [r for r in self.recipients if r.lower() not in done]
         if not pending:
             return
-        data = self._message(run, smtp, record)
-        result = send(smtp, email_sender(smtp.settings.sender, None), pending, data)
+        if self.email.encryption is not None:
+            from bulletin.deliver.encrypted import send_encrypted
+
+            send_encrypted(self, self.email.encryption, run, smtp, record, pending)
+            return
+        self.deliver(smtp, pending, self.data(run, smtp, record), record)
+
+    def deliver(self, smtp: Smtp, recipients: Sequence[str], data: bytes,
+                record: DeliveryRecord) -> None:
+        """One SMTP transaction of ``data`` to ``recipients``; the accepted are recorded."""
+        result = send(smtp, email_sender(smtp.settings.sender, None), recipients, data)
         record.recipients = [*record.recipients, *result.accepted]
         if result.refused:
             detail = "; ".join(f"{a}: {c} {m}" for a, (c, m) in result.refused.items())
