@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from devstack import demo, democtl
+from support import wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -94,6 +95,9 @@ def test_serve_pid_is_only_a_live_democtl_process(no_demo: Path) -> None:
                              "devstack.democtl", "serve"])
     try:
         democtl.PID.write_text(str(proc.pid))
+        # Between fork and exec the child still shows pytest's command line: wait for exec.
+        wait_for(lambda: b"devstack.democtl" in Path(f"/proc/{proc.pid}/cmdline").read_bytes(),
+                 "the child's own command line", timeout=10, interval=0.01)
         assert democtl.serve_pid() == proc.pid
     finally:
         proc.kill()
