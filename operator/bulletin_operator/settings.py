@@ -21,6 +21,7 @@ WORKER_SLOTS = 10  # kopf object workers per handler thread
 
 def configure(settings: kopf.OperatorSettings) -> None:
     """Tune kopf for many small objects and GitOps-owned specs; check the runner settings."""
+    runner_settings.cache_clear()
     runner_settings()  # invalid pod defaults stop the operator here, not at each reconcile
     pod_policy.cache_clear()
     pod_policy()  # read once; an invalid policy fails the start for good
@@ -116,8 +117,10 @@ def pod_policy() -> RunnerPodPolicy:
                                   f" runner pod policy: {exc}") from exc
 
 
+@functools.cache
 def runner_settings() -> RunnerSettings:
-    """Runner pod settings; the chart sets BULLETIN_RUNNER_IMAGE."""
+    """Runner pod settings; the chart sets BULLETIN_RUNNER_IMAGE. Read once (configure() reads
+    them at start, where invalid pod defaults stop the operator), not at every reconcile."""
     defaults = RunnerSettings()
     return RunnerSettings(
         image=os.environ.get("BULLETIN_RUNNER_IMAGE", defaults.image),
