@@ -43,7 +43,7 @@ def context(env: dict[str, str], workdir: Path, run_id: str = "weekly-29000000",
     return RunContext(namespace="analytics", schedule="weekly", run_id=run_id,
                       trigger=Trigger.SCHEDULED, scheduled_time=datetime(2026, 11, 23, 8,
                                                                          tzinfo=UTC),
-                      run_request=None, options=RunOptions(to=to), workdir=workdir, env=env)
+                      options=RunOptions(to=to), workdir=workdir, env=env)
 
 
 @dataclass(frozen=True)

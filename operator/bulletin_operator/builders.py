@@ -273,7 +273,7 @@ def run_now_job(
     name = run_now_job_name(owner.name, token)
     job_spec = _job_spec(owner, spec, s)
     container = job_spec["template"]["spec"]["containers"][0]
-    container["env"] = [*container["env"], *podenv.run_now_env(token, options)]
+    container["env"] = [*container["env"], *podenv.run_now_env(options)]
     metadata = _metadata(owner, name)
     metadata["annotations"] = {RUN_REQUEST_ANNOTATION: token}
     return {"apiVersion": "batch/v1", "kind": "Job", "metadata": metadata, "spec": job_spec}

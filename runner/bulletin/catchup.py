@@ -10,12 +10,12 @@ is recorded as a CatchUp run however late it starts.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from bulletin.api.names import scheduled_minute
 from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import Trigger
@@ -28,7 +28,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("bulletin.runner")
 _LOOKBACK = [timedelta(days=2), timedelta(days=40), timedelta(days=400), timedelta(days=4 * 366)]
-_SUFFIX = re.compile(r"-\d{8,}$")
 
 
 @dataclass(frozen=True)
@@ -84,7 +83,7 @@ def missed_runs(ctx: RunContext, obj: Mapping[str, Any], spec: ReportScheduleSpe
     with trigger CatchUp; posts a CatchUpLimited Event when maxCatchUp leaves some out."""
     current = ctx.scheduled_time
     if (spec.catch_up is not CatchUp.ALL or ctx.trigger is not Trigger.SCHEDULED
-            or current is None or not _SUFFIX.search(ctx.run_id)):
+            or current is None or (cronjob := scheduled_minute(ctx.run_id)) is None):
         return []
     since = last_scheduled(obj.get("status") or {}, ctx.run_id, current, ctx.entry)
     if since is None:
@@ -94,6 +93,5 @@ def missed_runs(ctx: RunContext, obj: Mapping[str, Any], spec: ReportScheduleSpe
     if message := found.dropped_text(spec.max_catch_up):
         log.warning("%s", message)
         kube.event(obj, warning=True, reason="CatchUpLimited", message=message)
-    prefix = _SUFFIX.sub("", ctx.run_id)
-    return [replace(ctx, run_id=f"{prefix}-{int(t.timestamp()) // 60}", scheduled_time=t,
+    return [replace(ctx, run_id=f"{cronjob[0]}-{int(t.timestamp()) // 60}", scheduled_time=t,
                     trigger=Trigger.CATCH_UP) for t in found.missed]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -12,10 +11,9 @@ from pydantic import ValidationError
 
 from bulletin.api import podenv
 from bulletin.api.errors import describe
+from bulletin.api.names import scheduled_minute
 from bulletin.api.runrequest import RunOptions
 from bulletin.api.status import Trigger
-
-_CRONJOB_SUFFIX = re.compile(r"-(\d{8,})$")
 
 
 class ConfigError(RuntimeError):
@@ -66,7 +64,6 @@ class RunContext:
     run_id: str
     trigger: Trigger
     scheduled_time: datetime | None
-    run_request: str | None
     options: RunOptions
     workdir: Path
     env: Mapping[str, str]
@@ -90,16 +87,14 @@ class RunContext:
         except ValidationError as exc:
             raise ConfigError(f"{podenv.RUN_OPTIONS}: {describe(exc, 'options')}") from exc
         scheduled = None
-        match = _CRONJOB_SUFFIX.search(run_id)
-        if trigger is Trigger.SCHEDULED and match:
-            scheduled = datetime.fromtimestamp(int(match.group(1)) * 60, UTC)
+        if trigger is Trigger.SCHEDULED and (found := scheduled_minute(run_id)) is not None:
+            scheduled = datetime.fromtimestamp(found[1] * 60, UTC)
         return cls(
             namespace=env[podenv.NAMESPACE],
             schedule=env[podenv.SCHEDULE],
             run_id=run_id,
             trigger=trigger,
             scheduled_time=scheduled,
-            run_request=env.get(podenv.RUN_REQUEST) or None,
             options=options,
             workdir=Path(env.get(podenv.WORKDIR) or "/tmp"),
             env=env,

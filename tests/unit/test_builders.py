@@ -202,3 +202,16 @@ def test_pod_defaults_come_from_one_json_env_var(monkeypatch: pytest.MonkeyPatch
     monkeypatch.delenv(settings.POD_DEFAULTS)
     settings.runner_settings.cache_clear()
     assert settings.runner_settings().pod == RunnerPod()
+
+
+@pytest.mark.parametrize(("job", "expected"), [
+    ("weekly-29897820", ("weekly", 29897820)),
+    ("weekly-monday-29897820", ("weekly-monday", 29897820)),
+    ("weekly-now-4cd0e21a", None),  # a run-now Job
+    ("weekly-1234567", None),  # too few digits for a minute since the epoch
+])
+def test_a_cronjobs_job_name_gives_its_scheduled_minute(
+        job: str, expected: tuple[str, int] | None) -> None:
+    from bulletin.api.names import scheduled_minute
+
+    assert scheduled_minute(job) == expected

@@ -238,7 +238,7 @@ def test_a_run_that_cannot_be_recorded_fails_once_and_says_why(
     obj["metadata"]["annotations"] = {"note": "z" * (ETCD_REQUEST_LIMIT - wire_size(obj) - 2000)}
     api = FakeApi(obj)
     ctx = RunContext(namespace="tenant", schedule="sales", run_id="sales-now-1",
-                     trigger=Trigger.MANUAL, scheduled_time=None, run_request="now",
+                     trigger=Trigger.MANUAL, scheduled_time=None,
                      options=RunOptions(), workdir=Path("/nonexistent"), env={})
     assert run_one(ctx, _kube(api)) == EXIT_UNRECORDABLE
     assert api.writes == []  # nothing ran: a run that cannot be recorded must not send

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 JOB_NAME_MAX = 63
 
@@ -20,3 +21,13 @@ def run_now_job_name(schedule: str, token: str) -> str:
     """The Job (and run id) of a run-now request: the same token always names the same Job."""
     digest = hashlib.sha256(token.encode()).hexdigest()[:8]
     return short_name(schedule, JOB_NAME_MAX, f"-now-{digest}")
+
+
+_SCHEDULED_MINUTE = re.compile(r"-(\d{8,})$")  # <cronjob>-<minutes since the epoch>
+
+
+def scheduled_minute(job_name: str) -> tuple[str, int] | None:
+    """A CronJob's Job name split into the CronJob's name and the scheduled minute (minutes
+    since the epoch, as the CronJob controller names its Jobs); None for any other name."""
+    match = _SCHEDULED_MINUTE.search(job_name)
+    return None if match is None else (job_name[:match.start()], int(match.group(1)))

@@ -1,9 +1,9 @@
 """The operator-runner contract: every ``BULLETIN_*`` variable of the runner's pod.
 
 The operator writes the container's env with ``runner_env`` (and ``run_now_env`` for run-now
-Jobs); the runner reads it back with ``RunnerEnv.read``. Delivery secrets are single Secret keys
-(no ``envFrom``), each optional, so a missing key fails only the target that needs it, with a
-message in status, instead of keeping the pod from starting.
+Jobs); the runner reads it back with ``bulletin.context.RunContext.from_env``. Delivery secrets
+are single Secret keys (no ``envFrom``), each optional, so a missing key fails only the target
+that needs it, with a message in status, instead of keeping the pod from starting.
 
 =================================== =========================================================
 variable                            meaning
@@ -11,7 +11,7 @@ variable                            meaning
 BULLETIN_NAMESPACE, _SCHEDULE       the ReportSchedule this run belongs to
 BULLETIN_SCHEDULE_ENTRY             the spec.schedules entry whose CronJob started the run
 BULLETIN_RUN_ID                     the Job's name (a CronJob's encodes the scheduled minute)
-BULLETIN_TRIGGER, _RUN_REQUEST      Manual and the request token for run-now Jobs
+BULLETIN_TRIGGER                    Manual for run-now Jobs
 BULLETIN_RUN_OPTIONS                run-now options as JSON (bulletin.api.runrequest)
 BULLETIN_WORKDIR                    scratch directory
 BULLETIN_DB_URL                     spec.source.connectionSecretRef
@@ -51,7 +51,6 @@ SCHEDULE = "BULLETIN_SCHEDULE"
 SCHEDULE_ENTRY = "BULLETIN_SCHEDULE_ENTRY"
 RUN_ID = "BULLETIN_RUN_ID"
 TRIGGER = "BULLETIN_TRIGGER"
-RUN_REQUEST = "BULLETIN_RUN_REQUEST"
 RUN_OPTIONS = "BULLETIN_RUN_OPTIONS"
 WORKDIR = "BULLETIN_WORKDIR"
 DB_URL = "BULLETIN_DB_URL"
@@ -175,10 +174,9 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
     ]
 
 
-def run_now_env(token: str, options: RunOptions | None) -> list[dict[str, Any]]:
+def run_now_env(options: RunOptions | None) -> list[dict[str, Any]]:
     """The entries a run-now Job adds to the CronJob's env."""
-    env: list[dict[str, Any]] = [{"name": TRIGGER, "value": MANUAL},
-                                 {"name": RUN_REQUEST, "value": token}]
+    env: list[dict[str, Any]] = [{"name": TRIGGER, "value": MANUAL}]
     if options is not None and options.wire():
         env.append({"name": RUN_OPTIONS, "value": json.dumps(options.wire(), sort_keys=True)})
     return env

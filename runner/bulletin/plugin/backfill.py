@@ -14,7 +14,6 @@ from bulletin.plugin.accept import result_line, wait_answer, wait_ended
 from bulletin.plugin.kube import Kube, PluginError
 from bulletin.plugin.runnow import UsageError, options_of, request_run
 
-UNITS = ("month", "week", "day")
 MAX_PERIODS = 400
 
 
