@@ -127,6 +127,10 @@ def guarded_client(env: Mapping[str, str]) -> Any:
                     error = exc
             raise error or httpcore.ConnectError(f"no address for {host}")
 
+    # httpcore's ConnectionPool takes a network_backend publicly, but httpx's HTTPTransport
+    # builds its pool without passing one, and the public alternative, a whole BaseTransport,
+    # would copy httpx's request and response mapping. So the pool's backend is set here, and
+    # the assert fails loudly (a unit test runs it) if a new httpcore renames it.
     transport = httpx.HTTPTransport(trust_env=False)
     pool = transport._pool
     assert hasattr(pool, "_network_backend"), "httpcore changed: cannot guard connections"
