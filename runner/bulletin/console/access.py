@@ -135,12 +135,21 @@ class Access:
         return api
 
 
-def in_cluster() -> Any:
-    """The configuration of the pod's ServiceAccount (its token file re-read as it rotates)."""
+def in_cluster(with_token: bool) -> Any:
+    """The API server as the pod sees it; with the pod's ServiceAccount token (re-read as it
+    rotates) only ``with_token`` (header mode): in token mode the pod holds no credential."""
+    import os
+
     from kubernetes import client, config
 
-    config.load_incluster_config()
-    return client.Configuration.get_default_copy()
+    if with_token:
+        config.load_incluster_config()
+        return client.Configuration.get_default_copy()
+    found = client.Configuration()
+    host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
+    found.host = f"https://{f'[{host}]' if ':' in host else host}:{port}"
+    found.ssl_ca_cert = f"{SA_DIR}/ca.crt"
+    return found
 
 
 def whoami(kube: Kube) -> tuple[str, tuple[str, ...]]:

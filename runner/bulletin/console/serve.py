@@ -77,7 +77,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser().parse_args(argv)
     namespaces = [n.strip() for n in args.namespaces.split(",") if n.strip()]
     access = Access(args.auth, namespaces[0] if namespaces else "default",
-                    configuration=in_cluster(), user_header=args.user_header,
+                    configuration=in_cluster(args.auth == "header"), user_header=args.user_header,
                     groups_header=args.groups_header)
     console = Console(access, namespaces=namespaces, owner_label=args.owner_label)
     print(f"Bulletin console: {args.auth} auth on port {args.port}", file=sys.stderr,
