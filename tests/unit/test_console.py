@@ -162,3 +162,8 @@ def test_who_a_request_names_in_each_mode() -> None:
     assert (who.user, who.groups) == ("ana", ("team-a", "dev"))
     with pytest.raises(Unauthenticated):
         header.identify({"x-forwarded-groups": "system:masters"}, {})
+    from starlette.datastructures import Headers
+
+    repeated = Headers(raw=[(b"x-forwarded-user", b"ana"), (b"x-forwarded-groups", b"a,b"),
+                            (b"x-forwarded-groups", b"c")])
+    assert header.identify(repeated, {}).groups == ("a", "b", "c")

@@ -90,8 +90,10 @@ class Access:
         if not user:
             raise Unauthenticated(f"no {self.user_header} header: the console must be reached"
                                   " through its authenticating proxy")
-        groups = tuple(g.strip() for g in headers.get(self.groups_header.lower(), "")
-                       .split(",") if g.strip())
+        getlist = getattr(headers, "getlist", None)  # a proxy may repeat the header
+        values = (getlist(self.groups_header.lower()) if getlist else
+                  [headers.get(self.groups_header.lower(), "")])
+        groups = tuple(g.strip() for v in values for g in v.split(",") if g.strip())
         return Identity(user=user, groups=groups)
 
     def kube(self, who: Identity, namespace: str | None = None) -> Kube:
