@@ -9,11 +9,12 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from pydantic import ValidationError
+from pydantic import TypeAdapter, ValidationError
 
+from bulletin.api.base import ApiModel, Timestamp
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import Condition, ReportScheduleStatus, RunRecord
-from bulletin.console.stats import records, seconds
+from bulletin.api.status import Condition, ReportScheduleStatus, RunRecord, RunResult
+from bulletin.console.stats import records
 from bulletin.plugin.overview import schedules_text
 from bulletin.plugin.tables import age, human_duration, until
 
@@ -31,7 +32,38 @@ class Bar:
     height: int
     dot_y: int
     css: str
-    label: str
+
+
+class ChartRun(ApiModel):
+    """What the small chart reads of a RunRecord (a listing of a thousand schedules reads
+    no more than this of their histories)."""
+
+    start_time: Timestamp
+    end_time: Timestamp | None = None
+    result: RunResult | None = None
+    rows: int = 0
+
+    @property
+    def seconds(self) -> float:
+        return (self.end_time - self.start_time).total_seconds() if self.end_time else 0.0
+
+
+CHART_RUNS_OF = TypeAdapter(list[ChartRun])
+
+
+def chart_runs(obj: Mapping[str, Any]) -> list[ChartRun]:
+    """The newest CHART_RUNS runs of status.history that parse, oldest first."""
+    raw = ((obj.get("status") or {}).get("history") or [])[:CHART_RUNS]
+    try:
+        runs = CHART_RUNS_OF.validate_python(raw)
+    except ValidationError:  # one bad entry: read the others one by one
+        runs = []
+        for entry in raw:
+            try:
+                runs.append(ChartRun.model_validate(entry))
+            except ValidationError:
+                continue
+    return runs[::-1]
 
 
 @dataclass(frozen=True)
@@ -86,18 +118,18 @@ def state(obj: Mapping[str, Any], status: ReportScheduleStatus) -> str:
     return "Ready" if ready is not None and ready.status == "True" else "NotReady"
 
 
-def result_of(record: RunRecord | None) -> str:
+def result_of(record: RunRecord | ChartRun | None) -> str:
     """A run's result, Running while it has not ended, or an em dash for no run."""
     if record is None:
         return "\u2014"
     return record.result.value if record.result else "Running"
 
 
-def chart(runs: Sequence[RunRecord]) -> tuple[list[Bar], str]:
+def chart(runs: Sequence[ChartRun]) -> tuple[list[Bar], str]:
     """Bars of the durations and dots of the rows of ``runs`` (oldest first), each scaled to
     its largest, and a sentence saying the same for screen readers."""
     runs = list(runs)[-CHART_RUNS:]
-    durations = [seconds(r) or 0.0 for r in runs]
+    durations = [r.seconds for r in runs]
     top_d, top_r = max(durations, default=0.0) or 1.0, max((r.rows for r in runs), default=0) or 1
     bars = []
     for n, (run, took) in enumerate(zip(runs, durations, strict=True)):
@@ -105,8 +137,7 @@ def chart(runs: Sequence[RunRecord]) -> tuple[list[Bar], str]:
         dot = CHART_HEIGHT - 1 - round(run.rows / top_r * (CHART_HEIGHT - 2))
         bars.append(Bar(x=n * BAR, y=CHART_HEIGHT - height, height=height, dot_y=dot,
                         css="bad" if run.result and run.result.value in
-                        ("Failed", "PartiallyDelivered") else "good",
-                        label=f"{result_of(run)}, {human_duration(took)}, {run.rows} rows"))
+                        ("Failed", "PartiallyDelivered") else "good"))
     if not runs:
         return bars, "no runs yet"
     label = (f"last {len(runs)} runs: durations up to {human_duration(max(durations))},"
@@ -119,7 +150,7 @@ def row(obj: Mapping[str, Any], now: datetime, owner_label: str) -> Row:
     meta = obj["metadata"]
     status = status_of(obj, history=False)
     last = status.last_run
-    bars, label = chart(list(reversed(records(obj)[:CHART_RUNS])))
+    bars, label = chart(chart_runs(obj))
     stamp = last.start_time.isoformat() if last else None
     due = status.next_run_time.isoformat() if status.next_run_time else None
     current = state(obj, status)
