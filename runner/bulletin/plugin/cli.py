@@ -162,7 +162,11 @@ def dispatch(kube: Kube, args: argparse.Namespace) -> None:
         import importlib
 
         # bulletin.console builds on the plugin's reads; the plugin reaches it by name only
-        serve = importlib.import_module("bulletin.console.serve")
+        try:
+            serve = importlib.import_module("bulletin.console.serve")
+        except ModuleNotFoundError as exc:
+            raise PluginError(f"error: the console needs {exc.name}: pip install"
+                              " 'bulletin[console]' (starlette, uvicorn)") from exc
         serve.local(kube, args.port, args.open,
                     [n.strip() for n in args.namespaces.split(",") if n.strip()])
         return
