@@ -14,21 +14,23 @@ from bulletin.console import csrf
 from bulletin.console.access import Access
 from bulletin.console.app import build
 from bulletin.console.core import Console
+from devstack.operatorproc import OperatorProcess
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from starlette.testclient import TestClient
-from support import Cluster, report_schedule, service_account_client, wait_for
+from support import Cluster, condition, report_schedule, service_account_client, wait_for
 
 RBAC = "rbac.authorization.k8s.io"
 TEAMS = {"alice": "team-a", "bob": "team-b"}
 SECRET = b"s" * 32
 
 
-def _role(cluster: Cluster, namespace: str, group: str, verbs: list[str]) -> None:
+def _role(cluster: Cluster, namespace: str, group: str, verbs: list[str],
+          extra: tuple[client.V1PolicyRule, ...] = ()) -> None:
     rbac = client.RbacAuthorizationV1Api(cluster.api)
     rbac.create_namespaced_role(namespace, client.V1Role(
         metadata=client.V1ObjectMeta(name=group), rules=[client.V1PolicyRule(
-            api_groups=["bulletin.dev"], resources=["reportschedules"], verbs=verbs)]))
+            api_groups=["bulletin.dev"], resources=["reportschedules"], verbs=verbs), *extra]))
     rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
         metadata=client.V1ObjectMeta(name=group),
         role_ref=client.V1RoleRef(api_group=RBAC, kind="Role", name=group),
@@ -170,3 +172,29 @@ def test_a_bearer_token_signs_in_and_acts_as_itself(cluster: Cluster, namespace:
             " day.") in schedule.text
     assert 'id="run-now"' not in schedule.text  # get and list only
     assert "team@example.com" in schedule.text
+
+
+def test_run_now_shows_the_operators_refusal_as_it_happens(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, impersonator: client.ApiClient
+) -> None:
+    """alice's team may read the run's Job and the schedule's Events (as namespace `edit`
+    does): the page says what the operator said."""
+    _role(cluster, namespace, "team-a", ["get", "list", "watch", "patch"], (
+        client.V1PolicyRule(api_groups=["batch"], resources=["jobs"], verbs=["get"]),
+        client.V1PolicyRule(api_groups=[""], resources=["events"], verbs=["list"])))
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="db"), string_data={"url": "postgresql://db/x"}))
+    cluster.create_rs(namespace, report_schedule("locked"))
+    wait_for(lambda: condition(cluster.get_rs(namespace, "locked"), "Stalled").get("status")
+             == "True", "locked Stalled")
+    access = Access("header", namespace, configuration=impersonator.configuration)
+    alice = TestClient(build(Console(access, namespaces=[namespace], secret=SECRET)),
+                       headers={"X-Forwarded-User": "alice", "X-Forwarded-Groups": "team-a"})
+    page = alice.get(f"/s/{namespace}/locked")
+    assert "Stalled" in page.text and "postgresql://db/x" not in page.text
+    answer = alice.post(f"/s/{namespace}/locked/run", data={"csrf": _csrf(page.text)})
+    assert answer.status_code == 409, answer.text
+    assert "the operator refused to run locked now: " in answer.text
+    assert "Secret &#39;db&#39; (spec.source.connectionSecretRef)" in answer.text
+    assert "RunNowRefused" in answer.text  # the Event, in Recent Events
+    assert cluster.batch.list_namespaced_job(namespace).items == []

@@ -51,8 +51,17 @@ def run_now(kube: Kube, name: str, period: str | None = None,
         token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         kube.get(name)
         request_run(kube.custom, kube.namespace, name, token, options)
-        run_id = wait_answer(kube, name, token, timeout or ANSWER_TIMEOUT)
     except failures() as exc:
+        return refused(exc)
+    try:
+        run_id = wait_answer(kube, name, token, timeout or ANSWER_TIMEOUT)
+    except api_errors() as exc:
+        if status_code(exc) != 403:
+            return refused(exc)
+        return Outcome(True, f"Run of {name} requested. You may not read its Jobs in"
+                             f" {kube.namespace}, so the console cannot tell whether the"
+                             " operator started it: see Recent runs and Recent Events.")
+    except PluginError as exc:
         return refused(exc)
     return Outcome(True, f"The operator started run {run_id}.", run_id)
 
