@@ -198,3 +198,15 @@ def test_run_now_shows_the_operators_refusal_as_it_happens(
     assert "Secret &#39;db&#39; (spec.source.connectionSecretRef)" in answer.text
     assert "RunNowRefused" in answer.text  # the Event, in Recent Events
     assert cluster.batch.list_namespaced_job(namespace).items == []
+
+    token = _csrf(answer.text)
+    bad = alice.post(f"/s/{namespace}/locked/backfill",
+                     data={"csrf": token, "range": "2026-13", "each": "month"})
+    assert bad.status_code == 409 and "--period &#39;2026-13&#39; with --each" in bad.text
+    started = alice.post(f"/s/{namespace}/locked/backfill",
+                         data={"csrf": token, "range": "2026-01..2026-03", "each": "month"})
+    assert started.status_code == 200, started.text
+    assert "Backfill of locked started: 3 run(s), 2026-01 to 2026-03" in started.text
+    stopped = wait_for(lambda: "(finished)" in (r := alice.get(f"/s/{namespace}/locked")).text
+                       and r.text, "the backfill to stop at the first refusal", timeout=120)
+    assert "stopped: the operator refused to run locked now: " in stopped

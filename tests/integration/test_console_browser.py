@@ -82,6 +82,10 @@ def test_every_page_is_accessible_and_works_by_keyboard(
     page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    base = console_url.split("/?")[0]
+    stranger = browser.new_context().new_page()  # no token: another local user
+    assert stranger.goto(base + "/").status == 401
+    assert stranger.goto(base + "/?token=guess").status == 401
     page.goto(console_url)
     assert "token=" not in page.url  # swapped for an HttpOnly cookie
     [failed] = [r for r in consoledata.status("weekly-sales", now)["history"]
@@ -93,7 +97,6 @@ def test_every_page_is_accessible_and_works_by_keyboard(
         "statistics": f"/stats?days=30&namespace={namespace}",
         "filtered": f"/?namespace={namespace}&state=Suspended&owner=ana",
     }
-    base = console_url.split("/?")[0]
     counts = {}
     for name, path in pages.items():
         response = page.goto(base + path)
