@@ -19,6 +19,9 @@ from bulletin.console.words import in_words
 from bulletin.plugin.kube import Kube, server_error
 
 
+NAMES_KEPT = 256  # users whose SelfSubjectReview answer is remembered
+
+
 class Pages:
     """The route handlers."""
 
@@ -39,6 +42,8 @@ class Pages:
     def _name(self, who: Identity) -> str:
         key = hashlib.sha256(repr(who).encode() + (who.secret or "").encode()).hexdigest()
         if key not in self._names:
+            if len(self._names) >= NAMES_KEPT:
+                self._names.clear()
             try:
                 self._names[key] = whoami(self.console.access.kube(who))[0]
             except Exception:  # an old API server without SelfSubjectReview: no name shown
@@ -119,9 +124,13 @@ class Pages:
                 return self.render(request, "error.html", 404, who, message=(
                     f"Run {p['run']} is not in the history of {p['name']} (status keeps the"
                     " newest runs only, spec.historyLimit)."))
+            from bulletin.plugin.tables import period, zone_of
+
+            zone = zone_of(obj)
             return self.render(request, "run.html", who=who, namespace=p["namespace"],
                                name=p["name"], run=record, took=views.took(
-                                   record, datetime.now(UTC)), result=views.result_of(record))
+                                   record, datetime.now(UTC)), result=views.result_of(record),
+                               period=f"{period(record.wire(), zone)} ({zone.key})")
 
         return await self.guarded(request, who, work)
 
