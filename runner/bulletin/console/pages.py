@@ -13,11 +13,10 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bulletin.console import csrf, reads, stats, views
-from bulletin.console.access import Identity, Unauthenticated, can, whoami
+from bulletin.console.access import Identity, can, whoami
 from bulletin.console.core import Console, csrf_session
 from bulletin.console.words import in_words
 from bulletin.plugin.kube import Kube, server_error
-
 
 NAMES_KEPT = 256  # users whose SelfSubjectReview answer is remembered
 
@@ -161,5 +160,3 @@ def _seconds(value: float | None) -> str:
 
     return "\u2014" if value is None else human_duration(value)
 
-
-__all__ = ["Pages", "Unauthenticated"]
