@@ -102,7 +102,7 @@ def test_figures_read_as_people_read_them() -> None:
 
 def test_the_schedules_rows_filter_by_state_and_carry_a_chart() -> None:
     suspended = _obj("a", "paused", [], suspend=True)
-    rows = views.rows([*OBJS, suspended], NOW, "owner")
+    rows = views.rows([*OBJS, suspended], NOW, "owner").rows
     assert [(r.namespace, r.name, r.state) for r in rows] == [
         ("a", "daily", "NotReady"), ("a", "paused", "Suspended"), ("a", "weekly", "NotReady"),
         ("b", "other", "NotReady")]
@@ -112,7 +112,7 @@ def test_the_schedules_rows_filter_by_state_and_carry_a_chart() -> None:
     assert weekly.chart[1].height == 22 and weekly.chart[1].y == 2  # the longest, full height
     assert weekly.chart[2].dot_y == 1  # the most rows, at the top
     assert "durations up to 90s, rows up to 10" in weekly.chart_label
-    assert [r.name for r in views.rows([*OBJS, suspended], NOW, "owner", "Suspended")] == [
+    assert [r.name for r in views.rows([*OBJS, suspended], NOW, "owner", "Suspended").rows] == [
         "paused"]
     assert rows[1].next_run == "\u2014" and views.chart([])[1] == "no runs yet"
 
@@ -167,3 +167,17 @@ def test_who_a_request_names_in_each_mode() -> None:
     repeated = Headers(raw=[(b"x-forwarded-user", b"ana"), (b"x-forwarded-groups", b"a,b"),
                             (b"x-forwarded-groups", b"c")])
     assert header.identify(repeated, {}).groups == ("a", "b", "c")
+
+
+def test_the_schedules_come_in_pages_in_namespace_and_name_order() -> None:
+    objs = [_obj(f"ns{n % 3}", f"s{n:03d}", []) for n in range(250)]
+    first = views.rows(objs, NOW, "owner", per_page=100)
+    assert (first.total, first.first, first.previous, first.next) == (250, 0, None, 2)
+    assert [r.name for r in first.rows[:2]] == ["s000", "s003"]  # ns0 first
+    last = views.rows(objs, NOW, "owner", page=3, per_page=100)
+    assert (len(last.rows), last.first, last.previous, last.next) == (50, 200, 2, None)
+    beyond = views.rows(objs, NOW, "owner", page=9, per_page=100)
+    assert beyond.first == 200  # the last page, not an empty one
+    suspended = views.rows([*objs, _obj("ns9", "x", [], suspend=True)], NOW, "owner",
+                           "Suspended")
+    assert (suspended.total, [r.name for r in suspended.rows]) == (1, ["x"])

@@ -7,6 +7,7 @@ import hashlib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import urlencode
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -74,15 +75,18 @@ class Pages:
     async def schedules(self, request: Request) -> Response:
         who, q = self.who(request), request.query_params
         namespace, wanted, owner = q.get("namespace", ""), q.get("state", ""), q.get("owner", "")
+        number = int(q["page"]) if q.get("page", "").isdigit() else 1
+        filters = urlencode({k: v for k, v in (("namespace", namespace), ("state", wanted),
+                                               ("owner", owner)) if v})
 
         def work() -> HTMLResponse:
             selector = f"{self.console.owner_label}={owner}" if owner else None
             listing = reads.schedules(self.kube(who), [namespace] if namespace
                                       else self.console.namespaces, selector)
-            rows = views.rows(listing.items, datetime.now(UTC), self.console.owner_label,
-                              wanted if wanted in views.STATES else None)
+            page = views.rows(listing.items, datetime.now(UTC), self.console.owner_label,
+                              wanted if wanted in views.STATES else None, number)
             found = {str(o["metadata"].get("namespace")) for o in listing.items}
-            return self.render(request, "schedules.html", who=who, rows=rows,
+            return self.render(request, "schedules.html", who=who, page=page, filters=filters,
                                denied=listing.denied, states=views.STATES,
                                namespaces=sorted(found | set(self.console.namespaces)),
                                namespace=namespace, state=wanted, owner=owner,

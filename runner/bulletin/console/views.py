@@ -20,6 +20,7 @@ from bulletin.plugin.tables import age, human_duration, until
 
 STATES = ("Ready", "NotReady", "Suspended", "Paused", "Stalled")
 CHART_RUNS = 12
+PER_PAGE = 100
 CHART_WIDTH, CHART_HEIGHT, BAR = 96, 24, 8
 
 
@@ -163,12 +164,44 @@ def row(obj: Mapping[str, Any], now: datetime, owner_label: str) -> Row:
                chart=bars, chart_label=label)
 
 
+@dataclass(frozen=True)
+class Page:
+    """One page of the schedules: its rows, how many match in all, and where it starts."""
+
+    rows: list[Row]
+    total: int
+    first: int  # index of the first row shown, 0-based
+    per_page: int
+
+    @property
+    def previous(self) -> int | None:
+        """The 1-based number of the page before, if any."""
+        return self.first // self.per_page if self.first else None
+
+    @property
+    def next(self) -> int | None:
+        """The 1-based number of the page after, if any."""
+        shown = self.first + len(self.rows)
+        return shown // self.per_page + 1 if shown < self.total else None
+
+
 def rows(objs: Sequence[Mapping[str, Any]], now: datetime, owner_label: str,
-         wanted_state: str | None = None) -> list[Row]:
-    """The rows of ``objs`` in the state asked for (all without one), by namespace and name."""
-    found = [row(o, now, owner_label) for o in objs]
-    chosen = [r for r in found if not wanted_state or r.state == wanted_state]
-    return sorted(chosen, key=lambda r: (r.namespace, r.name))
+         wanted_state: str | None = None, page: int = 1, per_page: int = PER_PAGE) -> Page:
+    """Page ``page`` of the schedules in the state asked for (all without one), by namespace
+    and name: the state of every schedule is read, the rest only for the rows shown."""
+    ordered = sorted(objs, key=lambda o: (o["metadata"].get("namespace", ""),
+                                          o["metadata"]["name"]))
+    if wanted_state:
+        ordered = [o for o in ordered if state(o, conditions_only(o)) == wanted_state]
+    first = min(max(page - 1, 0) * per_page, max(len(ordered) - 1, 0) // per_page * per_page)
+    shown = [row(o, now, owner_label) for o in ordered[first:first + per_page]]
+    return Page(shown, len(ordered), first, per_page)
+
+
+def conditions_only(obj: Mapping[str, Any]) -> ReportScheduleStatus:
+    """A status with the conditions only: enough for ``state``."""
+    conditions = (obj.get("status") or {}).get("conditions")
+    return status_of({"status": {"conditions": conditions}} if conditions else {})
 
 
 def safe_url(url: str) -> str:
