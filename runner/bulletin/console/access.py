@@ -64,6 +64,7 @@ class Access:
     namespace: str = "default"
     local: Kube | None = None  # local mode: the kubeconfig's client
     local_token: str = ""  # local mode: the URL token
+    local_cookie: str = LOCAL_COOKIE  # local mode: per port (cookies are not), see serve.local
     configuration: Any = None  # token/header: the API server (and, header mode, the SA)
     user_header: str = "X-Forwarded-User"
     groups_header: str = "X-Forwarded-Groups"
@@ -74,7 +75,7 @@ class Access:
                  query_token: str | None = None) -> Identity:
         """The request's user; Unauthenticated when it names none."""
         if self.mode == "local":
-            offered = cookies.get(LOCAL_COOKIE) or query_token or ""
+            offered = cookies.get(self.local_cookie) or query_token or ""
             if not self.local_token or not hmac.compare_digest(offered, self.local_token):
                 raise Unauthenticated("open the URL with the token that"
                                       " `kubectl bulletin console` printed")

@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bulletin.console import csrf, forms, pages
-from bulletin.console.access import LOCAL_COOKIE, Unauthenticated
+from bulletin.console.access import Unauthenticated
 from bulletin.console.core import HEADERS, Console, cookie
 
 HERE = Path(__file__).parent
@@ -67,7 +67,7 @@ def _swap_token(console: Console, request: Request, token: str, fresh: str | Non
     except Unauthenticated as exc:
         return HTMLResponse(str(exc), status_code=401, headers=HEADERS)
     response = RedirectResponse(request.url.path, status_code=303, headers=HEADERS)
-    response.headers.append("set-cookie", cookie(LOCAL_COOKIE, token, request))
+    response.headers.append("set-cookie", cookie(console.access.local_cookie, token, request))
     if fresh:
         response.headers.append("set-cookie", cookie(csrf.COOKIE, fresh, request))
     return response

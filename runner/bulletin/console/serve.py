@@ -40,9 +40,11 @@ def local(kube: Kube, port: int | None, open_browser: bool, namespaces: list[str
 
     kube.api  # noqa: B018 - one client for every request, made before the first
     token = secrets.token_urlsafe(24)
-    console = Console(Access("local", kube.namespace, local=kube, local_token=token),
-                      namespaces=namespaces)
     port = port or free_port()
+    # A browser sends 127.0.0.1's cookies to every port: one name per console, so that two
+    # consoles (say, two contexts) do not sign each other out.
+    console = Console(Access("local", kube.namespace, local=kube, local_token=token,
+                             local_cookie=f"bulletin_console_{port}"), namespaces=namespaces)
     url = local_url(port, token)
     print(f"Bulletin console: {url}\n(only who has this URL may use it; ^C stops it)",
           flush=True)
