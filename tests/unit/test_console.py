@@ -3,13 +3,15 @@ request names, and what a delivery target shows (no secret, no URL path)."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
+from bulletin.api.calendar import ReportCalendarSpec, compile_calendar
 from bulletin.api.schedule import Period, PeriodKind, Schedule
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.console import csrf, stats, views
 from bulletin.console.access import Access, Unauthenticated
+from bulletin.console.reads import days_off_between
 from bulletin.console.words import in_words
 
 NOW = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
@@ -181,3 +183,13 @@ def test_the_schedules_come_in_pages_in_namespace_and_name_order() -> None:
     suspended = views.rows([*objs, _obj("ns9", "x", [], suspend=True)], NOW, "owner",
                            "Suspended")
     assert (suspended.total, [r.name for r in suspended.rows]) == (1, ["x"])
+
+
+def test_the_days_off_on_the_way_to_the_next_runs() -> None:
+    calendar = compile_calendar("us", ReportCalendarSpec.model_validate(
+        {"holidays": ["12-25", "2026-12-31"]}))
+    found = days_off_between({"us": calendar}, ["2026-12-24", "2027-02-01"],
+                             date(2026, 12, 20), date(2027, 1, 4))
+    assert found == ["2026-12-24 is in skipDates",
+                     "12-25 is a yearly holiday in ReportCalendar 'us'",
+                     "2026-12-31 is a holiday in ReportCalendar 'us'"]

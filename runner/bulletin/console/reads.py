@@ -3,7 +3,7 @@ they may read), one schedule's Events, next runs and days off."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -100,8 +100,10 @@ class Upcoming:
     error: str | None = None
 
 
-def _days_off_between(calendars: Mapping[str, Any], skip: Sequence[str], first: date,
-                      last: date) -> list[str]:
+def days_off_between(calendars: Mapping[str, Any], skip: Sequence[str], first: date,
+                     last: date) -> list[str]:
+    """Why the days from ``first`` to ``last`` are off: skipDates, then each calendar's
+    reason, day by day (at most DAYS_OFF_SHOWN)."""
     found: list[str] = [f"{d} is in skipDates" for d in sorted(skip)
                         if first.isoformat() <= d <= last.isoformat()]
     day = first
@@ -113,19 +115,17 @@ def _days_off_between(calendars: Mapping[str, Any], skip: Sequence[str], first: 
     return found[:DAYS_OFF_SHOWN]
 
 
-def upcoming(kube: Kube, obj: Mapping[str, Any], now: datetime, count: int = 5,
-             days_off: Callable[[Kube, Mapping[str, Any]], Mapping[str, Any]] | None = None
-             ) -> Upcoming:
+def upcoming(kube: Kube, obj: Mapping[str, Any], now: datetime, count: int = 5) -> Upcoming:
     """The next ``count`` runs from the schedule math the operator uses, with the days off
     (skipDates, ReportCalendars) the schedule skips on the way."""
     from bulletin.api.calendar import CalendarError
-    from bulletin.plugin.commands import _days_off
+    from bulletin.plugin.commands import days_off
     from bulletin.plugin.nextruns import rule_for
     from bulletin.plugin.nextruns import upcoming as next_of
     from bulletin.schedule import ScheduleError
 
     try:
-        calendars = (days_off or _days_off)(kube, obj)
+        calendars = days_off(kube, obj)
         timing = rule_for(obj, now, calendars)
     except (ScheduleError, CalendarError) as exc:
         return Upcoming([], [], str(exc))
@@ -138,4 +138,4 @@ def upcoming(kube: Kube, obj: Mapping[str, Any], now: datetime, count: int = 5,
     first, last = runs[0].local.date(), runs[-1].local.date()
     return Upcoming([(f"{r.local:%Y-%m-%d %a %H:%M %Z}", r.entry or "",
                       f"{r.utc:%Y-%m-%d %H:%M}Z") for r in runs],
-                    _days_off_between(calendars, skip, min(first, now.date()), last))
+                    days_off_between(calendars, skip, min(first, now.date()), last))
