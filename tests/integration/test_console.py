@@ -5,6 +5,7 @@ can-i` says they may; a bearer token signs in and acts as itself. Real API serve
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
 from collections.abc import Iterator
@@ -189,8 +190,10 @@ def test_run_now_shows_the_operators_refusal_as_it_happens(
              == "True", "locked Stalled")
     access = Access("header", namespace, configuration=impersonator.configuration)
     alice = TestClient(build(Console(access, namespaces=[namespace], secret=SECRET)),
-                       headers={"X-Forwarded-User": "alice", "X-Forwarded-Groups": "team-a"})
+                       headers={"X-Forwarded-User": "alice", "X-Forwarded-Groups": "team-a",
+                                "X-Forwarded-Email": "alice@example.com"})
     page = alice.get(f"/s/{namespace}/locked")
+    assert "Send a test to alice@example.com" in page.text
     assert "Stalled" in page.text and "postgresql://db/x" not in page.text
     answer = alice.post(f"/s/{namespace}/locked/run", data={"csrf": _csrf(page.text)})
     assert answer.status_code == 409, answer.text
@@ -200,6 +203,12 @@ def test_run_now_shows_the_operators_refusal_as_it_happens(
     assert cluster.batch.list_namespaced_job(namespace).items == []
 
     token = _csrf(answer.text)
+    test = alice.post(f"/s/{namespace}/locked/test",
+                      data={"csrf": token, "to": "mallory@example.com"})  # "to" is ignored
+    assert test.status_code == 409 and "the operator refused to run locked" in test.text
+    annotations = cluster.get_rs(namespace, "locked")["metadata"]["annotations"]
+    assert json.loads(annotations["bulletin.dev/run-options"]) == {"to": ["alice@example.com"]}
+
     bad = alice.post(f"/s/{namespace}/locked/backfill",
                      data={"csrf": token, "range": "2026-13", "each": "month"})
     assert bad.status_code == 409 and "--period &#39;2026-13&#39; with --each" in bad.text

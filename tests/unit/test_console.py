@@ -161,7 +161,12 @@ def test_who_a_request_names_in_each_mode() -> None:
         token.identify({}, {})
     header = Access("header")
     who = header.identify({"x-forwarded-user": "ana", "x-forwarded-groups": "team-a, dev"}, {})
-    assert (who.user, who.groups) == ("ana", ("team-a", "dev"))
+    assert (who.user, who.groups, who.email) == ("ana", ("team-a", "dev"), None)
+    assert header.identify({"x-forwarded-user": "ana", "x-forwarded-email": "ana@example.com"},
+                           {}).email == "ana@example.com"
+    smuggled = "ana@example.com, boss@example.com"  # never a list, never a display name
+    assert header.identify({"x-forwarded-user": "ana", "x-forwarded-email": smuggled},
+                           {}).email is None
     with pytest.raises(Unauthenticated):
         header.identify({"x-forwarded-groups": "system:masters"}, {})
     from starlette.datastructures import Headers

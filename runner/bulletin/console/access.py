@@ -13,6 +13,7 @@ from dataclasses import dataclass, field, replace
 from threading import Lock
 from typing import Any
 
+from bulletin.api.address import is_plain_address
 from bulletin.plugin.kube import Kube
 
 LOCAL_COOKIE = "bulletin_console"
@@ -32,6 +33,7 @@ class Identity:
     user: str | None = None
     groups: tuple[str, ...] = ()
     secret: str | None = field(default=None, repr=False)
+    email: str | None = None  # header mode: the proxy's email header, if a plain address
 
 
 class _Impersonating:
@@ -68,6 +70,7 @@ class Access:
     configuration: Any = None  # token/header: the API server (and, header mode, the SA)
     user_header: str = "X-Forwarded-User"
     groups_header: str = "X-Forwarded-Groups"
+    email_header: str = "X-Forwarded-Email"
     _clients: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False)
     _lock: Lock = field(default_factory=Lock, repr=False)
 
@@ -95,7 +98,9 @@ class Access:
         values = (getlist(self.groups_header.lower()) if getlist else
                   [headers.get(self.groups_header.lower(), "")])
         groups = tuple(g.strip() for v in values for g in v.split(",") if g.strip())
-        return Identity(user=user, groups=groups)
+        email = headers.get(self.email_header.lower(), "").strip()
+        return Identity(user=user, groups=groups,
+                        email=email if is_plain_address(email) else None)
 
     def kube(self, who: Identity, namespace: str | None = None) -> Kube:
         """A client acting as ``who`` in ``namespace``."""

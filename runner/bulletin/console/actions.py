@@ -39,15 +39,15 @@ def refused(exc: BaseException) -> Outcome:
     return Outcome(False, str(exc).removeprefix("error: "), status=409)
 
 
-def run_now(kube: Kube, name: str, period: str | None = None,
-            timeout: float | None = None) -> Outcome:
-    """Ask the operator for a run now and wait for its answer: the run id, or why it refused
-    (the plugin's request and acceptance logic)."""
+def run_now(kube: Kube, name: str, period: str | None = None, timeout: float | None = None,
+            to: list[str] | None = None) -> Outcome:
+    """Ask the operator for a run now (only to ``to`` by email: a test send) and wait for
+    its answer: the run id, or why it refused (the plugin's request and acceptance logic)."""
     from bulletin.plugin.accept import ANSWER_TIMEOUT, wait_answer
     from bulletin.plugin.runnow import options_of, request_run
 
     try:
-        options = options_of(period or None, None)
+        options = options_of(period or None, to)
         token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
         kube.get(name)
         request_run(kube.custom, kube.namespace, name, token, options)

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
 
 MAX_FORM = 16 * 1024
 TOKEN_MAX_AGE = 8 * 3600
-ACTIONS = ("run", "suspend", "resume", "backfill")
+ACTIONS = ("run", "test", "suspend", "resume", "backfill")
 
 
 async def form(request: Request) -> dict[str, str]:
@@ -60,6 +60,11 @@ async def act(pages: Pages, request: Request) -> Response:
         if action == "run":
             return actions.run_now(kube, name, fields.get("period", "").strip() or None,
                                    pages.console.answer_timeout)
+        if action == "test":
+            email = pages.email_of(who)  # never an address from the form
+            if email is None:
+                return actions.Outcome(False, "No email address is known for you.", status=409)
+            return actions.run_now(kube, name, None, pages.console.answer_timeout, [email])
         if action == "backfill":
             return pages.console.backfills.start(
                 kube, name, fields.get("range", "").strip(), fields.get("each", "month"))

@@ -13,6 +13,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
+from bulletin.api.address import is_plain_address
 from bulletin.console import csrf, reads, stats, views
 from bulletin.console.access import Identity, can, whoami
 from bulletin.console.core import Console, csrf_session
@@ -49,6 +50,12 @@ class Pages:
             except Exception:  # an old API server without SelfSubjectReview: no name shown
                 self._names[key] = who.user or ""
         return self._names[key]
+
+    def email_of(self, who: Identity) -> str | None:
+        """Where a test send goes: the proxy's email header, or a user name that is a plain
+        address (as OIDC user names often are)."""
+        name = self._name(who)
+        return who.email or (name if is_plain_address(name) else None)
 
     def who(self, request: Request) -> Identity:
         """The requesting user (Unauthenticated if none)."""
@@ -110,6 +117,7 @@ class Pages:
             upcoming=reads.upcoming(kube, obj, now), events=reads.events(kube, name),
             targets=views.targets(spec) if spec else [], history=stats.records(obj),
             may_patch=can(kube, "patch", name), outcome=outcome,
+            email=self.email_of(who) if spec and spec.delivery.email else None,
             backfill=self.console.backfills.get(namespace, name), took=views.took, now=now)
 
     async def schedule(self, request: Request) -> Response:

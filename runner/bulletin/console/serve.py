@@ -69,6 +69,8 @@ def parser() -> argparse.ArgumentParser:
     top.add_argument("--owner-label", default="owner")
     top.add_argument("--user-header", default="X-Forwarded-User")
     top.add_argument("--groups-header", default="X-Forwarded-Groups")
+    top.add_argument("--email-header", default="X-Forwarded-Email",
+                     help="header with the user's address, for a test send to oneself")
     return top
 
 
@@ -80,7 +82,7 @@ def main(argv: list[str] | None = None) -> int:
     namespaces = [n.strip() for n in args.namespaces.split(",") if n.strip()]
     access = Access(args.auth, namespaces[0] if namespaces else "default",
                     configuration=in_cluster(args.auth == "header"), user_header=args.user_header,
-                    groups_header=args.groups_header)
+                    groups_header=args.groups_header, email_header=args.email_header)
     console = Console(access, namespaces=namespaces, owner_label=args.owner_label)
     print(f"Bulletin console: {args.auth} auth on port {args.port}", file=sys.stderr,
           flush=True)
