@@ -33,8 +33,10 @@ from packaging.requirements import Requirement
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-# What the plugin imports (boto3 for `link`); version ranges come from pyproject.toml.
-NEEDS = ("pydantic", "croniter", "kubernetes", "pyyaml", "python-dateutil", "boto3")
+# What the plugin imports (boto3 for `link`; jinja2, starlette and uvicorn for `console`);
+# version ranges come from pyproject.toml (its dependencies and its console extra).
+NEEDS = ("pydantic", "croniter", "kubernetes", "pyyaml", "python-dateutil", "boto3", "jinja2",
+         "starlette", "uvicorn")
 PYTHONS = ("3.11", "3.12", "3.13", "3.14")
 
 def _tags(prefixes: list[str], arch: str) -> tuple[str, ...]:
@@ -57,7 +59,8 @@ PLACEHOLDER = re.compile(r"\{\{([A-Z0-9_]+)\}\}")
 
 def requirements() -> list[str]:
     """The plugin's dependencies with pyproject.toml's version ranges."""
-    declared = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]["dependencies"]
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    declared = project["dependencies"] + project["optional-dependencies"]["console"]
     by_name = {Requirement(r).name.lower(): r for r in declared}
     return [by_name.get(name, name) for name in NEEDS]
 

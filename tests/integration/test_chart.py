@@ -182,6 +182,22 @@ def test_platform_values_are_valid_for_the_api_server(cluster: Cluster) -> None:
         assert f"{applied} serverside-applied (server dry run)" in out, out
 
 
+def test_console_objects_are_valid_for_the_api_server(cluster: Cluster) -> None:
+    """console.enabled with header auth and an Ingress (tests/integration/test_console_chart.py
+    runs the console itself)."""
+    objects = render("con", "default", "console.enabled=true", "console.auth=header",
+                     "console.ingress.enabled=true", "console.ingress.host=reports.example.com",
+                     "console.ingress.tls[0].hosts[0]=reports.example.com",
+                     "console.ingress.tls[0].secretName=console-tls")
+    console = [o for o in objects if "console" in o["metadata"]["name"]]
+    assert sorted(o["kind"] for o in console) == [
+        "ClusterRole", "ClusterRoleBinding", "Deployment", "Ingress", "Service", "ServiceAccount"]
+    out = kubectl_apply(cluster.kubectl_bin, cluster.kubeconfig, console, "--dry-run=server")
+    for applied in ("deployment.apps/con-console", "ingress.networking.k8s.io/con-console",
+                    "clusterrole.rbac.authorization.k8s.io/con-console-impersonate"):
+        assert f"{applied} serverside-applied (server dry run)" in out, out
+
+
 @pytest.fixture
 def release(cluster: Cluster) -> Iterator[tuple[str, str, list[dict[str, Any]]]]:
     """The chart rendered as a fresh release into its own namespace; its cluster-scoped

@@ -27,7 +27,8 @@ DIGEST_B = "sha256:" + "b" * 64
 # watchNamespaces, the NetworkPolicy, the monitoring objects).
 EVERYTHING = ("replicas=2", "watchNamespaces={team-a,team-b}", "runnerNetworkPolicy.enabled=true",
               "metrics.serviceMonitor.enabled=true", "metrics.prometheusRule.enabled=true",
-              "metrics.dashboard.enabled=true")
+              "metrics.dashboard.enabled=true", "console.enabled=true", "console.auth=header",
+              "console.ingress.enabled=true", "console.ingress.host=reports.example.com")
 
 
 def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
@@ -36,7 +37,10 @@ def one(objects: list[dict[str, Any]], kind: str) -> dict[str, Any]:
 
 
 def pod_spec(objects: list[dict[str, Any]]) -> dict[str, Any]:
-    template: dict[str, Any] = one(objects, "Deployment")["spec"]["template"]
+    """The operator's pod template (not the console's)."""
+    operator = [o for o in objects if o["kind"] == "Deployment"
+                and not o["metadata"]["name"].endswith("-console")]
+    template: dict[str, Any] = one(operator, "Deployment")["spec"]["template"]
     return template
 
 

@@ -36,10 +36,10 @@ def closure(reqs: list[str]) -> set[str]:
     return seen
 
 
-def test_runner_image_installs_every_dependency_and_the_render_extra() -> None:
+def test_runner_image_installs_every_dependency_and_the_render_and_console_extras() -> None:
     names = {canonical(r) for r in requirements(PROJECT, "runner")}
-    expected = PROJECT["project"]["dependencies"] + PROJECT["project"]["optional-dependencies"][
-        "render"]
+    extras = PROJECT["project"]["optional-dependencies"]
+    expected = PROJECT["project"]["dependencies"] + extras["render"] + extras["console"]
     assert names == {canonical(r) for r in expected}
 
 
@@ -82,7 +82,8 @@ def test_finish_writes_the_image_scripts_and_trims_only_what_is_never_imported(
                     "bulletin-app.pth", "kubernetes/client/api.py", "numpy/core/multiarray.py",
                     "numpy/testing/__init__.py"]
     assert (site / "bulletin-app.pth").read_text() == "/app/runner\n"
-    assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == ["bulletin", "bulletin-runner"]
+    assert sorted(p.name for p in (tmp_path / "bin").iterdir()) == ["bulletin", "bulletin-console",
+                                                                 "bulletin-runner"]
     script = (tmp_path / "bin" / "bulletin-runner").read_text()
     assert script.startswith(f"#!{tmp_path}/bin/python\n")
     assert "from bulletin.run import main" in script

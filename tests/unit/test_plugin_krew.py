@@ -63,6 +63,7 @@ def test_the_bundle_asks_for_the_ranges_pyproject_declares() -> None:
     assert any(r.startswith("pydantic>=") for r in reqs)
     assert any(r.startswith("kubernetes>=") for r in reqs)
     assert "boto3>=1.34,<2" in reqs
+    assert any(r.startswith("starlette>=") for r in reqs)  # kubectl bulletin console
 
 
 def test_archives_are_reproducible_and_the_shim_is_executable(tmp_path: Path) -> None:

@@ -64,3 +64,12 @@ namespace, in a Role per namespace of watchNamespaces otherwise. */ -}}
   resources: [events]
   verbs: [create, patch]
 {{- end -}}
+{{- /* The console's labels: the standard ones with component console (its own selector). */ -}}
+{{- define "bulletin.consoleLabels" -}}
+{{ include "bulletin.labels" . | replace "app.kubernetes.io/component: operator" "app.kubernetes.io/component: console" }}
+{{- end -}}
+{{- define "bulletin.consoleSelector" -}}
+app.kubernetes.io/name: bulletin
+app.kubernetes.io/component: console
+app.kubernetes.io/instance: {{ .Release.Name }}
+{{- end -}}

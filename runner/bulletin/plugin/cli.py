@@ -120,6 +120,13 @@ def parser() -> argparse.ArgumentParser:
         cmd = sub.add_parser(verb, parents=[common], help=text, description=text + "; a GitOps"
                              " tool may set it back, so change its source too.")
         cmd.add_argument("name")
+    console = sub.add_parser("console", parents=[common], help="serve the web console locally",
+                             description="Serve the Bulletin console on 127.0.0.1 with your"
+                             " kubeconfig; the printed URL carries a random token.")
+    console.add_argument("--port", type=int, help="port (default: a free one)")
+    console.add_argument("--open", action="store_true", help="open it in a browser")
+    console.add_argument("--namespaces", default="", help="comma-separated namespaces to list"
+                         " when you may not list cluster-wide (default: -n or the context's)")
     completion = sub.add_parser("completion", help="print a shell completion script",
                                 description="e.g. source <(kubectl bulletin completion bash)")
     completion.add_argument("shell", choices=["bash", "zsh"])
@@ -150,6 +157,18 @@ def dispatch(kube: Kube, args: argparse.Namespace) -> None:
         from bulletin.plugin.runnow import link
 
         link(kube, args.name, args.run, args.file, args.expires, args.endpoint)
+        return
+    if args.command == "console":
+        import importlib
+
+        # bulletin.console builds on the plugin's reads; the plugin reaches it by name only
+        try:
+            serve = importlib.import_module("bulletin.console.serve")
+        except ModuleNotFoundError as exc:
+            raise PluginError(f"error: the console needs {exc.name}: pip install"
+                              " 'bulletin[console]' (starlette, uvicorn)") from exc
+        serve.local(kube, args.port, args.open,
+                    [n.strip() for n in args.namespaces.split(",") if n.strip()])
         return
     if args.command == "logs":
         from bulletin.plugin.logs import logs

@@ -67,7 +67,7 @@ def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
     obj = kube.get(name)
     reference = after or datetime.now(UTC)
     try:
-        timing = rule_for(obj, reference, _days_off(kube, obj))
+        timing = rule_for(obj, reference, days_off(kube, obj))
     except (ScheduleError, CalendarError) as exc:
         raise PluginError(f"error: {name}: {exc}") from exc
     if (obj.get("spec") or {}).get("suspend"):
@@ -82,7 +82,7 @@ def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
         sys.stdout.write(_table(next_table(runs, reference), no_headers))
 
 
-def _days_off(kube: Kube, obj: Mapping[str, Any]) -> dict[str, DaysOff]:
+def days_off(kube: Kube, obj: Mapping[str, Any]) -> dict[str, DaysOff]:
     """The days off of the ReportCalendars the schedules name, by name."""
     from kubernetes.client.exceptions import ApiException
 

@@ -1,0 +1,184 @@
+"""Who is asking, and a Kubernetes client that acts as them. Three ways: ``local`` (the
+user's kubeconfig; a random token in the URL keeps other local users out), ``token`` (the
+user's bearer token, from the Authorization header or the login cookie) and ``header`` (a
+trusted proxy names the user in headers; the console's ServiceAccount impersonates them)."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from collections import OrderedDict
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from threading import Lock
+from typing import Any
+
+from bulletin.api.address import is_plain_address
+from bulletin.plugin.kube import Kube
+
+LOCAL_COOKIE = "bulletin_console"
+TOKEN_COOKIE = "bulletin_token"
+CLIENTS_KEPT = 64
+SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
+
+
+class Unauthenticated(Exception):
+    """The request names no user (no token, no cookie, no proxy header)."""
+
+
+@dataclass(frozen=True)
+class Identity:
+    """The user as the request names them; ``secret`` is the bearer token (token mode)."""
+
+    user: str | None = None
+    groups: tuple[str, ...] = ()
+    secret: str | None = field(default=None, repr=False)
+    email: str | None = None  # header mode: the proxy's email header, if a plain address
+
+
+class _Impersonating:
+    """A urllib3 pool manager that adds Impersonate-User and one Impersonate-Group header
+    per group (the kubernetes client's headers are a dict: one value per name)."""
+
+    def __init__(self, pool: Any, user: str, groups: tuple[str, ...]) -> None:
+        self._pool, self._user, self._groups = pool, user, groups
+
+    def request(self, method: str, url: str, **kwargs: Any) -> Any:
+        from urllib3 import HTTPHeaderDict
+
+        headers = HTTPHeaderDict(kwargs.pop("headers", None) or {})
+        for name in [h for h in headers if h.lower().startswith("impersonate-")]:
+            headers.discard(name)
+        headers["Impersonate-User"] = self._user
+        for group in self._groups:
+            headers.add("Impersonate-Group", group)
+        return self._pool.request(method, url, headers=headers, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._pool, name)
+
+
+@dataclass
+class Access:
+    """How the console reaches the API server for each request."""
+
+    mode: str  # local | token | header
+    namespace: str = "default"
+    local: Kube | None = None  # local mode: the kubeconfig's client
+    local_token: str = ""  # local mode: the URL token
+    local_cookie: str = LOCAL_COOKIE  # local mode: per port (cookies are not), see serve.local
+    configuration: Any = None  # token/header: the API server (and, header mode, the SA)
+    user_header: str = "X-Forwarded-User"
+    groups_header: str = "X-Forwarded-Groups"
+    email_header: str = "X-Forwarded-Email"
+    _clients: OrderedDict[str, Any] = field(default_factory=OrderedDict, repr=False)
+    _lock: Lock = field(default_factory=Lock, repr=False)
+
+    def identify(self, headers: Mapping[str, str], cookies: Mapping[str, str],
+                 query_token: str | None = None) -> Identity:
+        """The request's user; Unauthenticated when it names none."""
+        if self.mode == "local":
+            offered = cookies.get(self.local_cookie) or query_token or ""
+            if not self.local_token or not hmac.compare_digest(offered, self.local_token):
+                raise Unauthenticated("open the URL with the token that"
+                                      " `kubectl bulletin console` printed")
+            return Identity()
+        if self.mode == "token":
+            auth = headers.get("authorization", "")
+            bearer = auth[7:].strip() if auth.lower().startswith("bearer ") else ""
+            secret = bearer or cookies.get(TOKEN_COOKIE, "")
+            if not secret:
+                raise Unauthenticated("sign in with a Kubernetes token")
+            return Identity(secret=secret)
+        user = headers.get(self.user_header.lower(), "").strip()
+        if not user:
+            raise Unauthenticated(f"no {self.user_header} header: the console must be reached"
+                                  " through its authenticating proxy")
+        getlist = getattr(headers, "getlist", None)  # a proxy may repeat the header
+        values = (getlist(self.groups_header.lower()) if getlist else
+                  [headers.get(self.groups_header.lower(), "")])
+        groups = tuple(g.strip() for v in values for g in v.split(",") if g.strip())
+        email = headers.get(self.email_header.lower(), "").strip()
+        return Identity(user=user, groups=groups,
+                        email=email if is_plain_address(email) else None)
+
+    def kube(self, who: Identity, namespace: str | None = None) -> Kube:
+        """A client acting as ``who`` in ``namespace``."""
+        namespace = namespace or self.namespace
+        if self.mode == "local":
+            assert self.local is not None
+            return replace(self.local, namespace=namespace)
+        api = self._client(who)
+        return Kube(namespace, lambda: api)
+
+    def _client(self, who: Identity) -> Any:
+        key = hashlib.sha256(repr((who.user, who.groups, who.secret)).encode()).hexdigest()
+        with self._lock:
+            if key in self._clients:
+                self._clients.move_to_end(key)
+                return self._clients[key]
+        api = self._new_client(who)
+        with self._lock:
+            self._clients[key] = api
+            while len(self._clients) > CLIENTS_KEPT:
+                self._clients.popitem(last=False)
+        return api
+
+    def _new_client(self, who: Identity) -> Any:
+        from kubernetes import client
+
+        config = client.Configuration()
+        base = self.configuration
+        config.host, config.ssl_ca_cert = base.host, base.ssl_ca_cert
+        config.verify_ssl = base.verify_ssl
+        if self.mode == "token":
+            config.api_key = {"authorization": f"Bearer {who.secret}"}
+            return client.ApiClient(config)
+        config.api_key, config.refresh_api_key_hook = base.api_key, base.refresh_api_key_hook
+        config.cert_file, config.key_file = base.cert_file, base.key_file
+        api = client.ApiClient(config)
+        assert who.user is not None
+        api.rest_client.pool_manager = _Impersonating(api.rest_client.pool_manager, who.user,
+                                                      who.groups)
+        return api
+
+
+def in_cluster(with_token: bool) -> Any:
+    """The API server as the pod sees it; with the pod's ServiceAccount token (re-read as it
+    rotates) only ``with_token`` (header mode): in token mode the pod holds no credential."""
+    import os
+
+    from kubernetes import client, config
+
+    if with_token:
+        config.load_incluster_config()
+        return client.Configuration.get_default_copy()
+    found = client.Configuration()
+    host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
+    found.host = f"https://{f'[{host}]' if ':' in host else host}:{port}"
+    found.ssl_ca_cert = f"{SA_DIR}/ca.crt"
+    return found
+
+
+def whoami(kube: Kube) -> tuple[str, tuple[str, ...]]:
+    """The user and groups the API server sees (a SelfSubjectReview)."""
+    from kubernetes import client
+
+    review = client.AuthenticationV1Api(kube.api).create_self_subject_review(
+        client.V1SelfSubjectReview())
+    info = review.status.user_info
+    return str(info.username or ""), tuple(info.groups or ())
+
+
+def can(kube: Kube, verb: str, name: str | None = None, resource: str = "reportschedules",
+        group: str = "bulletin.dev") -> bool:
+    """Whether the user may ``verb`` the resource in the client's namespace (the answer of
+    `kubectl auth can-i`: a SelfSubjectAccessReview)."""
+    from kubernetes import client
+
+    attrs = client.V1ResourceAttributes(namespace=kube.namespace, verb=verb, group=group,
+                                        resource=resource, name=name)
+    review = client.AuthorizationV1Api(kube.api).create_self_subject_access_review(
+        client.V1SelfSubjectAccessReview(spec=client.V1SelfSubjectAccessReviewSpec(
+            resource_attributes=attrs)))
+    return bool(review.status.allowed)

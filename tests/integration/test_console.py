@@ -1,0 +1,221 @@
+"""The console never widens anyone's access: two users of two teams, impersonated by the
+console's ServiceAccount (which may only impersonate) from trusted proxy headers, see only
+their own team's schedules, and an action is offered and done exactly where `kubectl auth
+can-i` says they may; a bearer token signs in and acts as itself. Real API server, real RBAC."""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from collections.abc import Iterator
+
+import pytest
+from bulletin.console import csrf
+from bulletin.console.access import Access
+from bulletin.console.app import build
+from bulletin.console.core import Console
+from devstack.operatorproc import OperatorProcess
+from kubernetes import client
+from kubernetes.client.exceptions import ApiException
+from starlette.testclient import TestClient
+from support import Cluster, condition, report_schedule, service_account_client, wait_for
+
+RBAC = "rbac.authorization.k8s.io"
+TEAMS = {"alice": "team-a", "bob": "team-b"}
+SECRET = b"s" * 32
+
+
+def _role(cluster: Cluster, namespace: str, group: str, verbs: list[str],
+          extra: tuple[client.V1PolicyRule, ...] = ()) -> None:
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    rbac.create_namespaced_role(namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name=group), rules=[client.V1PolicyRule(
+            api_groups=["bulletin.dev"], resources=["reportschedules"], verbs=verbs), *extra]))
+    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name=group),
+        role_ref=client.V1RoleRef(api_group=RBAC, kind="Role", name=group),
+        subjects=[client.RbacV1Subject(kind="Group", name=group, api_group=RBAC)]))
+
+
+@pytest.fixture
+def second_namespace(cluster: Cluster) -> Iterator[str]:
+    name = f"t-{uuid.uuid4().hex[:10]}"
+    cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
+    yield name
+    cluster.core.delete_namespace(name)
+
+
+@pytest.fixture
+def impersonator(cluster: Cluster, namespace: str) -> Iterator[client.ApiClient]:
+    """The console's ServiceAccount with the chart's ClusterRole: impersonate, nothing else."""
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    name = f"bulletin-console-{namespace}"
+    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(
+        metadata=client.V1ObjectMeta(name="console")))
+    rbac.create_cluster_role(client.V1ClusterRole(
+        metadata=client.V1ObjectMeta(name=name), rules=[client.V1PolicyRule(
+            api_groups=[""], resources=["users", "groups"], verbs=["impersonate"])]))
+    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
+        metadata=client.V1ObjectMeta(name=name),
+        role_ref=client.V1RoleRef(api_group=RBAC, kind="ClusterRole", name=name),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="console",
+                                       namespace=namespace)]))
+    yield service_account_client(cluster, namespace, "console")
+    rbac.delete_cluster_role_binding(name)
+    rbac.delete_cluster_role(name)
+
+
+def _can_i(cluster: Cluster, user: str, namespace: str, name: str) -> bool:
+    proc = cluster.kubectl("auth", "can-i", "patch", f"reportschedules.bulletin.dev/{name}",
+                           "-n", namespace, "--as", user, "--as-group", TEAMS[user],
+                           check=False)
+    return proc.stdout.strip() == "yes"
+
+
+def _csrf(page: str) -> str:
+    found = re.search(r'name="csrf" value="([0-9a-f]+)"', page)
+    assert found, page
+    return found.group(1)
+
+
+def _token(browser: TestClient) -> str:
+    """The form token of the browser's CSRF cookie (as any of its forms carries it)."""
+    return csrf.token_for(SECRET, browser.cookies[csrf.COOKIE])
+
+
+def test_two_teams_see_and_do_only_what_rbac_allows(
+    cluster: Cluster, namespace: str, second_namespace: str, impersonator: client.ApiClient
+) -> None:
+    team_a, team_b = namespace, second_namespace
+    _role(cluster, team_a, "team-a", ["get", "list", "watch", "patch"])
+    _role(cluster, team_b, "team-b", ["get", "list", "watch"])
+    cluster.create_rs(team_a, report_schedule("a-report"))
+    cluster.create_rs(team_b, report_schedule("b-report"))
+    sa = client.CustomObjectsApi(impersonator)
+    with pytest.raises(ApiException) as denied:  # the console's own account reads nothing
+        sa.list_cluster_custom_object("bulletin.dev", "v1alpha1", "reportschedules")
+    assert denied.value.status == 403
+    access = Access("header", team_a, configuration=impersonator.configuration)
+    app = build(Console(access, namespaces=[team_a, team_b], secret=SECRET))
+    browsers = {user: TestClient(app, headers={"X-Forwarded-User": user,
+                                               "X-Forwarded-Groups": TEAMS[user]})
+                for user in TEAMS}
+
+    mine = {"alice": (team_a, "a-report"), "bob": (team_b, "b-report")}
+    for user, browser in browsers.items():
+        listing = browser.get("/")
+        assert listing.status_code == 200, listing.text
+        assert "script-src 'none'" in listing.headers["content-security-policy"]
+        ns, name = mine[user]
+        other_ns, other = mine["bob" if user == "alice" else "alice"]
+        assert f'href="/s/{ns}/{name}"' in listing.text and other not in listing.text
+        assert f"You may not list schedules in: {other_ns}." in listing.text
+        assert f"Signed in as <strong>{user}</strong>" in listing.text
+        assert browser.get(f"/s/{other_ns}/{other}").status_code == 403
+        page = browser.get(f"/s/{ns}/{name}")
+        assert page.status_code == 200
+        assert ('id="run-now"' in page.text) == _can_i(cluster, user, ns, name)
+
+    assert _can_i(cluster, "alice", team_a, "a-report")
+    assert not _can_i(cluster, "bob", team_b, "b-report")
+    bob = browsers["bob"]
+    refused = bob.post(f"/s/{team_b}/b-report/suspend", data={"csrf": _token(bob)})
+    assert refused.status_code == 403 and "Refused by Kubernetes RBAC" in refused.text
+    assert not cluster.get_rs(team_b, "b-report")["spec"].get("suspend")
+
+    alice = browsers["alice"]
+    forged = alice.post(f"/s/{team_a}/a-report/suspend", data={"csrf": "0" * 64})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+    assert not cluster.get_rs(team_a, "a-report")["spec"].get("suspend")
+    form = alice.get(f"/s/{team_a}/a-report").text
+    done = alice.post(f"/s/{team_a}/a-report/suspend", data={"csrf": _csrf(form)})
+    assert done.status_code == 200 and "a-report is suspended" in done.text
+    assert cluster.get_rs(team_a, "a-report")["spec"]["suspend"] is True
+    assert ">Resume<" in done.text
+
+    stranger = TestClient(app)
+    assert stranger.get("/").status_code == 401  # no proxy header: nobody
+
+
+def test_a_bearer_token_signs_in_and_acts_as_itself(cluster: Cluster, namespace: str) -> None:
+    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(
+        metadata=client.V1ObjectMeta(name="reader")))
+    rbac = client.RbacAuthorizationV1Api(cluster.api)
+    rbac.create_namespaced_role(namespace, client.V1Role(
+        metadata=client.V1ObjectMeta(name="reader"), rules=[client.V1PolicyRule(
+            api_groups=["bulletin.dev"], resources=["reportschedules"], verbs=["get", "list"])]))
+    rbac.create_namespaced_role_binding(namespace, client.V1RoleBinding(
+        metadata=client.V1ObjectMeta(name="reader"),
+        role_ref=client.V1RoleRef(api_group=RBAC, kind="Role", name="reader"),
+        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="reader",
+                                       namespace=namespace)]))
+    cluster.create_rs(namespace, report_schedule("weekly"))
+    reader = service_account_client(cluster, namespace, "reader")
+    token = reader.configuration.api_key["authorization"].removeprefix("Bearer ")
+    access = Access("token", namespace, configuration=reader.configuration)
+    browser = TestClient(build(Console(access, namespaces=[namespace])))
+
+    first = browser.get("/", follow_redirects=False)
+    assert first.status_code == 303 and first.headers["location"] == "/login"
+    form = browser.get("/login")
+    wrong = browser.post("/login", data={"csrf": _csrf(form.text), "token": "not-a-token"})
+    assert wrong.status_code == 401 and "did not accept" in wrong.text
+    signed = browser.post("/login", data={"csrf": _csrf(form.text), "token": token},
+                          follow_redirects=False)
+    assert signed.status_code == 303
+    assert "HttpOnly" in signed.headers["set-cookie"]
+    page = wait_for(lambda: (r := browser.get("/")).status_code == 200 and r, "the listing")
+    assert f"system:serviceaccount:{namespace}:reader" in page.text
+    assert 'href="/s/' + namespace + '/weekly"' in page.text and token not in page.text
+    schedule = browser.get(f"/s/{namespace}/weekly")
+    assert ("Runs on the cron schedule \u201c0 9 * * MON\u201d Europe/Berlin, for the previous"
+            " day.") in schedule.text
+    assert 'id="run-now"' not in schedule.text  # get and list only
+    assert "team@example.com" in schedule.text
+
+
+def test_run_now_shows_the_operators_refusal_as_it_happens(
+    cluster: Cluster, operator: OperatorProcess, namespace: str, impersonator: client.ApiClient
+) -> None:
+    """alice's team may read the run's Job and the schedule's Events (as namespace `edit`
+    does): the page says what the operator said."""
+    _role(cluster, namespace, "team-a", ["get", "list", "watch", "patch"], (
+        client.V1PolicyRule(api_groups=["batch"], resources=["jobs"], verbs=["get"]),
+        client.V1PolicyRule(api_groups=[""], resources=["events"], verbs=["list"])))
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="db"), string_data={"url": "postgresql://db/x"}))
+    cluster.create_rs(namespace, report_schedule("locked"))
+    wait_for(lambda: condition(cluster.get_rs(namespace, "locked"), "Stalled").get("status")
+             == "True", "locked Stalled")
+    access = Access("header", namespace, configuration=impersonator.configuration)
+    alice = TestClient(build(Console(access, namespaces=[namespace], secret=SECRET)),
+                       headers={"X-Forwarded-User": "alice", "X-Forwarded-Groups": "team-a",
+                                "X-Forwarded-Email": "alice@example.com"})
+    page = alice.get(f"/s/{namespace}/locked")
+    assert "Send a test to alice@example.com" in page.text
+    assert "Stalled" in page.text and "postgresql://db/x" not in page.text
+    answer = alice.post(f"/s/{namespace}/locked/run", data={"csrf": _csrf(page.text)})
+    assert answer.status_code == 409, answer.text
+    assert "the operator refused to run locked now: " in answer.text
+    assert "Secret &#39;db&#39; (spec.source.connectionSecretRef)" in answer.text
+    assert "RunNowRefused" in answer.text  # the Event, in Recent Events
+    assert cluster.batch.list_namespaced_job(namespace).items == []
+
+    token = _csrf(answer.text)
+    test = alice.post(f"/s/{namespace}/locked/test",
+                      data={"csrf": token, "to": "mallory@example.com"})  # "to" is ignored
+    assert test.status_code == 409 and "the operator refused to run locked" in test.text
+    annotations = cluster.get_rs(namespace, "locked")["metadata"]["annotations"]
+    assert json.loads(annotations["bulletin.dev/run-options"]) == {"to": ["alice@example.com"]}
+
+    bad = alice.post(f"/s/{namespace}/locked/backfill",
+                     data={"csrf": token, "range": "2026-13", "each": "month"})
+    assert bad.status_code == 409 and "--period &#39;2026-13&#39; with --each" in bad.text
+    started = alice.post(f"/s/{namespace}/locked/backfill",
+                         data={"csrf": token, "range": "2026-01..2026-03", "each": "month"})
+    assert started.status_code == 200, started.text
+    assert "Backfill of locked started: 3 run(s), 2026-01 to 2026-03" in started.text
+    stopped = wait_for(lambda: "(finished)" in (r := alice.get(f"/s/{namespace}/locked")).text
+                       and r.text, "the backfill to stop at the first refusal", timeout=120)
+    assert "stopped: the operator refused to run locked now: " in stopped
