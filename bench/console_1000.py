@@ -15,11 +15,8 @@ from __future__ import annotations
 
 import argparse
 import http.client
-import os
-import shutil
 import statistics
 import sys
-import tempfile
 import threading
 import time
 from datetime import UTC, datetime
@@ -29,19 +26,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "runner"), str(ROOT / "operator")]
 
-from _reconcile import (  # noqa: E402
-    G,
-    P,
-    V,
-    _established,
-    create_namespace,
-    in_parallel,
-    names,
-    say,
-    schedule,
-    wait,
-)
-from helmchart import kubectl_apply  # noqa: E402
+from _plane import crd_plane, in_netns  # noqa: E402
+from _reconcile import G, P, V, in_parallel, names, say, schedule, wait  # noqa: E402
 from localkube.controlplane import ControlPlane  # noqa: E402
 from localkube.kube import ns_path  # noqa: E402
 
@@ -117,31 +103,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="schedules (default 1000)")
     args = parser.parse_args()
-    if not os.environ.get("LOCALKUBE_NETNS"):
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            [*sys.path[:3], *filter(None, [os.environ.get("PYTHONPATH")])])
-        os.execvp(sys.executable, [sys.executable, "-m", "localkube.netns", "run", "--",
-                                   sys.executable, *sys.argv])
-    work = Path(tempfile.mkdtemp(prefix="bench-console-"))
-    try:
-        with ControlPlane(work / "localkube") as plane:
-            admin = plane.client(timeout=120)
-            import yaml
-
-            crd = list(yaml.safe_load_all((ROOT / "crds" / f"{G}_{P}.yaml").read_text()))
-            kubectl_apply(plane.bin_dir / "kubectl", plane.kubeconfig, crd)
-            wait(lambda: _established(admin), "the CRD", timeout=60, interval=0.2)
-            create_namespace(admin, NS)
-            populate(plane, args.count)
-            server, port, token = serve(plane)
-            page(port, token, args.count), raw(args.count, plane)  # warm-up
-            times: dict[str, list[float]] = {"ours": [], "raw": []}
-            for _ in range(RUNS):
-                times["ours"].append(page(port, token, args.count))
-                times["raw"].append(raw(args.count, plane))
-            server.should_exit = True
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    in_netns()
+    with crd_plane("bench-console-", NS) as (plane, _admin):
+        populate(plane, args.count)
+        server, port, token = serve(plane)
+        page(port, token, args.count), raw(args.count, plane)  # warm-up
+        times: dict[str, list[float]] = {"ours": [], "raw": []}
+        for _ in range(RUNS):
+            times["ours"].append(page(port, token, args.count))
+            times["raw"].append(raw(args.count, plane))
+        server.should_exit = True
     ours, base = (statistics.median(times[k]) * 1000 for k in ("ours", "raw"))
     say(f"{args.count} schedules with ten runs each: the schedules page {ours:.0f} ms, the raw"
         f" list {base:.0f} ms (medians of {RUNS})")

@@ -12,19 +12,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import statistics
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(ROOT / "tests"), str(ROOT / "runner"), str(ROOT / "operator")]
 
-from _reconcile import G, P, _established, create_namespace, names, say, schedule, wait  # noqa: E402
-from helmchart import kubectl_apply  # noqa: E402
+from _plane import crd_plane, in_netns  # noqa: E402
+from _reconcile import G, P, names, say, schedule  # noqa: E402
 from localkube.controlplane import ControlPlane  # noqa: E402
 from localkube.kube import ns_path  # noqa: E402
 
@@ -69,26 +67,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=100, help="schedules (default 100)")
     args = parser.parse_args()
-    if not os.environ.get("LOCALKUBE_NETNS"):
-        os.environ["PYTHONPATH"] = os.pathsep.join(
-            [*sys.path[:3], *filter(None, [os.environ.get("PYTHONPATH")])])
-        os.execvp(sys.executable, [sys.executable, "-m", "localkube.netns", "run", "--",
-                                   sys.executable, *sys.argv])
-    work = Path(tempfile.mkdtemp(prefix="bench-plugin-"))
-    try:
-        with ControlPlane(work / "localkube") as plane:
-            admin = plane.client(timeout=120)
-            import yaml
-
-            crd = list(yaml.safe_load_all((ROOT / "crds" / f"{G}_{P}.yaml").read_text()))
-            kubectl_apply(plane.bin_dir / "kubectl", plane.kubeconfig, crd)
-            wait(lambda: _established(admin), "the CRD", timeout=60, interval=0.2)
-            create_namespace(admin, NS)
-            for name in names(args.count):
-                admin.create(ns_path(NS, P, group=G, version="v1alpha1"), schedule(name))
-            found = measure(plane, args.count)
-    finally:
-        shutil.rmtree(work, ignore_errors=True)
+    in_netns()
+    with crd_plane("bench-plugin-", NS) as (plane, admin):
+        for name in names(args.count):
+            admin.create(ns_path(NS, P, group=G, version="v1alpha1"), schedule(name))
+        found = measure(plane, args.count)
     say(f"{args.count} schedules: kubectl bulletin get {found['ours']:.3f}s, kubectl get"
         f" {found['baseline']:.3f}s; the plugin's start-up and imports alone"
         f" {found['imports']:.3f}s (medians of {RUNS})")
