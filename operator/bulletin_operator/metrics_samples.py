@@ -17,6 +17,8 @@ from bulletin.api.status import RunResult
 from bulletin.schedule import compile_rule
 from pydantic import ValidationError
 
+from bulletin_operator.status import condition
+
 PREFIX = "bulletin_report_"
 RESULTS = tuple(r.value for r in RunResult)
 # Metric name (without PREFIX) -> (help text, label names after namespace and name).
@@ -86,8 +88,7 @@ def _duration(entry: Mapping[str, Any]) -> float | None:
 
 
 def _condition_true(status: Mapping[str, Any], type_: str) -> bool:
-    return any(c.get("type") == type_ and c.get("status") == "True"
-               for c in status.get("conditions") or [] if isinstance(c, Mapping))
+    return condition(status, type_).get("status") == "True"
 
 
 def depends_on_name(schedule: Mapping[str, Any]) -> bool:

@@ -15,8 +15,11 @@ PAUSED = "Paused"
 
 
 def condition(status: Mapping[str, Any], type_: str) -> Mapping[str, Any]:
-    """The condition ``type_`` in ``status`` ({} when there is none)."""
-    return next((c for c in status.get("conditions") or [] if c.get("type") == type_), {})
+    """The condition ``type_`` in ``status`` ({} when there is none, or the list is not one of
+    conditions: status is written by runners too)."""
+    conditions = status.get("conditions")
+    return next((c for c in conditions if isinstance(c, Mapping) and c.get("type") == type_),
+                {}) if isinstance(conditions, list) else {}
 
 
 def stalled_as_recorded(status: Mapping[str, Any], *, generation: int, reason: str,
