@@ -127,6 +127,14 @@ def equivalent_objects(name: str, namespace: str) -> list[dict[str, Any]]:
     return objects
 
 
+def owned_by(name: str, namespace: str, uid: str) -> list[dict[str, Any]]:
+    """What the operator builds for the schedule ``name`` whose uid is ``uid``, as it builds
+    it (owner references included)."""
+    owner = builders.Owner(name=name, namespace=namespace, uid=uid)
+    return owned.owned_objects(owner, ReportScheduleSpec.model_validate(SPEC),
+                               builders.RunnerSettings(), SPEC["schedule"]["cron"])
+
+
 def collection(obj: dict[str, Any]) -> str:
     """The collection path of a namespaced object."""
     group, _, version = obj["apiVersion"].rpartition("/")
