@@ -1,6 +1,7 @@
 """Runner cold start, CSV only: process start until the CSV is written (build_report on a SQLite
 database), against `python -c "import <only what it needs>"`: the standard library parts, the
-database layer, Jinja2 for the email, and the API models every run validates the spec with.
+database layer, Jinja2 for the email, the API models every run validates the spec with, and
+sqlglot, whose parser checks every query before it runs (issue 19's read-only wall).
 Goal: ratio <= 1.3, and neither WeasyPrint nor openpyxl (nor matplotlib) imported."""
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from pathlib import Path
 
 from _common import ROOT
 
-NEEDED = "import csv, sqlite3, zoneinfo, sqlalchemy, jinja2, bulletin.api.spec"
+NEEDED = "import csv, sqlite3, zoneinfo, sqlalchemy, jinja2, sqlglot, bulletin.api.spec"
 
 RUN = """
 import json, sys
