@@ -12,7 +12,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from bulletin.api.backoff import Backoff
+from bulletin.api.backoff import Backoff, retried
 from bulletin.api.client import transient
 from kubernetes.client.exceptions import ApiException
 
@@ -128,17 +128,9 @@ def ride_out(call: Callable[[], T], outage: Outage = OUTAGE, limit: float = RIDE
              sleep: Callable[[float], None] = time.sleep) -> T:
     """``call()``, tried again while it fails transiently (or is denied just after an outage),
     for up to ``limit`` s; anything else, or an outage that lasts longer, raises."""
-    start, attempt = outage.clock(), 0
-    while True:
-        try:
-            found = call()
-        except Exception as exc:
-            attempt += 1
-            wait = OUTAGE_BACKOFF.wait(attempt)
-            if not _retryable(exc, outage) or outage.clock() + wait - start > limit:
-                raise
-            outage.failed(exc)
-            sleep(wait)
-            continue
-        outage.passed()
-        return found
+    found = retried(call, backoff=OUTAGE_BACKOFF, limit=limit,
+                    retryable=lambda exc, wait: _retryable(exc, outage),
+                    on_retry=lambda exc, wait: outage.failed(exc), sleep=sleep,
+                    clock=outage.clock)
+    outage.passed()
+    return found

@@ -5,8 +5,13 @@ fixed, half random) so that concurrent retries spread out."""
 from __future__ import annotations
 
 import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
 
 from bulletin.api.delivery import Retry
+
+T = TypeVar("T")
 
 
 class Backoff:
@@ -32,3 +37,24 @@ class Backoff:
         if retry_after is not None:
             return retry_after if retry_after <= self.cap else None
         return self.wait(retry)
+
+
+def retried(call: Callable[[], T], *, backoff: Backoff, limit: float,
+            retryable: Callable[[BaseException, float], bool],
+            on_retry: Callable[[BaseException, float], None] = lambda exc, wait: None,
+            sleep: Callable[[float], None] = time.sleep,
+            clock: Callable[[], float] = time.monotonic) -> T:
+    """``call()``, tried again after ``backoff``'s waits while ``retryable(exc, wait)`` says so
+    and the next try would start within ``limit`` s of the first: the loop under the API
+    clients' outage retries (the runner's and the operator's), which differ in policy only."""
+    deadline, attempt = clock() + limit, 0
+    while True:
+        try:
+            return call()
+        except Exception as exc:
+            attempt += 1
+            wait = backoff.wait(attempt)
+            if not retryable(exc, wait) or clock() + wait > deadline:
+                raise
+            on_retry(exc, wait)
+            sleep(wait)

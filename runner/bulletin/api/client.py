@@ -25,7 +25,7 @@ from kubernetes import client, config
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from bulletin.api.backoff import Backoff
+from bulletin.api.backoff import Backoff, retried
 from bulletin.api.calendar import CALENDAR_PLURAL
 from bulletin.api.history import ETCD_REQUEST_LIMIT, TooLarge, fitted, wire_size
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
@@ -71,26 +71,25 @@ def outlasting(what: str, call: Callable[[], T], limit: float | None = None, *,
                clock: Callable[[], float] = time.monotonic) -> T:
     """``call()``, retried with backoff while it fails transiently, for up to ``limit`` s;
     a denial is retried for ``SETTLE_SECONDS`` from the first one (see the module docstring)."""
-    limit = outage_limit() if limit is None else limit
-    deadline, attempt, denied_since = clock() + limit, 0, None
-    while True:
-        try:
-            return call()
-        except (ApiException, HTTPError, OSError) as exc:
-            attempt += 1
-            wait = _OUTAGE_BACKOFF.wait(attempt)
+    denied_since: float | None = None
+
+    def retryable(exc: BaseException, wait: float) -> bool:
+        nonlocal denied_since
+        if not isinstance(exc, ApiException | HTTPError | OSError):
+            return False
+        if _denied(exc):
             now = clock()
-            if _denied(exc):
-                denied_since = now if denied_since is None else denied_since
-                if now + wait > denied_since + SETTLE_SECONDS:
-                    raise
-            elif not transient(exc):
-                raise
-            if now + wait > deadline:
-                raise
-            log.warning("cannot %s (%s %s); retrying in %.1fs", what, type(exc).__name__,
-                        getattr(exc, "status", None) or "", wait)
-            sleep(wait)
+            denied_since = now if denied_since is None else denied_since
+            return now + wait <= denied_since + SETTLE_SECONDS
+        return transient(exc)
+
+    def say(exc: BaseException, wait: float) -> None:
+        log.warning("cannot %s (%s %s); retrying in %.1fs", what, type(exc).__name__,
+                    getattr(exc, "status", None) or "", wait)
+
+    return retried(call, backoff=_OUTAGE_BACKOFF,
+                   limit=outage_limit() if limit is None else limit, retryable=retryable,
+                   on_retry=say, sleep=sleep, clock=clock)
 
 
 def load_credentials() -> None:
