@@ -66,18 +66,18 @@ def test_the_send_in_flight_finishes_is_recorded_and_nothing_new_starts(
         ("webhook/a", "Sent", 1), ("webhook/b", "Pending", 0)]
 
 
+@pytest.mark.timeout(120)  # a wait the signal did not end would last 5-10 minutes
 def test_a_retry_wait_ends_at_the_signal(server: WebhookServer, tmp_path: Path) -> None:
     server.fail("/a", [503])
     ledger = MemoryLedger()
     delivery = {"webhooks": _hooks(server, "a"),
-                "retry": {"attempts": 3, "initialBackoffSeconds": 30, "maxBackoffSeconds": 60}}
+                "retry": {"attempts": 3, "initialBackoffSeconds": 600,
+                          "maxBackoffSeconds": 3600}}
     timer = threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGTERM))
     timer.start()
-    began = time.monotonic()
     with pytest.raises(shutdown.Terminated):
         deliver_all(spec(delivery), context({}, tmp_path), report(tmp_path / "out"), ledger,
                     PERIOD)
-    assert time.monotonic() - began < 15  # not the 15-30 s wait
     assert [(r.target, r.state, r.attempts) for r in ledger.saves[-1]] == [
         ("webhook/a", "Pending", 1)]
     assert len(server.received) == 1
