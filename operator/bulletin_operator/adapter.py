@@ -8,7 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from bulletin.api.client import Kube
-from bulletin.api.history import TooLarge, history_limit, unrecorded, with_run
+from bulletin.api.history import StatusTooLarge, history_limit, unrecorded, with_run
 from bulletin.api.references import opened_for
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
@@ -176,7 +176,7 @@ class Adapter:
             kube.update_status(namespace, failed.schedule,
                                lambda status: with_run(status, failed.record, limit)
                                if unrecorded(status, failed.record, limit) else {})
-        except TooLarge as exc:  # the Event is all that can tell it
+        except StatusTooLarge as exc:  # the Event is all that can tell it
             message += f" (not in status: {exc})"
         kube.event(obj, warning=True, reason="RunFailed", message=message)
         return True

@@ -14,6 +14,7 @@ from typing import Any, TypeVar
 
 from bulletin.api.backoff import Backoff, retried
 from bulletin.api.client import transient
+from bulletin.api.errors import KubernetesError
 from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)
@@ -23,15 +24,15 @@ RIDE_OUT_SECONDS = 300.0  # longer: the error goes to kopf, which retries in a m
 SETTLE_SECONDS = 30.0  # a restarted API server denies (401/403) until its caches sync
 
 
-class NamespaceTerminating(Exception):
+class NamespaceTerminating(KubernetesError):
     """The namespace is being deleted: nothing can be created there, and nothing needs to be."""
 
 
-class NameConflict(Exception):
+class NameConflict(KubernetesError):
     """An object the schedule would own exists and is controlled by something else."""
 
 
-class Rejected(Exception):
+class Rejected(KubernetesError):
     """The API refused an object (a 4xx): retrying the same object cannot help."""
 
     def __init__(self, message: str, status: int | None = None) -> None:

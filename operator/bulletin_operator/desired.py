@@ -10,6 +10,7 @@ from typing import Any, NamedTuple, cast
 
 import kopf
 from bulletin.api.calendar import CalendarError, DaysOff, calendar_names, from_object
+from bulletin.api.errors import SpecError
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.api.podpolicy import refusal as pod_refusal
 from bulletin.api.references import references, refusal
@@ -24,12 +25,13 @@ from bulletin_operator.settings import pod_policy, runner_settings
 from bulletin_operator.status import pause_state, reconciled, stalled_as_recorded
 
 
-class Refused(Exception):
-    """A schedule the operator will not run as it stands; ``reason`` becomes the condition's."""
+class NotRunnable(SpecError):
+    """A schedule the operator will not run as it stands; ``condition_reason`` becomes the
+    Ready condition's reason."""
 
     def __init__(self, reason: str, message: str) -> None:
         super().__init__(message)
-        self.reason = reason
+        self.condition_reason = reason
 
 
 def owner_of(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
@@ -44,15 +46,15 @@ def check_references(adapter: Adapter, model: ReportScheduleSpec,
     not opened to reports or a missing or invalid ReportCalendar; its calendars' days off."""
     if why := pod_refusal(pod_policy(), model.runner,
                           lambda name: adapter.labels("Secret", name, namespace)):
-        raise Refused("RunnerPodNotAllowed", why)
+        raise NotRunnable("RunnerPodNotAllowed", why)
     for ref in references(model):
         if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
-            raise Refused("ReferenceNotUsable", why)
+            raise NotRunnable("ReferenceNotUsable", why)
     try:
         return {name: from_object(name, adapter.calendar(name, namespace))
                 for name in calendar_names(model)}
     except CalendarError as exc:
-        raise Refused("CalendarNotUsable", str(exc)) from exc
+        raise NotRunnable("CalendarNotUsable", str(exc)) from exc
 
 
 class Desired(NamedTuple):
@@ -69,16 +71,16 @@ class Desired(NamedTuple):
 
 def desired_state(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
              status: kopf.Status) -> Desired:
-    """Validate the spec and build what the schedule should own. Raises Refused."""
+    """Validate the spec and build what the schedule should own. Raises NotRunnable."""
     try:
         model, timing = parse(spec, meta)
     except ValueError as exc:
-        raise Refused("InvalidSpec", str(exc)) from exc
+        raise NotRunnable("InvalidSpec", str(exc)) from exc
     if calendars := check_references(adapter, model, owner.namespace):
         try:
             model, timing = parse(spec, meta, calendars)
         except ValueError as exc:
-            raise Refused("InvalidSpec", f"{exc} (with the days off of ReportCalendar"
+            raise NotRunnable("InvalidSpec", f"{exc} (with the days off of ReportCalendar"
                           f" {', '.join(calendars)})") from exc
     paused, failures = pause_state(status, generation=meta["generation"],
                                    limit=model.notifications.pause_after_failures)
@@ -108,7 +110,7 @@ def ready_status(desired: Desired, meta: kopf.Meta, status: kopf.Status,
 def apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
           status: kopf.Status, new: bool = False) -> Desired:
     """Validate the spec and make the owned objects match it (deleting our CronJobs of
-    schedules no longer in it). Raises Refused, NameConflict or Rejected."""
+    schedules no longer in it). Raises NotRunnable, NameConflict or Rejected."""
     desired = desired_state(adapter, owner, meta, spec, status)
     adapter.ensure(desired.objects, owner.uid, new=new)
     if prunes(desired, status):
@@ -127,8 +129,8 @@ def in_sync(adapter: Adapter, obj: dict[str, Any]) -> bool:
     owner, generation = owner_of(adapter, body.meta), body.meta["generation"]
     try:
         desired = desired_state(adapter, owner, body.meta, body.spec, body.status)
-    except Refused as exc:
-        return stalled_as_recorded(body.status, generation=generation, reason=exc.reason,
+    except NotRunnable as exc:
+        return stalled_as_recorded(body.status, generation=generation, reason=exc.condition_reason,
                                    message=str(exc))
     if stalled_as_recorded(body.status, generation=generation, reason=Rejected.__name__):
         return True

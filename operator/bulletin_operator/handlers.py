@@ -27,7 +27,7 @@ from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import NameConflict, NamespaceTerminating, Rejected, ride_out
 from bulletin_operator.desired import (
     Desired,
-    Refused,
+    NotRunnable,
     apply,
     check_references,
     in_sync,
@@ -148,8 +148,8 @@ def reconcile(
                                                           new=reason == kopf.Reason.CREATE))
         except NamespaceTerminating:
             return  # the ReportSchedule goes with its namespace
-        except (Refused, NameConflict, Rejected) as exc:
-            why = exc.reason if isinstance(exc, Refused) else type(exc).__name__
+        except (NotRunnable, NameConflict, Rejected) as exc:
+            why = exc.condition_reason if isinstance(exc, NotRunnable) else type(exc).__name__
             outcome.refused()
             if why != "NameConflict":
                 ride_out(lambda: adapter.prune_cronjobs(
@@ -194,7 +194,7 @@ def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kop
         body = kopf.Body(cast(kopf.RawBody, obj))
         try:
             apply(adapter, owner_of(adapter, body.meta), body.meta, body.spec, body.status)
-        except (Refused, NameConflict, Rejected, NamespaceTerminating) as exc:
+        except (NotRunnable, NameConflict, Rejected, NamespaceTerminating) as exc:
             logger.info("%s/%s keeps its objects: %s", name, body.meta["name"], exc)
 
 
@@ -262,12 +262,12 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         active = adapter.active_run_now(owner.namespace, builders.short_name(owner.name, 63),
                                         owner.uid, ended_runs(status) | {job["metadata"]["name"]})
         if active is not None:
-            raise Refused("RunNowRefused", f"Job {active} is still running; try again after it")
+            raise NotRunnable("RunNowRefused", f"Job {active} is still running; try again after it")
         if adapter.create_once(job, owner.uid):
             kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     except NamespaceTerminating:
         pass
-    except (ValueError, Refused, NameConflict, Rejected) as exc:
+    except (ValueError, NotRunnable, NameConflict, Rejected) as exc:
         kopf.warn(body, reason="RunNowRefused", message=f"run-now {token!r} not started: {exc}")
     patch.status["lastRunRequest"] = token
 

@@ -10,14 +10,10 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from bulletin.api import podenv
-from bulletin.api.errors import describe
+from bulletin.api.errors import ConfigurationError, describe
 from bulletin.api.names import scheduled_minute
 from bulletin.api.runrequest import RunOptions
 from bulletin.api.status import Trigger
-
-
-class ConfigError(RuntimeError):
-    """The pod environment lacks something the run needs."""
 
 
 @dataclass(frozen=True)
@@ -36,15 +32,15 @@ class SmtpSettings:
         """Read the Secret's keys (host, port, security, username, password, from)."""
         host = env.get(prefix + "host")
         if not host:
-            raise ConfigError("the SMTP Secret has no 'host' key; add host and port")
+            raise ConfigurationError("the SMTP Secret has no 'host' key; add host and port")
         security = env.get(prefix + "security", "starttls").lower()
         if security not in ("starttls", "tls", "none"):
-            raise ConfigError("the SMTP Secret key 'security' must be starttls, tls or none")
+            raise ConfigurationError("the SMTP Secret key 'security' must be starttls, tls or none")
         default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
         try:
             port = int(env.get(prefix + "port") or default_port)
         except ValueError as exc:
-            raise ConfigError("the SMTP Secret key 'port' must be a number") from exc
+            raise ConfigurationError("the SMTP Secret key 'port' must be a number") from exc
         return cls(
             host=host,
             port=port,
@@ -74,18 +70,18 @@ class RunContext:
         """Build from BULLETIN_* variables; the CronJob's Job name encodes the scheduled minute."""
         missing = [k for k in (podenv.NAMESPACE, podenv.SCHEDULE) if not env.get(k)]
         if missing:
-            raise ConfigError(f"missing environment: {', '.join(missing)} "
+            raise ConfigurationError(f"missing environment: {', '.join(missing)} "
                               "(the operator's CronJob sets them)")
         run_id = env.get(podenv.RUN_ID) or f"local-{datetime.now(UTC):%Y%m%d%H%M%S}"
         try:
             trigger = Trigger(env.get(podenv.TRIGGER, Trigger.SCHEDULED.value))
         except ValueError as exc:
-            raise ConfigError(f"{podenv.TRIGGER} must be one of "
+            raise ConfigurationError(f"{podenv.TRIGGER} must be one of "
                               + ", ".join(t.value for t in Trigger)) from exc
         try:
             options = RunOptions.model_validate_json(env.get(podenv.RUN_OPTIONS) or "{}")
         except ValidationError as exc:
-            raise ConfigError(f"{podenv.RUN_OPTIONS}: {describe(exc, 'options')}") from exc
+            raise ConfigurationError(f"{podenv.RUN_OPTIONS}: {describe(exc, 'options')}") from exc
         scheduled = None
         if trigger is Trigger.SCHEDULED and (found := scheduled_minute(run_id)) is not None:
             scheduled = datetime.fromtimestamp(found[1] * 60, UTC)

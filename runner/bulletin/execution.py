@@ -1,5 +1,6 @@
 """A run's work once it is due: check the gates, query and render (one report, or one per burst
-recipient), deliver, and fill in the run's record. Failures users should read are RunFailed."""
+recipient), deliver, and fill in the run's record. Failures users should read are BulletinErrors
+(bulletin.api.errors), which pass through to the run's record unchanged."""
 
 from __future__ import annotations
 
@@ -7,10 +8,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from bulletin.api import podenv
+from bulletin.api.errors import ConfigurationError, Reason
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult
 from bulletin.context import RunContext
-from bulletin.gates import GateError, check_assertions, check_rows
+from bulletin.gates import check_assertions, check_rows
 from bulletin.period import Period
 from bulletin.query import QueryLimits
 
@@ -20,47 +22,36 @@ if TYPE_CHECKING:
     from bulletin.report import BuiltReport
 
 
-class RunFailed(RuntimeError):
-    """A failure to record in status, with a message fit for users."""
-
-
 def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str) -> BuiltReport:
     """Query every dataset once and render every format into the run's work directory."""
-    from bulletin.assembly.plan import ReportError
     from bulletin.deliver.netguard import guarded_client
     from bulletin.protect import protect_report, required_password
     from bulletin.report import build_report
-    from bulletin.sources.prometheus import PrometheusError, from_spec
+    from bulletin.sources.prometheus import from_spec
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
-    try:
-        password = required_password(spec.protection, ctx.env) if spec.protection else ""
-        report = build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
-                              period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
-                              templates_dir=Path(templates) if templates else None,
-                              prometheus=from_spec(spec, ctx.env, guarded_client))
-        if spec.protection is not None:
-            report = protect_report(report, spec.protection, password)
-    except (ReportError, PrometheusError) as exc:
-        raise RunFailed(str(exc)) from exc
+    password = required_password(spec.protection, ctx.env) if spec.protection else ""
+    report = build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
+                          period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
+                          templates_dir=Path(templates) if templates else None,
+                          prometheus=from_spec(spec, ctx.env, guarded_client))
+    if spec.protection is not None:
+        report = protect_report(report, spec.protection, password)
     return report
 
 
 def execute(
     ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period, kube: Kube
 ) -> None:
-    """Gate, produce and deliver, filling in ``record``; raises RunFailed for failures."""
+    """Gate, produce and deliver, filling in ``record``; a failure raises its BulletinError."""
     from bulletin.deliver.dispatch import deliver_all, run_result
     from bulletin.ledger import StatusLedger
 
     url = ctx.env.get(podenv.DB_URL, "")
     if spec.source.connection_secret_ref is not None and not url:
-        raise RunFailed("no database URL: check spec.source.connectionSecretRef")
-    try:
-        skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone,
-                                QueryLimits.of(spec.source))
-    except GateError as exc:
-        raise RunFailed(str(exc)) from exc
+        raise ConfigurationError("no database URL: check spec.source.connectionSecretRef")
+    skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone,
+                            QueryLimits.of(spec.source))
     ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
     if skip is None and spec.delivery.burst is not None:
         return execute_burst(ctx, spec, record, period, url, ledger)
@@ -74,6 +65,7 @@ def execute(
     record.deliveries = deliver_all(spec, ctx, report, ledger, period)
     record.recipients = sorted({r for d in record.deliveries for r in d.recipients})
     record.result, record.message = run_result(record.deliveries)
+    record.reason = failed_delivery(record.result)
 
 
 def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period,
@@ -81,19 +73,15 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
     """A burst: one report per recipient of spec.delivery.burst, each sent once. A test send
     (run-now --to) sends the first recipient's report to the --to addresses instead."""
     from bulletin.assembly.burst import Recipient, recipients, report_spec
-    from bulletin.assembly.plan import ReportError
     from bulletin.deliver.burst import TARGET, burst_result, deliver_burst
     from bulletin.deliver.netguard import guarded_client
     from bulletin.protect import protect_report, recipient_password
     from bulletin.report import build_report
-    from bulletin.sources.prometheus import PrometheusError, from_spec
+    from bulletin.sources.prometheus import from_spec
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
     reports = report_spec(spec)
-    try:
-        prometheus = from_spec(spec, ctx.env, guarded_client)
-    except PrometheusError as exc:
-        raise RunFailed(str(exc)) from exc
+    prometheus = from_spec(spec, ctx.env, guarded_client)
 
     def build(recipient: Recipient, outdir: Path) -> BuiltReport:
         password = (recipient_password(spec.protection, ctx.env, recipient.password)
@@ -106,18 +94,22 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
             report = protect_report(report, spec.protection, password)
         return report
 
-    try:
-        found = recipients(spec, period, url)
-        if ctx.options.to and found:
-            found = [Recipient(address, found[0].params, found[0].password)
-                     for address in ctx.options.to]
-        if not found:
-            record.result = RunResult.SKIPPED
-            record.message = "delivery skipped: the burst dataset returned no recipients"
-            return
-        record.deliveries, record.rows, record.bytes = deliver_burst(
-            spec, ctx, period, ledger, found, build)
-    except ReportError as exc:
-        raise RunFailed(str(exc)) from exc
+    found = recipients(spec, period, url)
+    if ctx.options.to and found:
+        found = [Recipient(address, found[0].params, found[0].password)
+                 for address in ctx.options.to]
+    if not found:
+        record.result = RunResult.SKIPPED
+        record.message = "delivery skipped: the burst dataset returned no recipients"
+        return
+    record.deliveries, record.rows, record.bytes = deliver_burst(
+        spec, ctx, period, ledger, found, build)
     email = next(d for d in record.deliveries if d.target == TARGET)
     record.result, record.message = burst_result(email)
+    record.reason = failed_delivery(record.result)
+
+
+def failed_delivery(result: RunResult) -> Reason | None:
+    """DeliveryFailed for a run that reached nobody or not everyone, else no reason."""
+    failed = result in (RunResult.FAILED, RunResult.PARTIALLY_DELIVERED)
+    return Reason.DELIVERY_FAILED if failed else None

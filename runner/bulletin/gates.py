@@ -5,11 +5,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from bulletin.api.errors import SourceError
 from bulletin.api.policy import Gates
 from bulletin.query import QueryError, QueryLimits, run_query
 
 
-class GateError(RuntimeError):
+class GateError(SourceError):
     """An assertion query that could not run (a configuration problem, not a skip)."""
 
 

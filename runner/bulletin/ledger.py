@@ -13,13 +13,14 @@ from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
 from bulletin.api.client import Kube
+from bulletin.api.errors import KubernetesError
 from bulletin.api.history import StatusError, run_deliveries, with_deliveries
 from bulletin.api.status import DeliveryRecord
 
 _API_ERRORS = (ApiException, HTTPError, OSError, RuntimeError)  # RuntimeError: endless 409s
 
 
-class LedgerError(RuntimeError):
+class LedgerError(KubernetesError):
     """The ledger cannot be read or written: delivery must stop, not risk sending twice."""
 
 

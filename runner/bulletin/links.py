@@ -12,14 +12,14 @@ import sys
 from collections.abc import Mapping
 from typing import Any, TextIO
 
+from bulletin.api.errors import CommandError, DeliveryError
 from bulletin.api.history import stored_keys
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from bulletin.api.storage import Storage
-from bulletin.deliver.retry import DeliveryError
 from bulletin.deliver.storage import ObjectStore
 
 
-class LinkError(RuntimeError):
+class LinkError(CommandError):
     """Why no link can be made, for the user."""
 
 

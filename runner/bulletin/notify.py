@@ -7,6 +7,7 @@ import logging
 from dataclasses import dataclass
 
 from bulletin.api import podenv
+from bulletin.api.errors import HINTS
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord
 from bulletin.context import RunContext
@@ -23,28 +24,17 @@ class Notice:
     html: str | None = None
     inline_images: tuple[()] = ()
 
-_HINTS = (
-    ("query failed", "check the dataset's SQL and that the database in"
-     " spec.source.connectionSecretRef is reachable"),
-    ("PromQL failed", "check the dataset's PromQL, spec.source.prometheus (URL, headers Secret)"
-     " and that the operator allows its address"),
-    ("template", "fix the template named above, in spec.report.templateConfigMapRef"),
-    ("SMTP", "check the SMTP Secret (spec.delivery.email.smtpSecretRef) and the server"),
-    ("webhook", "check the webhook URL and that the receiver answers 2xx"),
-)
-
 
 def explain(ctx: RunContext, record: RunRecord) -> str:
     """The notification text: what failed, why, and where to look."""
     result = record.result.value if record.result else "Failed"
     message = record.message or "no details"
-    hints = [hint for needle, hint in _HINTS if needle.lower() in message.lower()]
     lines = [
         f"Report {ctx.namespace}/{ctx.schedule}: run {record.run_id} {result}.",
         f"Reason: {message}",
     ]
-    if hints:
-        lines.append("How to fix: " + "; ".join(hints) + ".")
+    if record.reason is not None:
+        lines.append(f"How to fix: {HINTS[record.reason]}.")
     lines.append(f"History: kubectl describe reportschedule {ctx.schedule} -n {ctx.namespace}")
     lines.append(f"Retry:   kubectl bulletin run {ctx.schedule} -n {ctx.namespace}")
     return "\n".join(lines)

@@ -7,10 +7,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from zoneinfo import ZoneInfo
 
+from bulletin.api.errors import SpecError
 from bulletin.api.schedule import PeriodKind
 
 
-class PeriodError(ValueError):
+class PeriodError(SpecError, ValueError):
     """A period override that cannot be read."""
 
 

@@ -17,11 +17,10 @@ from zoneinfo import ZoneInfo
 import yaml
 from pydantic import ValidationError
 
-from bulletin.api.errors import describe
+from bulletin.api.errors import BulletinError, CommandError, describe
 from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS
 from bulletin.api.spec import KIND, ReportScheduleSpec
 from bulletin.assembly.burst import Recipient, recipients, report_spec
-from bulletin.assembly.plan import ReportError
 from bulletin.period import Period, PeriodError, parse_override
 from bulletin.previewperiod import outside, preview_period
 from bulletin.report import BuiltReport, build_report
@@ -62,7 +61,7 @@ Secret).
 """
 
 
-class PreviewError(RuntimeError):
+class PreviewError(CommandError):
     """The preview could not start: bad arguments, manifest or sample file."""
 
 
@@ -246,7 +245,7 @@ def main(argv: Sequence[str]) -> int:
                                      name=name, namespace=namespace, period=period,
                                      sample=sample, progress=progress, recipient=recipient,
                                      prometheus=prometheus)
-    except ReportError as exc:
+    except BulletinError as exc:
         print(f"bulletin preview: the run would fail: {exc}", file=sys.stderr)
         return 1
     progress("wrote " + ", ".join(str(p) for p in files))

@@ -10,6 +10,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from bulletin.api import podenv
+from bulletin.api.errors import ConfigurationError, SpecError
 from bulletin.api.protection import Protection
 from bulletin.assembly.plan import CONTENT_TYPES, Artifact, ReportError
 from bulletin.render.mail import EmailContent
@@ -19,23 +20,23 @@ if TYPE_CHECKING:
 
 
 def secret_password(protection: Protection, env: Mapping[str, str]) -> str | None:
-    """The password from protection.passwordSecretRef; ReportError when it names a Secret or
-    key that is missing or empty (nothing is built or sent then)."""
+    """The password from protection.passwordSecretRef; an error when it names a Secret or
+    key that is missing or empty (ConfigurationError: nothing is built or sent then)."""
     ref = protection.password_secret_ref
     if ref is None:
         return None
     if not env.get(podenv.PROTECTION_PASSWORD):
-        raise ReportError(f"spec.protection.passwordSecretRef: Secret {ref.name!r} has no key"
-                          f" {ref.key!r} (or it is empty); nothing was sent")
+        raise ConfigurationError(f"spec.protection.passwordSecretRef: Secret {ref.name!r} has"
+                                 f" no key {ref.key!r} (or it is empty); nothing was sent")
     return env[podenv.PROTECTION_PASSWORD]
 
 
 def required_password(protection: Protection, env: Mapping[str, str]) -> str:
-    """The Secret's password; ReportError when there is none (protection never fails open)."""
+    """The Secret's password; SpecError when there is none (protection never fails open)."""
     password = secret_password(protection, env)
     if not password:
-        raise ReportError("spec.protection: no password (set passwordSecretRef); nothing was"
-                          " sent")
+        raise SpecError("spec.protection: no password (set passwordSecretRef); nothing was"
+                        " sent")
     return password
 
 
@@ -54,7 +55,7 @@ def recipient_password(protection: Protection, env: Mapping[str, str], own: str 
 def protect_report(report: BuiltReport, protection: Protection, password: str) -> BuiltReport:
     """``report`` with every file protected by ``password`` and the message reduced to a
     notice; its KPIs dropped, so that no subject, webhook or chat message carries figures."""
-    from bulletin.render.aeszip import TooLarge
+    from bulletin.render.aeszip import ZipTooLarge
     from bulletin.render.protect import protect_csv, protect_pdf, protect_xlsx
 
     protected = []
@@ -66,7 +67,7 @@ def protect_report(report: BuiltReport, protection: Protection, password: str) -
                 path = protect_xlsx(artifact.path, password)
             else:
                 path = protect_csv(artifact.path, password)
-        except TooLarge as exc:
+        except ZipTooLarge as exc:
             raise ReportError(f"spec.protection: {artifact.path.name}: {exc}") from exc
         protected.append(Artifact(path, artifact.format,
                                   CONTENT_TYPES[path.suffix.lstrip(".")]))

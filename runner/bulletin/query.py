@@ -29,13 +29,14 @@ from sqlalchemy.exc import ArgumentError, NoSuchModuleError
 from sqlalchemy.pool import NullPool
 
 from bulletin import querycancel, sqlguard
+from bulletin.api.errors import SourceError
 
 FETCH_ROWS = 2000
 _READ_ONLY = "25006"  # read_only_sql_transaction
 _CANCELED = "57014"  # query_canceled (statement_timeout)
 
 
-class QueryError(RuntimeError):
+class QueryError(SourceError):
     """The database refused or failed the query; the message is the database's."""
 
 
@@ -152,7 +153,7 @@ def run_query(url: str, sql: str, params: Mapping[str, Any], time_zone: str,
     backend = engine.dialect.name
     try:
         sqlguard.check(sql, backend)
-    except sqlguard.Refused as exc:
+    except sqlguard.UnsafeQuery as exc:
         engine.dispose()
         raise QueryRefused(str(exc)) from exc
     in_body = False  # an exception of the caller's own passes through as it is

@@ -24,7 +24,7 @@ from bulletin.period import Period
 from bulletin.render.charts import ChartError
 from bulletin.render.kpis import Kpi
 from bulletin.render.mail import EmailContent
-from bulletin.render.templates import CUSTOM_KEYS, TemplateFailure
+from bulletin.render.templates import CUSTOM_KEYS
 
 if TYPE_CHECKING:
     from bulletin.sources.prometheus import Prometheus
@@ -56,17 +56,15 @@ def build_report(spec: ReportScheduleSpec, *, schedule_name: str, namespace: str
     iterable of sequences}``, or for a promql dataset ``{"prometheus": a saved query_range
     reply}``. ``params`` are bound in every query besides the period's (a burst recipient's);
     sample and PromQL rows are then only those whose columns match them. ``prometheus`` runs
-    the promql datasets. Raises ReportError.
+    the promql datasets. Raises a RenderError or a SourceError (bulletin.api.errors).
     """
     plan = Plan(spec, schedule_name, namespace, period, db_url, outdir, templates_dir, sample,
                 progress, params)
     plan.prometheus = prometheus
     try:
         return _build(plan)
-    except TemplateFailure as exc:
-        raise ReportError(str(exc)) from exc
     except ChartError as exc:
-        raise ReportError(f"spec.report.charts: {exc}") from exc
+        raise ChartError(f"spec.report.charts: {exc}") from exc
 
 
 def _build(plan: Plan) -> BuiltReport:

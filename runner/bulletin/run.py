@@ -21,10 +21,18 @@ from pydantic import ValidationError
 
 from bulletin import shutdown
 from bulletin.api import logformat, podenv
-from bulletin.api.calendar import CalendarError, DaysOff, from_object, named_in
-from bulletin.api.errors import describe
+from bulletin.api.calendar import DaysOff, from_object, named_in
+from bulletin.api.errors import (
+    RETRIED,
+    BulletinError,
+    ConfigurationError,
+    Reason,
+    SpecError,
+    describe,
+    reason_of,
+)
 from bulletin.api.history import (
-    TooLarge,
+    StatusTooLarge,
     history_limit,
     last_success_period_end,
     with_next_run,
@@ -34,13 +42,13 @@ from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.catchup import missed_runs
-from bulletin.context import ConfigError, RunContext
-from bulletin.execution import RunFailed, execute
+from bulletin.context import RunContext
+from bulletin.execution import execute
 from bulletin.notify import notify_failure
 from bulletin.period import Period, PeriodError, compute, parse_override
 from bulletin.redact import redact, redacted_logs
 from bulletin.rerun import ended_before
-from bulletin.schedule import ScheduleError, compile_rule, zone
+from bulletin.schedule import compile_rule, zone
 from bulletin.timing import compile_timing
 
 if TYPE_CHECKING:
@@ -65,7 +73,7 @@ def resolve_period(
         try:
             return parse_override(ctx.options.period, tz)
         except PeriodError as exc:
-            raise RunFailed(f"run-now option {exc}") from exc
+            raise PeriodError(f"run-now option {exc}") from exc
     config = spec.period
     return compute(spec.period_kind(), reference, tz,
                    days=config.days if config else None,
@@ -80,15 +88,12 @@ def trigger_of(ctx: RunContext, started: datetime) -> Trigger:
 
 
 def days_off(ctx: RunContext, spec: ReportScheduleSpec, kube: Kube) -> DaysOff | None:
-    """The ReportCalendar that spec.schedule.calendarRef names (None without one); RunFailed
-    when it is missing or invalid."""
+    """The ReportCalendar that spec.schedule.calendarRef names (None without one);
+    CalendarError when it is missing or invalid."""
     ref = spec.schedule.calendar_ref
     if ref is None:
         return None
-    try:
-        return from_object(ref.name, kube.get_calendar(ctx.namespace, ref.name))
-    except CalendarError as exc:
-        raise RunFailed(str(exc)) from exc
+    return from_object(ref.name, kube.get_calendar(ctx.namespace, ref.name))
 
 
 def not_due(ctx: RunContext, spec: ReportScheduleSpec, kube: Kube) -> str | None:
@@ -141,9 +146,9 @@ def main() -> int:
         fmt = logformat.log_format(env)
         level = env.get(podenv.LOG_LEVEL, "INFO").upper()
         if not isinstance(logging.getLevelName(level), int):
-            raise ConfigError(f"{podenv.LOG_LEVEL}: unknown level {level!r}")
+            raise ConfigurationError(f"{podenv.LOG_LEVEL}: unknown level {level!r}")
         ctx = RunContext.from_env(env)
-    except (ConfigError, ValueError) as exc:  # one line, no traceback: nothing to retry
+    except (ConfigurationError, ValueError) as exc:  # one line, no traceback: nothing to retry
         line = f"bulletin-runner: {exc}"
         if fmt == logformat.JSON:
             line = logformat.json_line(line, logger=log.name, fields=fields)
@@ -187,7 +192,7 @@ def catch_up(ctx: RunContext, kube: Kube) -> list[RunContext]:
         if spec is None or spec.catch_up is not CatchUp.ALL or not_due(ctx, spec, kube):
             return []
         return missed_runs(ctx, obj, spec, days_off(ctx, spec, kube), kube)
-    except (ValidationError, ScheduleError, RunFailed):
+    except (ValidationError, SpecError):
         return []
 
 
@@ -215,21 +220,22 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
         record.period_start, record.period_end = period.start, period.end
         kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
         execute(ctx, spec, record, period, kube)
-    except TooLarge as exc:  # the run could not even be recorded as started: nothing was sent
+    except StatusTooLarge as exc:  # the run could not even be recorded as started: nothing was sent
         return unrecordable(obj, record, kube, exc)
-    except (ValidationError, ScheduleError, RunFailed) as exc:
-        record.result = RunResult.FAILED
+    except (ValidationError, BulletinError) as exc:
+        record.result, record.reason = RunResult.FAILED, reason_of(exc)
         record.message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
-    except Exception as exc:  # a bug or an outage: record it, then let the Job retry
+        crashed = record.reason in RETRIED  # the API server failed us: the Job tries again
+    except Exception as exc:  # a bug: record it, then let the Job retry
         log.exception("run crashed")
-        record.result, crashed = RunResult.FAILED, True
+        record.result, record.reason, crashed = RunResult.FAILED, Reason.INTERNAL_ERROR, True
         record.message = f"internal error ({type(exc).__name__}): {exc}"
     finish(ctx, record, ctx.secrets())
     trimmed: list[int] = []
     try:
         kube.update_status(ctx.namespace, ctx.schedule, recorded(ctx, obj, record, limit, kube),
                            on_trim=trimmed.append)
-    except TooLarge as exc:
+    except StatusTooLarge as exc:
         return unrecordable(obj, record, kube, exc)
     if trimmed:
         kube.event(obj, warning=True, reason="HistoryTrimmed",
@@ -269,7 +275,7 @@ def recorded(ctx: RunContext, obj: Mapping[str, Any], record: RunRecord, limit: 
     return lambda st: {**with_run(st, record, limit), **with_next_run(st, following, ended)}
 
 
-def unrecordable(obj: dict[str, Any], record: RunRecord, kube: Kube, exc: TooLarge) -> int:
+def unrecordable(obj: dict[str, Any], record: RunRecord, kube: Kube, exc: StatusTooLarge) -> int:
     """A run its ReportSchedule has no room to record: one log line, a Warning Event, and the
     exit code on which the Job fails at once (a retry would only hit the same wall)."""
     message = f"run {record.run_id} cannot be recorded: {exc}"

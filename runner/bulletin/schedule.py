@@ -26,6 +26,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from croniter import CroniterBadDateError, croniter
 
 from bulletin.api.calendar import DaysOff
+from bulletin.api.errors import SpecError
 from bulletin.api.schedule import Occurrence, Schedule
 
 _CRON_DAYS = {"MON": 1, "TUE": 2, "WED": 3, "THU": 4, "FRI": 5, "SAT": 6, "SUN": 0}
@@ -36,7 +37,7 @@ _NEXT_MEMO = 8
 _RULES_MAX = 4096
 
 
-class ScheduleError(ValueError):
+class ScheduleError(SpecError, ValueError):
     """A schedule that cannot run; the message names the field and the fix."""
 
 

@@ -23,6 +23,8 @@ from sqlglot import exp
 from sqlglot.dialects.dialect import Dialect
 from sqlglot.tokens import Token, TokenType
 
+from bulletin.api.errors import SourceError
+
 ONE_QUERY = "a report query is one read-only statement: SELECT, WITH … SELECT or VALUES"
 
 # SQLAlchemy backend name -> sqlglot dialect; other databases get sqlglot's generic parser.
@@ -68,12 +70,12 @@ _MYSQL_COMMENT = re.compile(r"/\*M?!", re.IGNORECASE)
 _HINT = "hints can change session settings such as the timeout"
 
 
-class Refused(ValueError):
+class UnsafeQuery(SourceError, ValueError):
     """The query is not one read-only statement; the message says what was refused."""
 
 
 def check(sql: str, backend: str) -> None:
-    """Refused unless ``sql`` is one read-only query in ``backend``'s dialect (SQLAlchemy's
+    """UnsafeQuery unless ``sql`` is one read-only query in ``backend``'s dialect (SQLAlchemy's
     backend name: postgresql, mysql, mariadb, sqlite, or another for the generic parser)."""
     dialect = DIALECTS.get(backend)
     try:
@@ -93,11 +95,11 @@ def check(sql: str, backend: str) -> None:
     _check_tree(parsed[0])
 
 
-def _refuse(what: str, reason: str | None = None) -> Refused:
-    return Refused(f"refused {what} ({f'{reason}; ' if reason else ''}{ONE_QUERY})")
+def _refuse(what: str, reason: str | None = None) -> UnsafeQuery:
+    return UnsafeQuery(f"refused {what} ({f'{reason}; ' if reason else ''}{ONE_QUERY})")
 
 
-def _unreadable(dialect: str | None, exc: Exception) -> Refused:
+def _unreadable(dialect: str | None, exc: Exception) -> UnsafeQuery:
     first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     return _refuse("a query Bulletin cannot parse", f"{dialect or 'generic'} dialect: {first}")
 
@@ -116,7 +118,7 @@ def _check_gaps(sql: str, tokens: Sequence[Token], dialect: str | None) -> None:
 
 
 def _one_statement(tokens: Sequence[Token]) -> list[Token]:
-    """The tokens of the only statement; Refused for none, several, or one not a query."""
+    """The tokens of the only statement; UnsafeQuery for none, several, or one not a query."""
     statements: list[list[Token]] = [[]]
     for token in tokens:
         if token.token_type == TokenType.SEMICOLON:

@@ -19,7 +19,6 @@ import pytest
 from bulletin import sqlguard
 from bulletin.api.policy import Gates
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.assembly.plan import ReportError
 from bulletin.gates import GateError, check_assertions
 from bulletin.query import FETCH_ROWS, QueryError, QueryLimits, QueryRefused, run_query
 from devstack.mariadb import MariaDB
@@ -87,7 +86,7 @@ def test_set_statement_cannot_lift_read_only(mariadb: MariaDB, victim: str, stat
 
 def test_the_refusal_names_the_dataset(mariadb: MariaDB, victim: str, tmp_path: Path) -> None:
     spec = _spec("sales", f"SET STATEMENT tx_read_only=0 FOR DROP TABLE {victim}")
-    with pytest.raises(ReportError, match=r"^dataset 'sales': query failed: refused SET"
+    with pytest.raises(QueryError, match=r"^dataset 'sales': query failed: refused SET"
                        r" STATEMENT \(a report query is one read-only statement"):
         build(tmp_path, spec, db_url=mariadb.url)
     assert victim in mariadb.execute("SHOW TABLES").split()
@@ -165,7 +164,7 @@ def test_postgres_timeout_bypass_is_cancelled_from_outside(postgres: Postgres) -
 @pytest.mark.usefixtures("server_wall_only")
 def test_the_cancel_names_the_dataset_and_the_limit(postgres: Postgres, tmp_path: Path
                                                     ) -> None:
-    with pytest.raises(ReportError, match=rf"^dataset 'slow': query failed: cancelled after"
+    with pytest.raises(QueryError, match=rf"^dataset 'slow': query failed: cancelled after"
                        rf" the {TIMEOUT}"):
         build(tmp_path, _spec("slow", PG_BYPASS), db_url=f"{postgres.url}?application_name={APP}")
     wait_for(lambda: _pg_active(postgres) == 0, "the cancelled query to leave the server",

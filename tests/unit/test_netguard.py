@@ -18,7 +18,7 @@ import urllib3.util.connection
 from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
 from bulletin.deliver import netguard
 from bulletin.deliver.dispatch import deliver_all
-from bulletin.deliver.netguard import NetPolicy, Refused, why_not_public
+from bulletin.deliver.netguard import AddressRefused, NetPolicy, why_not_public
 from bulletin.deliver.storage import ObjectStore
 from bulletin.notify import notify_failure
 from delivery_support import PERIOD, context, no_sleep, report, spec
@@ -136,7 +136,7 @@ def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch) -> N
 
     monkeypatch.setattr(socket, "getaddrinfo", both)
     policy = NetPolicy.from_env({PRIVATE: "127.0.0.0/8"})
-    with pytest.raises(Refused, match=r"169\.254\.169\.254, a link-local address"):
+    with pytest.raises(AddressRefused, match=r"169\.254\.169\.254, a link-local address"):
         policy.resolve("mixed.test", 443)
 
 
@@ -226,7 +226,7 @@ def test_an_s3_endpoint_on_a_private_address_is_refused(s3: S3Server, tmp_path: 
                    "endpoint": endpoint}
     (tmp_path / "a.csv").write_text("a\n1\n")
     guarded = ObjectStore(storage, credentials, "s3", env={})
-    with pytest.raises(Refused, match=r"upload to s3://netguard-refused at http://127\.0\.0\.1"
+    with pytest.raises(AddressRefused, match=r"upload to s3://netguard-refused at http://127\.0\.0\.1"
                        r".*resolves to 127\.0\.0\.1, a loopback address"):
         guarded.put_file("k/a.csv", tmp_path / "a.csv", "text/csv")
     allowed = ObjectStore(storage, credentials, "s3", env={PRIVATE: "127.0.0.1/32"})
@@ -278,7 +278,7 @@ def test_an_s3_connection_goes_to_the_address_that_was_checked(
     answer["rebind.example"] = "127.0.0.1" if HOST != "127.0.0.1" else "127.0.0.2"
     connected.clear()
     fresh = ObjectStore(storage, credentials, "s3", env={PRIVATE: f"{HOST}/32"})
-    with pytest.raises(Refused, match=r"upload to s3://netguard-pinned at http://rebind\.example"
+    with pytest.raises(AddressRefused, match=r"upload to s3://netguard-pinned at http://rebind\.example"
                        r".*host rebind\.example resolves to 127\.0\.0\.[12], a loopback address"):
         fresh.put_file("k/b.csv", tmp_path / "a.csv", "text/csv")
     assert connected == []

@@ -14,7 +14,7 @@ import pytest
 from bulletin.api.names import run_now_job_name
 from bulletin.plugin import accept, cli, runnow
 from bulletin.plugin import kube as kube_module
-from bulletin.plugin.accept import Observation, Refused, decide, refusal_reason, wait_answer
+from bulletin.plugin.accept import NotAccepted, Observation, decide, refusal_reason, wait_answer
 from bulletin.plugin.kube import PluginError
 from bulletin.plugin.logs import latest_run, newest_job
 from kubernetes.client.exceptions import ApiException
@@ -92,7 +92,7 @@ def test_accepted_once_the_job_exists() -> None:
 
 def test_refused_with_the_operators_reason() -> None:
     clock, sleep = fake_clock()
-    with pytest.raises(Refused) as refused:
+    with pytest.raises(NotAccepted) as refused:
         wait_answer(FakeKube(refuse_after=2), "daily", TOKEN,  # type: ignore[arg-type]
                     clock=clock, sleep=sleep)
     assert str(refused.value) == ("error: the operator refused to run daily now: Job"

@@ -17,6 +17,7 @@ import openpyxl
 import pytest
 import yaml
 from bulletin import preview
+from bulletin.api.errors import reason_of
 from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, PROMETHEUS_HEADERS, PROMETHEUS_URL
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
@@ -85,7 +86,7 @@ def test_long_periods_are_queried_in_pieces(prometheus: Prometheus, tmp_path: Pa
 
 def test_without_the_headers_prometheus_refuses(prometheus: Prometheus, tmp_path: Path) -> None:
     spec = _spec(prometheus)
-    with pytest.raises(ReportError, match=r"dataset 'queues': PromQL failed: Prometheus"
+    with pytest.raises(PrometheusError, match=r"dataset 'queues': PromQL failed: Prometheus"
                        rf" \({HOST}\): HTTP 401"):
         _build(tmp_path, spec, _env(prometheus, "X-Other: 1"))
 
@@ -101,7 +102,7 @@ def test_the_url_passes_the_network_guard(prometheus: Prometheus, tmp_path: Path
     spec = _spec(prometheus)
     # the operator allows no private address
     env = {PROMETHEUS_HEADERS: prometheus.auth_header, PROMETHEUS_URL: prometheus.url}
-    with pytest.raises(ReportError, match=rf"Prometheus \({HOST}\): host {HOST} resolves to"
+    with pytest.raises(PrometheusError, match=rf"Prometheus \({HOST}\): host {HOST} resolves to"
                        r" .*refused \(the operator can allow it with"
                        r" BULLETIN_ALLOW_PRIVATE_NETWORKS\); nothing was sent"):
         _build(tmp_path, spec, env)
@@ -109,7 +110,7 @@ def test_the_url_passes_the_network_guard(prometheus: Prometheus, tmp_path: Path
 
 def test_prometheus_errors_reach_the_message(prometheus: Prometheus, tmp_path: Path) -> None:
     spec = _spec(prometheus, promql="sum(rate(")
-    with pytest.raises(ReportError, match=r"Prometheus \(.*\) refused the query \(HTTP 400\):"
+    with pytest.raises(PrometheusError, match=r"Prometheus \(.*\) refused the query \(HTTP 400\):"
                        r" bad_data: .*parse error"):
         _build(tmp_path, spec, _env(prometheus))
 
@@ -210,9 +211,9 @@ def test_a_promql_summary_compares_with_the_previous_period(prometheus: Promethe
 
 
 def test_a_failure_notice_points_at_the_prometheus_source(tmp_path: Path) -> None:
+    failure = PrometheusError("dataset 'queues': PromQL failed: Prometheus (p): HTTP 401")
     record = RunRecord(run_id="r1", trigger=Trigger.SCHEDULED, start_time=AT,
-                       result=RunResult.FAILED,
-                       message="dataset 'queues': PromQL failed: Prometheus (p): HTTP 401")
+                       result=RunResult.FAILED, message=str(failure), reason=reason_of(failure))
     text = explain(context({}, tmp_path), record)
     assert "How to fix: check the dataset's PromQL, spec.source.prometheus" in text
     assert "SQL" not in text
@@ -234,7 +235,7 @@ def test_a_secret_url_that_is_no_url_is_named_without_its_value(prometheus: Prom
                                                                  tmp_path: Path) -> None:
     spec = _spec(prometheus)
     env = {**_env(prometheus), PROMETHEUS_URL: "postgresql://app:s3cret@db:5432/app"}
-    with pytest.raises(ReportError) as caught:
+    with pytest.raises(PrometheusError) as caught:
         _build(tmp_path, spec, env)
     assert "the URL of spec.source.prometheus (url or urlSecretRef) is not an http(s) URL" in str(
         caught.value)

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bulletin.api.errors import ConfigurationError
 from bulletin.api.podenv import (
     PROTECTION_PASSWORD,
     Policy,
@@ -17,7 +18,6 @@ from bulletin.api.podenv import (
     runner_env,
 )
 from bulletin.api.references import Use, references
-from bulletin.assembly.plan import ReportError
 from bulletin.protect import protect_report, recipient_password, secret_password
 from bulletin.render.protect import protect_csv
 from pydantic import ValidationError
@@ -112,7 +112,7 @@ def test_the_password_comes_from_its_secret_key_and_is_a_delivery_secret() -> No
     assert is_delivery_secret(PROTECTION_PASSWORD)  # masked in every log line
     assert PROTECTION_PASSWORD not in [v["name"] for v in delivery_env(spec)]
     assert secret_password(spec.protection, {PROTECTION_PASSWORD: PASSWORD}) == PASSWORD
-    with pytest.raises(ReportError, match="Secret 'report-password' has no key 'password'"):
+    with pytest.raises(ConfigurationError, match="Secret 'report-password' has no key 'password'"):
         secret_password(spec.protection, {})
 
 
@@ -176,11 +176,11 @@ def test_the_sent_message_carries_the_protected_files_and_never_the_password(
 
 
 def test_a_missing_password_fails_the_run_before_anything_is_built(tmp_path: Path) -> None:
-    from bulletin.execution import RunFailed, produce
+    from bulletin.execution import produce
     from delivery_support import PERIOD, context
 
     spec = make_spec(formats=["pdf"], protection=PROTECTION)
-    with pytest.raises(RunFailed, match=r"^spec.protection.passwordSecretRef: Secret"
+    with pytest.raises(ConfigurationError, match=r"^spec.protection.passwordSecretRef: Secret"
                        r" 'report-password' has no key 'password' \(or it is empty\); nothing"
                        " was sent$"):
         produce(context({}, tmp_path), spec, PERIOD, "postgresql://unused")

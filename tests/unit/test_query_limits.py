@@ -13,7 +13,6 @@ import psycopg
 import pytest
 from bulletin import sqlguard
 from bulletin.api.policy import Gates
-from bulletin.assembly.plan import ReportError
 from bulletin.gates import GateError, check_assertions
 from bulletin.query import QueryError, QueryLimits, run_query
 from devstack.postgres import Postgres
@@ -106,7 +105,7 @@ def test_the_spec_fields_reach_the_query(postgres: Postgres, tmp_path: Path) -> 
                      datasets=[{"name": "usage", "query": "SELECT pg_sleep(5) AS slept"}],
                      report={"summaryDataset": None, "columns": None})
     assert (spec.source.statement_timeout_seconds, spec.source.connect_timeout_seconds) == (1, 10)
-    with pytest.raises(ReportError, match=r"dataset 'usage': query failed: cancelled by the"
+    with pytest.raises(QueryError, match=r"dataset 'usage': query failed: cancelled by the"
                        r" database after the statement timeout of 1s"):
         build(tmp_path, spec, db_url=postgres.url)
 

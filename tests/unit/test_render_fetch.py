@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from bulletin.assembly.plan import ReportError
+from bulletin.render.templates import TemplateFailure
 from pypdf import PdfReader
 from report_support import build, make_spec
 
@@ -54,7 +54,7 @@ def _pdf(tmp_path: Path, body: str) -> Path:
 
 
 def _refused(tmp_path: Path, body: str) -> str:
-    with pytest.raises(ReportError) as caught:
+    with pytest.raises(TemplateFailure) as caught:
         _pdf(tmp_path, body)
     return str(caught.value)
 
@@ -89,7 +89,7 @@ def test_a_symlink_out_of_the_template_directory_fails(tmp_path: Path) -> None:
     secret.write_text("top secret")
     templates = _templates(tmp_path, '<a rel="attachment" href="notes.txt">notes</a>')
     (templates / "notes.txt").symlink_to(secret)
-    with pytest.raises(ReportError, match="outside the template directory"):
+    with pytest.raises(TemplateFailure, match="outside the template directory"):
         build(tmp_path / "out", make_spec(formats=["pdf"]), templates_dir=templates)
 
 
@@ -112,7 +112,7 @@ def test_a_template_symlinked_out_of_its_directory_is_not_read(tmp_path: Path) -
     templates = tmp_path / "templates"
     templates.mkdir()
     (templates / "subject.txt").symlink_to(secret)
-    with pytest.raises(ReportError, match="outside the template directory") as caught:
+    with pytest.raises(TemplateFailure, match="outside the template directory") as caught:
         build(tmp_path / "out", make_spec(formats=["csv"]), templates_dir=templates)
     assert "top secret" not in str(caught.value)
 

@@ -14,6 +14,8 @@ from pathlib import Path
 import openpyxl
 import pytest
 from bulletin.assembly.plan import ReportError
+from bulletin.query import QueryError
+from bulletin.render.charts import ChartError
 from report_support import build, make_spec
 from sqlalchemy import create_engine, text
 
@@ -55,7 +57,7 @@ def test_references_to_unknown_datasets_fail_early(tmp_path: Path) -> None:
         make_spec(report={"summaryDataset": "total"})
     spec = make_spec(formats=["pdf"], report={"charts": [
         {"kind": "bar", "dataset": "usage", "x": "user", "y": ["requests"]}]})
-    with pytest.raises(ReportError, match=r"no column.*user"):
+    with pytest.raises(ChartError, match=r"no column.*user"):
         build(tmp_path, spec)
 
 
@@ -74,7 +76,7 @@ def test_query_failures_keep_the_database_message(tmp_path: Path) -> None:
     assert built.datasets == {"usage": 2}
     bad = make_spec(datasets=[{"name": "usage", "query": "SELECT * FROM nope"}],
                     report={"summaryDataset": None, "columns": None})
-    with pytest.raises(ReportError, match=r"dataset 'usage': query failed: .*no such table: nope"):
+    with pytest.raises(QueryError, match=r"dataset 'usage': query failed: .*no such table: nope"):
         build(tmp_path / "bad", bad, db_url=f"sqlite:///{db}")
 
 

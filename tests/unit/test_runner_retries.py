@@ -16,6 +16,7 @@ from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.context import RunContext
 from bulletin.period import Period
+from bulletin.query import QueryError
 from doubles import MemoryKube
 
 DUE = datetime(2026, 11, 5, 9, 0, tzinfo=UTC)  # the current firing of a minutely schedule
@@ -115,7 +116,7 @@ def test_a_retry_of_an_ended_failed_run_fails_its_job_again(
     kube: MemoryKube, executed: list[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     def refuse(*_: Any) -> None:
-        raise runner.RunFailed("no such table")
+        raise QueryError("no such table")
 
     monkeypatch.setattr(runner, "execute", refuse)
     assert runner.run(_ctx(_run_id(DUE))) == runner.EXIT_FAILED

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 from bulletin.query import QueryRefused, run_query
-from bulletin.sqlguard import ONE_QUERY, Refused, check
+from bulletin.sqlguard import ONE_QUERY, UnsafeQuery, check
 
 PG, MARIA, MYSQL, SQLITE, OTHER = "postgresql", "mariadb", "mysql", "sqlite", "oracle"
 
@@ -125,7 +125,7 @@ def test_one_read_only_query_passes(backend: str, sql: str) -> None:
 
 @pytest.mark.parametrize(("backend", "sql", "what"), REFUSED)
 def test_everything_else_is_refused_naming_what(backend: str, sql: str, what: str) -> None:
-    with pytest.raises(Refused) as caught:
+    with pytest.raises(UnsafeQuery) as caught:
         check(sql, backend)
     message = str(caught.value)
     assert message.startswith("refused ") and what in message, message

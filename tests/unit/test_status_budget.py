@@ -16,7 +16,7 @@ from bulletin.api.history import (
     ETCD_REQUEST_LIMIT,
     OBJECT_BUDGET,
     OBJECT_CEILING,
-    TooLarge,
+    StatusTooLarge,
     wire_size,
     with_run,
 )
@@ -196,7 +196,7 @@ def test_a_spec_that_leaves_no_room_is_refused_before_any_write() -> None:
     obj["metadata"]["annotations"] = {"note": "z" * (ETCD_REQUEST_LIMIT - wire_size(obj) - 2000)}
     assert OBJECT_CEILING < wire_size(obj) < ETCD_REQUEST_LIMIT  # the API server took it
     api = FakeApi(obj)
-    with pytest.raises(TooLarge) as err:
+    with pytest.raises(StatusTooLarge) as err:
         _record(_kube(api), _burst_run(0))
     assert api.writes == []
     assert err.value.size > err.value.limit == OBJECT_CEILING
@@ -206,7 +206,7 @@ def test_a_spec_that_leaves_no_room_is_refused_before_any_write() -> None:
 def test_a_refusal_as_too_large_is_raised_at_once_not_retried() -> None:
     """An etcd with a smaller --max-request-bytes than the default refuses what fits ours."""
     api = FakeApi(_object(_spec(65_536, assertions=0)), limit=1024 * 1024)
-    with pytest.raises(TooLarge) as err:
+    with pytest.raises(StatusTooLarge) as err:
         _record(_kube(api), _burst_run(0))
     assert len(api.writes) == 1 and err.value.limit == ETCD_REQUEST_LIMIT
 

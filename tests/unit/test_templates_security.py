@@ -6,7 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from bulletin.assembly.plan import ReportError
+from bulletin.render.templates import TemplateFailure
 from bulletin.report import BuiltReport
 from report_support import build, make_spec
 
@@ -43,26 +43,26 @@ def render_custom(tmp_path: Path, name: str, source: str, formats: list[str] | N
 
 @pytest.mark.parametrize("payload", PAYLOADS)
 def test_injection_payloads_fail_the_run(tmp_path: Path, payload: str) -> None:
-    with pytest.raises(ReportError, match=r"^template subject\.txt(, line 2)?: ") as caught:
+    with pytest.raises(TemplateFailure, match=r"^template subject\.txt(, line 2)?: ") as caught:
         render_custom(tmp_path, "subject.txt", f"hello\n{payload}\n", formats=["csv"])
     assert "root:" not in str(caught.value) and "uid=" not in str(caught.value)
 
 
 def test_the_html_body_is_sandboxed_too(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match=r"^template body\.html, line 2: .*unsafe"):
+    with pytest.raises(TemplateFailure, match=r"^template body\.html, line 2: .*unsafe"):
         render_custom(tmp_path, "body.html", "<p>\n{{ ''.__class__.__mro__ }}</p>")
 
 
 def test_errors_name_the_template_and_line(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match=r"^template subject\.txt, line 2: unexpected '}'"):
+    with pytest.raises(TemplateFailure, match=r"^template subject\.txt, line 2: unexpected '}'"):
         render_custom(tmp_path / "a", "subject.txt", "ok\n{{ title }\n")
-    with pytest.raises(ReportError,
+    with pytest.raises(TemplateFailure,
                        match=r"^template body\.html, line 3: 'no_such_thing' is undefined"):
         render_custom(tmp_path / "b", "body.html", "<p>\n{{ title }}\n{{ no_such_thing }}</p>")
 
 
 def test_report_template_errors_fail_before_rendering_the_pdf(tmp_path: Path) -> None:
-    with pytest.raises(ReportError, match=r"^template report\.html, line 1: .*unsafe"):
+    with pytest.raises(TemplateFailure, match=r"^template report\.html, line 1: .*unsafe"):
         render_custom(tmp_path, "report.html", "{{ title.__class__ }}", formats=["pdf"])
 
 

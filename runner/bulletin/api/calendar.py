@@ -15,7 +15,7 @@ from typing import Annotated, Any
 from pydantic import Field, ValidationError, field_validator
 
 from bulletin.api.base import ApiModel
-from bulletin.api.errors import describe
+from bulletin.api.errors import SpecError, describe
 from bulletin.api.schedule import Weekday
 from bulletin.api.spec import ReportScheduleSpec
 
@@ -90,7 +90,7 @@ class ReportCalendarSpec(ApiModel):
 _WEEKDAY_CODES = ["MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN"]
 
 
-class CalendarError(ValueError):
+class CalendarError(SpecError, ValueError):
     """A ReportCalendar that cannot be used; the message names it and the fix."""
 
 

@@ -9,7 +9,7 @@ urllib3 does not retry on its own: with etcd down the API server holds a request
 60 s, and hidden retries of that would spend the whole outage budget in one call, unlogged.
 
 A status write keeps the whole object within its byte budget (history.fitted) and is never
-retried when the API server refuses it as too large: that raises TooLarge at once."""
+retried when the API server refuses it as too large: that raises StatusTooLarge at once."""
 
 from __future__ import annotations
 
@@ -27,7 +27,7 @@ from urllib3.exceptions import HTTPError
 
 from bulletin.api.backoff import Backoff, retried
 from bulletin.api.calendar import CALENDAR_PLURAL
-from bulletin.api.history import ETCD_REQUEST_LIMIT, TooLarge, fitted, wire_size
+from bulletin.api.history import ETCD_REQUEST_LIMIT, StatusTooLarge, fitted, wire_size
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
 
 log = logging.getLogger(__name__)
@@ -141,7 +141,7 @@ class Kube:
     ) -> dict[str, Any]:
         """Apply ``change`` to the status with optimistic concurrency, retrying on conflicts,
         history cut to the object's byte budget (``on_trim`` hears how many runs that dropped).
-        Raises TooLarge, without retrying, when the object has no room for the change."""
+        Raises StatusTooLarge, without retrying, when the object has no room for the change."""
         for attempt in range(CONFLICT_RETRIES):
             obj: dict[str, Any] = outlasting("read the status", lambda: (
                 self.custom.get_namespaced_custom_object_status(
@@ -160,7 +160,7 @@ class Kube:
                 return result
             except ApiException as exc:
                 if too_large(exc):
-                    raise TooLarge(wire_size(obj), ETCD_REQUEST_LIMIT, refused=True) from exc
+                    raise StatusTooLarge(wire_size(obj), ETCD_REQUEST_LIMIT, refused=True) from exc
                 if exc.status != 409:
                     raise
                 log.info("status conflict on attempt %d, retrying", attempt + 1)

@@ -11,6 +11,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from bulletin.api.errors import KubernetesError
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, ReportScheduleStatus, RunRecord, RunResult
 
@@ -25,7 +26,7 @@ _RUNS = ("history", "lastRun")
 ETCD_REQUEST_LIMIT = 1_572_864
 OBJECT_BUDGET = 1024 * 1024
 # A spec too large for that budget still gets its newest run recorded (lists cut) while the
-# object stays under OBJECT_CEILING (16 KiB below etcd's limit); past it, TooLarge.
+# object stays under OBJECT_CEILING (16 KiB below etcd's limit); past it, StatusTooLarge.
 OBJECT_CEILING = ETCD_REQUEST_LIMIT - 16 * 1024
 # History alone (lastRun repeats its newest entry) stays under this, whatever the spec's
 # historyLimit and the number of recipients.
@@ -36,11 +37,11 @@ HISTORY_LIMIT: int = ReportScheduleSpec.model_fields["history_limit"].default
 BURST_LEDGERS_KEPT = 3
 
 
-class StatusError(RuntimeError):
+class StatusError(KubernetesError):
     """Status lacks what a change needs (a run's history entry)."""
 
 
-class TooLarge(RuntimeError):
+class StatusTooLarge(KubernetesError):
     """The ReportSchedule has no room left to record a run: its spec and metadata, with the
     smallest status that records it, are more than the API server stores (``refused``: the API
     server said so, ``size`` being ours)."""
@@ -140,7 +141,7 @@ def fitted(obj: Mapping[str, Any], budget: int = OBJECT_BUDGET, ceiling: int = O
     """``obj``'s status, its history cut so the object fits ``budget`` bytes (and history
     HISTORY_BUDGET), and how many runs that dropped: the oldest go first; of the newest, lastRun
     keeps no lists and history only its delivery records (a retried run's ledger). Raises
-    TooLarge when even that leaves the object over ``ceiling``."""
+    StatusTooLarge when even that leaves the object over ``ceiling``."""
     status = dict(obj.get("status") or {})
     rest = wire_size({**obj, "status": {k: v for k, v in status.items() if k not in _RUNS}})
     room = min(HISTORY_BUDGET, budget - rest)
@@ -157,7 +158,7 @@ def fitted(obj: Mapping[str, Any], budget: int = OBJECT_BUDGET, ceiling: int = O
                 status["history"] = [_slimmed(history[0], ledger=True)]
     size = wire_size({**obj, "status": status})
     if size > ceiling:
-        raise TooLarge(size, ceiling)
+        raise StatusTooLarge(size, ceiling)
     return status, len(history) - kept
 
 

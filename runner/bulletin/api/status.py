@@ -8,6 +8,7 @@ from typing import Annotated
 from pydantic import Field
 
 from bulletin.api.base import ApiModel, Timestamp
+from bulletin.api.errors import Reason
 
 
 class RunResult(StrEnum):
@@ -149,6 +150,12 @@ class RunRecord(ApiModel):
     ] = []
     message: Annotated[
         str | None, Field(max_length=4096, description="Error or skip reason, if any.")
+    ] = None
+    reason: Annotated[
+        Reason | None,
+        Field(description="Why a failed or partly delivered run failed, as a CamelCase"
+              " reason (SpecInvalid, QueryFailed, DeliveryFailed, ...); each has a hint in"
+              " the failure notice and the console."),
     ] = None
 
 

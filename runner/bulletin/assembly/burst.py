@@ -68,7 +68,7 @@ def _rows(spec: ReportScheduleSpec, dataset: Dataset, period: Period, db_url: st
                        QueryLimits.of(spec.source)) as result:
             yield result.columns, result.rows
     except QueryError as exc:
-        raise ReportError(f"burst dataset {dataset.name!r}: query failed: {exc}") from exc
+        raise QueryError(f"burst dataset {dataset.name!r}: query failed: {exc}") from exc
 
 
 def _check_columns(burst: Burst, columns: list[str], reserved: set[str]) -> list[str]:
@@ -99,7 +99,7 @@ def recipients(spec: ReportScheduleSpec, period: Period, db_url: str | None,
         try:
             found = list(islice(rows, burst.max_recipients + 1))
         except QueryError as exc:
-            raise ReportError(f"burst dataset {dataset.name!r}: query failed: {exc}") from exc
+            raise QueryError(f"burst dataset {dataset.name!r}: query failed: {exc}") from exc
     if len(found) > burst.max_recipients:
         raise ReportError(
             f"spec.delivery.burst: dataset {dataset.name!r} returned more than"

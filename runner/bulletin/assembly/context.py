@@ -12,7 +12,6 @@ from bulletin.assembly.plan import (
     Artifact,
     Collected,
     Plan,
-    ReportError,
     dataset_label,
     period_label,
 )
@@ -34,7 +33,7 @@ def kpis(plan: Plan, collected: Sequence[Collected]) -> list[Kpi]:
         try:
             previous = next(rows, None)
         except QueryError as exc:
-            raise ReportError(f"dataset {summary.dataset.name!r} (previous period): query"
+            raise QueryError(f"dataset {summary.dataset.name!r} (previous period): query"
                               f" failed: {exc}") from exc
     current = summary.head[0] if summary.head else None
     return compute_kpis(summary.columns, current, previous, plan.formatter)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo
 
+from bulletin.api.errors import RenderError
 from bulletin.api.report import Format
 from bulletin.api.spec import Dataset, ReportScheduleSpec
 from bulletin.period import Period
@@ -30,7 +31,7 @@ CONTENT_TYPES = {
 }
 
 
-class ReportError(RuntimeError):
+class ReportError(RenderError):
     """The report could not be built; the message is fit for users (status, Events)."""
 
 

@@ -46,7 +46,7 @@ def dataset_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any], *, pre
                        QueryLimits.of(plan.spec.source)) as result:
             yield result.columns, result.rows
     except QueryError as exc:
-        raise ReportError(f"dataset {dataset.name!r}: query failed: {exc}") from exc
+        raise QueryError(f"dataset {dataset.name!r}: query failed: {exc}") from exc
 
 
 def _matching(columns: Sequence[str], rows: Iterator[tuple[Any, ...]],
@@ -68,7 +68,7 @@ def promql_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any]
                                              params["period_start"], params["period_end"],
                                              plan.tz)
     except PrometheusError as exc:
-        raise ReportError(f"dataset {dataset.name!r}: PromQL failed: {exc}") from exc
+        raise PrometheusError(f"dataset {dataset.name!r}: PromQL failed: {exc}") from exc
     unmatched = [k for k in plan.params if k not in columns]
     if unmatched:  # PromQL binds no parameters: a burst narrows its rows by label instead
         raise ReportError(f"dataset {dataset.name!r}: a burst recipient's rows are those whose"
@@ -166,7 +166,7 @@ def _stream(plan: Plan, rows: Iterator[tuple[Any, ...]], found: Collected,
         try:
             batch = list(islice(rows, BATCH))
         except QueryError as exc:
-            raise ReportError(f"dataset {found.dataset.name!r}: query failed: {exc}") from exc
+            raise QueryError(f"dataset {found.dataset.name!r}: query failed: {exc}") from exc
         if not batch:
             break
         if unresolved:

@@ -14,6 +14,7 @@ from threading import Lock
 from typing import Any
 
 from bulletin.api.address import is_plain_address
+from bulletin.api.errors import CommandError
 from bulletin.plugin.kube import Kube
 
 LOCAL_COOKIE = "bulletin_console"
@@ -22,7 +23,7 @@ CLIENTS_KEPT = 64
 SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
-class Unauthenticated(Exception):
+class Unauthenticated(CommandError):
     """The request names no user (no token, no cookie, no proxy header)."""
 
 

@@ -13,6 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bulletin.api.errors import HINTS
 from bulletin.console import csrf, forms, pages
 from bulletin.console.access import Unauthenticated
 from bulletin.console.core import HEADERS, Console, cookie
@@ -24,9 +25,11 @@ def templates() -> Any:
     """The Jinja2 environment of the pages (autoescaped)."""
     from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-    return Environment(loader=FileSystemLoader(HERE / "templates"),
-                       autoescape=select_autoescape(default=True), trim_blocks=True,
-                       lstrip_blocks=True)
+    env = Environment(loader=FileSystemLoader(HERE / "templates"),
+                      autoescape=select_autoescape(default=True), trim_blocks=True,
+                      lstrip_blocks=True)
+    env.globals["hints"] = HINTS  # what to do about a failed run's reason
+    return env
 
 
 class Headers:

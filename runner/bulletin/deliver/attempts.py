@@ -6,8 +6,8 @@ import logging
 from collections.abc import Callable
 
 from bulletin.api.backoff import Backoff
+from bulletin.api.errors import DeliveryError
 from bulletin.api.status import DeliveryRecord
-from bulletin.deliver.retry import DeliveryError
 from bulletin.deliver.runstate import FAILED, PENDING, SENT, DeliveryRun, Target
 from bulletin.ledger import Ledger
 from bulletin.redact import redact

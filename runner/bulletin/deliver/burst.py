@@ -17,6 +17,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulletin.api.backoff import Backoff
+from bulletin.api.errors import DeliveryError
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import BURST_FAILURES_SHOWN, BurstProgress, DeliveryRecord, RunResult
 from bulletin.assembly.burst import Recipient
@@ -26,7 +27,7 @@ from bulletin.deliver.compose import compose
 from bulletin.deliver.content import ReportLike, template_vars
 from bulletin.deliver.email import Smtp, build_message, send, sender_address
 from bulletin.deliver.encrypted import sealed_copy
-from bulletin.deliver.retry import DeliveryError, Permanent, Transient
+from bulletin.deliver.retry import Permanent, Transient
 from bulletin.deliver.runstate import FAILED, PENDING, SENT, artifacts_size
 from bulletin.gates import check_rows
 from bulletin.ledger import Ledger

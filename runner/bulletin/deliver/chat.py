@@ -7,8 +7,9 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bulletin.api.errors import DeliveryError
 from bulletin.deliver.content import KpiLike
-from bulletin.deliver.retry import DeliveryError, http_error
+from bulletin.deliver.retry import http_error
 
 MAX_KPIS = 10
 

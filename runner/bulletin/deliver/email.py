@@ -17,10 +17,11 @@ import aiosmtplib
 from aiosmtplib import protocol as aio_protocol
 
 from bulletin.api.address import ADDRESS_HINT, is_plain_address
+from bulletin.api.errors import ConfigurationError, DeliveryError
 from bulletin.api.podenv import SMTP_PREFIX
-from bulletin.context import ConfigError, SmtpSettings
+from bulletin.context import SmtpSettings
 from bulletin.deliver.content import ArtifactLike, InlineImageLike
-from bulletin.deliver.retry import DeliveryError, Permanent, Transient
+from bulletin.deliver.retry import Permanent, Transient
 
 DEFAULT_SENDER = "bulletin@localhost"
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
@@ -42,7 +43,7 @@ class Smtp:
             raise Permanent(f"SMTP Secret {secret!r} is missing or empty")
         try:
             settings = SmtpSettings.from_env(env, SMTP_PREFIX)
-        except ConfigError as exc:
+        except ConfigurationError as exc:
             raise Permanent(f"SMTP Secret {secret!r}: {exc}") from exc
         insecure = env.get(SMTP_PREFIX + "allowInsecureAuth", "").strip().lower() == "true"
         return cls(settings, env.get(SMTP_PREFIX + "ca") or None, insecure, secret)

@@ -9,13 +9,14 @@ from html import escape
 from pathlib import Path
 from typing import Protocol
 
+from bulletin.api.errors import DeliveryError
 from bulletin.api.mailcrypto import MailEncryption, WithoutCertificate
 from bulletin.api.podenv import CERTIFICATES_DIR
 from bulletin.api.status import DeliveryRecord
 from bulletin.deliver import openpgp
 from bulletin.deliver.compose import compose
 from bulletin.deliver.email import Smtp, build_message
-from bulletin.deliver.retry import DeliveryError, Permanent
+from bulletin.deliver.retry import Permanent
 from bulletin.deliver.runstate import DeliveryRun
 from bulletin.deliver.smime import encrypt, load_certificates
 from bulletin.render.mail import EmailContent

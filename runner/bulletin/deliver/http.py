@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import httpx
 
-from bulletin.deliver.netguard import NetPolicy, Refused
+from bulletin.deliver.netguard import AddressRefused, NetPolicy
 from bulletin.deliver.retry import Permanent, Transient, http_error
 
 USER_AGENT = "bulletin/0.1 (+https://bulletin.dev)"
@@ -40,8 +40,8 @@ def post(client: httpx.Client, url: str, body: bytes, headers: dict[str, str], *
             headers={"Content-Type": "application/json", "User-Agent": USER_AGENT, **headers},
             timeout=httpx.Timeout(timeout, connect=min(timeout, 10.0)),
         )
-    except Refused as exc:
-        raise Refused(f"{what} ({host}): {exc}") from None
+    except AddressRefused as exc:
+        raise AddressRefused(f"{what} ({host}): {exc}") from None
     except httpx.TimeoutException as exc:
         raise Transient(f"{what} ({host}): timed out ({type(exc).__name__})") from exc
     except httpx.TransportError as exc:

@@ -27,7 +27,7 @@ IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
-class Refused(Permanent):
+class AddressRefused(Permanent):
     """A connection the network policy does not allow; nothing was sent."""
 
 
@@ -80,17 +80,17 @@ class NetPolicy:
         return cls(tuple(networks), tuple(hosts), tuple(_entries(env.get(ALLOWED_URL_HOSTS))))
 
     def check_url_host(self, host: str) -> None:
-        """Refused unless the operator's URL host allowlist (if any) names ``host``."""
+        """AddressRefused unless the operator's URL host allowlist (if any) names ``host``."""
         if self.url_hosts and not host_matches(host, self.url_hosts):
-            raise Refused(f"host {host} is not in the operator's allowed URL hosts"
+            raise AddressRefused(f"host {host} is not in the operator's allowed URL hosts"
                           f" ({', '.join(self.url_hosts)}; {ALLOWED_URL_HOSTS}); nothing was sent")
 
     def resolve(self, host: str, port: int) -> list[str]:
-        """The addresses of ``host``, every one checked; Refused if any is not allowed."""
+        """The addresses of ``host``, every one checked; AddressRefused if any is not allowed."""
         try:
             infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
         except socket.gaierror as exc:
-            raise Refused(f"host {host} does not resolve ({exc.strerror})") from None
+            raise AddressRefused(f"host {host} does not resolve ({exc.strerror})") from None
         addresses = list(dict.fromkeys(str(info[4][0]) for info in infos))
         if host_matches(host, self.private_hosts):
             return addresses
@@ -98,7 +98,7 @@ class NetPolicy:
             ip = ipaddress.ip_address(address.split("%", 1)[0])
             reason = why_not_public(ip)
             if reason and not any(ip.version == n.version and ip in n for n in self.networks):
-                raise Refused(
+                raise AddressRefused(
                     f"host {host} resolves to {address}, {reason}; refused (the"
                     f" operator can allow it with {ALLOW_PRIVATE_NETWORKS}); nothing was sent")
         return addresses
@@ -142,7 +142,7 @@ def guard_boto3(client: Any, env: Mapping[str, str]) -> None:
     """Keep ``client`` (boto3) to the addresses the policy allows: every new connection
     resolves its host once, checks each address and connects to a checked one, so neither a
     non-public address nor a DNS answer that changes after the check (rebinding) is reached.
-    A refusal surfaces as Refused (bulletin.deliver.storage.classify unwraps botocore's)."""
+    A refusal surfaces as AddressRefused (bulletin.deliver.storage.classify unwraps botocore's)."""
     policy = NetPolicy.from_env(env)
     session = client._endpoint.http_session
     assert hasattr(session, "_manager") and hasattr(session, "_pool_classes_by_scheme"), (

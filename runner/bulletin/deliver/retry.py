@@ -1,19 +1,12 @@
-"""Delivery failure classes, and Retry-After (the schedule itself: bulletin.api.backoff)."""
+"""Delivery failures, transient and permanent (of the family api.errors.DeliveryError), and
+Retry-After (the schedule itself: bulletin.api.backoff)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
-
-class DeliveryError(Exception):
-    """A failed attempt, with a message fit for status (no secret values)."""
-
-    transient = False
-
-    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
-        super().__init__(message)
-        self.retry_after = retry_after
+from bulletin.api.errors import DeliveryError
 
 
 class Transient(DeliveryError):

@@ -8,8 +8,9 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 from urllib.parse import quote
 
+from bulletin.api.errors import DeliveryError
 from bulletin.api.storage import Encryption, Storage
-from bulletin.deliver.retry import DeliveryError, Permanent, Transient
+from bulletin.deliver.retry import Permanent, Transient
 
 
 def run_prefix(namespace: str, name: str, when: datetime, run_id: str) -> str:
@@ -182,9 +183,9 @@ def classify(exc: BaseException, what: str) -> DeliveryError:
     from botocore.exceptions import BotoCoreError, ClientError
 
     inner = getattr(exc, "kwargs", {}).get("error")  # botocore's HTTPClientError wraps it
-    if isinstance(inner, DeliveryError):  # netguard.Refused raised while connecting
+    if isinstance(inner, DeliveryError):  # netguard.AddressRefused raised while connecting
         exc = inner
-    if isinstance(exc, DeliveryError):  # e.g. netguard.Refused
+    if isinstance(exc, DeliveryError):  # e.g. netguard.AddressRefused
         return type(exc)(f"{what}: {exc}")
     if not isinstance(exc, ClientError) and isinstance(exc.__context__, ClientError):
         exc = exc.__context__  # boto3's S3UploadFailedError wraps the client error

@@ -6,13 +6,14 @@ import logging
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 
+from bulletin.api.errors import DeliveryError
 from bulletin.api.podenv import S3_PREFIX
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord
 from bulletin.context import RunContext
 from bulletin.deliver.content import ArtifactLike
 from bulletin.deliver.email import Link
-from bulletin.deliver.retry import DeliveryError, Permanent
+from bulletin.deliver.retry import Permanent
 from bulletin.deliver.storage import ObjectStore, run_prefix, schedule_prefix
 from bulletin.redact import redact
 

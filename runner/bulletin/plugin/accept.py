@@ -18,7 +18,7 @@ POLL_SECONDS = 0.5
 END_POLL_SECONDS = 2.0
 
 
-class Refused(PluginError):
+class NotAccepted(PluginError):
     """The operator refused the run (its reason in the message)."""
 
 
@@ -81,7 +81,7 @@ def observe(kube: Kube, name: str, token: str) -> Observation:
 def wait_answer(kube: Kube, name: str, token: str, timeout: float = ANSWER_TIMEOUT,
                 clock: Callable[[], float] = time.monotonic,
                 sleep: Callable[[float], None] = time.sleep) -> str:
-    """The run id (the Job's name) once the operator accepted run-now ``token``; Refused with
+    """The run id (the Job's name) once the operator accepted run-now ``token``; NotAccepted with
     the operator's reason, or PluginError when it did not answer within ``timeout`` seconds."""
     deadline, echoed_at = clock() + timeout, None
     while True:
@@ -92,7 +92,7 @@ def wait_answer(kube: Kube, name: str, token: str, timeout: float = ANSWER_TIMEO
         if answer is True:
             return run_now_job_name(name, token)
         if isinstance(answer, str):
-            raise Refused(f"error: the operator refused to run {name} now: {answer}")
+            raise NotAccepted(f"error: the operator refused to run {name} now: {answer}")
         if clock() > deadline:
             raise PluginError(f"error: the operator did not answer the run-now request of {name}"
                               f" within {timeout:.0f}s; is it running? The request stays"

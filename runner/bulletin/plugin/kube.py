@@ -9,6 +9,8 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, TextIO
 
+from bulletin.api.errors import CommandError
+
 if TYPE_CHECKING:
     from bulletin.plugin.rest import Rest
 
@@ -21,7 +23,7 @@ KIND = f"reportschedule.{GROUP}"  # as kubectl names an object it changed
 MERGE_PATCH = "application/merge-patch+json"
 
 
-class PluginError(RuntimeError):
+class PluginError(CommandError):
     """An error for the user; printed on stderr as it stands, exit status 1."""
 
 

@@ -14,6 +14,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
+from bulletin.api.errors import KubernetesError
+
 USER_KEYS = {"client-certificate", "client-certificate-data", "client-key", "client-key-data",
              "token"}
 CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data",
@@ -21,7 +23,7 @@ CLUSTER_KEYS = {"server", "certificate-authority", "certificate-authority-data",
 TIMEOUT = 30.0
 
 
-class RestError(Exception):
+class RestError(KubernetesError):
     """An error status from the API server (read like kubernetes' ApiException)."""
 
     def __init__(self, status: int, reason: str, body: str) -> None:

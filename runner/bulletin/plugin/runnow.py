@@ -44,7 +44,7 @@ def options_of(period: str | None, to: list[str] | None) -> RunOptions:
 
 def run(kube: Kube, name: str, period: str | None, to: list[str] | None,
         wait: float | None = None) -> str:
-    """Request a run of ``name`` now and print its id once the operator accepted it (Refused
+    """Request a run of ``name`` now and print its id once the operator accepted it (NotAccepted
     when it refused it); with ``wait`` (seconds), wait for the run to end and print how.
     The run id."""
     from bulletin.plugin.accept import result_line, wait_answer, wait_ended

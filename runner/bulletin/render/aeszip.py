@@ -21,6 +21,8 @@ from cryptography.hazmat.primitives import hashes, hmac
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
 
+from bulletin.api.errors import RenderError
+
 CHUNK = 1 << 20
 LIMIT = 0xFFFFFFFF
 AES = 99  # the compression method of WinZip AES entries
@@ -29,7 +31,7 @@ VERSION = 51  # 5.1: AES encryption
 Opener = Callable[[], AbstractContextManager[IO[bytes]]]
 
 
-class TooLarge(ValueError):
+class ZipTooLarge(RenderError, ValueError):
     """An entry or the archive would need ZIP64."""
 
 
@@ -69,7 +71,7 @@ def _encrypt_entry(out: IO[bytes], source: IO[bytes], password: bytes) -> tuple[
     stored += _sealed(out, ctr, mac, deflate.flush())
     out.write(mac.finalize()[:10])
     if plain > LIMIT or stored > LIMIT:
-        raise TooLarge("a file over 4 GiB cannot go into a protected ZIP")
+        raise ZipTooLarge("a file over 4 GiB cannot go into a protected ZIP")
     return stored, plain
 
 
@@ -102,6 +104,6 @@ def write_aes_zip(out: IO[bytes], entries: Iterable[tuple[str, Opener]], passwor
     start = out.tell()
     out.write(b"".join(central))
     if out.tell() > LIMIT:
-        raise TooLarge("a protected ZIP over 4 GiB is not supported")
+        raise ZipTooLarge("a protected ZIP over 4 GiB is not supported")
     out.write(b"PK\x05\x06" + struct.pack("<HHHHIIH", 0, 0, len(central), len(central),
                                             out.tell() - start, start, 0))

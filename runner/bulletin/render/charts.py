@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
+from bulletin.api.errors import RenderError
 from bulletin.api.report import Chart, ChartKind, ColumnType
 from bulletin.render.columns import NUMERIC, ColumnInfo, Formatter, to_number
 
@@ -20,7 +21,7 @@ PIE_LIMIT = 7
 PALETTE = ["#1f5f99", "#e07b00", "#2e8540", "#b8336a", "#6b4fbb", "#8a6d00", "#00807f", "#555"]
 
 
-class ChartError(ValueError):
+class ChartError(RenderError, ValueError):
     """A declared chart names columns the dataset does not have."""
 
 

@@ -10,8 +10,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 from urllib.request import url2pathname
 
+from bulletin.api.errors import RenderError
 
-class RefusedURL(RuntimeError):
+
+class RefusedURL(RenderError):
     """A template referenced a URL the renderer may not load."""
 
 

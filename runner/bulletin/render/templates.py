@@ -19,11 +19,13 @@ from jinja2 import (
 )
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
+from bulletin.api.errors import RenderError
+
 MAX_STRING = 10_000_000  # longest string a template may build with * or **
 CUSTOM_KEYS = ("report.html", "subject.txt", "body.html")
 
 
-class TemplateFailure(RuntimeError):
+class TemplateFailure(RenderError):
     """A template could not be rendered; the message names the template and line."""
 
 

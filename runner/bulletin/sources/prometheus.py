@@ -22,6 +22,7 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from bulletin.api.delivery import SecretKeyRef
+from bulletin.api.errors import Reason, SourceError
 from bulletin.api.podenv import PROMETHEUS_HEADERS, PROMETHEUS_URL
 from bulletin.api.prometheus import DEFAULT_STEP, step_delta
 from bulletin.api.spec import ReportScheduleSpec
@@ -32,8 +33,10 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 USER_AGENT = "bulletin/0.1 (+https://bulletin.dev)"
 
 
-class PrometheusError(RuntimeError):
+class PrometheusError(SourceError):
     """The query failed; the message names the host and, if Prometheus said, why."""
+
+    run_reason = Reason.PROMQL_FAILED
 
 
 def parse_headers(text: str) -> dict[str, str]:
@@ -136,7 +139,7 @@ class Prometheus:
             raise PrometheusError(f"Prometheus ({host}): {type(exc).__name__}") from exc
         except PrometheusError:
             raise
-        except Exception as exc:  # the network policy's refusal (netguard.Refused)
+        except Exception as exc:  # the network policy's refusal (netguard.AddressRefused)
             raise PrometheusError(f"Prometheus ({host}): {exc}") from None
         reply = _json(body)
         if response.status_code == 200 and isinstance(reply, dict) and (
