@@ -96,10 +96,7 @@ def recipients(spec: ReportScheduleSpec, period: Period, db_url: str | None,
     burst, dataset = burst_of(spec)
     with _rows(spec, dataset, period, db_url, sample) as (columns, rows):
         params = _check_columns(burst, columns, set(period.params()))
-        try:
-            found = list(islice(rows, burst.max_recipients + 1))
-        except QueryError as exc:
-            raise QueryError(f"burst dataset {dataset.name!r}: query failed: {exc}") from exc
+        found = list(islice(rows, burst.max_recipients + 1))  # a QueryError: see _rows
     if len(found) > burst.max_recipients:
         raise ReportError(
             f"spec.delivery.burst: dataset {dataset.name!r} returned more than"

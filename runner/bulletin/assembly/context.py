@@ -17,7 +17,6 @@ from bulletin.assembly.plan import (
 )
 from bulletin.assembly.rows import dataset_rows
 from bulletin.period import compute
-from bulletin.query import QueryError
 from bulletin.render.charts import ChartSeries
 from bulletin.render.kpis import Kpi, compute_kpis
 from bulletin.render.mail import text_table
@@ -30,11 +29,7 @@ def kpis(plan: Plan, collected: Sequence[Collected]) -> list[Kpi]:
         return []
     before = compute(plan.spec.period_kind(), plan.period.start, plan.tz)
     with dataset_rows(plan, summary.dataset, before.params(), previous=True) as (_names, rows):
-        try:
-            previous = next(rows, None)
-        except QueryError as exc:
-            raise QueryError(f"dataset {summary.dataset.name!r} (previous period): query"
-                              f" failed: {exc}") from exc
+        previous = next(rows, None)  # a QueryError gets its dataset from dataset_rows
     current = summary.head[0] if summary.head else None
     return compute_kpis(summary.columns, current, previous, plan.formatter)
 

@@ -45,8 +45,9 @@ def dataset_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any], *, pre
                        plan.spec.schedule.time_zone,
                        QueryLimits.of(plan.spec.source)) as result:
             yield result.columns, result.rows
-    except QueryError as exc:
-        raise QueryError(f"dataset {dataset.name!r}: query failed: {exc}") from exc
+    except QueryError as exc:  # also one raised while the caller reads the rows
+        when = " (previous period)" if previous else ""
+        raise QueryError(f"dataset {dataset.name!r}{when}: query failed: {exc}") from exc
 
 
 def _matching(columns: Sequence[str], rows: Iterator[tuple[Any, ...]],
@@ -163,10 +164,7 @@ def _stream(plan: Plan, rows: Iterator[tuple[Any, ...]], found: Collected,
     head_limit = _head_limit(plan, found)
     next_report = PROGRESS_EVERY
     while True:
-        try:
-            batch = list(islice(rows, BATCH))
-        except QueryError as exc:
-            raise QueryError(f"dataset {found.dataset.name!r}: query failed: {exc}") from exc
+        batch = list(islice(rows, BATCH))  # a QueryError gets its dataset from dataset_rows
         if not batch:
             break
         if unresolved:
