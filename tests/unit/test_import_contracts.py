@@ -22,3 +22,15 @@ def test_every_runner_module_but_the_api_is_forbidden_to_the_operator() -> None:
     expected = {f"bulletin.{m}" for m in modules - ALLOWED}
     assert _forbidden("operator-uses-api-only") == expected
     assert _forbidden("api-stands-alone") == expected
+
+
+def test_every_runner_module_has_a_layer() -> None:
+    runner = ROOT / "runner" / "bulletin"
+    modules = {p.stem for p in runner.glob("*.py") if p.stem != "__init__"}
+    modules |= {p.name for p in runner.iterdir() if (p / "__init__.py").exists()}
+    config = configparser.ConfigParser()
+    config.read(ROOT / ".importlinter")
+    layers = config["importlinter:contract:runner-layers"]["layers"].split("\n")
+    placed = [m.strip() for layer in layers for m in layer.split("|") if m.strip()]
+    assert len(placed) == len(set(placed))
+    assert set(placed) == modules
