@@ -138,7 +138,7 @@ def local_prometheus(spec: ReportScheduleSpec, headers: Path | None,
                       spec.source.statement_timeout_seconds, spec.source.connect_timeout_seconds)
 
 
-class Progress:
+class StderrProgress:
     """Progress lines on stderr, with the elapsed time."""
 
     def __init__(self, stream: TextIO) -> None:
@@ -199,7 +199,7 @@ def write_email(built: BuiltReport, spec: ReportScheduleSpec, out: Path, *, name
 def main(argv: Sequence[str]) -> int:
     """Run a preview; 0 on success, 1 when the report failed, 2 on usage errors."""
     args = parse_args(argv)
-    progress = Progress(sys.stderr)
+    progress = StderrProgress(sys.stderr)
     try:
         name, namespace, spec = load_manifest(args.file)
         sample = load_sample(args.sample) if args.sample else None
@@ -260,7 +260,7 @@ def folder(n: int, recipient: Recipient) -> str:
 
 def preview_one(spec: ReportScheduleSpec, args: argparse.Namespace, out: Path, *, name: str,
                 namespace: str, period: Period, sample: Mapping[str, Any] | None,
-                progress: Progress, recipient: Recipient | None = None,
+                progress: StderrProgress, recipient: Recipient | None = None,
                 prometheus: Prometheus | None = None) -> list[Path]:
     """Render one report (a burst recipient's, with their parameters) and its email into
     ``out``; the files written."""

@@ -17,13 +17,14 @@ from bulletin.api.report import Format
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.assembly.context import draw, kpis, template_context
 from bulletin.assembly.outputs import email_content, render_pdf
-from bulletin.assembly.plan import CONTENT_TYPES, Artifact, Plan, Progress, ReportError
+from bulletin.assembly.plan import CONTENT_TYPES, Artifact, Plan, ReportError
 from bulletin.assembly.rows import collect
 from bulletin.assembly.summary import summary_sheet
 from bulletin.period import Period
 from bulletin.render.charts import ChartError
 from bulletin.render.kpis import Kpi
 from bulletin.render.mail import EmailContent
+from bulletin.render.pdf import Progress
 from bulletin.render.templates import CUSTOM_KEYS
 
 if TYPE_CHECKING:

@@ -7,7 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from bulletin.api.calendar import ReportCalendarSpec, compile_calendar
-from bulletin.api.schedule import Period, PeriodKind, Schedule
+from bulletin.api.schedule import PeriodConfig, PeriodKind, Schedule
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.console import csrf, stats, views
 from bulletin.console.access import Access, Unauthenticated
@@ -42,7 +42,7 @@ NOW = datetime(2026, 3, 9, 12, 0, tzinfo=UTC)
      " successful run"),
 ])
 def test_a_schedule_in_words(schedule, kind, period, text) -> None:
-    configured = Period.model_validate(period) if period else None
+    configured = PeriodConfig.model_validate(period) if period else None
     assert in_words(Schedule.model_validate(schedule), kind, configured) == text
 
 

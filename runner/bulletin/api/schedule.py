@@ -226,7 +226,7 @@ class Schedule(ApiModel):
         return self
 
 
-class Period(ApiModel):
+class PeriodConfig(ApiModel):
     """The span of time each run reports on, in the schedule's time zone."""
 
     kind: Annotated[

@@ -18,7 +18,7 @@ from bulletin.api.runnerpod import ScheduleRunnerPod
 from bulletin.api.schedule import (
     CatchUp,
     ConcurrencyPolicy,
-    Period,
+    PeriodConfig,
     PeriodKind,
     Schedule,
     ScheduleEntry,
@@ -203,7 +203,7 @@ class ReportScheduleSpec(ApiModel):
               " 86400 with catchUp Latest."),
     ] = None
     period: Annotated[
-        Period | None, Field(description="Reporting period; default follows the schedule.")
+        PeriodConfig | None, Field(description="Reporting period; default follows the schedule.")
     ] = None
     source: Annotated[Source, Field(description="Database connection.")]
     datasets: Annotated[

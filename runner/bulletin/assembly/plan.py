@@ -3,7 +3,7 @@ collected."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -16,13 +16,13 @@ from bulletin.api.spec import Dataset, ReportScheduleSpec
 from bulletin.period import Period
 from bulletin.render.charts import ChartSeries
 from bulletin.render.columns import ColumnInfo, Formatter
+from bulletin.render.pdf import Progress
 from bulletin.render.spool import SpoolWriter
 from bulletin.render.templates import Templates
 
 if TYPE_CHECKING:
     from bulletin.sources.prometheus import Prometheus
 
-Progress = Callable[[str], None]
 CONTENT_TYPES = {
     "csv": "text/csv",
     "zip": "application/zip",

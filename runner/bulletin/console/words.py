@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bulletin.api.schedule import Monthly, Period, PeriodKind, Schedule, Weekday
+from bulletin.api.schedule import Monthly, PeriodConfig, PeriodKind, Schedule, Weekday
 
 DAYS = {Weekday.MON: "Monday", Weekday.TUE: "Tuesday", Weekday.WED: "Wednesday",
         Weekday.THU: "Thursday", Weekday.FRI: "Friday", Weekday.SAT: "Saturday",
@@ -56,7 +56,7 @@ def when(schedule: Schedule) -> str:
     return "; ".join([text, *extras])
 
 
-def period(kind: PeriodKind, configured: Period | None) -> str:
+def period(kind: PeriodKind, configured: PeriodConfig | None) -> str:
     """What each run reports on: "for the previous week", "for the 7 days before"."""
     if kind is PeriodKind.TRAILING_DAYS:
         days = configured.days if configured is not None and configured.days else 1
@@ -69,6 +69,6 @@ def period(kind: PeriodKind, configured: Period | None) -> str:
     return text
 
 
-def in_words(schedule: Schedule, kind: PeriodKind, configured: Period | None) -> str:
+def in_words(schedule: Schedule, kind: PeriodKind, configured: PeriodConfig | None) -> str:
     """The whole sentence: when it runs and what it covers."""
     return f"{when(schedule)}, {period(kind, configured)}"

@@ -16,7 +16,7 @@ from bulletin.shutdown import finishing
 log = logging.getLogger("bulletin.deliver")
 
 
-class Progress:
+class RecordBook:
     """The run's records, and saving them (redacted) to the ledger."""
 
     def __init__(self, ledger: Ledger, records: list[DeliveryRecord], secrets: list[str]) -> None:
@@ -29,8 +29,9 @@ class Progress:
         self.ledger.save(self.records)
 
 
-def attempt_until_done(target: Target, run: DeliveryRun, record: DeliveryRecord, progress: Progress,
-                       backoff: Backoff, sleep: Callable[[float], None]) -> None:
+def attempt_until_done(target: Target, run: DeliveryRun, record: DeliveryRecord,
+                       progress: RecordBook, backoff: Backoff,
+                       sleep: Callable[[float], None]) -> None:
     """Try ``target`` until Sent, a permanent failure, or spec.delivery.retry gives up;
     the record is saved before every attempt and after it (a SIGTERM waits for both)."""
     limit = run.spec.delivery.retry.attempts
@@ -45,7 +46,7 @@ def attempt_until_done(target: Target, run: DeliveryRun, record: DeliveryRecord,
         sleep(delay)
 
 
-def _attempt(target: Target, run: DeliveryRun, record: DeliveryRecord, progress: Progress,
+def _attempt(target: Target, run: DeliveryRun, record: DeliveryRecord, progress: RecordBook,
              backoff: Backoff, last: bool, n: int) -> float | None:
     """One attempt, its outcome saved; the wait before the next one (None: no next one)."""
     try:

@@ -21,7 +21,7 @@ from bulletin.api.backoff import Backoff
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, RunResult
 from bulletin.context import RunContext
-from bulletin.deliver.attempts import Progress, attempt_until_done
+from bulletin.deliver.attempts import RecordBook, attempt_until_done
 from bulletin.deliver.content import ReportLike
 from bulletin.deliver.netguard import guarded_client
 from bulletin.deliver.runstate import ARCHIVE, PENDING, SENT, DeliveryRun
@@ -66,7 +66,7 @@ def deliver_all(
     previous = {r.target: r for r in ledger.load()}
     records = [previous.pop(t.key) if t.key in previous
                else DeliveryRecord(target=t.key, state=PENDING) for t in targets]
-    progress = Progress(ledger, [*records, *previous.values()], secrets)
+    progress = RecordBook(ledger, [*records, *previous.values()], secrets)
     progress.save()
     store, store_error = open_store(spec, ctx.env)
     uploads = Uploads(store, store_error, upload_prefix(ctx, progress.records, now()),

@@ -22,7 +22,7 @@ from bulletin.deliver.smime import encrypt, load_certificates
 from bulletin.render.mail import EmailContent
 
 
-class EmailTarget(Protocol):
+class SendsEmail(Protocol):
     """What this needs of bulletin.deliver.targets.EmailTarget."""
 
     key: str
@@ -38,7 +38,7 @@ class EmailTarget(Protocol):
                 record: DeliveryRecord) -> None: ...
 
 
-def send_encrypted(target: EmailTarget, crypt: MailEncryption, run: DeliveryRun, smtp: Smtp,
+def send_encrypted(target: SendsEmail, crypt: MailEncryption, run: DeliveryRun, smtp: Smtp,
                    record: DeliveryRecord, pending: list[str]) -> None:
     """Send to ``pending`` as ``crypt`` says; Permanent naming those who got nothing."""
     keyring = Keyring(run.ctx.env)
@@ -99,7 +99,7 @@ class Keyring:
         return openpgp.encrypt(message, self.keys[address.lower()])
 
 
-def _link_message(target: EmailTarget, run: DeliveryRun, smtp: Smtp, record: DeliveryRecord,
+def _link_message(target: SendsEmail, run: DeliveryRun, smtp: Smtp, record: DeliveryRecord,
                   lacking: list[str]) -> bytes:
     """A message without the report's data: links to its stored files (presigned)."""
     if not run.uploads.configured:
