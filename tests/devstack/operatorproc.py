@@ -24,12 +24,15 @@ def local_env(runner_image: str) -> dict[str, str]:
 class OperatorProcess:
     """Runs `kopf run -m bulletin_operator.handlers --all-namespaces` with a given kubeconfig
     (``scope``: other kopf arguments instead of --all-namespaces, e.g. --namespace=a), its
-    /metrics on loopback at ``metrics_port``."""
+    /metrics on loopback at ``metrics_port``. ``target`` names other handlers to run (a file:
+    bench/kopf_floor.py's bare kopf)."""
 
     def __init__(self, kubeconfig: Path, log: Path, env: dict[str, str] | None = None,
-                 scope: Sequence[str] = ("--all-namespaces",)) -> None:
+                 scope: Sequence[str] = ("--all-namespaces",),
+                 target: Sequence[str] = ("-m", "bulletin_operator.handlers")) -> None:
         self.kubeconfig = kubeconfig
         self.scope = list(scope)
+        self.target = list(target)
         self.log = log
         self.port = free_port()
         metrics = free_port()
@@ -48,8 +51,7 @@ class OperatorProcess:
         with self.log.open("ab") as out:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "kopf", "run", *self.scope, "--standalone",
-                 f"--liveness=http://127.0.0.1:{self.port}/healthz",
-                 "-m", "bulletin_operator.handlers"],
+                 f"--liveness=http://127.0.0.1:{self.port}/healthz", *self.target],
                 env=env, stdout=out, stderr=subprocess.STDOUT,
             )
         deadline = time.monotonic() + timeout
