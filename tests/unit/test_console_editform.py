@@ -106,7 +106,7 @@ def test_editing_keeps_what_the_form_does_not_show() -> None:
     values = editform.values_of(base)
     assert values["when"] == "cron" and values["cron"] == "0 9 * * MON"
     assert values["datasets"] == [("sales", "sql", "SELECT 2")]
-    assert values["email_to"] == "a@example.com" and values["webhook_url"] == ""
+    assert values["email_to"] == "a@example.com" and values["webhook_set"] == ""
     posted = {k: [v] if isinstance(v, str) else v for k, v in values.items()
               if k != "datasets"}
     posted.update(dataset_name_0=["sales"], dataset_query_0=["SELECT 3"], time_zone=["Asia/Tokyo"])
@@ -138,7 +138,15 @@ def test_webhook_and_storage() -> None:
                                            "credentialsSecretRef": {"name": "s3"},
                                            "endpoint": "https://minio.example.com"}
     assert editform.validate(spec) == {}
-    assert editform.spec_from(form(), spec)["delivery"].get("webhooks") is None
+    kept = editform.spec_from(form(), spec)  # an empty URL field keeps the saved URL
+    assert kept["delivery"]["webhooks"] == spec["delivery"]["webhooks"]
+    values = editform.values_of(spec)
+    assert values["webhook_url"] == "" and values["webhook_set"] == "https://hooks.example.com/\u2026"
+    shown = editform.shown(kept, spec)
+    assert shown["delivery"]["webhooks"][0]["url"] == "https://hooks.example.com/\u2026"
+    typed = editform.spec_from(form(webhook_url="https://other.example.com/y"), spec)
+    assert editform.shown(typed, spec)["delivery"]["webhooks"][0]["url"] == (
+        "https://other.example.com/y")
 
 
 def test_the_manifest_is_gitops_ready() -> None:

@@ -14,6 +14,7 @@ import yaml
 from pydantic import ValidationError
 
 from bulletin.api.spec import GROUP, KIND, VERSION, ReportScheduleSpec
+from bulletin.console.views import safe_url
 
 Fields = Mapping[str, Sequence[str]]  # every value of each posted field
 WHEN = ("daily", "weekly", "monthly", "cron")
@@ -83,12 +84,10 @@ def _source(fields: Fields, base: Mapping[str, Any]) -> dict[str, Any]:
     found = {k: v for k, v in base.items() if k != "connectionSecretRef"}
     if secret := one(fields, "secret_name"):
         found["connectionSecretRef"] = {"name": secret, "key": one(fields, "secret_key") or "url"}
-    url, prometheus = one(fields, "prometheus_url"), dict(found.pop("prometheus", None) or {})
-    if url:
-        prometheus = {k: v for k, v in prometheus.items() if k != "urlSecretRef"}
+    if url := one(fields, "prometheus_url"):  # else the saved one is kept (not shown)
+        prometheus = {k: v for k, v in (found.get("prometheus") or {}).items()
+                      if k != "urlSecretRef"}
         found["prometheus"] = {**prometheus, "url": url}
-    elif prometheus and "url" not in prometheus:  # its URL is in a Secret the form omits
-        found["prometheus"] = prometheus
     return found
 
 
@@ -114,15 +113,9 @@ def _delivery(fields: Fields, base: Mapping[str, Any]) -> dict[str, Any]:
                           **({"to": _lines(to)} if to else {}),
                           **({"cc": _lines(cc)} if cc else {})}
     hooks = [dict(h) for h in base.get("webhooks") or []]
-    first_is_url = bool(hooks) and "url" in hooks[0]
-    if url := one(fields, "webhook_url"):
-        first = hooks.pop(0) if first_is_url else {"name": "webhook"}
-        hooks.insert(0, {**first, "url": url})
-    elif first_is_url:
-        hooks.pop(0)
-    found.pop("webhooks", None)
-    if hooks:
-        found["webhooks"] = hooks
+    if url := one(fields, "webhook_url"):  # else the saved ones are kept (not shown)
+        first = hooks.pop(0) if hooks and "url" in hooks[0] else {"name": "webhook"}
+        found["webhooks"] = [{**first, "url": url}, *hooks]
     bucket, creds = one(fields, "storage_bucket"), one(fields, "storage_secret")
     if bucket or creds:
         storage = {k: v for k, v in (base.get("storage") or {}).items() if k != "endpoint"}
@@ -177,16 +170,37 @@ def values_of(spec: Mapping[str, Any]) -> dict[str, Any]:
         "period_kind": (spec.get("period") or {}).get("kind", ""),
         "period_days": str((spec.get("period") or {}).get("days", "")),
         "secret_name": ref.get("name", ""), "secret_key": ref.get("key", "url"),
-        "prometheus_url": (source.get("prometheus") or {}).get("url", ""),
+        "prometheus_url": "", "prometheus_set": _hidden((source.get("prometheus") or {}).get(
+            "url")),
         "datasets": [(d.get("name", ""), "promql" if "promql" in d else "sql",
                       d.get("promql", d.get("query", ""))) for d in spec.get("datasets") or []],
         "formats": list(spec.get("formats") or ["csv"]),
         "email_secret": (email.get("smtpSecretRef") or {}).get("name", ""),
         "email_to": ", ".join(email.get("to") or []), "email_cc": ", ".join(email.get("cc") or []),
-        "webhook_url": hooks[0].get("url", ""), "storage_bucket": storage.get("bucket", ""),
+        "webhook_url": "", "webhook_set": _hidden(hooks[0].get("url")),
+        "storage_bucket": storage.get("bucket", ""),
         "storage_secret": (storage.get("credentialsSecretRef") or {}).get("name", ""),
         "storage_endpoint": storage.get("endpoint", ""),
     }
+
+
+def _hidden(url: str | None) -> str:
+    """A saved URL as the form tells of it: scheme and host (its path may hold a token)."""
+    return f"{safe_url(url)}/\u2026" if url else ""
+
+
+def shown(spec: Mapping[str, Any], base: Mapping[str, Any]) -> dict[str, Any]:
+    """``spec`` for the page: the URLs kept from the saved ``base`` (webhooks, Prometheus)
+    cut to scheme and host, as the schedule's page shows them; typed ones as typed."""
+    saved = {h.get("url") for h in (base.get("delivery") or {}).get("webhooks") or []}
+    saved.add(((base.get("source") or {}).get("prometheus") or {}).get("url"))
+    saved.discard(None)
+    found = copy.deepcopy(dict(spec))
+    hooks = (found.get("delivery") or {}).get("webhooks") or []
+    for target in [*hooks, (found.get("source") or {}).get("prometheus") or {}]:
+        if target.get("url") in saved:
+            target["url"] = _hidden(target["url"])
+    return found
 
 
 def values_from(fields: Fields) -> dict[str, Any]:

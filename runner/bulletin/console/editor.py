@@ -153,7 +153,8 @@ class Editor:
             if not editform.one(fields, key):
                 errors.setdefault(key, []).append(text)
         context = self._context(kube, name, rv, current, editform.values_from(fields))
-        context.update(errors=errors, yaml=editform.as_yaml(manifest), checked=True,
+        shown = editform.manifest(name, namespace, editform.shown(spec, base), labels)
+        context.update(errors=errors, yaml=editform.as_yaml(shown), checked=True,
                        upcoming=reads.upcoming(kube, manifest, datetime.now(UTC)))
         if do == "preview":
             context["preview"] = preview_note(kube, spec)
