@@ -59,14 +59,24 @@ def server_errors(exc: BaseException) -> dict[str, list[str]]:
     return errors
 
 
-def body_for(current: dict[str, Any] | None, manifest: dict[str, Any],
-             resource_version: str) -> dict[str, Any]:
-    """What is sent: the manifest, and for an update the object's metadata as read (its
-    finalizers, annotations) at the resourceVersion the form was opened at; never status."""
+def body_for(current: dict[str, Any] | None, manifest: dict[str, Any]) -> dict[str, Any]:
+    """What is sent: the manifest, and for an update the object's metadata as just read (its
+    finalizers, annotations, resourceVersion: a change since then is refused); never status."""
     if current is None:
         return manifest
     meta = {k: v for k, v in current["metadata"].items() if k not in KEPT_META}
-    return {**manifest, "metadata": {**meta, "resourceVersion": resource_version}}
+    return {**manifest, "metadata": {**meta, "resourceVersion": current["metadata"][
+        "resourceVersion"]}}
+
+
+def changed(current: dict[str, Any], generation: str) -> str | None:
+    """Why the form is stale: the spec changed since it was opened (its generation moved;
+    the operator's status writes do not move it)."""
+    now = str(current["metadata"].get("generation", ""))
+    if now == generation:
+        return None
+    return (f"{current['metadata']['name']} was changed since you opened this form (generation"
+            f" {generation} is now {now}): open Edit again to start from what is saved.")
 
 
 def preview_note(kube: Kube, spec: dict[str, Any]) -> tuple[bool, str]:
@@ -111,7 +121,7 @@ class Editor:
         def work() -> Any:
             current = self.pages.kube(who, p["namespace"]).get(p["name"])
             fields = {"name": [p["name"]], "namespace": [p["namespace"]],
-                      "resource_version": [current["metadata"]["resourceVersion"]]}
+                      "generation": [str(current["metadata"].get("generation", ""))]}
             return self._page(request, who, fields, current, "open")
 
         return await self.pages.guarded(request, who, work)
@@ -128,7 +138,7 @@ class Editor:
 
         def work() -> Any:
             current = None
-            if editform.one(fields, "resource_version") and name and namespace:
+            if editform.one(fields, "generation") and name and namespace:
                 current = self.pages.kube(who, namespace).get(name)
             return self._page(request, who, fields, current, editform.one(fields, "do"))
 
@@ -137,14 +147,14 @@ class Editor:
     def _page(self, request: Request, who: Identity, fields: editform.Fields,
               current: dict[str, Any] | None, do: str) -> Any:
         name, namespace = editform.one(fields, "name"), editform.one(fields, "namespace")
-        rv = editform.one(fields, "resource_version") if current is not None else ""
+        generation = editform.one(fields, "generation") if current is not None else ""
         kube = self.pages.kube(who, namespace or self.pages.console.access.namespace)
         base = (current or {}).get("spec") or {}
         labels = ((current or {}).get("metadata") or {}).get("labels")
         if do == "open":
             values = editform.values_of(base) if current else editform.values_of({})
             values.update(name=name, namespace=namespace)
-            context = self._context(kube, name, rv, current, values)
+            context = self._context(kube, name, generation, current, values)
             return self.pages.render(request, "edit.html", 200, who, **context)
         spec = editform.spec_from(fields, base)
         manifest = editform.manifest(name, namespace, spec, labels)
@@ -152,23 +162,25 @@ class Editor:
         for key, text in (("name", "Enter a name."), ("namespace", "Enter a namespace.")):
             if not editform.one(fields, key):
                 errors.setdefault(key, []).append(text)
-        context = self._context(kube, name, rv, current, editform.values_from(fields))
+        context = self._context(kube, name, generation, current, editform.values_from(fields))
         shown = editform.manifest(name, namespace, editform.shown(spec, base), labels)
         context.update(errors=errors, yaml=editform.as_yaml(shown), checked=True,
                        upcoming=reads.upcoming(kube, manifest, datetime.now(UTC)))
         if do == "preview":
             context["preview"] = preview_note(kube, spec)
+        elif current is not None and (stale := changed(current, generation)) is not None:
+            context["errors"] = {editform.GENERAL: [stale]}
         elif not errors:
-            self._submit(kube, body_for(current, manifest, rv), do == "apply", context)
+            self._submit(kube, body_for(current, manifest), do == "apply", context)
         code = 200 if not context["errors"] else 422
         return self.pages.render(request, "edit.html", code, who, **context)
 
-    def _context(self, kube: Kube, name: str, rv: str, current: dict[str, Any] | None,
+    def _context(self, kube: Kube, name: str, generation: str, current: dict[str, Any] | None,
                  values: dict[str, Any]) -> dict[str, Any]:
         verb = "update" if current is not None else "create"
         may = can(kube, verb, name if current is not None else None)
         return {"values": values, "errors": {}, "yaml": None, "upcoming": None,
-                "resource_version": rv, "editing": current is not None, "verb": verb,
+                "generation": generation, "editing": current is not None, "verb": verb,
                 "may_write": may, "namespace": kube.namespace, "name": name,
                 "outcome": None, "preview": None, "checked": False, "days": editform.DAYS,
                 "formats": editform.FORMATS, "general": editform.GENERAL}
@@ -203,5 +215,5 @@ class Editor:
         verb = "Updated" if context["editing"] else "Created"
         context.update(outcome=(True, f"{verb} {meta['name']} in {meta['namespace']}."),
                        applied=f"/s/{meta['namespace']}/{meta['name']}", editing=True,
-                       resource_version=meta["resourceVersion"], verb="update",
+                       generation=str(meta.get("generation", "")), verb="update",
                        may_write=can(kube, "update", meta["name"]))
