@@ -239,7 +239,13 @@ def test_the_form_checks_by_dry_run_and_applies_only_where_rbac_allows(
     team_a, team_b = namespace, second_namespace
     _role(cluster, team_a, "team-a", ["get", "list", "watch", "create", "update", "patch"], (
         client.V1PolicyRule(api_groups=[""], resources=["secrets"], verbs=["get"],
-                            resource_names=["db"]),))
+                            resource_names=["db"]),
+        client.V1PolicyRule(api_groups=["bulletin.dev"], resources=["reportcalendars"],
+                            verbs=["get"])))
+    client.CustomObjectsApi(cluster.api).create_namespaced_custom_object(
+        "bulletin.dev", "v1alpha1", team_a, "reportcalendars", {
+            "apiVersion": "bulletin.dev/v1alpha1", "kind": "ReportCalendar",
+            "metadata": {"name": "office"}, "spec": {"weekend": ["SAT", "SUN"]}})
     _role(cluster, team_b, "team-b", ["get", "list", "watch"])
     access = Access("header", team_a, configuration=impersonator.configuration)
     app = build(Console(access, namespaces=[team_a, team_b], secret=SECRET))
@@ -266,8 +272,10 @@ def test_the_form_checks_by_dry_run_and_applies_only_where_rbac_allows(
     server = alice.post("/edit", data={**_form(team_a, "A_Form"), "csrf": token})
     assert server.status_code == 422  # only the API server knows object names
     assert re.search(r'id="e-name">metadata.name: [^<]*A_Form', server.text), server.text
-    checked = alice.post("/edit", data={**_form(team_a, "a-form"), "csrf": token})
+    checked = alice.post("/edit", data={**_form(team_a, "a-form", calendar="office"),
+                                        "csrf": token})
     assert checked.status_code == 200 and "The API server accepts this schedule" in checked.text
+    assert "Days off on the way:" in checked.text and "weekend" in checked.text
     assert checked.text.count("Z</td></tr>") == 5  # the next five runs, with their UTC time
     assert re.search(r"Mon 09:00 CES?T", checked.text) and "kind: ReportSchedule" in checked.text
     with pytest.raises(ApiException):

@@ -47,6 +47,8 @@ def test_a_filled_form_is_a_valid_spec() -> None:
     ({"when": "monthly", "monthly_day": "Second TUE"},
      {"monthly": {"occurrence": "Second", "weekday": "TUE", "at": "09:00"}}),
     ({"when": "cron", "cron": "H 9 * * 1-5"}, {"cron": "H 9 * * 1-5"}),
+    ({"when": "daily", "calendar": "de", "weekdays_only": "on"},
+     {"daily": {"at": "09:00"}, "calendarRef": {"name": "de"}, "weekdaysOnly": True}),
 ])
 def test_presets_and_cron(changes: dict[str, str], schedule: dict[str, Any]) -> None:
     spec = editform.spec_from(form(**changes))
@@ -80,6 +82,7 @@ def test_errors_are_filed_under_their_field(changes: dict[str, Any], field: str,
     ("spec.datasets[1].name", "dataset_name_1"), ("metadata.name", "name"),
     ("spec.delivery.email.smtpSecretRef.name", "email_secret"),
     ("spec.delivery.storage.bucket", "storage_bucket"), ("spec.historyLimit", "form"),
+    ("spec.schedule.calendarRef.name", "calendar"),
 ])
 def test_api_server_paths_name_form_fields(path: str, field: str) -> None:
     assert editform.field_for(path) == field

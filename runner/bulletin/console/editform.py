@@ -29,7 +29,8 @@ PATHS = {
     "spec.schedule": "when", "spec.schedule.cron": "cron", "spec.schedule.daily": "at",
     "spec.schedule.weekly": "at", "spec.schedule.weekly.days": "days",
     "spec.schedule.monthly": "monthly_day", "spec.schedule.monthly.at": "at",
-    "spec.schedule.timeZone": "time_zone", "spec.period": "period_kind",
+    "spec.schedule.timeZone": "time_zone", "spec.schedule.calendarRef": "calendar",
+    "spec.period": "period_kind",
     "spec.period.days": "period_days", "spec.source": "secret_name",
     "spec.source.connectionSecretRef.key": "secret_key",
     "spec.source.prometheus": "prometheus_url", "spec.datasets": "dataset_name_0",
@@ -53,11 +54,14 @@ def _lines(text: str) -> list[str]:
 
 
 def _schedule(fields: Fields, base: Mapping[str, Any]) -> dict[str, Any]:
-    kept = {k: v for k, v in base.items() if k not in (*WHEN, "timeZone", "weekdaysOnly")}
+    kept = {k: v for k, v in base.items()
+            if k not in (*WHEN, "timeZone", "weekdaysOnly", "calendarRef")}
     when, at = one(fields, "when"), one(fields, "at")
     found: dict[str, Any] = {**kept, "timeZone": one(fields, "time_zone") or "UTC"}
     if one(fields, "weekdays_only"):
         found["weekdaysOnly"] = True
+    if calendar := one(fields, "calendar"):
+        found["calendarRef"] = {"name": calendar}
     if when == "cron":
         found["cron"] = one(fields, "cron")
     elif when == "weekly":
@@ -167,6 +171,7 @@ def values_of(spec: Mapping[str, Any]) -> dict[str, Any]:
         if isinstance(rule, Mapping) else [], "monthly_day": _monthly_day(sched.get(
             "monthly") or {}), "time_zone": sched.get("timeZone", "UTC"),
         "weekdays_only": "on" if sched.get("weekdaysOnly") else "",
+        "calendar": (sched.get("calendarRef") or {}).get("name", ""),
         "period_kind": (spec.get("period") or {}).get("kind", ""),
         "period_days": str((spec.get("period") or {}).get("days", "")),
         "secret_name": ref.get("name", ""), "secret_key": ref.get("key", "url"),
