@@ -306,3 +306,18 @@ def test_the_form_checks_by_dry_run_and_applies_only_where_rbac_allows(
     assert cluster.get_rs(team_a, "a-form")["spec"]["schedule"]["weekly"]["at"] == "10:15"
     forged = alice.post("/edit", data={**changed, "csrf": "0" * 64})
     assert forged.status_code == 403 and "CSRF" in forged.text
+
+    multi = report_schedule("multi")
+    multi["spec"].pop("schedule")
+    multi["spec"]["schedules"] = [{"name": "emea", "daily": {"at": "08:00"}}]
+    cluster.create_rs(team_a, multi)
+    assert 'href="/s/' + team_a + '/multi/edit"' in alice.get(f"/s/{team_a}/multi").text
+    page = alice.get(f"/s/{team_a}/multi/edit").text
+    assert "Keep its several entries (spec.schedules)" in page
+    generation = re.search(r'name="generation" value="(\d+)"', page)
+    assert generation
+    kept = alice.post("/edit", data={**_form(team_a, "multi", when="keep", do="apply",
+                                             generation=generation.group(1)), "csrf": token})
+    assert f"Updated multi in {team_a}." in kept.text, kept.text
+    spec = cluster.get_rs(team_a, "multi")["spec"]
+    assert [e["name"] for e in spec["schedules"]] == ["emea"] and "schedule" not in spec
