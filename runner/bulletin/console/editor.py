@@ -26,7 +26,7 @@ MAX_EDIT_FORM = 16 * MAX_FORM  # queries may be long
 KEPT_META = ("managedFields", "creationTimestamp", "generation", "uid", "selfLink")
 
 
-def _dry(kube: Kube, obj: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+def _write(kube: Kube, obj: dict[str, Any], dry_run: bool) -> dict[str, Any]:
     """Create (no resourceVersion) or update the object, as a dry run or for real."""
     extra = {"dry_run": "All"} if dry_run else {}
     meta = obj["metadata"]
@@ -189,7 +189,7 @@ class Editor:
                 context: dict[str, Any]) -> None:
         """The dry run (and, asked and allowed, the real write) as the user, into context."""
         try:
-            _dry(kube, body, dry_run=True)
+            _write(kube, body, dry_run=True)
         except reads.api_errors() as exc:
             if reads.status_code(exc) == 403:
                 context["outcome"] = (False, "Kubernetes RBAC refused the server-side dry run"
@@ -207,7 +207,7 @@ class Editor:
                                   f" {kube.namespace}: copy the YAML into Git instead.")
             return
         try:
-            saved = _dry(kube, body, dry_run=False)
+            saved = _write(kube, body, dry_run=False)
         except reads.api_errors() as exc:
             context["errors"] = server_errors(exc)
             return
