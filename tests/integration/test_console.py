@@ -321,3 +321,34 @@ def test_the_form_checks_by_dry_run_and_applies_only_where_rbac_allows(
     assert f"Updated multi in {team_a}." in kept.text, kept.text
     spec = cluster.get_rs(team_a, "multi")["spec"]
     assert [e["name"] for e in spec["schedules"]] == ["emea"] and "schedule" not in spec
+
+
+def test_an_update_rides_over_status_writes_but_not_over_spec_changes(
+    cluster: Cluster, namespace: str
+) -> None:
+    """What Apply does on Edit: the resourceVersion read at submit time, read again when the
+    operator wrote status or metadata in between; a spec changed by someone else wins."""
+    from bulletin.console import editform
+    from bulletin.console.editor import write_fresh
+    from bulletin.plugin.kube import Kube
+
+    custom = client.CustomObjectsApi(cluster.api)
+    cluster.create_rs(namespace, report_schedule("raced"))
+    kube = Kube(namespace, lambda: cluster.api)
+    read = cluster.get_rs(namespace, "raced")
+    spec = {**read["spec"], "historyLimit": 20}
+    manifest = editform.manifest("raced", namespace, spec)
+    custom.patch_namespaced_custom_object_status(
+        "bulletin.dev", "v1alpha1", namespace, "reportschedules", "raced",
+        {"status": {"observedGeneration": 1}})  # the operator, between the read and the write
+    saved = write_fresh(kube, read, manifest, "1", dry_run=False)
+    assert saved["spec"]["historyLimit"] == 20 and saved["metadata"]["generation"] == 2
+    assert cluster.get_rs(namespace, "raced")["status"]["observedGeneration"] == 1
+
+    again = cluster.get_rs(namespace, "raced")
+    cluster.patch_rs(namespace, "raced", {"spec": {"historyLimit": 30}})  # someone else
+    with pytest.raises(ApiException) as conflict:
+        write_fresh(kube, again, editform.manifest("raced", namespace, {
+            **again["spec"], "historyLimit": 40}), "2", dry_run=False)
+    assert conflict.value.status == 409
+    assert cluster.get_rs(namespace, "raced")["spec"]["historyLimit"] == 30

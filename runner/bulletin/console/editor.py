@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from bulletin.console.pages import Pages
 
 MAX_EDIT_FORM = 16 * MAX_FORM  # queries may be long
+CONFLICT_TRIES = 5
 KEPT_META = ("managedFields", "creationTimestamp", "generation", "uid", "selfLink")
 
 
@@ -37,6 +38,23 @@ def _write(kube: Kube, obj: dict[str, Any], dry_run: bool) -> dict[str, Any]:
         found = kube.custom.create_namespaced_custom_object(
             GROUP, VERSION, kube.namespace, PLURAL, obj, **extra)
     return found
+
+
+def write_fresh(kube: Kube, current: dict[str, Any] | None, manifest: dict[str, Any],
+                generation: str, dry_run: bool) -> dict[str, Any]:
+    """Create, or update at the resourceVersion just read; on a conflict read again and retry
+    while the spec's generation has not moved (the operator's status and finalizer writes
+    move the resourceVersion only), else let the conflict stand."""
+    for _ in range(CONFLICT_TRIES - 1):
+        try:
+            return _write(kube, body_for(current, manifest), dry_run)
+        except reads.api_errors() as exc:
+            if current is None or reads.status_code(exc) != 409:
+                raise
+            current = kube.get(current["metadata"]["name"])
+            if changed(current, generation) is not None:
+                raise
+    return _write(kube, body_for(current, manifest), dry_run)
 
 
 def server_errors(exc: BaseException) -> dict[str, list[str]]:
@@ -171,7 +189,7 @@ class Editor:
         elif current is not None and (stale := changed(current, generation)) is not None:
             context["errors"] = {editform.GENERAL: [stale]}
         elif not errors:
-            self._submit(kube, body_for(current, manifest), do == "apply", context)
+            self._submit(kube, (current, manifest, generation), do == "apply", context)
         code = 200 if not context["errors"] else 422
         return self.pages.render(request, "edit.html", code, who, **context)
 
@@ -185,11 +203,12 @@ class Editor:
                 "outcome": None, "preview": None, "checked": False, "days": editform.DAYS,
                 "formats": editform.FORMATS, "general": editform.GENERAL}
 
-    def _submit(self, kube: Kube, body: dict[str, Any], apply: bool,
-                context: dict[str, Any]) -> None:
-        """The dry run (and, asked and allowed, the real write) as the user, into context."""
+    def _submit(self, kube: Kube, what: tuple[dict[str, Any] | None, dict[str, Any], str],
+                apply: bool, context: dict[str, Any]) -> None:
+        """The dry run (and, asked and allowed, the real write) as the user, into context;
+        ``what``: the object as read (None: a new one), the manifest, the form's generation."""
         try:
-            _write(kube, body, dry_run=True)
+            write_fresh(kube, *what, dry_run=True)
         except reads.api_errors() as exc:
             if reads.status_code(exc) == 403:
                 context["outcome"] = (False, "Kubernetes RBAC refused the server-side dry run"
@@ -207,7 +226,7 @@ class Editor:
                                   f" {kube.namespace}: copy the YAML into Git instead.")
             return
         try:
-            saved = _write(kube, body, dry_run=False)
+            saved = write_fresh(kube, *what, dry_run=False)
         except reads.api_errors() as exc:
             context["errors"] = server_errors(exc)
             return
