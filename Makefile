@@ -9,13 +9,15 @@ LOCALKUBE_DIR ?= .localkube
 IN_NETNS = $(PYTHON) -m localkube.netns run --
 
 .PHONY: help deps install controlplane node images verapdf tools cluster cluster-down crds \
-	lint test test-faults unit demo demo-up demo-shell demo-down bench clean
+	lint test test-faults unit demo demo-up demo-shell demo-console demo-down bench clean
 
 help:
 	@echo "make demo          build the images, start a local cluster with a real node, install"
 	@echo "                   the chart and deliver one report end to end"
 	@echo "make demo-up       the same, left running to explore: make demo-shell (kubectl, helm and"
 	@echo "                   kubectl bulletin reach it; CMD='...' runs one command); make demo-down"
+	@echo "make demo-console  the console of a running demo-up, in this machine's browser (prints"
+	@echo "                   the URL; PORT=8080 picks the loopback port)"
 	@echo "make test          lint, type-check and run every test (on the real node)"
 	@echo "make test-faults   the long fault tests (tests/faults: operator kills, ...)"
 	@echo "make images        build the operator and runner images (podman; tests/images)"
@@ -91,6 +93,9 @@ demo-up: tools
 
 demo-shell:
 	@$(PYTHON) -m devstack.democtl shell $(CMD)
+
+demo-console:
+	@$(PYTHON) -m devstack.democtl console $(PORT)
 
 demo-down:
 	$(PYTHON) -m devstack.democtl down

@@ -172,7 +172,11 @@ def main() -> int:
         return 1
     democtl.remove_demo_dir()
     DEMO.mkdir()
-    return run()
+    code = run()
+    print("the console: `make demo-up`, then `make demo-console` prints a URL to open in this"
+          " machine's browser (the demo's cluster is only reachable inside its network"
+          " namespace; demo-console forwards a loopback port to it)")
+    return code
 
 
 if __name__ == "__main__":

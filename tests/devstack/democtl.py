@@ -4,6 +4,7 @@
     python -m devstack.democtl shell     # bash where kubectl, helm and kubectl bulletin reach it
     python -m devstack.democtl shell kubectl get reportschedules -A    # or one command
     python -m devstack.democtl status
+    python -m devstack.democtl console [PORT]    # the console, on a loopback port of the host
     python -m devstack.democtl down      # stop everything (idempotent)
 
 ``up`` pins a network namespace at ``.demo/netns`` (``localkube.netns``) and starts
@@ -95,6 +96,8 @@ def usage(st: dict[str, Any]) -> str:
         "                         kubectl bulletin history weekly-usage -n analytics\n"
         "                         helm list -n bulletin-system\n"
         "  make demo-shell CMD='kubectl get pods -A'    one command\n"
+        "  make demo-console    the Bulletin console in this machine's browser (it prints the URL;"
+        " PORT=8080 picks the port)\n"
         f"  logs: {LOG}, {DEMO / 'cluster'}/*/*.log\n"
         "  make demo-down       stop everything\n")
 
@@ -211,6 +214,17 @@ def cmd_shell(argv: list[str]) -> int:
     os.execvpe("nsenter", ["nsenter", f"--net={PIN}", "--", *argv], env)
 
 
+def cmd_console(port: int) -> int:
+    """`kubectl bulletin console` in the demo's namespace, forwarded to a loopback port here."""
+    from devstack import democonsole
+
+    st = state()
+    if serve_pid() is None or not st:
+        print("no demo is running: `make demo-up` starts one", file=sys.stderr)
+        return 1
+    return democonsole.serve(PIN, shell_env(st, dict(os.environ)), port)
+
+
 def main(argv: list[str] | None = None) -> int:
     """CLI entry point."""
     args = sys.argv[1:] if argv is None else argv
@@ -223,6 +237,8 @@ def main(argv: list[str] | None = None) -> int:
         return cmd_serve()
     if cmd == "shell":
         return cmd_shell(rest[1:] if rest[:1] == ["--"] else rest)
+    if cmd == "console":
+        return cmd_console(int(rest[0]) if rest and rest[0] else 0)
     if cmd == "status":
         st = state() if serve_pid() is not None else {}
         print(usage(st) if st else "no demo is running")

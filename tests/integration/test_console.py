@@ -219,3 +219,136 @@ def test_run_now_shows_the_operators_refusal_as_it_happens(
     stopped = wait_for(lambda: "(finished)" in (r := alice.get(f"/s/{namespace}/locked")).text
                        and r.text, "the backfill to stop at the first refusal", timeout=120)
     assert "stopped: the operator refused to run locked now: " in stopped
+
+
+def _form(namespace: str, name: str, **changes: str) -> dict[str, str | list[str]]:
+    """The schedule form as a browser posts it."""
+    fields: dict[str, str | list[str]] = {
+        "name": name, "namespace": namespace, "when": "weekly", "at": "09:00",
+        "days": ["MON", "THU"], "time_zone": "Europe/Berlin", "secret_name": "db",
+        "secret_key": "url", "dataset_name_0": "sales", "dataset_kind_0": "sql",
+        "dataset_query_0": "SELECT 1 AS one", "formats": ["csv", "xlsx"],
+        "email_to": "team@example.com", "email_secret": "smtp", "do": "check"}
+    fields.update(changes)
+    return fields
+
+
+def test_the_form_checks_by_dry_run_and_applies_only_where_rbac_allows(
+    cluster: Cluster, namespace: str, second_namespace: str, impersonator: client.ApiClient
+) -> None:
+    team_a, team_b = namespace, second_namespace
+    _role(cluster, team_a, "team-a", ["get", "list", "watch", "create", "update", "patch"], (
+        client.V1PolicyRule(api_groups=[""], resources=["secrets"], verbs=["get"],
+                            resource_names=["db"]),
+        client.V1PolicyRule(api_groups=["bulletin.dev"], resources=["reportcalendars"],
+                            verbs=["get"])))
+    client.CustomObjectsApi(cluster.api).create_namespaced_custom_object(
+        "bulletin.dev", "v1alpha1", team_a, "reportcalendars", {
+            "apiVersion": "bulletin.dev/v1alpha1", "kind": "ReportCalendar",
+            "metadata": {"name": "office"}, "spec": {"weekend": ["SAT", "SUN"]}})
+    _role(cluster, team_b, "team-b", ["get", "list", "watch"])
+    access = Access("header", team_a, configuration=impersonator.configuration)
+    app = build(Console(access, namespaces=[team_a, team_b], secret=SECRET))
+    alice, bob = (TestClient(app, headers={"X-Forwarded-User": user,
+                                           "X-Forwarded-Groups": TEAMS[user]})
+                  for user in ("alice", "bob"))
+
+    new = bob.get(f"/new?namespace={team_b}")
+    assert new.status_code == 200 and 'id="apply"' not in new.text
+    assert f"You may not create ReportSchedules in {team_b}" in new.text
+    refused = bob.post("/edit", data={**_form(team_b, "b-form", do="apply"), "csrf": _token(bob)})
+    assert "Kubernetes RBAC refused the server-side dry run" in refused.text, refused.text
+    assert "Created" not in refused.text and "kind: ReportSchedule" in refused.text
+    with pytest.raises(ApiException) as gone:
+        cluster.get_rs(team_b, "b-form")
+    assert gone.value.status == 404
+
+    assert 'id="apply"' in alice.get(f"/new?namespace={team_a}").text
+    token = _token(alice)
+    bad = alice.post("/edit", data={**_form(team_a, "a-form", at="25:00"), "csrf": token})
+    assert bad.status_code == 422
+    assert re.search(r'id="at"[^>]*aria-describedby="h-at e-at" aria-invalid="true"', bad.text)
+    assert re.search(r'id="e-at">spec.schedule.weekly.at: ', bad.text), bad.text
+    server = alice.post("/edit", data={**_form(team_a, "A_Form"), "csrf": token})
+    assert server.status_code == 422  # only the API server knows object names
+    assert re.search(r'id="e-name">metadata.name: [^<]*A_Form', server.text), server.text
+    checked = alice.post("/edit", data={**_form(team_a, "a-form", calendar="office"),
+                                        "csrf": token})
+    assert checked.status_code == 200 and "The API server accepts this schedule" in checked.text
+    assert "Days off on the way:" in checked.text and "weekend" in checked.text
+    assert checked.text.count("Z</td></tr>") == 5  # the next five runs, with their UTC time
+    assert re.search(r"Mon 09:00 CES?T", checked.text) and "kind: ReportSchedule" in checked.text
+    with pytest.raises(ApiException):
+        cluster.get_rs(team_a, "a-form")  # a dry run saves nothing
+    preview = alice.post("/edit", data={**_form(team_a, "a-form", do="preview"), "csrf": token})
+    assert f"You may read Secret db in {team_a}" in preview.text
+    other = alice.post("/edit", data={**_form(team_a, "a-form", do="preview", secret_name="x"),
+                                      "csrf": token})
+    assert f"You may not read Secret x in {team_a}" in other.text
+
+    applied = alice.post("/edit", data={**_form(team_a, "a-form", do="apply"), "csrf": token})
+    assert applied.status_code == 200 and f"Created a-form in {team_a}." in applied.text
+    saved = cluster.get_rs(team_a, "a-form")
+    assert saved["spec"]["schedule"]["weekly"] == {"days": ["MON", "THU"], "at": "09:00"}
+    assert "status" not in saved
+    edit = alice.get(f"/s/{team_a}/a-form/edit").text
+    version = re.search(r'name="generation" value="(\d+)"', edit)
+    assert version and ">SELECT 1 AS one</textarea>" in edit
+    client.CustomObjectsApi(cluster.api).patch_namespaced_custom_object_status(
+        "bulletin.dev", "v1alpha1", team_a, "reportschedules", "a-form",
+        {"status": {"observedGeneration": 1}})  # as the operator does: not a conflict
+    changed = _form(team_a, "a-form", do="apply", at="10:15", generation=version.group(1))
+    updated = alice.post("/edit", data={**changed, "csrf": token})
+    assert f"Updated a-form in {team_a}." in updated.text, updated.text
+    assert cluster.get_rs(team_a, "a-form")["spec"]["schedule"]["weekly"]["at"] == "10:15"
+    stale = alice.post("/edit", data={**changed, "at": "11:00", "csrf": token})
+    assert stale.status_code == 422 and "a-form was changed since you opened" in stale.text
+    assert cluster.get_rs(team_a, "a-form")["spec"]["schedule"]["weekly"]["at"] == "10:15"
+    forged = alice.post("/edit", data={**changed, "csrf": "0" * 64})
+    assert forged.status_code == 403 and "CSRF" in forged.text
+
+    multi = report_schedule("multi")
+    multi["spec"].pop("schedule")
+    multi["spec"]["schedules"] = [{"name": "emea", "daily": {"at": "08:00"}}]
+    cluster.create_rs(team_a, multi)
+    assert 'href="/s/' + team_a + '/multi/edit"' in alice.get(f"/s/{team_a}/multi").text
+    page = alice.get(f"/s/{team_a}/multi/edit").text
+    assert "Keep its several entries (spec.schedules)" in page
+    generation = re.search(r'name="generation" value="(\d+)"', page)
+    assert generation
+    kept = alice.post("/edit", data={**_form(team_a, "multi", when="keep", do="apply",
+                                             generation=generation.group(1)), "csrf": token})
+    assert f"Updated multi in {team_a}." in kept.text, kept.text
+    spec = cluster.get_rs(team_a, "multi")["spec"]
+    assert [e["name"] for e in spec["schedules"]] == ["emea"] and "schedule" not in spec
+
+
+def test_an_update_rides_over_status_writes_but_not_over_spec_changes(
+    cluster: Cluster, namespace: str
+) -> None:
+    """What Apply does on Edit: the resourceVersion read at submit time, read again when the
+    operator wrote status or metadata in between; a spec changed by someone else wins."""
+    from bulletin.console import editform
+    from bulletin.console.editor import write_fresh
+    from bulletin.plugin.kube import Kube
+
+    custom = client.CustomObjectsApi(cluster.api)
+    cluster.create_rs(namespace, report_schedule("raced"))
+    kube = Kube(namespace, lambda: cluster.api)
+    read = cluster.get_rs(namespace, "raced")
+    spec = {**read["spec"], "historyLimit": 20}
+    manifest = editform.manifest("raced", namespace, spec)
+    custom.patch_namespaced_custom_object_status(
+        "bulletin.dev", "v1alpha1", namespace, "reportschedules", "raced",
+        {"status": {"observedGeneration": 1}})  # the operator, between the read and the write
+    saved = write_fresh(kube, read, manifest, "1", dry_run=False)
+    assert saved["spec"]["historyLimit"] == 20 and saved["metadata"]["generation"] == 2
+    assert cluster.get_rs(namespace, "raced")["status"]["observedGeneration"] == 1
+
+    again = cluster.get_rs(namespace, "raced")
+    cluster.patch_rs(namespace, "raced", {"spec": {"historyLimit": 30}})  # someone else
+    with pytest.raises(ApiException) as conflict:
+        write_fresh(kube, again, editform.manifest("raced", namespace, {
+            **again["spec"], "historyLimit": 40}), "2", dry_run=False)
+    assert conflict.value.status == 409
+    assert cluster.get_rs(namespace, "raced")["spec"]["historyLimit"] == 30

@@ -131,3 +131,66 @@ def test_every_page_is_accessible_and_works_by_keyboard(
     assert {v.split(":")[0] for v in violations(page)} >= {"html-has-lang", "image-alt"}
     print("axe-core WCAG 2.1 A/AA violations per page:",
           {k: len(v) for k, v in counts.items()})
+
+
+def tab_to(page: Any, element_id: str, presses: int = 120) -> None:
+    """Press Tab, as a keyboard user would, until the element has the focus."""
+    for _ in range(presses):
+        page.keyboard.press("Tab")
+        if page.evaluate("document.activeElement.id") == element_id:
+            return
+    raise AssertionError(f"Tab never reached #{element_id}")
+
+
+def test_the_schedule_form_is_accessible_and_creates_a_schedule_by_keyboard(
+    cluster: Cluster, namespace: str, console_url: str, browser: Any
+) -> None:
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
+    scripts: list[str] = []
+    page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
+    base = console_url.split("/?")[0]
+    page.goto(console_url)
+    counts: dict[str, list[str]] = {}
+    assert page.goto(base + "/new").status == 200
+    counts["form (empty)"] = violations(page)
+    page.fill("#name", "bad-report")
+    page.fill("#at", "25:00")
+    with page.expect_navigation():
+        page.click("#check")
+    assert "spec.schedule.weekly.at" in page.inner_text("#e-at")
+    assert page.get_attribute("#at", "aria-describedby") == "h-at e-at"
+    counts["form with errors"] = violations(page)
+    page.screenshot(path=str(SHOTS / "form-errors.png"), full_page=True)
+
+    page.goto(base + "/new")  # from here on, the keyboard only
+    for field, text in (("name", "kb-report"), ("time_zone", "Europe/Berlin"),
+                        ("secret_name", "db"), ("dataset_name_0", "sales"),
+                        ("dataset_query_0", "SELECT 1 AS one"), ("email_to", "team@example.com"),
+                        ("email_secret", "smtp")):
+        tab_to(page, field)
+        page.keyboard.press("Control+A")
+        page.keyboard.type(text)
+    tab_to(page, "check")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "The API server accepts this schedule" in page.inner_text("#outcome")
+    assert "kind: ReportSchedule" in page.inner_text("#yaml")
+    assert page.locator("#h-next + table tbody tr").count() == 5
+    counts["valid form with YAML"] = violations(page)
+    page.screenshot(path=str(SHOTS / "form.png"), full_page=True)
+    tab_to(page, "apply")
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert f"Created kb-report in {namespace}." in page.inner_text("#outcome")
+    counts["applied"] = violations(page)
+    spec = wait_for(lambda: cluster.get_rs(namespace, "kb-report")["spec"], "kb-report")
+    assert spec["schedule"]["timeZone"] == "Europe/Berlin"  # the rest: the CRD's defaults
+    assert spec["schedule"]["weekly"] == {"days": ["MON"], "at": "09:00"}
+    assert spec["datasets"] == [{"name": "sales", "query": "SELECT 1 AS one"}]
+    page.goto(base + f"/s/{namespace}/kb-report/edit")
+    counts["edit"] = violations(page)
+    assert counts == {name: [] for name in counts}, counts
+    assert scripts == []
+    print("axe-core WCAG 2.1 A/AA violations per form state:",
+          {k: len(v) for k, v in counts.items()})

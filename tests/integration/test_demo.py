@@ -1,14 +1,17 @@
 """`make demo-up` leaves the demo running, reachable through `make demo-shell`, and
-`make demo-down` stops all of it (devstack.democtl, in a directory of the test's own)."""
+`make demo-down` stops all of it (devstack.democtl, in a directory of the test's own);
+`make demo-console` serves the console from the demo's namespace on a loopback port here."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
 import tempfile
 import time
+import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -38,6 +41,29 @@ def processes_using(path: Path) -> list[str]:
     return found
 
 
+def console_page(demo_dir: Path) -> str:
+    """Start `democtl console` (what `make demo-console` runs), open the URL it prints from
+    here, outside the demo's namespace, as a browser would (token, then cookie); stop it."""
+    env = {**os.environ, "BULLETIN_DEMO_DIR": str(demo_dir)}
+    proc = subprocess.Popen([sys.executable, "-m", "devstack.democtl", "console"], cwd=ROOT,
+                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        found = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
+        assert found, line + (proc.stdout.read() if proc.poll() is not None else "")
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        with browser.open(found.group(), timeout=60) as page:
+            assert page.status == 200 and "token=" not in page.url
+            text: str = page.read().decode()
+        with browser.open(found.group().split("/?")[0] + "/new", timeout=60) as form:
+            assert form.status == 200 and "New schedule" in form.read().decode()
+        return text
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=30) is not None
+
+
 @pytest.fixture
 def demo() -> Iterator[Path]:
     """A directory for the demo outside pytest's private tmp (PostgreSQL runs as `postgres`)."""
@@ -61,6 +87,9 @@ def test_demo_up_stays_reachable_from_the_shell_until_demo_down(demo: Path) -> N
         history = democtl(demo, "shell", "kubectl", "bulletin", "history", "weekly-usage", "-n",
                           "analytics", "--no-headers")
         assert "Succeeded" in history.stdout, history.stderr
+        assert "make demo-console" in up.stdout
+        page = console_page(demo)
+        assert 'href="/s/analytics/weekly-usage"' in page, page
         assert processes_using(demo)  # still running after `up` returned
     finally:
         down = democtl(demo, "down", timeout=180)

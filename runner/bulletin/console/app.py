@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bulletin.api.errors import HINTS
-from bulletin.console import csrf, forms, pages
+from bulletin.console import csrf, editor, forms, pages
 from bulletin.console.access import Unauthenticated
 from bulletin.console.core import HEADERS, Console, cookie
 
@@ -82,6 +82,7 @@ Handler = Callable[[Request], Awaitable[Response]]
 def build(console: Console) -> Any:
     """The ASGI app."""
     handlers = pages.Pages(console, templates())
+    form = editor.Editor(handlers)
 
     def posted(handler: Callable[[pages.Pages, Request], Awaitable[Response]]) -> Handler:
         async def endpoint(request: Request) -> Response:
@@ -92,6 +93,9 @@ def build(console: Console) -> Any:
         Route("/", handlers.schedules),
         Route("/stats", handlers.statistics),
         Route("/s/{namespace}/{name}", handlers.schedule),
+        Route("/new", form.new),
+        Route("/edit", form.post, methods=["POST"]),
+        Route("/s/{namespace}/{name}/edit", form.edit),
         Route("/s/{namespace}/{name}/runs/{run}", handlers.run),
         Route("/s/{namespace}/{name}/{action}", posted(forms.act), methods=["POST"]),
         Route("/login", posted(forms.login), methods=["GET", "POST"]),
