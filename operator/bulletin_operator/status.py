@@ -8,6 +8,7 @@ from typing import Any
 
 from bulletin.api.base import rfc3339
 from bulletin.api.history import consecutive_failures
+from bulletin.api.status import Condition
 
 READY = "Ready"
 STALLED = "Stalled"
@@ -57,36 +58,13 @@ def set_condition(
 ) -> list[dict[str, Any]]:
     """Conditions with ``type_`` set; lastTransitionTime moves only when the status flips."""
     wanted = "True" if status else "False"
-    out: list[dict[str, Any]] = []
-    found = False
-    for cond in conditions:
-        if cond.get("type") != type_:
-            out.append(dict(cond))
-            continue
-        found = True
-        changed = cond.get("status") != wanted
-        out.append(
-            {
-                "type": type_,
-                "status": wanted,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": rfc3339(now) if changed else cond.get("lastTransitionTime"),
-                "observedGeneration": generation,
-            }
-        )
-    if not found:
-        out.append(
-            {
-                "type": type_,
-                "status": wanted,
-                "reason": reason,
-                "message": message,
-                "lastTransitionTime": rfc3339(now),
-                "observedGeneration": generation,
-            }
-        )
-    return out
+    old = next((c for c in conditions if c.get("type") == type_), {})
+    since = old.get("lastTransitionTime") if old.get("status") == wanted else None
+    new = Condition(type=type_, status=wanted, reason=reason, message=message,
+                    last_transition_time=since or now, observed_generation=generation).wire()
+    out = [dict(c) for c in conditions if c.get("type") != type_]
+    at = next((i for i, c in enumerate(conditions) if c.get("type") == type_), len(out))
+    return [*out[:at], new, *out[at:]]
 
 
 def reconciled(
