@@ -11,7 +11,7 @@ from pathlib import Path
 import bulletin
 import bulletin_operator
 import pytest
-from bulletin.api.errors import HINTS, BulletinError, Reason, SpecError, reason_of
+from bulletin.api.errors import HINTS, RETRIED, BulletinError, Reason, SpecError, reason_of
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.query import QueryError
 from bulletin.render.templates import TemplateFailure
@@ -93,3 +93,9 @@ def test_the_console_run_page_shows_the_hint_of_the_runs_reason() -> None:
     assert "How to fix" not in page.render(run=succeeded, result="Succeeded",
                                            namespace="team-a", name="weekly", took="1 s",
                                            period="last week", who=None, csrf="token")
+
+
+def test_docs_list_every_reason_with_its_hint() -> None:
+    text = (Path(__file__).resolve().parents[2] / "docs" / "operating.md").read_text()
+    for reason, hint in HINTS.items():
+        assert f"| `{reason.value}` | {'yes' if reason in RETRIED else 'no'} | {hint}. |" in text
