@@ -19,7 +19,12 @@ DEFAULT_RETENTION_DAYS = 90
 
 
 class Unreachable(RuntimeError):
-    """The archive's Secret cannot be read as this user (a sentence for them)."""
+    """The archive's Secret cannot be read as this user (a sentence for them; ``status``: the
+    API server's answer, 0 for a Secret without the key)."""
+
+    def __init__(self, message: str, status: int = 0) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 @dataclass(frozen=True)
@@ -67,7 +72,8 @@ def url_from_secret(core: Any, ref: SecretRef) -> str:
         if exc.status in (401, 403, 404):
             raise Unreachable(
                 f"the run archive is reachable only through the hosted console, or by those"
-                f" who may read Secret {ref} (HTTP {exc.status}: {exc.reason})") from None
+                f" who may read Secret {ref} (HTTP {exc.status}: {exc.reason})",
+                exc.status) from None
         raise
     raw = (secret.data or {}).get(ref.key)
     if not raw:

@@ -13,7 +13,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bulletin.console import csrf, forms, pages
+from bulletin.console import archived, csrf, forms, pages
 from bulletin.console.access import Unauthenticated
 from bulletin.console.core import HEADERS, Console, cookie
 
@@ -90,6 +90,8 @@ def build(console: Console) -> Any:
         Route("/stats", handlers.statistics),
         Route("/s/{namespace}/{name}", handlers.schedule),
         Route("/s/{namespace}/{name}/runs/{run}", handlers.run),
+        Route("/s/{namespace}/{name}/history", posted(archived.history)),
+        Route("/s/{namespace}/{name}/runs/{run}/files/{file}", posted(archived.download)),
         Route("/s/{namespace}/{name}/{action}", posted(forms.act), methods=["POST"]),
         Route("/login", posted(forms.login), methods=["GET", "POST"]),
         Route("/logout", posted(forms.logout), methods=["POST"]),
