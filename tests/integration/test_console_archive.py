@@ -111,7 +111,7 @@ def _schedule(cluster: Cluster, namespace: str, postgres: Postgres, smtp: MailSi
                 "storage": {"endpoint": s3.endpoint, "bucket": BUCKET, "encryption": "none",
                             "credentialsSecretRef": {"name": "s3"}, "archive": True}}
     cluster.create_rs(namespace, report_schedule(
-        "stored", delivery=delivery, historyLimit=2,
+        "stored", delivery=delivery, historyLimit=3,
         datasets=[{"name": "numbers", "query": QUERY}]))
 
 
@@ -125,10 +125,11 @@ def test_older_runs_downloads_and_audit_from_the_archive(
     _role(cluster, team_a, "team-a-readers", secrets=False)
     _role(cluster, team_b, "team-b", secrets=True)
     _schedule(cluster, team_a, postgres, smtp, s3)
-    runs = [run_now(cluster, team_a, "stored", f"t{n}")["lastRun"]["runId"] for n in (1, 2, 3)]
+    runs = [run_now(cluster, team_a, "stored", f"t{n}")["lastRun"]["runId"]
+            for n in range(1, 5)]
     kept = [h["runId"] for h in cluster.get_rs(team_a, "stored")["status"]["history"]]
-    assert kept == runs[:0:-1]  # the status window keeps two; the first run scrolled out
-    wait_for(lambda: archive.count(team_a, "stored", EPOCH) == 3, "three archived runs",
+    assert kept == runs[:0:-1]  # the status window keeps three; the first run scrolled out
+    wait_for(lambda: archive.count(team_a, "stored", EPOCH) == 4, "four archived runs",
              timeout=60)
     oldest = runs[0]
     found = archive.run(team_a, "stored", oldest)
@@ -177,10 +178,10 @@ def test_older_runs_downloads_and_audit_from_the_archive(
     assert table.returncode == 0, table.stderr
     assert table.stdout.startswith("RUN") and all(r in table.stdout for r in runs)
     monkeypatch.setenv("BULLETIN_ARCHIVE_SECRET", where)  # `link` has no flag for it
-    linked = plugin(cluster, "link", "stored", "-n", team_a, "--run", oldest)
-    assert linked.returncode == 0, linked.stderr
-    wait_for(lambda: [a.action for a in archive.accesses(team_a, "stored", oldest)] == [
-        "link", "download"], "the link in the audit", timeout=10)
+    linked = plugin(cluster, "link", "stored", "-n", team_a, "--run", runs[-1])
+    assert linked.returncode == 0 and linked.stdout.startswith("http"), linked.stderr
+    [entry] = archive.accesses(team_a, "stored", runs[-1])
+    assert (entry.action, entry.client) == ("link", "kubectl bulletin link")
     as_alice = client.ApiClient(impersonator.configuration)
     as_alice.set_default_header("Impersonate-User", "alice")
     with pytest.raises(Unreachable) as out_of_reach:
@@ -188,9 +189,11 @@ def test_older_runs_downloads_and_audit_from_the_archive(
     assert f"reachable only through the hosted console, or by those who may read Secret" \
            f" {where}" in str(out_of_reach.value)
 
+    assert postgres.password not in archived_operator.log.read_text()
+
     unarchived = build(Console(access, namespaces=[team_a]))
     plain = TestClient(unarchived, headers={"X-Forwarded-User": "alice",
                                             "X-Forwarded-Groups": "team-a"})
-    assert ("History is the status window (last 2 runs); the platform team can enable the run"
+    assert ("History is the status window (last 3 runs); the platform team can enable the run"
             " archive.") in plain.get(f"/s/{team_a}/stored").text
     assert plain.get(f"/s/{team_a}/stored/runs/{oldest}").status_code == 404
