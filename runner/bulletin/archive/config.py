@@ -69,7 +69,11 @@ def url_from_secret(core: Any, ref: SecretRef) -> str:
     try:
         secret = core.read_namespaced_secret(ref.name, ref.namespace)
     except ApiException as exc:
-        if exc.status in (401, 403, 404):
+        if exc.status == 404:
+            raise Unreachable(f"there is no run archive Secret {ref} (the platform team names"
+                              " it in the chart's archive.existingSecret; give it with"
+                              " --archive-secret NS/NAME[:KEY])", 404) from None
+        if exc.status in (401, 403):
             raise Unreachable(
                 f"the run archive is reachable only through the hosted console, or by those"
                 f" who may read Secret {ref} (HTTP {exc.status}: {exc.reason})",

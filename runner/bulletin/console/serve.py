@@ -36,16 +36,14 @@ def _serve(app: Any, host: str, port: int) -> None:
 
 def archive_as_user(kube: Kube, secret: str | None) -> tuple[Any, str]:
     """The run archive, its URL read from the platform team's Secret with the user's own
-    kubeconfig; or None and why not (said on stderr and on the history pages)."""
+    kubeconfig; or None and why not (for stderr and the history pages)."""
     from bulletin.archive.config import Unreachable, secret_ref, url_from_secret
     from bulletin.archive.store import Archive
 
     try:
         return Archive(url_from_secret(kube.core, secret_ref(secret))), ""
     except (Unreachable, ValueError) as exc:
-        why = f"History is the status window: {exc}."
-        print(why, file=sys.stderr, flush=True)
-        return None, why
+        return None, f"History is the status window: {exc}."
 
 
 def hosted_archive() -> Any:
@@ -65,15 +63,17 @@ def local(kube: Kube, port: int | None, open_browser: bool, namespaces: list[str
     kube.api  # noqa: B018 - one client for every request, made before the first
     token = secrets.token_urlsafe(24)
     port = port or free_port()
-    archive, note = archive_as_user(kube, archive_secret)
     # A browser sends 127.0.0.1's cookies to every port: one name per console, so that two
     # consoles (say, two contexts) do not sign each other out.
+    archive, note = archive_as_user(kube, archive_secret)
     console = Console(Access("local", kube.namespace, local=kube, local_token=token,
                              local_cookie=f"bulletin_console_{port}"), namespaces=namespaces,
                       archive=archive, archive_note=note)
     url = local_url(port, token)
     print(f"Bulletin console: {url}\n(only who has this URL may use it; ^C stops it)",
           flush=True)
+    if note:  # after the URL: scripts read that first
+        print(note, file=sys.stderr, flush=True)
     if open_browser:
         import webbrowser
 
