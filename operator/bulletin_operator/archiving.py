@@ -5,11 +5,11 @@ a metric, never a reconcile; the URL (it holds a password) is never logged."""
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import logging
 import os
+import queue
 import threading
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
@@ -24,6 +24,7 @@ from prometheus_client import Counter
 RETENTION = "BULLETIN_ARCHIVE_RETENTION_DAYS"
 PRUNE_EVERY = "BULLETIN_ARCHIVE_PRUNE_SECONDS"
 RUNS_KEPT = 100_000  # run fingerprints remembered (an unchanged run is not written again)
+QUEUED = 10_000  # schedules' changes waiting for the writer at most
 LOG = logging.getLogger("bulletin_operator.archive")
 
 WRITES = Counter("bulletin_archive_writes", "Run records written to the run archive.")
@@ -39,32 +40,38 @@ def _fingerprint(entry: Mapping[str, Any]) -> str:
 
 
 class Archiver:
-    """Writes changed runs of each schedule; prunes in a daemon thread."""
+    """Writes changed runs of each schedule from a queue, in a daemon thread (a slow or
+    unreachable archive never holds up a watch event); prunes in another."""
 
     def __init__(self, archive: Archive, retention_days: int, prune_every: float) -> None:
         self.archive, self.retention_days, self.prune_every = archive, retention_days, prune_every
-        self._seen: dict[tuple[str, str, str], str] = {}
+        self._seen: dict[tuple[str, str, str], str] = {}  # written, or queued to be
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._loop, name="archive-prune", daemon=True)
+        self._queue: queue.Queue[tuple[str, str, list[dict[str, Any]]]] = queue.Queue(QUEUED)
+        self._threads = [threading.Thread(target=self._loop, name="archive-prune", daemon=True),
+                         threading.Thread(target=self._drain, name="archive-write", daemon=True)]
         self._ready, self._creating = False, threading.Lock()
         self._started = False
 
     def start(self) -> None:
-        """Start pruning (once; from the first event: handlers run only on the leader)."""
+        """Start writing and pruning (once; from the first event: handlers run only on the
+        leader)."""
         with self._lock:
             if self._started:
                 return
             self._started = True
-        self._thread.start()
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         if self._started:
-            self._thread.join(timeout=5)
+            for thread in self._threads:
+                thread.join(timeout=5)
 
     def changed(self, namespace: str, name: str, status: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The history entries not yet written as they are now."""
+        """The history entries not yet written (or queued) as they are now."""
         found = []
         with self._lock:
             for entry in status.get("history") or []:
@@ -73,12 +80,46 @@ class Archiver:
                     found.append(dict(entry))
         return found
 
-    def observe(self, namespace: str, name: str, status: Mapping[str, Any]) -> int:
-        """Write the schedule's new or changed runs; how many (0 on a failure, counted)."""
+    def _mark(self, namespace: str, name: str, entries: list[dict[str, Any]],
+              done: bool) -> None:
+        """Remember ``entries`` as written (``done``), or forget them for a retry."""
+        with self._lock:
+            if done and len(self._seen) > RUNS_KEPT:
+                self._seen.clear()
+            for entry in entries:
+                key = (namespace, name, str(entry.get("runId")))
+                if done:
+                    self._seen[key] = _fingerprint(entry)
+                elif self._seen.get(key) == _fingerprint(entry):
+                    del self._seen[key]
+
+    def submit(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+        """Queue the schedule's new or changed runs for the writer (from the event loop)."""
         self.start()
         entries = self.changed(namespace, name, status)
         if not entries:
-            return 0
+            return
+        self._mark(namespace, name, entries, done=True)
+        try:
+            self._queue.put_nowait((namespace, name, entries))
+        except queue.Full:
+            self._mark(namespace, name, entries, done=False)
+            FAILURES.labels("write").inc()
+            LOG.warning("run archive: %d runs of %s/%s not queued (the writer is %d behind);"
+                        " kept for the next status change", len(entries), namespace, name,
+                        QUEUED)
+
+    def _drain(self) -> None:
+        while not self._stop.is_set():
+            try:
+                namespace, name, entries = self._queue.get(timeout=0.5)
+            except queue.Empty:
+                continue
+            if not self.write(namespace, name, entries):
+                self._mark(namespace, name, entries, done=False)
+
+    def write(self, namespace: str, name: str, entries: list[dict[str, Any]]) -> int:
+        """Write ``entries`` now; how many (0 on a failure: counted and logged)."""
         try:
             self._ensure()
             written = self.archive.write(namespace, name, entries)
@@ -88,11 +129,14 @@ class Archiver:
                         " status change", len(entries), namespace, name, type(exc).__name__)
             return 0
         WRITES.inc(written)
-        with self._lock:
-            if len(self._seen) > RUNS_KEPT:
-                self._seen.clear()
-            for entry in entries:
-                self._seen[(namespace, name, str(entry.get("runId")))] = _fingerprint(entry)
+        return written
+
+    def observe(self, namespace: str, name: str, status: Mapping[str, Any]) -> int:
+        """Write the schedule's new or changed runs at once; how many."""
+        entries = self.changed(namespace, name, status)
+        written = self.write(namespace, name, entries) if entries else 0
+        if written:
+            self._mark(namespace, name, entries, done=True)
         return written
 
     def _ensure(self) -> None:
@@ -152,6 +196,7 @@ def _archived(memo: kopf.Memo, event: kopf.RawEvent, **_: Any) -> bool:
 @kopf.on.event(GROUP, VERSION, PLURAL, when=_archived)
 async def archive_runs(namespace: str | None, name: str, status: kopf.Status, memo: kopf.Memo,
                        **_: Any) -> None:
-    """Write the runs status.history gained or changed to the run archive."""
+    """Queue the runs status.history gained or changed for the run archive's writer (in the
+    event loop: no wait for the database)."""
     assert namespace is not None
-    await asyncio.to_thread(memo.archiver.observe, namespace, name, dict(status))
+    memo.archiver.submit(namespace, name, status)

@@ -69,3 +69,28 @@ def test_configured_by_the_mounted_url(tmp_path: Path, postgres: Postgres) -> No
         (tmp_path / "url").write_text("sqlite:///x?password=hunter2")
         archiving.from_env(env)
     assert "hunter2" not in str(caught.value)
+
+
+def test_events_only_queue_runs_for_the_writer(postgres: Postgres) -> None:
+    """The handler's submit() returns at once; the writer thread writes each change once, and a
+    failed write is tried again at the next status change."""
+    from support import wait_for
+
+    ns = f"t-{uuid.uuid4().hex[:8]}"
+    archiver = archiving.Archiver(Archive(postgres.url), 90, 3600)
+    try:
+        archiver.submit(ns, "weekly", {"history": [_run(1)]})
+        assert archiver.changed(ns, "weekly", {"history": [_run(1)]}) == []  # queued
+        wait_for(lambda: archiver.archive.count(ns, "weekly", T0) == 1, "the queued run")
+    finally:
+        archiver.stop()
+    dead = archiving.Archiver(Archive("postgresql://u:hunter2@127.0.0.1:9/x"), 90, 3600)
+    before = archiving.FAILURES.labels("write")._value.get()
+    try:
+        dead.submit(ns, "weekly", {"history": [_run(2)]})
+        wait_for(lambda: archiving.FAILURES.labels("write")._value.get() == before + 1,
+                 "the failed write")
+        wait_for(lambda: dead.changed(ns, "weekly", {"history": [_run(2)]}) != [],
+                 "the failed run to be due again")
+    finally:
+        dead.stop()
