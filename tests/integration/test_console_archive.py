@@ -191,6 +191,15 @@ def test_older_runs_downloads_and_audit_from_the_archive(
 
     assert postgres.password not in archived_operator.log.read_text()
 
+    down = TestClient(build(Console(access, namespaces=[team_a], archive=Archive(
+        "postgresql://bulletin:pw@127.0.0.1:9/gone"))), headers={
+        "X-Forwarded-User": "alice", "X-Forwarded-Groups": "team-a"})
+    recent = down.get(f"/s/{team_a}/stored/runs/{runs[-1]}")  # in status: shown, no audit
+    assert recent.status_code == 200 and "The run archive did not answer" in recent.text
+    for path in ("/history", f"/runs/{oldest}",  # no download without its audit record
+                 f"/runs/{runs[-1]}/files/numbers.csv"):
+        assert down.get(f"/s/{team_a}/stored{path}").status_code == 503, path
+
     unarchived = build(Console(access, namespaces=[team_a]))
     plain = TestClient(unarchived, headers={"X-Forwarded-User": "alice",
                                             "X-Forwarded-Groups": "team-a"})

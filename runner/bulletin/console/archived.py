@@ -11,6 +11,7 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response, StreamingResponse
@@ -95,9 +96,15 @@ async def download(pages: Pages, request: Request) -> Response:
             return pages.render(request, "error.html", 502, who, message=(
                 f"{p['file']} could not be read from storage ({type(exc).__name__})."))
         if pages.console.archive is not None:
-            pages.console.archive.record_access(pages.user_of(who), "download", kube.namespace,
-                                                p["name"], p["run"], keys[:1],
-                                                _client_of(pages, request))
+            try:
+                pages.console.archive.record_access(pages.user_of(who), "download",
+                                                    kube.namespace, p["name"], p["run"],
+                                                    keys[:1], _client_of(pages, request))
+            except SQLAlchemyError:  # every download is audited: none without the record
+                body["Body"].close()
+                return pages.render(request, "error.html", 503, who, message=(
+                    "The run archive did not answer, and downloads are recorded there: try"
+                    " again later."))
         headers = {"Content-Disposition": "attachment; filename*=UTF-8''"
                    + quote(keys[0].rsplit("/", 1)[-1]), "Cache-Control": "no-store"}
         if body.get("ContentLength") is not None:
@@ -107,6 +114,9 @@ async def download(pages: Pages, request: Request) -> Response:
 
     try:
         return await run_in_threadpool(prepare)
+    except SQLAlchemyError:
+        return pages.render(request, "error.html", 503, who,
+                            message="The run archive did not answer; try again later.")
     except reads.api_errors() as exc:
         code = reads.status_code(exc) or 502
         return pages.render(request, "error.html", code if code < 600 else 502, who,

@@ -72,8 +72,13 @@ class Pages:
     async def guarded(self, request: Request, who: Identity,
                       work: Callable[[], HTMLResponse]) -> Response:
         """``work`` in a thread; an API error becomes an error page with its status."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             return await run_in_threadpool(work)
+        except SQLAlchemyError:  # the run archive (a console without one never raises it)
+            return self.render(request, "error.html", 503, who,
+                               message="The run archive did not answer; try again later.")
         except reads.api_errors() as exc:
             code = reads.status_code(exc) or 502
             return self.render(request, "error.html", code if code < 600 else 502, who,

@@ -7,6 +7,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from sqlalchemy.exc import SQLAlchemyError
+
 from bulletin.api.history import stored_keys
 from bulletin.api.status import RunRecord
 from bulletin.console import stats
@@ -22,7 +24,7 @@ class Found:
     record: RunRecord
     source: str
     keys: list[str]
-    audit: list[Any]
+    audit: list[Any] | None  # None: the archive did not answer
 
 
 def note(console: Console, limit: int) -> str:
@@ -37,14 +39,19 @@ def find_run(console: Console, kube: Kube, obj: dict[str, Any] | None, name: str
     """The run from status, else from the archive (for a schedule the user may get)."""
     archive = console.archive
     entry = next((r for r in stats.records(obj) if r.run_id == run_id), None) if obj else None
-    if entry is not None:
-        keys, source = stored_keys(entry.wire()), "status"
-    elif archive is not None and can(kube, "get", name):
-        found = archive.run(kube.namespace, name, run_id)
-        if found is None:
+    try:
+        if entry is not None:
+            keys, source = stored_keys(entry.wire()), "status"
+        elif archive is not None and can(kube, "get", name):
+            found = archive.run(kube.namespace, name, run_id)
+            if found is None:
+                return None
+            entry, keys, source = found.record, found.object_keys, "archive"
+        else:
             return None
-        entry, keys, source = found.record, found.object_keys, "archive"
-    else:
-        return None
-    audit = archive.accesses(kube.namespace, name, run_id) if archive is not None else []
+        audit = archive.accesses(kube.namespace, name, run_id) if archive is not None else []
+    except SQLAlchemyError:  # the archive is down: the run from status, without its audit
+        if entry is None:
+            raise
+        return Found(entry, "status", stored_keys(entry.wire()), None)
     return Found(entry, source, keys, audit)
