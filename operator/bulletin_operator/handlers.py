@@ -22,7 +22,7 @@ from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from pydantic import ValidationError
 
-from bulletin_operator import builders, leadership, prefetch, resuming
+from bulletin_operator import archiving, builders, leadership, prefetch, resuming  # noqa: F401
 from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import NameConflict, NamespaceTerminating, Rejected, ride_out
 from bulletin_operator.desired import (

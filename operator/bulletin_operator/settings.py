@@ -65,9 +65,10 @@ def configure(settings: kopf.OperatorSettings) -> None:
     settings.watching.chunk_size = 500
     settings.watching.server_timeout = 300
     settings.watching.client_timeout = 330
-    # The metrics handler runs on every watch event; its success is not news.
+    # The metrics and archive handlers run on every watch event; their success is not news.
+    quiet = {f"Handler '{h}' succeeded." for h in ("observe_metrics", "archive_runs")}
     logging.getLogger("kopf.objects").addFilter(
-        lambda record: record.getMessage() != "Handler 'observe_metrics' succeeded.")
+        lambda record: record.getMessage() not in quiet)
 
 
 def metrics_endpoint() -> tuple[str, int]:

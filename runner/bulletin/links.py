@@ -39,10 +39,48 @@ def pick_run(status: Mapping[str, Any], run: str | None) -> tuple[str, list[str]
                     " (archive: true keeps every run)")
 
 
+class SecretDenied(LinkError):
+    """The user may not read the storage Secret (``where``: namespace/name)."""
+
+    def __init__(self, where: str, reason: str) -> None:
+        self.where = where
+        super().__init__(f"cannot read Secret {where}: {reason}")
+
+
+def store_of(api: Any, namespace: str, obj: Mapping[str, Any], endpoint: str | None = None
+             ) -> ObjectStore:
+    """The schedule's storage target, with its Secret read through ``api`` (as the user)."""
+    from kubernetes import client
+    from kubernetes.client.exceptions import ApiException
+
+    name = obj["metadata"]["name"]
+    raw = ((obj.get("spec") or {}).get("delivery") or {}).get("storage")
+    if not raw:
+        raise LinkError(f"{name} has no spec.delivery.storage")
+    storage = Storage.model_validate(raw)
+    if endpoint:
+        storage = storage.model_copy(update={"endpoint": endpoint})
+    secret_name = storage.credentials_secret_ref.name
+    try:
+        secret = client.CoreV1Api(api).read_namespaced_secret(secret_name, namespace)
+    except ApiException as exc:
+        if exc.status in (401, 403):
+            raise SecretDenied(f"{namespace}/{secret_name}", str(exc.reason)) from exc
+        raise LinkError(f"cannot read Secret {namespace}/{secret_name}: {exc.reason}") from exc
+    credentials = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
+    if endpoint:  # the user, who can read the Secret, signs for another address of the server
+        credentials["endpoint"] = endpoint
+    try:
+        return ObjectStore(storage, credentials, secret_name)
+    except DeliveryError as exc:
+        raise LinkError(str(exc)) from exc
+
+
 def print_links(api: Any, namespace: str, name: str, *, run: str | None = None,
                 file: str | None = None, expires: int | None = None,
-                endpoint: str | None = None, out: TextIO = sys.stdout) -> None:
-    """Print one presigned URL per file of the run (``file`` only, if given)."""
+                endpoint: str | None = None, out: TextIO = sys.stdout) -> tuple[str, list[str]]:
+    """Print one presigned URL per file of the run (``file`` only, if given); the run id and
+    the keys linked."""
     from kubernetes import client
     from kubernetes.client.exceptions import ApiException
 
@@ -51,12 +89,6 @@ def print_links(api: Any, namespace: str, name: str, *, run: str | None = None,
             GROUP, VERSION, namespace, PLURAL, name)
     except ApiException as exc:
         raise LinkError(f"reportschedule {namespace}/{name}: {exc.reason}") from exc
-    raw = ((obj.get("spec") or {}).get("delivery") or {}).get("storage")
-    if not raw:
-        raise LinkError(f"{name} has no spec.delivery.storage")
-    storage = Storage.model_validate(raw)
-    if endpoint:
-        storage = storage.model_copy(update={"endpoint": endpoint})
     if expires is not None and not 1 <= expires <= 604800:
         raise LinkError("--expires must be 1..604800 seconds (S3 allows 7 days at most)")
     run_id, keys = pick_run(obj.get("status") or {}, run)
@@ -64,20 +96,13 @@ def print_links(api: Any, namespace: str, name: str, *, run: str | None = None,
         keys = [k for k in keys if k.rsplit("/", 1)[-1] == file]
         if not keys:
             raise LinkError(f"run {run_id} has no file {file}")
-    secret_name = storage.credentials_secret_ref.name
+    store = store_of(api, namespace, obj, endpoint)
     try:
-        secret = client.CoreV1Api(api).read_namespaced_secret(secret_name, namespace)
-    except ApiException as exc:
-        raise LinkError(f"cannot read Secret {namespace}/{secret_name}: {exc.reason}") from exc
-    credentials = {k: base64.b64decode(v).decode() for k, v in (secret.data or {}).items()}
-    if endpoint:  # the user, who can read the Secret, signs for another address of the server
-        credentials["endpoint"] = endpoint
-    try:
-        store = ObjectStore(storage, credentials, secret_name)
         for key in keys:
             if not store.exists(key):
                 raise LinkError(f"{key} is gone from {store.where}"
-                                f" (retentionDays: {storage.retention_days})")
-            print(store.presign(key, expires or storage.link_expiry_seconds), file=out)
+                                f" (retentionDays: {store.storage.retention_days})")
+            print(store.presign(key, expires or store.storage.link_expiry_seconds), file=out)
     except DeliveryError as exc:
         raise LinkError(str(exc)) from exc
+    return run_id, keys

@@ -8,15 +8,20 @@ from __future__ import annotations
 import os
 import re
 import shutil
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import consoledata
 import pytest
+from bulletin.archive.store import Archive
+from devstack.postgres import Postgres
+from kubernetes import client
 from support import Cluster, wait_for
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -27,20 +32,37 @@ CHROMIUM = os.environ.get("BULLETIN_CHROMIUM") or shutil.which("chromium") or "/
 WCAG = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 
 
-@pytest.fixture
-def console_url(cluster: Cluster, namespace: str) -> Iterator[str]:
+@contextmanager
+def served(cluster: Cluster, namespace: str, *args: str) -> Iterator[str]:
     """`kubectl bulletin console` against the cluster, in ``namespace``: its printed URL."""
     env = {**os.environ, "KUBECONFIG": str(cluster.kubeconfig),
            "PATH": f"{Path(sys.executable).parent}{os.pathsep}{os.environ.get('PATH', '')}"}
-    proc = subprocess.Popen([str(cluster.kubectl_bin), "bulletin", "console", "-n", namespace],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    proc = subprocess.Popen([str(cluster.kubectl_bin), "bulletin", "console", "-n", namespace,
+                             *args], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                            text=True)
     assert proc.stdout is not None
     line = proc.stdout.readline()
     found = re.search(r"http://127\.0\.0\.1:\d+/\?token=[\w-]+", line)
     assert found, line + (proc.stdout.read() if proc.poll() is not None else "")
+    port = int(found.group().split(":")[2].split("/")[0])
+    wait_for(lambda: _listening(port), "the console to listen", timeout=30)
     yield found.group()
     proc.terminate()
     proc.wait(timeout=30)
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+@pytest.fixture
+def console_url(cluster: Cluster, namespace: str, postgres: Postgres) -> Iterator[str]:
+    """The console with the run archive: its URL in a Secret the kubeconfig's user reads."""
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="runs-db"), string_data={"url": postgres.url}))
+    with served(cluster, namespace, "--archive-secret", f"{namespace}/runs-db") as url:
+        yield url
 
 
 @pytest.fixture
@@ -63,10 +85,32 @@ def violations(page: Any) -> list[str]:
     return list(found)
 
 
+def _archived(postgres: Postgres, namespace: str, now: datetime) -> str:
+    """Runs of weekly-sales older than its status window, in the run archive, one with a
+    stored file that alice downloaded and bob got a link to; that run's id."""
+    archive = Archive(postgres.url)
+    archive.create()
+    older = [consoledata.run("weekly-sales", n, now - timedelta(days=10 + n), "Succeeded",
+                             rows=100 + n, seconds=30) for n in range(1, 31)]
+    for n, entry in enumerate(older, 1):
+        entry["runId"] = f"weekly-sales-old-{n:03d}"
+    key = f"{namespace}/weekly-sales/2026/01/{older[0]['runId']}/sales.pdf"
+    older[0]["deliveries"].append({"target": "archive", "state": "Sent", "attempts": 1,
+                                   "objectKeys": [key]})
+    archive.write(namespace, "weekly-sales", older)
+    archive.record_access("alice@example.com", "download", namespace, "weekly-sales",
+                          older[0]["runId"], [key], "203.0.113.7", now=now - timedelta(hours=2))
+    archive.record_access("bob@example.com", "link", namespace, "weekly-sales",
+                          older[0]["runId"], [key], "kubectl bulletin link", now=now)
+    archive.engine.dispose()
+    return str(older[0]["runId"])
+
+
 def test_every_page_is_accessible_and_works_by_keyboard(
-    cluster: Cluster, namespace: str, console_url: str, browser: Any
+    cluster: Cluster, namespace: str, console_url: str, browser: Any, postgres: Postgres
 ) -> None:
     now = datetime.now(UTC)
+    old_run = _archived(postgres, namespace, now)
     consoledata.create(cluster.api, namespace, "weekly-sales", now, {"owner": "ana"},
                        schedule={"weekly": {"days": ["MON"], "at": "09:00"},
                                  "timeZone": "Europe/Berlin"})
@@ -96,18 +140,32 @@ def test_every_page_is_accessible_and_works_by_keyboard(
         "run": f"/s/{namespace}/weekly-sales/runs/{failed['runId']}",
         "statistics": f"/stats?days=30&namespace={namespace}",
         "filtered": f"/?namespace={namespace}&state=Suspended&owner=ana",
+        "history": f"/s/{namespace}/weekly-sales/history",
+        "archived-run": f"/s/{namespace}/weekly-sales/runs/{old_run}",
+        "download-refused": f"/s/{namespace}/weekly-sales/runs/{old_run}/files/sales.pdf",
     }
     counts = {}
     for name, path in pages.items():
         response = page.goto(base + path)
-        assert response is not None and response.status == 200, (name, response)
+        expected = 502 if name == "download-refused" else 200  # weekly-sales has no storage
+        assert response is not None and response.status == expected, (name, response)
         assert page.locator("h1").count() == 1
         counts[name] = violations(page)
         if name == "run":
             assert 'relation "sales" does not exist' in page.inner_text("main")
-        if name != "filtered":
+        if name == "archived-run":
+            text = page.inner_text("main")
+            assert "From the run archive" in text and "Download sales.pdf" in text
+            assert "alice@example.com" in text and "link issued" in text
+        if name not in ("filtered", "download-refused"):
             page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
     assert counts == {name: [] for name in pages}, counts
+    with served(cluster, namespace, "--archive-secret", f"{namespace}/none") as plain:
+        page.goto(plain)
+        page.goto(plain.split("/?")[0] + pages["schedule"])
+        assert "History is the status window" in page.inner_text("main")
+        counts["schedule without archive"] = violations(page)
+        assert counts["schedule without archive"] == [], counts
 
     page.goto(base + pages["schedule"])
     for _ in range(60):  # Tab from the top, as a keyboard user would, to the Suspend button

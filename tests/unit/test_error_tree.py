@@ -78,21 +78,24 @@ def test_the_console_run_page_shows_the_hint_of_the_runs_reason() -> None:
 
     from bulletin.api.status import RunRecord, RunResult, Trigger
     from bulletin.console.app import templates
+    from bulletin.console.runs import Found
 
     failure = QueryError("dataset 'usage': query failed: no such table: nope")
     record = RunRecord(run_id="r1", trigger=Trigger.SCHEDULED,
                        start_time=datetime(2026, 1, 5, tzinfo=UTC), result=RunResult.FAILED,
                        message=str(failure), reason=reason_of(failure))
     page = templates().get_template("run.html")
+    found = Found(record=record, source="status", keys=[], audit=[])
     html = page.render(run=record, result="Failed", namespace="team-a", name="weekly",
-                       took="1 s", period="last week", who=None, csrf="token")
+                       took="1 s", period="last week", who=None, csrf="token", found=found)
     assert ("<p class=\"hint\"><strong>How to fix:</strong> check the dataset&#39;s SQL and"
             " that the database in spec.source.connectionSecretRef is reachable.</p>") in html
     succeeded = record.model_copy(update={"result": RunResult.SUCCEEDED, "reason": None,
                                           "message": None})
     assert "How to fix" not in page.render(run=succeeded, result="Succeeded",
                                            namespace="team-a", name="weekly", took="1 s",
-                                           period="last week", who=None, csrf="token")
+                                           period="last week", who=None, csrf="token",
+                                           found=found)
 
 
 def test_docs_list_every_reason_with_its_hint() -> None:

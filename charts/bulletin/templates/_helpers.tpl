@@ -73,3 +73,35 @@ app.kubernetes.io/name: bulletin
 app.kubernetes.io/component: console
 app.kubernetes.io/instance: {{ .Release.Name }}
 {{- end -}}
+
+{{/* The run archive's Secret mounted read-only (operator and console): the env, mount and
+volume, each as a list item at the caller's indentation. */}}
+{{- define "bulletin.archiveEnv" -}}
+{{- if .Values.archive.enabled }}
+{{- if not .Values.archive.existingSecret }}
+{{- fail "archive.enabled needs archive.existingSecret: a Secret with the archive's SQLAlchemy URL" }}
+{{- end }}
+- name: BULLETIN_ARCHIVE_URL_FILE
+  value: /etc/bulletin/archive/url
+- name: BULLETIN_ARCHIVE_SECRET  # for messages: where the URL comes from
+  value: {{ printf "%s/%s:%s" .Release.Namespace .Values.archive.existingSecret .Values.archive.secretKey | quote }}
+- name: BULLETIN_ARCHIVE_RETENTION_DAYS
+  value: {{ .Values.archive.retentionDays | quote }}
+{{- end }}
+{{- end }}
+
+{{- define "bulletin.archiveMount" -}}
+{{- if .Values.archive.enabled }}
+- {name: archive, mountPath: /etc/bulletin/archive, readOnly: true}
+{{- end }}
+{{- end }}
+
+{{- define "bulletin.archiveVolume" -}}
+{{- if .Values.archive.enabled }}
+- name: archive
+  secret:
+    secretName: {{ .Values.archive.existingSecret }}
+    defaultMode: 0440
+    items: [{key: {{ .Values.archive.secretKey }}, path: url}]
+{{- end }}
+{{- end }}

@@ -14,7 +14,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bulletin.api.errors import HINTS
-from bulletin.console import csrf, editor, forms, pages
+from bulletin.console import archived, csrf, editor, forms, pages
 from bulletin.console.access import Unauthenticated
 from bulletin.console.core import HEADERS, Console, cookie
 
@@ -97,6 +97,8 @@ def build(console: Console) -> Any:
         Route("/edit", form.post, methods=["POST"]),
         Route("/s/{namespace}/{name}/edit", form.edit),
         Route("/s/{namespace}/{name}/runs/{run}", handlers.run),
+        Route("/s/{namespace}/{name}/history", posted(archived.history)),
+        Route("/s/{namespace}/{name}/runs/{run}/files/{file}", posted(archived.download)),
         Route("/s/{namespace}/{name}/{action}", posted(forms.act), methods=["POST"]),
         Route("/login", posted(forms.login), methods=["GET", "POST"]),
         Route("/logout", posted(forms.logout), methods=["POST"]),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 
 from starlette.requests import Request
 
@@ -28,6 +29,8 @@ class Console:
     secret: bytes = field(default_factory=lambda: secrets.token_bytes(32), repr=False)
     backfills: Backfills = field(default_factory=Backfills)
     answer_timeout: float | None = None  # seconds to wait for the operator (default 60)
+    archive: Any = None  # the run archive (bulletin.archive.store.Archive), if reachable
+    archive_note: str = ""  # why there is none, when it is configured but out of reach
 
 
 def scheme(request: Request) -> str:

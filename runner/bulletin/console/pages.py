@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bulletin.api.address import is_plain_address
-from bulletin.console import csrf, reads, stats, views
+from bulletin.api.history import history_limit
+from bulletin.console import csrf, reads, runs, stats, views
 from bulletin.console.access import Identity, can, whoami
 from bulletin.console.core import Console, csrf_session
 from bulletin.console.words import in_words
@@ -51,6 +52,10 @@ class Pages:
                 self._names[key] = who.user or ""
         return self._names[key]
 
+    def user_of(self, who: Identity) -> str:
+        """The user's name as the API server sees it (for the audit)."""
+        return self._name(who) or who.user or "unknown"
+
     def email_of(self, who: Identity) -> str | None:
         """Where a test send goes: the proxy's email header, or a user name that is a plain
         address (as OIDC user names often are)."""
@@ -67,8 +72,13 @@ class Pages:
     async def guarded(self, request: Request, who: Identity,
                       work: Callable[[], HTMLResponse]) -> Response:
         """``work`` in a thread; an API error becomes an error page with its status."""
+        from sqlalchemy.exc import SQLAlchemyError
+
         try:
             return await run_in_threadpool(work)
+        except SQLAlchemyError:  # the run archive (a console without one never raises it)
+            return self.render(request, "error.html", 503, who,
+                               message="The run archive did not answer; try again later.")
         except reads.api_errors() as exc:
             code = reads.status_code(exc) or 502
             return self.render(request, "error.html", code if code < 600 else 502, who,
@@ -118,7 +128,9 @@ class Pages:
             targets=views.targets(spec) if spec else [], history=stats.records(obj),
             may_patch=can(kube, "patch", name), outcome=outcome,
             email=self.email_of(who) if spec and spec.delivery.email else None,
-            backfill=self.console.backfills.get(namespace, name), took=views.took, now=now)
+            backfill=self.console.backfills.get(namespace, name), took=views.took, now=now,
+            archive=self.console.archive is not None,
+            archive_note=runs.note(self.console, history_limit(obj)))
 
     async def schedule(self, request: Request) -> Response:
         who, p = self.who(request), request.path_params
@@ -129,19 +141,22 @@ class Pages:
         who, p = self.who(request), request.path_params
 
         def work() -> HTMLResponse:
-            obj = self.kube(who, p["namespace"]).get(p["name"])
-            record = views.run_of(obj, p["run"])
-            if record is None:
+            kube = self.kube(who, p["namespace"])
+            obj = kube.get(p["name"])
+            found = runs.find_run(self.console, kube, obj, p["name"], p["run"])
+            if found is None:
                 return self.render(request, "error.html", 404, who, message=(
                     f"Run {p['run']} is not in the history of {p['name']} (status keeps the"
-                    " newest runs only, spec.historyLimit)."))
+                    " newest runs only, spec.historyLimit). "
+                    + runs.note(self.console, history_limit(obj))))
             from bulletin.plugin.tables import period, zone_of
 
-            zone = zone_of(obj)
+            zone, record = zone_of(obj), found.record
             return self.render(request, "run.html", who=who, namespace=p["namespace"],
                                name=p["name"], run=record, took=views.took(
                                    record, datetime.now(UTC)), result=views.result_of(record),
-                               period=f"{period(record.wire(), zone)} ({zone.key})")
+                               period=f"{period(record.wire(), zone)} ({zone.key})",
+                               found=found, archive=self.console.archive is not None)
 
         return await self.guarded(request, who, work)
 

@@ -34,7 +34,29 @@ def _serve(app: Any, host: str, port: int) -> None:
                 server_header=False, proxy_headers=False)
 
 
-def local(kube: Kube, port: int | None, open_browser: bool, namespaces: list[str]) -> None:
+def archive_as_user(kube: Kube, secret: str | None) -> tuple[Any, str]:
+    """The run archive, its URL read from the platform team's Secret with the user's own
+    kubeconfig; or None and why not (for stderr and the history pages)."""
+    from bulletin.archive.config import Unreachable, secret_ref, url_from_secret
+    from bulletin.archive.store import Archive
+
+    try:
+        return Archive(url_from_secret(kube.core, secret_ref(secret))), ""
+    except (Unreachable, ValueError) as exc:
+        return None, f"History is the status window: {exc}."
+
+
+def hosted_archive() -> Any:
+    """The run archive of the chart's archive.enabled (its URL mounted from the Secret)."""
+    from bulletin.archive.config import mounted_url
+    from bulletin.archive.store import Archive
+
+    url = mounted_url()
+    return Archive(url) if url else None
+
+
+def local(kube: Kube, port: int | None, open_browser: bool, namespaces: list[str],
+          archive_secret: str | None = None) -> None:
     """`kubectl bulletin console`: serve on loopback as the kubeconfig's user."""
     from bulletin.console.app import build
 
@@ -43,11 +65,15 @@ def local(kube: Kube, port: int | None, open_browser: bool, namespaces: list[str
     port = port or free_port()
     # A browser sends 127.0.0.1's cookies to every port: one name per console, so that two
     # consoles (say, two contexts) do not sign each other out.
+    archive, note = archive_as_user(kube, archive_secret)
     console = Console(Access("local", kube.namespace, local=kube, local_token=token,
-                             local_cookie=f"bulletin_console_{port}"), namespaces=namespaces)
+                             local_cookie=f"bulletin_console_{port}"), namespaces=namespaces,
+                      archive=archive, archive_note=note)
     url = local_url(port, token)
     print(f"Bulletin console: {url}\n(only who has this URL may use it; ^C stops it)",
           flush=True)
+    if note:  # after the URL: scripts read that first
+        print(note, file=sys.stderr, flush=True)
     if open_browser:
         import webbrowser
 
@@ -83,7 +109,8 @@ def main(argv: list[str] | None = None) -> int:
     access = Access(args.auth, namespaces[0] if namespaces else "default",
                     configuration=in_cluster(args.auth == "header"), user_header=args.user_header,
                     groups_header=args.groups_header, email_header=args.email_header)
-    console = Console(access, namespaces=namespaces, owner_label=args.owner_label)
+    console = Console(access, namespaces=namespaces, owner_label=args.owner_label,
+                      archive=hosted_archive())
     print(f"Bulletin console: {args.auth} auth on port {args.port}", file=sys.stderr,
           flush=True)
     _serve(build(console), args.host, args.port)

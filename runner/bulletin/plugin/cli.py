@@ -27,6 +27,14 @@ def _positive(text: str) -> int:
     return value
 
 
+def _days(text: str) -> int:
+    """A number of days: 90 or 90d."""
+    days = text.removesuffix("d")
+    if not days.isdigit() or int(days) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r}: expected days, e.g. 90d")
+    return int(days)
+
+
 def _common() -> argparse.ArgumentParser:
     common = argparse.ArgumentParser(add_help=False)
     common.add_argument("-n", "--namespace", help="namespace (default: the context's)")
@@ -63,6 +71,12 @@ def _add_reads(sub: Any, common: argparse.ArgumentParser, out: argparse.Argument
     history.add_argument("-A", "--all-namespaces", action="store_true",
                          help="runs of every namespace's schedules")
     history.add_argument("--limit", type=_positive, help="show at most this many runs")
+    history.add_argument("--archive", action="store_true", help="runs from the run archive"
+                         " (beyond the status window; needs NAME and read access to its Secret)")
+    history.add_argument("--since", type=_days, default=90, metavar="DAYS",
+                         help="with --archive: runs of the last DAYS days, e.g. 90d (default)")
+    history.add_argument("--archive-secret", metavar="NS/NAME[:KEY]", help="the archive's"
+                         " Secret (default: $BULLETIN_ARCHIVE_SECRET or bulletin/bulletin-archive)")
 
     nxt = sub.add_parser("next", parents=[common, out, bare], help="list the next run times",
                          description="Next run times in the schedule's zone and in UTC;"
@@ -127,6 +141,9 @@ def parser() -> argparse.ArgumentParser:
     console.add_argument("--open", action="store_true", help="open it in a browser")
     console.add_argument("--namespaces", default="", help="comma-separated namespaces to list"
                          " when you may not list cluster-wide (default: -n or the context's)")
+    console.add_argument("--archive-secret", metavar="NS/NAME[:KEY]", help="the run archive's"
+                         " Secret, read with your kubeconfig (default: $BULLETIN_ARCHIVE_SECRET"
+                         " or bulletin/bulletin-archive)")
     completion = sub.add_parser("completion", help="print a shell completion script",
                                 description="e.g. source <(kubectl bulletin completion bash)")
     completion.add_argument("shell", choices=["bash", "zsh"])
@@ -168,7 +185,8 @@ def dispatch(kube: Kube, args: argparse.Namespace) -> None:
             raise PluginError(f"error: the console needs {exc.name}: pip install"
                               " 'bulletin[console]' (starlette, uvicorn)") from exc
         serve.local(kube, args.port, args.open,
-                    [n.strip() for n in args.namespaces.split(",") if n.strip()])
+                    [n.strip() for n in args.namespaces.split(",") if n.strip()],
+                    args.archive_secret)
         return
     if args.command == "logs":
         from bulletin.plugin.logs import logs
@@ -178,6 +196,11 @@ def dispatch(kube: Kube, args: argparse.Namespace) -> None:
     from bulletin.plugin import commands
 
     match args.command:
+        case "history" if args.archive:
+            from bulletin.plugin.archived import history
+
+            history(kube, args.name, args.output, args.limit, args.no_headers, args.since,
+                    args.archive_secret)
         case "history":
             commands.history(kube, args.name, args.output, args.limit, args.no_headers,
                              args.all_namespaces)

@@ -69,9 +69,11 @@ def link(kube: Kube, name: str, run_id: str | None, file: str | None, expires: i
          endpoint: str | None) -> None:
     """Print fresh presigned links to a run's stored files."""
     from bulletin.links import LinkError, print_links
+    from bulletin.plugin.archived import record_links
 
     try:
-        print_links(kube.api, kube.namespace, name, run=run_id, file=file, expires=expires,
-                    endpoint=endpoint, out=sys.stdout)
+        linked, keys = print_links(kube.api, kube.namespace, name, run=run_id, file=file,
+                                   expires=expires, endpoint=endpoint, out=sys.stdout)
     except LinkError as exc:
         raise PluginError(f"error: {exc}") from exc
+    record_links(kube, name, linked, keys)
