@@ -56,7 +56,7 @@ def test_a_killed_burst_sends_each_recipient_their_rows_once(
     delivery = {"email": {"smtpSecretRef": {"name": "smtp"},
                           "subject": "Sales {{ recipient.region }}"},
                 "burst": {"dataset": "managers", "maxRecipients": RECIPIENTS}}
-    with pytest.raises(ApiException, match="sends email only"):  # admission (CEL)
+    with pytest.raises(ApiException, match="sends by email and to storage only"):  # admission (CEL)
         cluster.create_rs(namespace, report_schedule("no", datasets=datasets, delivery={
             **delivery, "teams": {"webhookSecretRef": {"name": "t", "key": "url"}}}))
     cluster.create_rs(namespace, report_schedule("burst", datasets=datasets, delivery=delivery))

@@ -78,14 +78,17 @@ def _env(sink: MailSink, **extra: str) -> dict[str, str]:
     ({"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["a@example.com"]},
       "burst": {"dataset": "managers"}}, "leave email.to, cc and bcc empty"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}}, "burst": {"dataset": "managers"},
-      "webhooks": [{"name": "a", "url": "https://hooks.example.com/a"}]}, "sends email only"),
+      "webhooks": [{"name": "a", "url": "https://hooks.example.com/a"}]},
+     "sends by email and to storage only"),
     ({"slack": {"webhookSecretRef": {"name": "s", "key": "url"}},
-      "burst": {"dataset": "managers"}}, "sends email only"),
+      "burst": {"dataset": "managers"}}, "sends by email and to storage only"),
+    ({"email": {"smtpSecretRef": {"name": "smtp"}},
+      "burst": {"dataset": "managers", "shards": 2, "parallelism": 3}}, "parallelism: at most"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}}}, "email.to: set at least one recipient"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}}, "burst": {"dataset": "nope"}},
      "burst.dataset: name one of spec.datasets"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}},
-      "burst": {"dataset": "managers", "maxRecipients": 1001}}, "less than or equal to 1000"),
+      "burst": {"dataset": "managers", "maxRecipients": 100_001}}, "less than or equal to 100000"),
 ])
 def test_admission_refuses_what_a_burst_cannot_do(delivery: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
