@@ -31,6 +31,7 @@ from bulletin.api.history import (
     with_run,
 )
 from bulletin.api.schedule import CatchUp
+from bulletin.api.shardstatus import written_run
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.catchup import missed_runs
@@ -227,24 +228,15 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
     finish(ctx, record, ctx.secrets())
     trimmed: list[int] = []
     try:
-        kube.update_status(ctx.namespace, ctx.schedule, recorded(ctx, obj, record, limit, kube),
-                           on_trim=trimmed.append)
+        written = kube.update_status(ctx.namespace, ctx.schedule,
+                                     recorded(ctx, obj, record, limit, kube),
+                                     on_trim=trimmed.append)
     except TooLarge as exc:
         return unrecordable(obj, record, kube, exc)
-    if trimmed:
-        kube.event(obj, warning=True, reason="HistoryTrimmed",
-                   message=f"status.history kept under its size budget (400 KiB, and the"
-                   f" whole object under 1 MiB): dropped the oldest {trimmed[-1]} run(s)")
-    result = record.result or RunResult.FAILED
-    ok = result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
-    summary = f"run {record.run_id} ({record.trigger.value}): {result.value}, {record.rows} rows"
-    if record.message:
-        summary += f": {record.message}"
-    kube.event(obj, warning=not ok, reason=f"Run{result.value}", message=summary)
-    log.info("%s", summary)
-    write_termination_message(summary)
-    if not ok and spec is not None:
-        notify_failure(ctx, spec, record)
+    if (record := written_run(written, record)).result is None:  # other shards still send
+        log.info("shard done; the run ends with its last shard")
+        return EXIT_CRASHED if crashed else 0
+    ok = announce(ctx, spec, obj, record, kube, trimmed)
     if crashed:
         return EXIT_CRASHED
     return 0 if ok else EXIT_FAILED
@@ -267,6 +259,27 @@ def recorded(ctx: RunContext, obj: Mapping[str, Any], record: RunRecord, limit: 
         return lambda st: with_run(st, record, limit)
     following = timing.next_run(ended)
     return lambda st: {**with_run(st, record, limit), **with_next_run(st, following, ended)}
+
+
+def announce(ctx: RunContext, spec: ReportScheduleSpec | None, obj: Mapping[str, Any],
+             record: RunRecord, kube: Kube, trimmed: list[int]) -> bool:
+    """The ended run's Events, log line, termination message and failure notification;
+    whether it Succeeded or was Skipped."""
+    if trimmed:
+        kube.event(obj, warning=True, reason="HistoryTrimmed",
+                   message=f"status.history kept under its size budget (400 KiB, and the"
+                   f" whole object under 1 MiB): dropped the oldest {trimmed[-1]} run(s)")
+    result = record.result or RunResult.FAILED
+    ok = result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
+    summary = f"run {record.run_id} ({record.trigger.value}): {result.value}, {record.rows} rows"
+    if record.message:
+        summary += f": {record.message}"
+    kube.event(obj, warning=not ok, reason=f"Run{result.value}", message=summary)
+    log.info("%s", summary)
+    write_termination_message(summary)
+    if not ok and spec is not None:
+        notify_failure(ctx, spec, record)
+    return ok
 
 
 def unrecordable(obj: dict[str, Any], record: RunRecord, kube: Kube, exc: TooLarge) -> int:
