@@ -4,9 +4,7 @@ Indexed Job, by email and to storage, each once; a burst wider than the policy i
 
 from __future__ import annotations
 
-import base64
 import json
-import zlib
 
 import pytest
 from devstack.mailsink import MailSink
@@ -20,6 +18,7 @@ from support import (
     Cluster,
     condition,
     create_secrets,
+    ledger_sent,
     report_schedule,
     run_now_no_wait,
     wait_for,
@@ -48,13 +47,6 @@ def _burst(cluster: Cluster, namespace: str) -> dict[str, object]:
     status = cluster.get_rs(namespace, "burst").get("status") or {}
     [email] = (status.get("history") or [{}])[0].get("deliveries") or [{}]
     return dict(email.get("burst") or {})
-
-
-def ledger_sent(cluster: Cluster, namespace: str, run_id: str, shard: int,
-                target: str = "email") -> int:
-    """Recipients the shard's ledger (its ConfigMap) holds as Sent to ``target``."""
-    data = cluster.core.read_namespaced_config_map(f"{run_id}-shard-{shard}", namespace).data
-    return sum(bin(b).count("1") for b in zlib.decompress(base64.b64decode(data[target])))
 
 
 def test_a_killed_burst_sends_each_recipient_their_rows_once(

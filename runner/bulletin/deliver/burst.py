@@ -183,7 +183,8 @@ def deliver_burst(spec: ReportScheduleSpec, ctx: RunContext, period: Period, led
                 rows, size = rows + built[0], size + built[1]
                 run.save(every=PROGRESS_SECONDS)
     finally:
-        book.close()  # every send recorded, also when a SIGTERM stops the shard
+        with finishing():  # every send recorded, also when a SIGTERM stops the shard
+            book.close()
     return _finished(run, rows, size)
 
 
