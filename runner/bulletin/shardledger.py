@@ -21,12 +21,15 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import logging
 import threading
 import zlib
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol
 
 from bulletin.ledger import LedgerError
+
+log = logging.getLogger("bulletin.deliver")
 
 
 class Conflict(Exception):
@@ -71,7 +74,7 @@ class ShardLedger:
         self.bits: dict[str, bytearray] = {}
         self.version, self.changes, self.written = "", 0, 0
         self.error: BaseException | None = None
-        self.bytes = 0  # size of the data last written
+        self.bytes, self.writes = 0, 0  # size of the data last written; API writes made
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closed = False
@@ -87,6 +90,7 @@ class ShardLedger:
                 self.bits = {t: bytearray(size) for t in self.targets}
                 try:
                     self.version = self.store.create(self._data(wanted))
+                    self.writes += 1
                 except Conflict:
                     continue
             elif data.get("digest") != wanted:
@@ -145,6 +149,7 @@ class ShardLedger:
         while True:
             try:
                 self.version = self.store.replace(data, self.version)
+                self.writes += 1
                 return
             except Conflict:  # another writer (a pod being replaced): keep both records
                 stored, self.version = self.store.read()
@@ -171,6 +176,8 @@ class ShardLedger:
             with self._cond:
                 self._closed = True
                 self._cond.notify_all()
+        log.info("shard ledger: %d recipients, %d writes, %d bytes", len(self.index),
+                 self.writes, self.bytes)
 
 
 class ConfigMapStore:
