@@ -106,6 +106,8 @@ def one_run(cluster: Any, pg: Any, pids: dict[str, int | None], shards: int, fmt
                               lambda s: s["lastRun"]["runId"] == run_id, timeout=7200)
         seconds = time.perf_counter() - start
         cpu = {f"{k}_cpu_s": round(cpu_seconds(p) - cpu[k], 1) for k, p in pids.items()}
+        wait_for(lambda: cluster.batch.read_namespaced_job(run_id, namespace).status.succeeded
+                 == shards, "every shard's pod ended", timeout=120)
         copies = mail.copies()
         assert status["lastRun"]["result"] == "Succeeded", status["lastRun"]
         assert len(copies) == RECIPIENTS and set(copies.values()) == {1}, "not exactly once"
