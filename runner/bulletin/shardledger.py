@@ -8,11 +8,11 @@ base64 for a shard of n recipients, whatever their addresses (docs/scale.md).
 
 The discipline is the status ledger's: the ConfigMap is written (empty bitmaps) before the
 shard's first send, so a retried shard finds it; every send is recorded after the server
-accepted it. A writer thread writes the newest bitmaps whenever they changed, one write in
-flight, so fast sends coalesce into one API write instead of one each. Only a SIGKILL loses
-records: those of sends accepted during the last write's round trip, whose recipients a retry
-sends again with the same Message-ID. A SIGTERM waits (close) until every record is written.
-A retry whose dataset gives the shard other keys (digest differs) sends nothing: the bitmap
+accepted it. A writer thread writes the newest bitmaps at most BATCH_SECONDS after they
+changed, one write in flight, so the sends of that window share one API write. Only a SIGKILL
+loses records: those of sends accepted in the last window and write round trip, whose
+recipients a retry sends again with the same Message-ID. A SIGTERM waits (close) until every
+record is written. A retry whose dataset gives the shard other keys (digest differs) sends nothing: the bitmap
 no longer says who had their report.
 """
 
@@ -30,6 +30,7 @@ from typing import Any, Protocol
 from bulletin.ledger import LedgerError
 
 log = logging.getLogger("bulletin.deliver")
+BATCH_SECONDS = 0.25  # longest a record waits for its write (the SIGKILL window, docs/scale.md)
 
 
 class Conflict(Exception):
@@ -77,7 +78,7 @@ class ShardLedger:
         self.bytes, self.writes = 0, 0  # size of the data last written; API writes made
         self._cond = threading.Condition()
         self._thread: threading.Thread | None = None
-        self._closed = False
+        self._closed = self._flushing = False
 
     def open(self, keys: Sequence[str]) -> None:
         """Load the shard's ledger for these recipient keys, or write an empty one."""
@@ -133,6 +134,8 @@ class ShardLedger:
                 self._cond.wait_for(lambda: self.changes > self.written or self._closed)
                 if self.changes == self.written:
                     return
+                # a batch: the sends of the next BATCH_SECONDS go into the same write
+                self._cond.wait_for(lambda: self._closed or self._flushing, BATCH_SECONDS)
                 target, data = self.changes, self._data(wanted)
             try:
                 self._write(data)
@@ -164,7 +167,10 @@ class ShardLedger:
     def flush(self) -> None:
         """Wait until every record so far is written; LedgerError when one cannot be."""
         with self._cond:
+            self._flushing = True
+            self._cond.notify_all()
             self._cond.wait_for(lambda: self.written >= self.changes or self.error is not None)
+            self._flushing = False
             if self.error is not None:
                 raise LedgerError(f"cannot write the shard's ledger: {self.error}")
 
