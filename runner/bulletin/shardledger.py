@@ -12,8 +12,8 @@ accepted it. A writer thread writes the newest bitmaps at most BATCH_SECONDS aft
 changed, one write in flight, so the sends of that window share one API write. Only a SIGKILL
 loses records: those of sends accepted in the last window and write round trip, whose
 recipients a retry sends again with the same Message-ID. A SIGTERM waits (close) until every
-record is written. A retry whose dataset gives the shard other keys (digest differs) sends nothing: the bitmap
-no longer says who had their report.
+record is written. A retry whose dataset gives the shard other keys (digest differs) sends
+nothing: the bitmap no longer says who had their report.
 """
 
 from __future__ import annotations
