@@ -64,6 +64,43 @@ class MemoryLedger:
         self.saves.append(self.load())
 
 
+class MemoryStore:
+    """Where a shard's ledger lives in unit tests (bulletin.shardledger.Store), with versions;
+    ``writes`` counts creates and replaces."""
+
+    def __init__(self) -> None:
+        self.data: dict[str, str] | None = None
+        self.version, self.writes = 0, 0
+
+    def read(self) -> tuple[dict[str, str] | None, str]:
+        return (None if self.data is None else dict(self.data)), str(self.version)
+
+    def create(self, data: Mapping[str, str]) -> str:
+        from bulletin.shardledger import LedgerConflict
+
+        if self.data is not None:
+            raise LedgerConflict("exists")
+        return self._put(data)
+
+    def replace(self, data: Mapping[str, str], version: str) -> str:
+        from bulletin.shardledger import LedgerConflict
+
+        if version != str(self.version):
+            raise LedgerConflict("changed")
+        return self._put(data)
+
+    def _put(self, data: Mapping[str, str]) -> str:
+        self.data, self.version, self.writes = dict(data), self.version + 1, self.writes + 1
+        return str(self.version)
+
+
+def memory_book(targets: Sequence[str] = ("email",), store: MemoryStore | None = None) -> Any:
+    """A shard ledger (bulletin.shardledger.ShardLedger) over a MemoryStore."""
+    from bulletin.shardledger import ShardLedger
+
+    return ShardLedger(store or MemoryStore(), targets)
+
+
 @dataclass(frozen=True)
 class FileArtifact:
     """A report file and its content type."""

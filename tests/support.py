@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import subprocess
 import sys
 import time
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -282,3 +284,10 @@ def as_tenant(cluster: Cluster, namespace: str, user: str,
     else:
         raise AssertionError(f"{user} can list Secrets in {namespace}")
     return client.CustomObjectsApi(impersonated)
+
+
+def ledger_sent(cluster: Cluster, namespace: str, run_id: str, shard: int,
+                target: str = "email") -> int:
+    """Recipients a burst shard's ledger (its ConfigMap) holds as Sent to ``target``."""
+    data = cluster.core.read_namespaced_config_map(f"{run_id}-shard-{shard}", namespace).data
+    return sum(bin(b).count("1") for b in zlib.decompress(base64.b64decode(data[target])))

@@ -105,7 +105,8 @@ def service_account(owner: Owner) -> dict[str, Any]:
 
 def role(owner: Owner, spec: ReportScheduleSpec | None = None) -> dict[str, Any]:
     """Least privilege for a run: read its own ReportSchedule (and the ReportCalendars its
-    schedules name, if any: those and no other), write its status, post Events."""
+    schedules name, if any: those and no other), write its status, post Events; a burst's
+    shards also keep their ledgers in ConfigMaps (create cannot be limited by name)."""
     rules: list[dict[str, Any]] = [
         {"apiGroups": [GROUP], "resources": [PLURAL],
          "resourceNames": [owner.name], "verbs": ["get"]},
@@ -113,6 +114,9 @@ def role(owner: Owner, spec: ReportScheduleSpec | None = None) -> dict[str, Any]
          "resourceNames": [owner.name], "verbs": ["get", "patch", "update"]},
         {"apiGroups": ["", "events.k8s.io"], "resources": ["events"], "verbs": ["create"]},
     ]
+    if spec is not None and spec.delivery.burst is not None:  # the shards' ledgers
+        rules.append({"apiGroups": [""], "resources": ["configmaps"],
+                      "verbs": ["get", "create", "update"]})
     calendars = calendar_names(spec) if spec is not None else []
     if calendars:
         rules.append({"apiGroups": [GROUP], "resources": [CALENDAR_PLURAL],
@@ -213,9 +217,19 @@ def _pod_template(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> 
     }
 
 
+def _shards(spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
+    """A burst's Job is Indexed: one completion per shard, each pod's JOB_COMPLETION_INDEX its
+    shard, and a failed shard retried alone (backoffLimitPerIndex, GA in Kubernetes 1.33)."""
+    burst = spec.delivery.burst
+    if burst is None:
+        return {"backoffLimit": s.backoff_limit}
+    return {"completionMode": "Indexed", "completions": burst.shards,
+            "parallelism": burst.parallelism, "backoffLimitPerIndex": s.backoff_limit}
+
+
 def _job_spec(owner: Owner, spec: ReportScheduleSpec, s: RunnerSettings) -> dict[str, Any]:
     return {
-        "backoffLimit": s.backoff_limit,
+        **_shards(spec, s),
         # A run that recorded its own failure exits 2, one its ReportSchedule is too large to
         # record exits 3: retrying would only repeat it.
         "podFailurePolicy": {

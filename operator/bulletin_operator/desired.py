@@ -9,6 +9,7 @@ from datetime import UTC, datetime
 from typing import Any, NamedTuple, cast
 
 import kopf
+from bulletin.api.burst import policy_refusal as burst_refusal
 from bulletin.api.calendar import CalendarError, DaysOff, calendar_names, from_object
 from bulletin.api.errors import SpecError
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
@@ -21,7 +22,7 @@ from bulletin_operator import builders, owned
 from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import Rejected
 from bulletin_operator.parsing import parse
-from bulletin_operator.settings import pod_policy, runner_settings
+from bulletin_operator.settings import burst_policy, pod_policy, runner_settings
 from bulletin_operator.status import pause_state, reconciled, stalled_as_recorded
 
 
@@ -47,6 +48,8 @@ def check_references(adapter: Adapter, model: ReportScheduleSpec,
     if why := pod_refusal(pod_policy(), model.runner,
                           lambda name: adapter.labels("Secret", name, namespace)):
         raise NotRunnable("RunnerPodNotAllowed", why)
+    if why := burst_refusal(model.delivery.burst, burst_policy()):
+        raise NotRunnable("BurstNotAllowed", why)
     for ref in references(model):
         if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
             raise NotRunnable("ReferenceNotUsable", why)

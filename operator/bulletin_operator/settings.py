@@ -8,6 +8,7 @@ import os
 
 import kopf
 from bulletin.api import logformat
+from bulletin.api.burst import BurstPolicy
 from bulletin.api.podpolicy import RunnerPodPolicy
 from bulletin.api.runnerpod import RunnerPod
 from kubernetes import client
@@ -25,6 +26,8 @@ def configure(settings: kopf.OperatorSettings) -> None:
     runner_settings()  # invalid pod defaults stop the operator here, not at each reconcile
     pod_policy.cache_clear()
     pod_policy()  # read once; an invalid policy fails the start for good
+    burst_policy.cache_clear()
+    burst_policy()
     # kopf keeps its bookkeeping in annotations under its own prefix (it ignores changes there,
     # so it must differ from ours, e.g. bulletin.dev/run-requested-at); status is our schema.
     prefix = "kopf.bulletin.dev"
@@ -116,6 +119,21 @@ def pod_policy() -> RunnerPodPolicy:
     except ValidationError as exc:
         raise kopf.PermanentError(f"{POD_POLICY} (chart value runnerPodPolicy) is not a valid"
                                   f" runner pod policy: {exc}") from exc
+
+
+BURST_POLICY = "BULLETIN_BURST_POLICY"
+
+
+@functools.cache
+def burst_policy() -> BurstPolicy:
+    """How many pods a burst may ask for: the chart value burstPolicy, as JSON in
+    BULLETIN_BURST_POLICY (unset: the built-in limits). Read once, at start, like pod_policy."""
+    raw = os.environ.get(BURST_POLICY, "").strip()
+    try:
+        return BurstPolicy.model_validate_json(raw) if raw else BurstPolicy()
+    except ValidationError as exc:
+        raise kopf.PermanentError(f"{BURST_POLICY} (chart value burstPolicy) is not a valid"
+                                  f" burst policy: {exc}") from exc
 
 
 @functools.cache

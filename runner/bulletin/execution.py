@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from bulletin.api.client import Kube
     from bulletin.ledger import Ledger
     from bulletin.report import BuiltReport
+    from bulletin.shardledger import ShardLedger
 
 
 def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str) -> BuiltReport:
@@ -54,7 +55,7 @@ def execute(
                             QueryLimits.of(spec.source))
     ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
     if skip is None and spec.delivery.burst is not None:
-        return execute_burst(ctx, spec, record, period, url, ledger)
+        return execute_burst(ctx, spec, record, period, url, ledger, shard_book(ctx, spec, kube))
     if skip is None:
         report = produce(ctx, spec, period, url)
         record.rows, record.bytes = report.rows, report.bytes
@@ -68,15 +69,30 @@ def execute(
     record.reason = failed_delivery(record.result)
 
 
+def shard_book(ctx: RunContext, spec: ReportScheduleSpec, kube: Kube) -> ShardLedger:
+    """This pod's shard's ledger: its ConfigMap, owned by the run's Job."""
+    from bulletin.deliver.burst import burst_targets
+    from bulletin.shardledger import ConfigMapStore, ShardLedger
+    from bulletin.shards import Shard
+
+    shard = Shard.from_env(ctx.env)
+    labels = {"app.kubernetes.io/name": "bulletin", "app.kubernetes.io/component": "ledger",
+              "bulletin.dev/schedule": ctx.schedule[:63]}
+    store = ConfigMapStore(kube.core, ctx.namespace, f"{ctx.run_id}-shard-{shard.index}",
+                           labels, (ctx.run_id, shard.job_uid) if shard.job_uid else None)
+    return ShardLedger(store, burst_targets(spec))
+
+
 def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, period: Period,
-                  url: str, ledger: Ledger) -> None:
-    """A burst: one report per recipient of spec.delivery.burst, each sent once. A test send
+                  url: str, ledger: Ledger, book: ShardLedger) -> None:
+    """A burst: one report per recipient of this pod's shard, each sent once. A test send
     (run-now --to) sends the first recipient's report to the --to addresses instead."""
     from bulletin.assembly.burst import Recipient, recipients, report_spec
-    from bulletin.deliver.burst import TARGET, burst_result, deliver_burst
+    from bulletin.deliver.burst import burst_result, deliver_burst
     from bulletin.deliver.netguard import guarded_client
     from bulletin.protect import protect_report, recipient_password
     from bulletin.report import build_report
+    from bulletin.shards import Shard
     from bulletin.sources.prometheus import from_spec
 
     templates = ctx.env.get(podenv.TEMPLATES_DIR)
@@ -102,10 +118,10 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
         record.result = RunResult.SKIPPED
         record.message = "delivery skipped: the burst dataset returned no recipients"
         return
+    shard = Shard.from_env(ctx.env)
     record.deliveries, record.rows, record.bytes = deliver_burst(
-        spec, ctx, period, ledger, found, build)
-    email = next(d for d in record.deliveries if d.target == TARGET)
-    record.result, record.message = burst_result(email)
+        spec, ctx, period, ledger, shard.mine(found), build, book=book, shard=shard)
+    record.result, record.message = burst_result(record.deliveries[-1])
     record.reason = failed_delivery(record.result)
 
 

@@ -20,17 +20,8 @@ from typing import TYPE_CHECKING, Any
 from pydantic import ValidationError
 
 from bulletin import shutdown
-from bulletin.api import logformat, podenv
+from bulletin.api import errors, logformat, podenv
 from bulletin.api.calendar import DaysOff, from_object, named_in
-from bulletin.api.errors import (
-    RETRIED,
-    BulletinError,
-    ConfigurationError,
-    Reason,
-    SpecError,
-    describe,
-    reason_of,
-)
 from bulletin.api.history import (
     StatusTooLarge,
     history_limit,
@@ -39,6 +30,7 @@ from bulletin.api.history import (
     with_run,
 )
 from bulletin.api.schedule import CatchUp
+from bulletin.api.shardstatus import written_run
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.catchup import missed_runs
@@ -146,9 +138,9 @@ def main() -> int:
         fmt = logformat.log_format(env)
         level = env.get(podenv.LOG_LEVEL, "INFO").upper()
         if not isinstance(logging.getLevelName(level), int):
-            raise ConfigurationError(f"{podenv.LOG_LEVEL}: unknown level {level!r}")
+            raise errors.ConfigurationError(f"{podenv.LOG_LEVEL}: unknown level {level!r}")
         ctx = RunContext.from_env(env)
-    except (ConfigurationError, ValueError) as exc:  # one line, no traceback: nothing to retry
+    except (errors.ConfigurationError, ValueError) as exc:  # one line, nothing to retry
         line = f"bulletin-runner: {exc}"
         if fmt == logformat.JSON:
             line = logformat.json_line(line, logger=log.name, fields=fields)
@@ -192,7 +184,7 @@ def catch_up(ctx: RunContext, kube: Kube) -> list[RunContext]:
         if spec is None or spec.catch_up is not CatchUp.ALL or not_due(ctx, spec, kube):
             return []
         return missed_runs(ctx, obj, spec, days_off(ctx, spec, kube), kube)
-    except (ValidationError, SpecError):
+    except (ValidationError, errors.SpecError):
         return []
 
 
@@ -222,35 +214,26 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
         execute(ctx, spec, record, period, kube)
     except StatusTooLarge as exc:  # the run could not even be recorded as started: nothing was sent
         return unrecordable(obj, record, kube, exc)
-    except (ValidationError, BulletinError) as exc:
-        record.result, record.reason = RunResult.FAILED, reason_of(exc)
-        record.message = describe(exc) if isinstance(exc, ValidationError) else str(exc)
-        crashed = record.reason in RETRIED  # the API server failed us: the Job tries again
+    except (ValidationError, errors.BulletinError) as exc:
+        record.result, record.reason = RunResult.FAILED, errors.reason_of(exc)
+        record.message = errors.describe(exc) if isinstance(exc, ValidationError) else str(exc)
+        crashed = record.reason in errors.RETRIED  # the API server failed: the Job retries
     except Exception as exc:  # a bug: record it, then let the Job retry
         log.exception("run crashed")
-        record.result, record.reason, crashed = RunResult.FAILED, Reason.INTERNAL_ERROR, True
+        record.result, record.reason, crashed = RunResult.FAILED, errors.Reason.INTERNAL_ERROR, True
         record.message = f"internal error ({type(exc).__name__}): {exc}"
     finish(ctx, record, ctx.secrets())
     trimmed: list[int] = []
     try:
-        kube.update_status(ctx.namespace, ctx.schedule, recorded(ctx, obj, record, limit, kube),
-                           on_trim=trimmed.append)
+        written = kube.update_status(ctx.namespace, ctx.schedule,
+                                     recorded(ctx, obj, record, limit, kube),
+                                     on_trim=trimmed.append)
     except StatusTooLarge as exc:
         return unrecordable(obj, record, kube, exc)
-    if trimmed:
-        kube.event(obj, warning=True, reason="HistoryTrimmed",
-                   message=f"status.history kept under its size budget (400 KiB, and the"
-                   f" whole object under 1 MiB): dropped the oldest {trimmed[-1]} run(s)")
-    result = record.result or RunResult.FAILED
-    ok = result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
-    summary = f"run {record.run_id} ({record.trigger.value}): {result.value}, {record.rows} rows"
-    if record.message:
-        summary += f": {record.message}"
-    kube.event(obj, warning=not ok, reason=f"Run{result.value}", message=summary)
-    log.info("%s", summary)
-    write_termination_message(summary)
-    if not ok and spec is not None:
-        notify_failure(ctx, spec, record)
+    if (record := written_run(written, record)).result is None:  # other shards still send
+        log.info("shard done; the run ends with its last shard")
+        return EXIT_CRASHED if crashed else 0
+    ok = announce(ctx, spec, obj, record, kube, trimmed)
     if crashed:
         return EXIT_CRASHED
     return 0 if ok else EXIT_FAILED
@@ -273,6 +256,27 @@ def recorded(ctx: RunContext, obj: Mapping[str, Any], record: RunRecord, limit: 
         return lambda st: with_run(st, record, limit)
     following = timing.next_run(ended)
     return lambda st: {**with_run(st, record, limit), **with_next_run(st, following, ended)}
+
+
+def announce(ctx: RunContext, spec: ReportScheduleSpec | None, obj: Mapping[str, Any],
+             record: RunRecord, kube: Kube, trimmed: list[int]) -> bool:
+    """The ended run's Events, log line, termination message and failure notification;
+    whether it Succeeded or was Skipped."""
+    if trimmed:
+        kube.event(obj, warning=True, reason="HistoryTrimmed",
+                   message=f"status.history kept under its size budget (400 KiB, and the"
+                   f" whole object under 1 MiB): dropped the oldest {trimmed[-1]} run(s)")
+    result = record.result or RunResult.FAILED
+    ok = result in (RunResult.SUCCEEDED, RunResult.SKIPPED)
+    summary = f"run {record.run_id} ({record.trigger.value}): {result.value}, {record.rows} rows"
+    if record.message:
+        summary += f": {record.message}"
+    kube.event(obj, warning=not ok, reason=f"Run{result.value}", message=summary)
+    log.info("%s", summary)
+    write_termination_message(summary)
+    if not ok and spec is not None:
+        notify_failure(ctx, spec, record)
+    return ok
 
 
 def unrecordable(obj: dict[str, Any], record: RunRecord, kube: Kube, exc: StatusTooLarge) -> int:

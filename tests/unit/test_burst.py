@@ -25,7 +25,7 @@ from bulletin.execution import execute_burst
 from bulletin.report import BuiltReport, build_report
 from delivery_support import PERIOD, context, no_sleep
 from devstack.mailsink import MailSink
-from doubles import MemoryLedger
+from doubles import MemoryLedger, MemoryStore, memory_book
 from pydantic import ValidationError
 
 REGIONS = ["north", "south", "east", "west", "empty"]
@@ -78,14 +78,17 @@ def _env(sink: MailSink, **extra: str) -> dict[str, str]:
     ({"email": {"smtpSecretRef": {"name": "smtp"}, "to": ["a@example.com"]},
       "burst": {"dataset": "managers"}}, "leave email.to, cc and bcc empty"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}}, "burst": {"dataset": "managers"},
-      "webhooks": [{"name": "a", "url": "https://hooks.example.com/a"}]}, "sends email only"),
+      "webhooks": [{"name": "a", "url": "https://hooks.example.com/a"}]},
+     "sends by email and to storage only"),
     ({"slack": {"webhookSecretRef": {"name": "s", "key": "url"}},
-      "burst": {"dataset": "managers"}}, "sends email only"),
+      "burst": {"dataset": "managers"}}, "sends by email and to storage only"),
+    ({"email": {"smtpSecretRef": {"name": "smtp"}},
+      "burst": {"dataset": "managers", "shards": 2, "parallelism": 3}}, "parallelism: at most"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}}}, "email.to: set at least one recipient"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}}, "burst": {"dataset": "nope"}},
      "burst.dataset: name one of spec.datasets"),
     ({"email": {"smtpSecretRef": {"name": "smtp"}},
-      "burst": {"dataset": "managers", "maxRecipients": 1001}}, "less than or equal to 1000"),
+      "burst": {"dataset": "managers", "maxRecipients": 100_001}}, "less than or equal to 100000"),
 ])
 def test_admission_refuses_what_a_burst_cannot_do(delivery: dict[str, Any], message: str) -> None:
     with pytest.raises(ValidationError, match=message):
@@ -149,13 +152,14 @@ def test_each_recipient_gets_only_their_rows_once_through_a_crash(
 
     env = {**ctx.env, "BULLETIN_ALLOWED_DOMAINS": "example.com"}
     ctx = context(env, tmp_path)
-    ledger = MemoryLedger()
+    ledger, store = MemoryLedger(), MemoryStore()
     with pytest.raises(PodKilled):
-        deliver_burst(spec, ctx, PERIOD, ledger, [blocked, *found], build, sleep=no_sleep)
+        deliver_burst(spec, ctx, PERIOD, ledger, [blocked, *found], build, sleep=no_sleep,
+                      book=memory_book(store=store))
     assert sorted(sink.copies()) == ["east@example.com", "north@example.com"]
     built.clear()  # the Job's next pod, same run: it builds only what is not yet Sent
     records, rows, _ = deliver_burst(spec, ctx, PERIOD, ledger, [blocked, *found], build,
-                                     sleep=no_sleep)
+                                     sleep=no_sleep, book=memory_book(store=store))
     assert built == ["empty@example.com", "south@example.com", "west@example.com"]
 
     assert sink.copies() == {f"{r}@example.com": 1 for r in REGIONS if r != "empty"}
@@ -169,7 +173,7 @@ def test_each_recipient_gets_only_their_rows_once_through_a_crash(
     assert record.state == "Failed" and record.burst is not None
     assert (record.burst.recipients, record.burst.sent, record.burst.failed,
             record.burst.skipped) == (6, 4, 1, 1)
-    assert len(record.burst.sent_keys) == 4
+    assert record.burst.shards[0].done and record.burst.shard_count == 1
     assert record.burst.failures == [
         "boss@elsewhere.org: email: recipients outside the allowed domains (operator:"
         " example.com): boss@elsewhere.org; nothing was sent"]
@@ -238,7 +242,7 @@ def test_a_test_send_gets_the_first_recipients_report(
     record = RunRecord(run_id="weekly-29000000", trigger=Trigger.MANUAL,
                        start_time=datetime(2026, 11, 23, 9, tzinfo=UTC))
     ctx = context(_env(sink), tmp_path, to=["me@example.com"])
-    execute_burst(ctx, spec, record, PERIOD, db, MemoryLedger())
+    execute_burst(ctx, spec, record, PERIOD, db, MemoryLedger(), memory_book())
     assert record.result is RunResult.SUCCEEDED, record.message
     assert record.message == "burst: 1 recipients: 1 sent, 0 failed, 0 skipped"
     [(rcpt, message)] = sink.messages

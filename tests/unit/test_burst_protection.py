@@ -19,7 +19,7 @@ from bulletin.api.status import RunRecord, RunResult, Trigger
 from bulletin.execution import execute_burst
 from delivery_support import PERIOD, context
 from devstack.mailsink import MailSink
-from doubles import MemoryLedger
+from doubles import MemoryLedger, memory_book
 
 PINS = {"north": "pin-north-1", "south": "pin-south-2", "east": ""}  # east: no own password
 SHARED = "shared secret 9"
@@ -67,7 +67,7 @@ def _run(sink: MailSink, tmp_path: Path, db: str, spec: ReportScheduleSpec,
                        start_time=datetime(2026, 11, 23, 9, tzinfo=UTC))
     ctx = context({"BULLETIN_SMTP_host": "127.0.0.1", "BULLETIN_SMTP_port": str(sink.port),
                    "BULLETIN_SMTP_security": "none", **env}, tmp_path)
-    execute_burst(ctx, spec, record, PERIOD, db, MemoryLedger())
+    execute_burst(ctx, spec, record, PERIOD, db, MemoryLedger(), memory_book())
     return record
 
 

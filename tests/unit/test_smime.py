@@ -24,7 +24,7 @@ from cryptography.x509.oid import NameOID
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
 from devstack.s3 import EncryptingS3Server
-from doubles import MemoryLedger
+from doubles import MemoryLedger, memory_book
 from pydantic import ValidationError
 
 ROWS = b"employee,salary\nada,123456.78\n"
@@ -205,7 +205,7 @@ def test_a_burst_encrypts_each_recipients_own_report(
     env = {"BULLETIN_SMTP_host": "127.0.0.1", "BULLETIN_SMTP_port": str(sink.port),
            "BULLETIN_SMTP_security": "none", CERTIFICATES_DIR: str(tmp_path / "certificates")}
     execute_burst(context(env, tmp_path), burst, record, PERIOD, f"sqlite:///{db}",
-                  MemoryLedger())
+                  MemoryLedger(), memory_book())
     assert record.result is RunResult.PARTIALLY_DELIVERED
     assert (record.message or "").endswith(
         "dave@example.com: no certificate or OpenPGP key for this recipient in ConfigMap"

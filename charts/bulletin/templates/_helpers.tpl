@@ -53,6 +53,11 @@ namespace, in a Role per namespace of watchNamespaces otherwise. */ -}}
 - apiGroups: [""]
   resources: [secrets, configmaps]
   verbs: [get]
+# A bursting schedule's runner Role lets its shards create and update their ledger ConfigMaps
+# (RBAC grants only what the granter holds; the operator itself never writes ConfigMaps).
+- apiGroups: [""]
+  resources: [configmaps]
+  verbs: [create, update]
 # list: one metadata-only LIST per kind at startup instead of a GET per schedule's object.
 - apiGroups: [""]
   resources: [serviceaccounts]

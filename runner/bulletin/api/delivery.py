@@ -182,7 +182,8 @@ class Delivery(ApiModel):
             "x-kubernetes-validations": [
                 {
                     "rule": "has(self.email) || (has(self.webhooks) && size(self.webhooks) > 0)"
-                    " || has(self.slack) || has(self.teams)",
+                    " || has(self.slack) || has(self.teams)"
+                    " || (has(self.burst) && has(self.storage))",
                     "message": "spec.delivery: set at least one target: email, webhooks, slack"
                     " or teams",
                 },
@@ -211,7 +212,8 @@ class Delivery(ApiModel):
     storage: Annotated[
         Storage | None,
         Field(description="S3-compatible storage for the archive and for links to large"
-              " reports; Slack and Teams link to the report only when it is set."),
+              " reports; Slack and Teams link to the report only when it is set. With burst:"
+              " each recipient's report, under <run's folder>/<recipient key>/."),
     ] = None
     link_above_bytes: Annotated[
         int,
@@ -226,12 +228,14 @@ class Delivery(ApiModel):
     burst: Annotated[
         Burst | None,
         Field(description="One report per recipient, each with only their rows: the"
-              " recipients and their query parameters come from a dataset (email only)."),
+              " recipients and their query parameters come from a dataset (email and"
+              " storage only)."),
     ] = None
 
     @model_validator(mode="after")
     def _targets(self) -> Delivery:
-        if not (self.email or self.webhooks or self.slack or self.teams):
+        if not (self.email or self.webhooks or self.slack or self.teams
+                or (self.burst and self.storage)):
             raise ValueError(
                 "spec.delivery: set at least one target: email, webhooks, slack or teams"
             )
@@ -241,7 +245,7 @@ class Delivery(ApiModel):
         email = self.email
         if error := burst_error(self.burst is not None, email=email.to if email else None,
                                 copies=bool(email and (email.cc or email.bcc)),
-                                others=bool(self.webhooks or self.slack or self.teams
-                                            or self.storage)):
+                                others=bool(self.webhooks or self.slack or self.teams),
+                                storage=self.storage is not None):
             raise ValueError(error)
         return self

@@ -12,6 +12,7 @@ from typing import Any
 from pydantic import ValidationError
 
 from bulletin.api.errors import KubernetesError
+from bulletin.api.shardstatus import merge_burst, settle, sharded
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, ReportScheduleStatus, RunRecord, RunResult
 
@@ -105,11 +106,12 @@ def stored_keys(entry: Mapping[str, Any]) -> list[str]:
 def with_deliveries(status: Mapping[str, Any], run_id: str,
                     records: Sequence[DeliveryRecord]) -> dict[str, Any]:
     """Status fields with this run's history entry (and lastRun, if it is this run) updated."""
-    deliveries = [r.wire() for r in records]
     history = [dict(h) for h in status.get("history") or []]
     entry = next((h for h in history if h.get("runId") == run_id), None)
     if entry is None:
         raise StatusError(f"status.history has no entry for run {run_id}")
+    old = {d.get("target"): d for d in entry.get("deliveries") or []}
+    deliveries = [merge_burst(old.get(r.target) or {}, r.wire()) for r in records]
     entry["deliveries"] = deliveries
     update: dict[str, Any] = {"history": history}
     last = status.get("lastRun")
@@ -190,7 +192,8 @@ def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[s
     """Delivery records of a run across its tries: a retried run must not forget what an
     earlier try sent (new records win per target; the rest are kept)."""
     fresh = {d.get("target"): d for d in new}
-    kept = [fresh.pop(d.get("target"), d) for d in old]
+    kept = [merge_burst(d, fresh.pop(d.get("target"))) if d.get("target") in fresh else d
+            for d in old]
     return [*kept, *fresh.values()]
 
 
@@ -198,12 +201,20 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[s
     """Status fields after ``record``: it replaces an entry with the same run id, newest first,
     at most ``limit`` of them (their bytes are bounded where status is written: fitted)."""
     entry = record.wire()
+    shard = any(sharded(d) for d in entry.get("deliveries") or [])  # a burst shard's write
     previous_history = status.get("history") or []
     history = [h for h in previous_history if h.get("runId") != record.run_id]
     for old in previous_history:
         if old.get("runId") == record.run_id and old.get("deliveries"):
             entry["deliveries"] = _merged(old["deliveries"], entry.get("deliveries") or [])
     counted = any(h.get("runId") == record.run_id and h.get("result") for h in previous_history)
+    result = record.result
+    for old in previous_history:  # a run in progress (a burst's shards) began with its first
+        if old.get("runId") == record.run_id and old.get("startTime") and not old.get("result"):
+            entry["startTime"] = min(old["startTime"], entry["startTime"])
+    if shard:
+        settle(entry)
+        result = RunResult(entry["result"]) if entry.get("result") else None
     # Newest first; the run being recorded goes before one that started in the same second
     # (timestamps have second precision; the sort is stable).
     history.insert(0, entry)
@@ -212,12 +223,12 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[s
                                               for h in history[BURST_LEDGERS_KEPT:limit]]
     latest = history[0]
     streak = int(status.get("consecutiveFailures") or 0)
-    if record.result is RunResult.SUCCEEDED:
+    if result is RunResult.SUCCEEDED:
         streak = 0
-    elif record.result is not None and record.result.value in _FAILURES and not counted:
+    elif result is not None and result.value in _FAILURES and not counted:
         streak += 1
     update: dict[str, Any] = {"history": history, "lastRun": latest, "consecutiveFailures": streak}
-    if record.result is RunResult.SUCCEEDED and entry.get("endTime"):
+    if result is RunResult.SUCCEEDED and entry.get("endTime"):
         previous = status.get("lastSuccessTime")
         update["lastSuccessTime"] = max(filter(None, [previous, entry["endTime"]]))
     return update

@@ -32,6 +32,9 @@ BULLETIN_ALLOWED_DOMAINS            operator-wide recipient domain allowlist
 BULLETIN_NAMESPACE_ALLOWED_DOMAINS  the namespace's allowlist annotation
 BULLETIN_ALLOW_PRIVATE_NETWORKS     non-public CIDRs/hosts outbound URLs may reach
 BULLETIN_ALLOWED_URL_HOSTS          the only hosts webhook/chat URLs may name
+BULLETIN_BURST_SHARDS               a burst run's shards (its Indexed Job's completions)
+BULLETIN_JOB_UID                    the run's Job's uid (owner of the shards' ledgers)
+JOB_COMPLETION_INDEX                Kubernetes': the shard of this pod (Indexed Job)
 =================================== =========================================================
 """
 
@@ -71,6 +74,9 @@ ALLOWED_DOMAINS = "BULLETIN_ALLOWED_DOMAINS"
 NAMESPACE_ALLOWED_DOMAINS = "BULLETIN_NAMESPACE_ALLOWED_DOMAINS"
 ALLOW_PRIVATE_NETWORKS = "BULLETIN_ALLOW_PRIVATE_NETWORKS"
 ALLOWED_URL_HOSTS = "BULLETIN_ALLOWED_URL_HOSTS"
+BURST_SHARDS = "BULLETIN_BURST_SHARDS"
+JOB_UID = "BULLETIN_JOB_UID"
+COMPLETION_INDEX = "JOB_COMPLETION_INDEX"
 NAMESPACE_ALLOWED_DOMAINS_ANNOTATION = "bulletin.dev/allowed-email-domains"
 SMTP_KEYS = ("host", "port", "security", "username", "password", "from", "ca",
              "allowInsecureAuth")
@@ -160,6 +166,9 @@ def runner_env(schedule: str, spec: ReportScheduleSpec, policy: Policy) -> list[
         extra.append(_key_ref(ONFAILURE_WEBHOOK, on_failure.webhook_secret_ref, optional=False))
     if spec.protection is not None and spec.protection.password_secret_ref is not None:
         extra.append(_key_ref(PROTECTION_PASSWORD, spec.protection.password_secret_ref))
+    if spec.delivery.burst is not None:  # the shard count is the Job's, fixed for the run
+        extra += [{"name": BURST_SHARDS, "value": str(spec.delivery.burst.shards)},
+                  _field(JOB_UID, "metadata.labels['batch.kubernetes.io/controller-uid']")]
     return [
         _field(NAMESPACE, "metadata.namespace"),
         {"name": SCHEDULE, "value": schedule},

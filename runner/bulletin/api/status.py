@@ -46,8 +46,19 @@ class Condition(ApiModel):
 BURST_FAILURES_SHOWN = 10
 
 
+class ShardProgress(ApiModel):
+    """One shard's recipients by outcome (sent counts every try of the shard)."""
+
+    index: Annotated[int, Field(ge=0, description="The shard: its Job completion index.")]
+    recipients: Annotated[int, Field(description="Recipients of this shard.")] = 0
+    sent: Annotated[int, Field(description="Recipients Sent, as the shard's ledger holds.")] = 0
+    failed: Annotated[int, Field(description="Recipients that failed in its last try.")] = 0
+    skipped: Annotated[int, Field(description="Recipients the data gates skipped.")] = 0
+    done: Annotated[bool, Field(description="The shard has tried every recipient.")] = False
+
+
 class BurstProgress(ApiModel):
-    """A burst's recipients by outcome (counts, not lists: a burst may have a thousand)."""
+    """A burst's recipients by outcome (counts, not lists: a burst may have 100,000)."""
 
     recipients: Annotated[int, Field(description="Recipients the burst dataset returned.")] = 0
     sent: Annotated[int, Field(description="Recipients whose report was Sent.")] = 0
@@ -63,9 +74,16 @@ class BurstProgress(ApiModel):
     ] = []
     sent_keys: Annotated[
         list[str],
-        Field(description="The ledger of this run: a short hash of every recipient (address"
-              " and parameters) already Sent, so a retried run sends only to the others. Kept"
-              " on the newest runs only."),
+        Field(description="Runs before sharding only: a short hash of every recipient Sent."
+              " A sharded run keeps its ledger in a ConfigMap per shard, owned by its Job."),
+    ] = []
+    shard_count: Annotated[
+        int, Field(description="Shards of the run (its Indexed Job's completions).")
+    ] = 0
+    shards: Annotated[
+        list[ShardProgress],
+        Field(max_length=100, description="Each shard's progress; the counts above are their"
+              " sums."),
     ] = []
 
 

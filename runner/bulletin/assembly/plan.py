@@ -18,7 +18,7 @@ from bulletin.render.charts import ChartSeries
 from bulletin.render.columns import ColumnInfo, Formatter
 from bulletin.render.pdf import Progress
 from bulletin.render.spool import SpoolWriter
-from bulletin.render.templates import Templates
+from bulletin.render.templates import templates_for
 
 if TYPE_CHECKING:
     from bulletin.sources.prometheus import Prometheus
@@ -73,7 +73,7 @@ class Plan:
         self.formats = set(spec.formats)
         self.tz = ZoneInfo(spec.schedule.time_zone)
         self.formatter = Formatter(language=self.report.language, tz=self.tz)
-        self.templates = Templates(templates_dir)
+        self.templates = templates_for(templates_dir)
         self.title = self.report.title or schedule_name
         self.html_body = Format.HTML in self.formats or self.templates.is_custom("body.html")
         self.visual = Format.PDF in self.formats or self.html_body
