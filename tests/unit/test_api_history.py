@@ -28,6 +28,14 @@ def test_history_is_bounded_newest_first() -> None:
     assert status["lastSuccessTime"] == "2026-11-21T13:01:00Z"
 
 
+def test_a_history_limit_under_three_is_kept() -> None:
+    for limit in (1, 2):
+        status: dict[str, Any] = {}
+        for i in range(4):
+            status.update(with_run(status, _run(i, RunResult.SUCCEEDED), limit=limit))
+        assert [h["runId"] for h in status["history"]] == ["r3", "r2"][:limit]
+
+
 def test_a_run_recorded_after_another_that_started_in_the_same_second_is_the_last_run() -> None:
     first = _run(0, RunResult.FAILED)
     second = first.model_copy(update={"run_id": "r0-again",

@@ -219,8 +219,8 @@ def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[s
     # (timestamps have second precision; the sort is stable).
     history.insert(0, entry)
     history.sort(key=lambda h: h.get("startTime") or "", reverse=True)
-    history = history[:BURST_LEDGERS_KEPT] + [_without_ledger(h)
-                                              for h in history[BURST_LEDGERS_KEPT:limit]]
+    kept = min(BURST_LEDGERS_KEPT, limit)
+    history = history[:kept] + [_without_ledger(h) for h in history[kept:limit]]
     latest = history[0]
     streak = int(status.get("consecutiveFailures") or 0)
     if result is RunResult.SUCCEEDED:
