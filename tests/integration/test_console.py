@@ -330,11 +330,11 @@ def test_an_update_rides_over_status_writes_but_not_over_spec_changes(
     operator wrote status or metadata in between; a spec changed by someone else wins."""
     from bulletin.console import editform
     from bulletin.console.editor import write_fresh
-    from bulletin.plugin.kube import Kube
+    from bulletin.plugin.kube import KubeSession
 
     custom = client.CustomObjectsApi(cluster.api)
     cluster.create_rs(namespace, report_schedule("raced"))
-    kube = Kube(namespace, lambda: cluster.api)
+    kube = KubeSession(namespace, lambda: cluster.api)
     read = cluster.get_rs(namespace, "raced")
     spec = {**read["spec"], "historyLimit": 20}
     manifest = editform.manifest("raced", namespace, spec)

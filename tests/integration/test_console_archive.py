@@ -16,7 +16,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
-from bulletin.archive.config import SecretRef, Unreachable, url_from_secret
+from bulletin.archive.config import ArchiveSecret, Unreachable, url_from_secret
 from bulletin.archive.store import Archive
 from bulletin.console.access import Access
 from bulletin.console.app import build
@@ -185,7 +185,7 @@ def test_older_runs_downloads_and_audit_from_the_archive(
     as_alice = client.ApiClient(impersonator.configuration)
     as_alice.set_default_header("Impersonate-User", "alice")
     with pytest.raises(Unreachable) as out_of_reach:
-        url_from_secret(client.CoreV1Api(as_alice), SecretRef.parse(where))
+        url_from_secret(client.CoreV1Api(as_alice), ArchiveSecret.parse(where))
     assert f"reachable only through the hosted console, or by those who may read Secret" \
            f" {where}" in str(out_of_reach.value)
 

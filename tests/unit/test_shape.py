@@ -14,11 +14,15 @@ def test_a_long_module_and_a_long_function_are_found() -> None:
     package.mkdir(exist_ok=True)
     try:
         body = "\n".join(f"    x{i} = {i}" for i in range(61))
-        (package / "long.py").write_text(f"def long():\n{body}\n" + "\n" * 240)
+        (package / "long.py").write_text(f"def long():\n{body}\n" + "\n" * 237
+                                         + "class Twice:\n    pass\n")
+        (package / "other.py").write_text("class Twice:\n    pass\n")
         found = shape.offenders((package,))
     finally:
         for path in package.glob("*"):
             path.unlink()
         package.rmdir()
-    assert found == ["tests/.shape-probe/long.py: 302 lines (at most 300)",
-                     "tests/.shape-probe/long.py:1 long(): 62 lines (at most 60)"]
+    assert found == ["tests/.shape-probe/long.py: 301 lines (at most 300)",
+                     "tests/.shape-probe/long.py:1 long(): 62 lines (at most 60)",
+                     "class Twice defined 2 times: tests/.shape-probe/long.py,"
+                     " tests/.shape-probe/other.py"]

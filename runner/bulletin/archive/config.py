@@ -30,7 +30,7 @@ class Unreachable(ConfigurationError):
 
 
 @dataclass(frozen=True)
-class SecretRef:
+class ArchiveSecret:
     """namespace/name[:key] of the archive's Secret."""
 
     namespace: str
@@ -38,7 +38,7 @@ class SecretRef:
     key: str = DEFAULT_KEY
 
     @classmethod
-    def parse(cls, text: str) -> SecretRef:
+    def parse(cls, text: str) -> ArchiveSecret:
         where, _, key = text.partition(":")
         namespace, _, name = where.partition("/")
         if not namespace or not name:
@@ -58,12 +58,12 @@ def mounted_url(env: Mapping[str, str] = os.environ) -> str | None:
     return text or None
 
 
-def secret_ref(value: str | None = None, env: Mapping[str, str] = os.environ) -> SecretRef:
+def secret_ref(value: str | None = None, env: Mapping[str, str] = os.environ) -> ArchiveSecret:
     """The archive Secret: ``value``, else BULLETIN_ARCHIVE_SECRET, else the chart's default."""
-    return SecretRef.parse(value or env.get(SECRET) or DEFAULT_SECRET)
+    return ArchiveSecret.parse(value or env.get(SECRET) or DEFAULT_SECRET)
 
 
-def url_from_secret(core: Any, ref: SecretRef) -> str:
+def url_from_secret(core: Any, ref: ArchiveSecret) -> str:
     """The URL in the Secret, read with ``core`` (a CoreV1Api as the user). Unreachable says
     who may read it when the user may not (or when it does not exist)."""
     from kubernetes.client.exceptions import ApiException

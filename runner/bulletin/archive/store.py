@@ -42,7 +42,7 @@ class AuditEntry:
 
 
 @dataclass(frozen=True)
-class Stats:
+class ArchiveStats:
     """A schedule's runs since a time: counts by result, durations, rows and bytes."""
 
     runs: int
@@ -134,7 +134,7 @@ class Archive:
         with self.engine.connect() as conn:
             return int(conn.execute(query).scalar_one())
 
-    def stats(self, namespace: str, schedule: str, since: datetime) -> Stats:
+    def stats(self, namespace: str, schedule: str, since: datetime) -> ArchiveStats:
         """The schedule's runs since ``since``, summed up."""
         ok = runs.c.result == "Succeeded"
         bad = runs.c.result.in_(("Failed", "PartiallyDelivered"))
@@ -149,7 +149,7 @@ class Archive:
         with self.engine.connect() as conn:
             total, good, failed, rows, size = conn.execute(query).one()
             spans = [(e - s).total_seconds() for s, e in conn.execute(times)]
-        return Stats(int(total), int(good or 0), int(failed or 0),
+        return ArchiveStats(int(total), int(good or 0), int(failed or 0),
                      sum(spans) / len(spans) if spans else None, int(rows), int(size))
 
     def record_access(self, user: str, action: str, namespace: str, schedule: str,

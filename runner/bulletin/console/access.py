@@ -15,7 +15,7 @@ from typing import Any
 
 from bulletin.api.address import is_plain_address
 from bulletin.api.errors import CommandError
-from bulletin.plugin.kube import Kube
+from bulletin.plugin.kube import KubeSession
 
 LOCAL_COOKIE = "bulletin_console"
 TOKEN_COOKIE = "bulletin_token"
@@ -65,7 +65,7 @@ class Access:
 
     mode: str  # local | token | header
     namespace: str = "default"
-    local: Kube | None = None  # local mode: the kubeconfig's client
+    local: KubeSession | None = None  # local mode: the kubeconfig's client
     local_token: str = ""  # local mode: the URL token
     local_cookie: str = LOCAL_COOKIE  # local mode: per port (cookies are not), see serve.local
     configuration: Any = None  # token/header: the API server (and, header mode, the SA)
@@ -103,14 +103,14 @@ class Access:
         return Identity(user=user, groups=groups,
                         email=email if is_plain_address(email) else None)
 
-    def kube(self, who: Identity, namespace: str | None = None) -> Kube:
+    def kube(self, who: Identity, namespace: str | None = None) -> KubeSession:
         """A client acting as ``who`` in ``namespace``."""
         namespace = namespace or self.namespace
         if self.mode == "local":
             assert self.local is not None
             return replace(self.local, namespace=namespace)
         api = self._client(who)
-        return Kube(namespace, lambda: api)
+        return KubeSession(namespace, lambda: api)
 
     def _client(self, who: Identity) -> Any:
         key = hashlib.sha256(repr((who.user, who.groups, who.secret)).encode()).hexdigest()
@@ -161,7 +161,7 @@ def in_cluster(with_token: bool) -> Any:
     return found
 
 
-def whoami(kube: Kube) -> tuple[str, tuple[str, ...]]:
+def whoami(kube: KubeSession) -> tuple[str, tuple[str, ...]]:
     """The user and groups the API server sees (a SelfSubjectReview)."""
     from kubernetes import client
 
@@ -171,7 +171,7 @@ def whoami(kube: Kube) -> tuple[str, tuple[str, ...]]:
     return str(info.username or ""), tuple(info.groups or ())
 
 
-def can(kube: Kube, verb: str, name: str | None = None, resource: str = "reportschedules",
+def can(kube: KubeSession, verb: str, name: str | None = None, resource: str = "reportschedules",
         group: str = "bulletin.dev") -> bool:
     """Whether the user may ``verb`` the resource in the client's namespace (the answer of
     `kubectl auth can-i`: a SelfSubjectAccessReview)."""

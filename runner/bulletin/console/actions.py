@@ -11,7 +11,7 @@ from typing import Any
 
 from bulletin.api.runrequest import RunOptions
 from bulletin.console.reads import api_errors, status_code
-from bulletin.plugin.kube import Kube, PluginError, server_error
+from bulletin.plugin.kube import KubeSession, PluginError, server_error
 
 
 def failures() -> tuple[type[BaseException], ...]:
@@ -39,7 +39,7 @@ def refused(exc: BaseException) -> Outcome:
     return Outcome(False, str(exc).removeprefix("error: "), status=409)
 
 
-def run_now(kube: Kube, name: str, period: str | None = None, timeout: float | None = None,
+def run_now(kube: KubeSession, name: str, period: str | None = None, timeout: float | None = None,
             to: list[str] | None = None) -> Outcome:
     """Ask the operator for a run now (only to ``to`` by email: a test send) and wait for
     its answer: the run id, or why it refused (the plugin's request and acceptance logic)."""
@@ -66,7 +66,7 @@ def run_now(kube: Kube, name: str, period: str | None = None, timeout: float | N
     return Outcome(True, f"The operator started run {run_id}.", run_id)
 
 
-def set_suspend(kube: Kube, name: str, suspend: bool) -> Outcome:
+def set_suspend(kube: KubeSession, name: str, suspend: bool) -> Outcome:
     """Set spec.suspend by a merge patch."""
     try:
         kube.patch(name, {"spec": {"suspend": suspend}})
@@ -99,7 +99,7 @@ class Backfills:
         with self._lock:
             return self._running.get(f"{namespace}/{name}")
 
-    def start(self, kube: Kube, name: str, period: str, each: str,
+    def start(self, kube: KubeSession, name: str, period: str, each: str,
               timeout: float = 3600) -> Outcome:
         """Check the range, then run its periods one after another in a thread."""
         from bulletin.plugin.backfill import periods
@@ -123,7 +123,7 @@ class Backfills:
                              f" {wanted[0]} to {wanted[-1]}, one after another.")
 
 
-def _backfill(kube: Kube, job: Backfill, timeout: float) -> None:
+def _backfill(kube: KubeSession, job: Backfill, timeout: float) -> None:
     from bulletin.plugin.accept import result_line, wait_answer, wait_ended
     from bulletin.plugin.runnow import request_run
 

@@ -17,7 +17,7 @@ from bulletin.api.spec import GROUP, PLURAL, VERSION
 from bulletin.console import editform, reads
 from bulletin.console.access import Identity, can
 from bulletin.console.forms import MAX_FORM, checked
-from bulletin.plugin.kube import Kube, server_error
+from bulletin.plugin.kube import KubeSession, server_error
 
 if TYPE_CHECKING:
     from bulletin.console.pages import Pages
@@ -27,7 +27,7 @@ CONFLICT_TRIES = 5
 KEPT_META = ("managedFields", "creationTimestamp", "generation", "uid", "selfLink")
 
 
-def _write(kube: Kube, obj: dict[str, Any], dry_run: bool) -> dict[str, Any]:
+def _write(kube: KubeSession, obj: dict[str, Any], dry_run: bool) -> dict[str, Any]:
     """Create (no resourceVersion) or update the object, as a dry run or for real."""
     extra = {"dry_run": "All"} if dry_run else {}
     meta = obj["metadata"]
@@ -40,7 +40,7 @@ def _write(kube: Kube, obj: dict[str, Any], dry_run: bool) -> dict[str, Any]:
     return found
 
 
-def write_fresh(kube: Kube, current: dict[str, Any] | None, manifest: dict[str, Any],
+def write_fresh(kube: KubeSession, current: dict[str, Any] | None, manifest: dict[str, Any],
                 generation: str, dry_run: bool) -> dict[str, Any]:
     """Create, or update at the resourceVersion just read; on a conflict read again and retry
     while the spec's generation has not moved (the operator's status and finalizer writes
@@ -97,7 +97,7 @@ def changed(current: dict[str, Any], generation: str) -> str | None:
             f" {generation} is now {now}): open Edit again to start from what is saved.")
 
 
-def preview_note(kube: Kube, spec: dict[str, Any]) -> tuple[bool, str]:
+def preview_note(kube: KubeSession, spec: dict[str, Any]) -> tuple[bool, str]:
     """Whether the user may read the Secrets a preview of ``spec`` reads, and what to do."""
     source = spec.get("source") or {}
     names = [ref["name"] for ref in [source.get("connectionSecretRef"), *(
@@ -193,8 +193,8 @@ class Editor:
         code = 200 if not context["errors"] else 422
         return self.pages.render(request, "edit.html", code, who, **context)
 
-    def _context(self, kube: Kube, name: str, generation: str, current: dict[str, Any] | None,
-                 values: dict[str, Any]) -> dict[str, Any]:
+    def _context(self, kube: KubeSession, name: str, generation: str,
+                 current: dict[str, Any] | None, values: dict[str, Any]) -> dict[str, Any]:
         verb = "update" if current is not None else "create"
         may = can(kube, verb, name if current is not None else None)
         return {"values": values, "errors": {}, "yaml": None, "upcoming": None,
@@ -203,7 +203,7 @@ class Editor:
                 "outcome": None, "preview": None, "checked": False, "days": editform.DAYS,
                 "formats": editform.FORMATS, "general": editform.GENERAL}
 
-    def _submit(self, kube: Kube, what: tuple[dict[str, Any] | None, dict[str, Any], str],
+    def _submit(self, kube: KubeSession, what: tuple[dict[str, Any] | None, dict[str, Any], str],
                 apply: bool, context: dict[str, Any]) -> None:
         """The dry run (and, asked and allowed, the real write) as the user, into context;
         ``what``: the object as read (None: a new one), the manifest, the form's generation."""

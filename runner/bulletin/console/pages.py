@@ -19,7 +19,7 @@ from bulletin.console import csrf, reads, runs, stats, views
 from bulletin.console.access import Identity, can, whoami
 from bulletin.console.core import Console, csrf_session
 from bulletin.console.words import in_words
-from bulletin.plugin.kube import Kube, server_error
+from bulletin.plugin.kube import KubeSession, server_error
 
 NAMES_KEPT = 256  # users whose SelfSubjectReview answer is remembered
 
@@ -66,7 +66,7 @@ class Pages:
         """The requesting user (Unauthenticated if none)."""
         return self.console.access.identify(request.headers, request.cookies)
 
-    def kube(self, who: Identity, namespace: str | None = None) -> Kube:
+    def kube(self, who: Identity, namespace: str | None = None) -> KubeSession:
         return self.console.access.kube(who, namespace)
 
     async def guarded(self, request: Request, who: Identity,

@@ -8,7 +8,7 @@ from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from bulletin.plugin.kube import Kube
+from bulletin.plugin.kube import KubeSession
 
 EVENTS_SHOWN = 20
 DAYS_OFF_SHOWN = 10
@@ -37,7 +37,7 @@ class Listing:
     denied: list[str]
 
 
-def schedules(kube: Kube, namespaces: Sequence[str], selector: str | None) -> Listing:
+def schedules(kube: KubeSession, namespaces: Sequence[str], selector: str | None) -> Listing:
     """The ReportSchedules of ``namespaces`` (every namespace when empty and the user may
     list cluster-wide; else the configured ones, each the user may list)."""
     if not namespaces:
@@ -70,7 +70,7 @@ class EventLine:
     count: int
 
 
-def events(kube: Kube, name: str) -> list[EventLine] | None:
+def events(kube: KubeSession, name: str) -> list[EventLine] | None:
     """The schedule's recent Events, or None when the user may not read Events."""
     try:
         found = kube.core.list_namespaced_event(
@@ -115,7 +115,7 @@ def days_off_between(calendars: Mapping[str, Any], skip: Sequence[str], first: d
     return found[:DAYS_OFF_SHOWN]
 
 
-def upcoming(kube: Kube, obj: Mapping[str, Any], now: datetime, count: int = 5) -> Upcoming:
+def upcoming(kube: KubeSession, obj: Mapping[str, Any], now: datetime, count: int = 5) -> Upcoming:
     """The next ``count`` runs from the schedule math the operator uses, with the days off
     (skipDates, ReportCalendars) the schedule skips on the way."""
     from bulletin.api.calendar import CalendarError

@@ -14,7 +14,7 @@ from bulletin.api.status import RunRecord
 from bulletin.console import stats
 from bulletin.console.access import can
 from bulletin.console.core import Console
-from bulletin.plugin.kube import Kube
+from bulletin.plugin.kube import KubeSession
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ def note(console: Console, limit: int) -> str:
         " the run archive.")
 
 
-def find_run(console: Console, kube: Kube, obj: dict[str, Any] | None, name: str,
+def find_run(console: Console, kube: KubeSession, obj: dict[str, Any] | None, name: str,
              run_id: str) -> Found | None:
     """The run from status, else from the archive (for a schedule the user may get)."""
     archive = console.archive

@@ -11,7 +11,7 @@ from typing import Any
 
 from bulletin.console.access import Access, in_cluster
 from bulletin.console.core import Console
-from bulletin.plugin.kube import Kube
+from bulletin.plugin.kube import KubeSession
 
 
 def local_url(port: int, token: str) -> str:
@@ -34,7 +34,7 @@ def _serve(app: Any, host: str, port: int) -> None:
                 server_header=False, proxy_headers=False)
 
 
-def archive_as_user(kube: Kube, secret: str | None) -> tuple[Any, str]:
+def archive_as_user(kube: KubeSession, secret: str | None) -> tuple[Any, str]:
     """The run archive, its URL read from the platform team's Secret with the user's own
     kubeconfig; or None and why not (for stderr and the history pages)."""
     from bulletin.archive.config import Unreachable, secret_ref, url_from_secret
@@ -55,7 +55,7 @@ def hosted_archive() -> Any:
     return Archive(url) if url else None
 
 
-def local(kube: Kube, port: int | None, open_browser: bool, namespaces: list[str],
+def local(kube: KubeSession, port: int | None, open_browser: bool, namespaces: list[str],
           archive_secret: str | None = None) -> None:
     """`kubectl bulletin console`: serve on loopback as the kubeconfig's user."""
     from bulletin.console.app import build

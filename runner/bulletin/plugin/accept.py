@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bulletin.api.names import run_now_job_name
-from bulletin.plugin.kube import Kube, PluginError
+from bulletin.plugin.kube import KubeSession, PluginError
 
 REFUSED = "RunNowRefused"
 ANSWER_TIMEOUT = 60.0  # seconds for the operator to accept or refuse
@@ -55,7 +55,7 @@ def decide(token: str, seen: Observation, echoed_for: float | None) -> bool | st
     return None
 
 
-def observe(kube: Kube, name: str, token: str) -> Observation:
+def observe(kube: KubeSession, name: str, token: str) -> Observation:
     """Read the run's Job, the echo in status and the schedule's RunNowRefused Events."""
     from kubernetes.client.exceptions import ApiException
 
@@ -78,7 +78,7 @@ def observe(kube: Kube, name: str, token: str) -> Observation:
                        tuple(str(e.message or "") for e in events))
 
 
-def wait_answer(kube: Kube, name: str, token: str, timeout: float = ANSWER_TIMEOUT,
+def wait_answer(kube: KubeSession, name: str, token: str, timeout: float = ANSWER_TIMEOUT,
                 clock: Callable[[], float] = time.monotonic,
                 sleep: Callable[[float], None] = time.sleep) -> str:
     """The run id (the Job's name) once the operator accepted run-now ``token``; NotAccepted with
@@ -105,7 +105,7 @@ def _entry(obj: Mapping[str, Any], run_id: str) -> dict[str, Any] | None:
     return next((dict(h) for h in history if h.get("runId") == run_id), None)
 
 
-def job_finished(kube: Kube, run_id: str) -> bool:
+def job_finished(kube: KubeSession, run_id: str) -> bool:
     """Whether the run's Job is Complete or Failed (or gone: removed after it finished)."""
     from kubernetes.client.exceptions import ApiException
 
@@ -119,7 +119,7 @@ def job_finished(kube: Kube, run_id: str) -> bool:
                for c in (job.status.conditions if job.status else None) or [])
 
 
-def wait_ended(kube: Kube, name: str, token: str, timeout: float,
+def wait_ended(kube: KubeSession, name: str, token: str, timeout: float,
                sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
     """The history entry of run-now ``token`` once it has ended and its Job has finished;
     PluginError when the operator refused it or it did not end within ``timeout`` seconds."""

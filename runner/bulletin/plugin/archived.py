@@ -9,12 +9,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bulletin.plugin.kube import Kube, PluginError, dump
+from bulletin.plugin.kube import KubeSession, PluginError, dump
 
 FETCHED = 10_000  # runs at most (90 days of a run every 15 minutes is 8,640)
 
 
-def open_archive(kube: Kube, secret: str | None) -> Any:
+def open_archive(kube: KubeSession, secret: str | None) -> Any:
     """The archive, its URL read as the user; PluginError says who may read it."""
     from bulletin.archive.config import Unreachable, secret_ref, url_from_secret
     from bulletin.archive.store import Archive
@@ -25,7 +25,7 @@ def open_archive(kube: Kube, secret: str | None) -> Any:
         raise PluginError(f"error: {exc}") from exc
 
 
-def history(kube: Kube, name: str | None, output: str | None, limit: int | None,
+def history(kube: KubeSession, name: str | None, output: str | None, limit: int | None,
             no_headers: bool, days: int, secret: str | None) -> None:
     """The schedule's archived runs of the last ``days`` days, newest first."""
     from bulletin.plugin.commands import _table
@@ -53,7 +53,7 @@ def history(kube: Kube, name: str | None, output: str | None, limit: int | None,
         sys.stdout.write(_table(history_table(records, zone, datetime.now(UTC)), no_headers))
 
 
-def record_links(kube: Kube, name: str, run_id: str, keys: Sequence[str],
+def record_links(kube: KubeSession, name: str, run_id: str, keys: Sequence[str],
                  secret: str | None = None) -> None:
     """Audit the links just printed, where the user may reach the archive; else say that
     the cluster's own audit log is the record (reading the storage Secret)."""

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 from bulletin.api.runrequest import RunOptions
 from bulletin.period import PeriodError, parse_override
 from bulletin.plugin.accept import result_line, wait_answer, wait_ended
-from bulletin.plugin.kube import Kube, PluginError
+from bulletin.plugin.kube import KubeSession, PluginError
 from bulletin.plugin.runnow import UsageError, options_of, request_run
 
 MAX_PERIODS = 400
@@ -58,7 +58,7 @@ def periods(text: str, each: str) -> list[str]:
     return found
 
 
-def backfill(kube: Kube, name: str, period: str, each: str, to: list[str] | None,
+def backfill(kube: KubeSession, name: str, period: str, each: str, to: list[str] | None,
              timeout: float) -> None:
     """One run now per period, each after the previous one ended; PluginError if any failed."""
     wanted = periods(period, each)

@@ -7,7 +7,7 @@ import sys
 from datetime import datetime
 from typing import Any
 
-from bulletin.plugin.kube import Kube, PluginError, UsageError
+from bulletin.plugin.kube import KubeSession, PluginError, UsageError
 
 
 def _when(text: str) -> datetime:
@@ -159,7 +159,7 @@ def _version() -> str:
         return "unknown"
 
 
-def dispatch(kube: Kube, args: argparse.Namespace) -> None:
+def dispatch(kube: KubeSession, args: argparse.Namespace) -> None:
     """Run the chosen subcommand, importing only what it needs (a listing stays quick)."""
     if args.command == "run":
         from bulletin.plugin import backfill, runnow

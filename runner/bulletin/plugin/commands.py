@@ -8,7 +8,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from bulletin.plugin.kube import KIND, Kube, PluginError, as_list, dump
+from bulletin.plugin.kube import KIND, KubeSession, PluginError, as_list, dump
 
 if TYPE_CHECKING:
     from bulletin.api.calendar import DaysOff
@@ -29,7 +29,7 @@ def _table(text: str, no_headers: bool) -> str:
     return text.split("\n", 1)[1] if no_headers else text
 
 
-def history(kube: Kube, name: str | None, output: str | None, limit: int | None,
+def history(kube: KubeSession, name: str | None, output: str | None, limit: int | None,
             no_headers: bool = False, all_namespaces: bool = False) -> None:
     """status.history, newest first: a table, or the raw records; without ``name``, the runs
     of every schedule of the namespace (or of all namespaces)."""
@@ -57,7 +57,7 @@ def history(kube: Kube, name: str | None, output: str | None, limit: int | None,
                                 no_headers))
 
 
-def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
+def next_runs(kube: KubeSession, name: str, count: int, after: datetime | None,
               output: str | None, no_headers: bool = False) -> None:
     """The next ``count`` run times (after ``after``, default now)."""
     from bulletin.api.calendar import CalendarError
@@ -82,7 +82,7 @@ def next_runs(kube: Kube, name: str, count: int, after: datetime | None,
         sys.stdout.write(_table(next_table(runs, reference), no_headers))
 
 
-def days_off(kube: Kube, obj: Mapping[str, Any]) -> dict[str, DaysOff]:
+def days_off(kube: KubeSession, obj: Mapping[str, Any]) -> dict[str, DaysOff]:
     """The days off of the ReportCalendars the schedules name, by name."""
     from kubernetes.client.exceptions import ApiException
 
@@ -109,7 +109,7 @@ def gitops_owner(obj: Mapping[str, Any]) -> str | None:
     return None
 
 
-def set_suspend(kube: Kube, name: str, suspend: bool) -> None:
+def set_suspend(kube: KubeSession, name: str, suspend: bool) -> None:
     """Set spec.suspend by a merge patch; warn that a GitOps tool may set it back."""
     obj = kube.get(name)
     verb = "suspended" if suspend else "resumed"
@@ -125,7 +125,7 @@ def set_suspend(kube: Kube, name: str, suspend: bool) -> None:
           " the source of truth (Git) too.", file=sys.stderr)
 
 
-def status(kube: Kube, name: str | None, all_namespaces: bool, output: str | None,
+def status(kube: KubeSession, name: str | None, all_namespaces: bool, output: str | None,
            selector: str | None = None, no_headers: bool = False, watch: bool = False) -> None:
     """A get-style table of one or all schedules (of a label selector), or the objects as
     -o json|yaml; with ``watch``, then a row (or object) for each change, until interrupted."""

@@ -32,7 +32,7 @@ class UsageError(PluginError):
 
 
 @dataclass
-class Kube:
+class KubeSession:
     """An API client with the namespace the command works in: reads of ReportSchedules go
     through ``rest`` when the kubeconfig allows, the rest through the kubernetes client."""
 
@@ -105,13 +105,13 @@ class Kube:
         return obj
 
 
-def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> Kube:
+def connect(kubeconfig: str | None, context: str | None, namespace: str | None) -> KubeSession:
     """A client from the kubeconfig (``$KUBECONFIG`` by default), in ``namespace`` or the
     context's namespace (default: "default")."""
     from bulletin.plugin.rest import load
 
     if (rest := load(kubeconfig, context)) is not None:
-        return Kube(namespace or rest.namespace, lambda: _api(kubeconfig, context), rest)
+        return KubeSession(namespace or rest.namespace, lambda: _api(kubeconfig, context), rest)
     api = _api(kubeconfig, context)
     if namespace is None:
         from kubernetes import config
@@ -119,7 +119,7 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
         contexts, current = config.list_kube_config_contexts(kubeconfig)
         chosen = next((c for c in contexts if c["name"] == context), current)
         namespace = (chosen.get("context") or {}).get("namespace") or "default"
-    return Kube(namespace, lambda: api)
+    return KubeSession(namespace, lambda: api)
 
 
 def _api(kubeconfig: str | None, context: str | None) -> Any:

@@ -7,7 +7,7 @@ import time
 from collections.abc import Mapping
 from typing import Any
 
-from bulletin.plugin.kube import Kube, PluginError
+from bulletin.plugin.kube import KubeSession, PluginError
 
 CONTAINER = "runner"  # the runner's container in every run's pod
 START_WAIT = 30.0  # seconds to wait for a pending pod's container, as kubectl logs does
@@ -32,7 +32,7 @@ def newest_job(jobs: list[Any]) -> str | None:
     return str(newest.metadata.name)
 
 
-def latest_run(kube: Kube, name: str) -> str:
+def latest_run(kube: KubeSession, name: str) -> str:
     """The newest run of ``name``: a run-now request still unanswered is waited for, then the
     newest of its Jobs (a run just requested has a Job before status knows of it), else the
     newest run in status."""
@@ -50,7 +50,7 @@ def latest_run(kube: Kube, name: str) -> str:
     return newest_job(jobs) or newest_run(status)
 
 
-def run_pod(kube: Kube, job: str, wait: float = START_WAIT) -> Any:
+def run_pod(kube: KubeSession, job: str, wait: float = START_WAIT) -> Any:
     """The newest pod of the run's Job (a retried run has one pod per try), waiting up to
     ``wait`` seconds for a Job just created to get one."""
     kube.batch.read_namespaced_job(job, kube.namespace)  # NotFound names the Job
@@ -68,7 +68,7 @@ def _container(pod: Any) -> str | None:
     return CONTAINER if CONTAINER in names else None
 
 
-def _wait_started(kube: Kube, pod: Any) -> Any:
+def _wait_started(kube: KubeSession, pod: Any) -> Any:
     deadline = time.monotonic() + START_WAIT
     while pod.status.phase == "Pending" and time.monotonic() < deadline:
         time.sleep(0.5)
@@ -76,7 +76,7 @@ def _wait_started(kube: Kube, pod: Any) -> Any:
     return pod
 
 
-def logs(kube: Kube, name: str, run: str | None, follow: bool) -> None:
+def logs(kube: KubeSession, name: str, run: str | None, follow: bool) -> None:
     """Print the log of run ``run`` (default: the newest) of schedule ``name``."""
     job = run or latest_run(kube, name)
     pod = _wait_started(kube, run_pod(kube, job))

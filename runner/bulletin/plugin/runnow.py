@@ -12,7 +12,7 @@ from pydantic import ValidationError
 
 from bulletin.api.runrequest import RUN_OPTIONS_ANNOTATION, RUN_REQUEST_ANNOTATION, RunOptions
 from bulletin.period import PeriodError, parse_override
-from bulletin.plugin.kube import KIND, Kube, PluginError, UsageError
+from bulletin.plugin.kube import KIND, KubeSession, PluginError, UsageError
 
 __all__ = ["UsageError", "link", "options_of", "request_run", "run"]
 
@@ -42,7 +42,7 @@ def options_of(period: str | None, to: list[str] | None) -> RunOptions:
     return options
 
 
-def run(kube: Kube, name: str, period: str | None, to: list[str] | None,
+def run(kube: KubeSession, name: str, period: str | None, to: list[str] | None,
         wait: float | None = None) -> str:
     """Request a run of ``name`` now and print its id once the operator accepted it (NotAccepted
     when it refused it); with ``wait`` (seconds), wait for the run to end and print how.
@@ -65,7 +65,7 @@ def run(kube: Kube, name: str, period: str | None, to: list[str] | None,
     return run_id
 
 
-def link(kube: Kube, name: str, run_id: str | None, file: str | None, expires: int | None,
+def link(kube: KubeSession, name: str, run_id: str | None, file: str | None, expires: int | None,
          endpoint: str | None) -> None:
     """Print fresh presigned links to a run's stored files."""
     from bulletin.links import LinkError, print_links
