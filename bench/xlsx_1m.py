@@ -1,10 +1,11 @@
 """XLSX, 1M rows x 10 columns: the report engine (build_report, XLSX only) against the floor,
 raw XlsxWriter in constant_memory mode writing the same rows in a plain loop, each in a child
-process. Goal: ours <= 1.1x the raw time, peak RSS <= 100 MB.
+process. Goal: ours <= 1.1x the raw time with the same formatting, peak RSS <= 100 MB.
 
 Times are CPU seconds of the child (all three are single-threaded), steadier than wall time on a
 shared machine. The raw loop writes no number formats; "formatted" is the same loop with the
-column formats the report writes (thousands separators, dates), for what formats cost."""
+column formats the report writes (thousands separators, dates): the baseline, since the
+report must write them (issue 23). ratio_unformatted keeps the plain loop's ratio."""
 
 from __future__ import annotations
 
@@ -53,13 +54,13 @@ def main() -> None:
     raw = child(RAW.format(n=n, width=width, out="/tmp/bench-raw.xlsx", formats=[]))
     formatted = child(RAW.format(n=n, width=width, out="/tmp/bench-raw.xlsx", formats=FORMATS))
     ours = child(REPORT + OURS.format(n=n, width=width, out="/tmp/bench-xlsx_1m"))
-    ratio = ours["run"] / raw["run"]
+    ratio = ours["run"] / formatted["run"]
     print(f"raw XlsxWriter constant_memory: {raw['run']:.2f}s, {raw['peak_mb']:.0f} MB; "
           f"with formats: {formatted['run']:.2f}s; build_report: {ours['run']:.2f}s, "
           f"{ours['peak_mb']:.0f} MB ({n} rows x {width}, CPU seconds)")
     print(f"BENCH xlsx_1m ratio={ratio:.2f} goal=<=1.1 rss_mb={ours['peak_mb']:.0f} rows={n} "
           f"ours_s={ours['run']:.2f} raw_s={raw['run']:.2f} formatted_s={formatted['run']:.2f} "
-          f"ratio_formatted={ours['run'] / formatted['run']:.2f}")
+          f"ratio_unformatted={ours['run'] / raw['run']:.2f}")
 
 
 if __name__ == "__main__":
