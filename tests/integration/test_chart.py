@@ -81,7 +81,8 @@ def test_template_renders_consistent_objects() -> None:
                    "BULLETIN_RUNNER_PULL_POLICY": "IfNotPresent", "BULLETIN_WORKERS": "20",
                    "BULLETIN_ALLOWED_DOMAINS": "", "BULLETIN_ALLOW_PRIVATE_NETWORKS": "",
                    "BULLETIN_ALLOWED_URL_HOSTS": "", "BULLETIN_RUNNER_POD_DEFAULTS": "{}",
-                   "BULLETIN_METRICS_PORT": "8080"}
+                   "BULLETIN_METRICS_PORT": "8080",
+                   "BULLETIN_BURST_POLICY": '{"maxParallelism":4,"maxShards":10}'}
     assert container["command"] == ["kopf", "run", "--all-namespaces", "--standalone",
                                     "--liveness=http://0.0.0.0:8081/healthz",
                                     "-m", "bulletin_operator.handlers"]
