@@ -5,6 +5,7 @@ from __future__ import annotations
 import functools
 import logging
 import os
+from typing import TypeVar
 
 import kopf
 from bulletin.api import logformat
@@ -108,17 +109,24 @@ def pod_defaults() -> RunnerPod:
 POD_POLICY = "BULLETIN_RUNNER_POD_POLICY"
 
 
+Policy = TypeVar("Policy", RunnerPodPolicy, BurstPolicy)
+
+
+def _chart_policy(model: type[Policy], var: str, value: str, what: str) -> Policy:
+    """The chart value ``value``, as JSON in ``var`` (unset: the built-in policy). Invalid JSON
+    or fields fail the startup handler for good, and the operator exits."""
+    raw = os.environ.get(var, "").strip()
+    try:
+        return model.model_validate_json(raw) if raw else model()
+    except ValidationError as exc:
+        raise kopf.PermanentError(f"{var} (chart value {value}) is not a valid {what}:"
+                                  f" {exc}") from exc
+
+
 @functools.cache
 def pod_policy() -> RunnerPodPolicy:
-    """What a schedule's spec.runner may ask for: the chart's value runnerPodPolicy, as JSON in
-    BULLETIN_RUNNER_POD_POLICY (unset: the built-in policy). Read once, at start, where invalid
-    JSON or fields fail the startup handler for good, and the operator exits."""
-    raw = os.environ.get(POD_POLICY, "").strip()
-    try:
-        return RunnerPodPolicy.model_validate_json(raw) if raw else RunnerPodPolicy()
-    except ValidationError as exc:
-        raise kopf.PermanentError(f"{POD_POLICY} (chart value runnerPodPolicy) is not a valid"
-                                  f" runner pod policy: {exc}") from exc
+    """What a schedule's spec.runner may ask for (chart value runnerPodPolicy), read once."""
+    return _chart_policy(RunnerPodPolicy, POD_POLICY, "runnerPodPolicy", "runner pod policy")
 
 
 BURST_POLICY = "BULLETIN_BURST_POLICY"
@@ -126,14 +134,8 @@ BURST_POLICY = "BULLETIN_BURST_POLICY"
 
 @functools.cache
 def burst_policy() -> BurstPolicy:
-    """How many pods a burst may ask for: the chart value burstPolicy, as JSON in
-    BULLETIN_BURST_POLICY (unset: the built-in limits). Read once, at start, like pod_policy."""
-    raw = os.environ.get(BURST_POLICY, "").strip()
-    try:
-        return BurstPolicy.model_validate_json(raw) if raw else BurstPolicy()
-    except ValidationError as exc:
-        raise kopf.PermanentError(f"{BURST_POLICY} (chart value burstPolicy) is not a valid"
-                                  f" burst policy: {exc}") from exc
+    """How many pods a burst may ask for (chart value burstPolicy), read once."""
+    return _chart_policy(BurstPolicy, BURST_POLICY, "burstPolicy", "burst policy")
 
 
 @functools.cache

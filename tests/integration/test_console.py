@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import re
-import uuid
-from collections.abc import Iterator
 
 import pytest
 from bulletin.console import csrf
@@ -38,32 +36,6 @@ def _role(cluster: Cluster, namespace: str, group: str, verbs: list[str],
         subjects=[client.RbacV1Subject(kind="Group", name=group, api_group=RBAC)]))
 
 
-@pytest.fixture
-def second_namespace(cluster: Cluster) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    cluster.core.delete_namespace(name)
-
-
-@pytest.fixture
-def impersonator(cluster: Cluster, namespace: str) -> Iterator[client.ApiClient]:
-    """The console's ServiceAccount with the chart's ClusterRole: impersonate, nothing else."""
-    rbac = client.RbacAuthorizationV1Api(cluster.api)
-    name = f"bulletin-console-{namespace}"
-    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(
-        metadata=client.V1ObjectMeta(name="console")))
-    rbac.create_cluster_role(client.V1ClusterRole(
-        metadata=client.V1ObjectMeta(name=name), rules=[client.V1PolicyRule(
-            api_groups=[""], resources=["users", "groups"], verbs=["impersonate"])]))
-    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
-        metadata=client.V1ObjectMeta(name=name),
-        role_ref=client.V1RoleRef(api_group=RBAC, kind="ClusterRole", name=name),
-        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="console",
-                                       namespace=namespace)]))
-    yield service_account_client(cluster, namespace, "console")
-    rbac.delete_cluster_role_binding(name)
-    rbac.delete_cluster_role(name)
 
 
 def _can_i(cluster: Cluster, user: str, namespace: str, name: str) -> bool:

@@ -34,7 +34,6 @@ from support import (
     plugin,
     report_schedule,
     run_now,
-    service_account_client,
     wait_for,
 )
 
@@ -57,31 +56,6 @@ def archived_operator(cluster: Cluster, runner_image: str, postgres: Postgres,
     proc.stop()
 
 
-@pytest.fixture
-def team_b(cluster: Cluster) -> Iterator[str]:
-    name = f"t-{uuid.uuid4().hex[:10]}"
-    cluster.core.create_namespace(client.V1Namespace(metadata=client.V1ObjectMeta(name=name)))
-    yield name
-    cluster.core.delete_namespace(name)
-
-
-@pytest.fixture
-def impersonator(cluster: Cluster, namespace: str) -> Iterator[client.ApiClient]:
-    """The hosted console's ServiceAccount: it may impersonate, nothing else."""
-    rbac, name = client.RbacAuthorizationV1Api(cluster.api), f"console-archive-{namespace}"
-    cluster.core.create_namespaced_service_account(namespace, client.V1ServiceAccount(
-        metadata=client.V1ObjectMeta(name="console")))
-    rbac.create_cluster_role(client.V1ClusterRole(
-        metadata=client.V1ObjectMeta(name=name), rules=[client.V1PolicyRule(
-            api_groups=[""], resources=["users", "groups"], verbs=["impersonate"])]))
-    rbac.create_cluster_role_binding(client.V1ClusterRoleBinding(
-        metadata=client.V1ObjectMeta(name=name),
-        role_ref=client.V1RoleRef(api_group=RBAC, kind="ClusterRole", name=name),
-        subjects=[client.RbacV1Subject(kind="ServiceAccount", name="console",
-                                       namespace=namespace)]))
-    yield service_account_client(cluster, namespace, "console")
-    rbac.delete_cluster_role_binding(name)
-    rbac.delete_cluster_role(name)
 
 
 def _role(cluster: Cluster, namespace: str, group: str, secrets: bool) -> None:
@@ -116,14 +90,14 @@ def _schedule(cluster: Cluster, namespace: str, postgres: Postgres, smtp: MailSi
 
 
 def test_older_runs_downloads_and_audit_from_the_archive(
-    cluster: Cluster, archived_operator: OperatorProcess, namespace: str, team_b: str,
+    cluster: Cluster, archived_operator: OperatorProcess, namespace: str, second_namespace: str,
     postgres: Postgres, smtp: MailSink, s3: S3Server, impersonator: client.ApiClient,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     team_a, archive = namespace, Archive(postgres.url)
     _role(cluster, team_a, "team-a", secrets=True)
     _role(cluster, team_a, "team-a-readers", secrets=False)
-    _role(cluster, team_b, "team-b", secrets=True)
+    _role(cluster, second_namespace, "team-b", secrets=True)
     _schedule(cluster, team_a, postgres, smtp, s3)
     runs = [run_now(cluster, team_a, "stored", f"t{n}")["lastRun"]["runId"]
             for n in range(1, 5)]
@@ -138,7 +112,7 @@ def test_older_runs_downloads_and_audit_from_the_archive(
     stored = s3.client().get_object(Bucket=BUCKET, Key=key)["Body"].read()
 
     access = Access("header", team_a, configuration=impersonator.configuration)
-    app = build(Console(access, namespaces=[team_a, team_b], archive=archive))
+    app = build(Console(access, namespaces=[team_a, second_namespace], archive=archive))
 
     def browser(user: str, group: str) -> TestClient:
         return TestClient(app, headers={"X-Forwarded-User": user, "X-Forwarded-Groups": group})
@@ -170,9 +144,9 @@ def test_older_runs_downloads_and_audit_from_the_archive(
 
     # The plugin: those who may read the archive's Secret (here the admin) read and audit it;
     # others are told where the archive is reachable.
-    cluster.core.create_namespaced_secret(team_b, client.V1Secret(
+    cluster.core.create_namespaced_secret(second_namespace, client.V1Secret(
         metadata=client.V1ObjectMeta(name="runs-db"), string_data={"url": postgres.url}))
-    where = f"{team_b}/runs-db"
+    where = f"{second_namespace}/runs-db"
     table = plugin(cluster, "history", "stored", "-n", team_a, "--archive", "--since", "90d",
                    "--archive-secret", where)
     assert table.returncode == 0, table.stderr
