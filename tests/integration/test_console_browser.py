@@ -153,6 +153,8 @@ def test_every_page_is_accessible_and_works_by_keyboard(
         counts[name] = violations(page)
         if name == "run":
             assert 'relation "sales" does not exist' in page.inner_text("main")
+        if name == "statistics":  # every archived run, beyond the status window
+            assert "From the run archive" in page.inner_text("main")
         if name == "archived-run":
             text = page.inner_text("main")
             assert "From the run archive" in text and "Download sales.pdf" in text
@@ -165,7 +167,11 @@ def test_every_page_is_accessible_and_works_by_keyboard(
         page.goto(plain.split("/?")[0] + pages["schedule"])
         assert "History is the status window" in page.inner_text("main")
         counts["schedule without archive"] = violations(page)
-        assert counts["schedule without archive"] == [], counts
+        page.goto(plain.split("/?")[0] + pages["statistics"])
+        assert "No run archive is configured" in page.inner_text("main")
+        counts["statistics without archive"] = violations(page)
+        assert counts["schedule without archive"] == counts["statistics without archive"] == [], \
+            counts
 
     page.goto(base + pages["schedule"])
     for _ in range(60):  # Tab from the top, as a keyboard user would, to the Suspend button

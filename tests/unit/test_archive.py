@@ -73,6 +73,25 @@ def test_stats_sum_up_a_schedules_runs(archive: Archive) -> None:
     assert stats.seconds == 30.0
 
 
+def test_statistics_read_every_archived_run_of_the_schedules_the_user_may_list(
+        archive: Archive) -> None:
+    from bulletin.console import stats
+
+    mine, theirs = f"t-{uuid.uuid4().hex[:8]}", f"t-{uuid.uuid4().hex[:8]}"
+    archive.write(mine, "weekly", [entry(n) for n in range(40)] + [entry(40, "Failed")])
+    archive.write(mine, "hidden", [entry(n) for n in range(3)])  # not in the user's listing
+    archive.write(theirs, "weekly", [entry(n) for n in range(3)])
+    listed = [{"metadata": {"namespace": mine, "name": "weekly"}}]
+    now = T0 + timedelta(hours=41)
+    runs = stats.within(stats.archived_runs(archive, listed, now, 1), now, 1)
+    assert {(r.namespace, r.schedule) for r in runs} == {(mine, "weekly")}
+    [figures] = stats.grouped(runs, by_namespace=False)
+    # 24 hours back from hour 41: the runs started at hours 17 to 40.
+    assert (figures.runs, figures.succeeded, figures.failed) == (24, 23, 1)
+    assert figures.median_seconds == 30 and figures.rows == sum(range(17, 41))
+    assert stats.archived_runs(archive, [], now, 1) == []
+
+
 def test_the_audit_records_who_fetched_what(archive: Archive) -> None:
     ns = f"t-{uuid.uuid4().hex[:8]}"
     archive.record_access("alice", "download", ns, "weekly", "weekly-1", ["k/report.pdf"],

@@ -169,14 +169,17 @@ class Pages:
         def work() -> HTMLResponse:
             listing = reads.schedules(self.kube(who), [namespace] if namespace
                                       else self.console.namespaces, None)
-            every = stats.runs_of(listing.items)
-            runs = stats.within(every, datetime.now(UTC), days)
+            now, archive = datetime.now(UTC), self.console.archive
+            every = (stats.archived_runs(archive, listing.items, now, days) if archive
+                     else stats.runs_of(listing.items))
+            runs = stats.within(every, now, days)
             return self.render(request, "stats.html", who=who, days=days,
                                windows=stats.WINDOWS, namespace=namespace,
                                per_schedule=stats.grouped(runs, by_namespace=False),
                                per_namespace=stats.grouped(runs, by_namespace=True),
                                total=stats.summarize("all", runs), oldest=stats.oldest(every),
                                denied=listing.denied, percent=stats.percent, size=stats.size,
+                               archived=archive is not None,
                                seconds=_seconds)
 
         return await self.guarded(request, who, work)

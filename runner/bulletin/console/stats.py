@@ -64,6 +64,17 @@ def runs_of(objs: Iterable[Mapping[str, Any]]) -> list[Run]:
             for o in objs for r in records(o)]
 
 
+def archived_runs(archive: Any, objs: Iterable[Mapping[str, Any]], now: datetime,
+                  days: int) -> list[Run]:
+    """The runs of ``objs`` (the schedules the user may list) in the run archive, started in
+    the ``days`` days before ``now``: every run, not only the status window's."""
+    visible = {(o["metadata"].get("namespace", ""), o["metadata"]["name"]) for o in objs}
+    if not visible:
+        return []
+    found = archive.figures(sorted({ns for ns, _ in visible}), now - timedelta(days=days))
+    return [Run(ns, name, record) for ns, name, record in found if (ns, name) in visible]
+
+
 def seconds(record: RunRecord) -> float | None:
     """How long an ended run took."""
     if record.end_time is None:
