@@ -82,7 +82,7 @@ app.kubernetes.io/instance: {{ .Release.Name }}
 {{/* The run archive's Secret mounted read-only (operator and console): the env, mount and
 volume, each as a list item at the caller's indentation. */}}
 {{- define "bulletin.archiveEnv" -}}
-{{- if .Values.archive.enabled }}
+{{- if (.Values.archive | default dict).enabled }}
 {{- if not .Values.archive.existingSecret }}
 {{- fail "archive.enabled needs archive.existingSecret: a Secret with the archive's SQLAlchemy URL" }}
 {{- end }}
@@ -96,13 +96,13 @@ volume, each as a list item at the caller's indentation. */}}
 {{- end }}
 
 {{- define "bulletin.archiveMount" -}}
-{{- if .Values.archive.enabled }}
+{{- if (.Values.archive | default dict).enabled }}
 - {name: archive, mountPath: /etc/bulletin/archive, readOnly: true}
 {{- end }}
 {{- end }}
 
 {{- define "bulletin.archiveVolume" -}}
-{{- if .Values.archive.enabled }}
+{{- if (.Values.archive | default dict).enabled }}
 - name: archive
   secret:
     secretName: {{ .Values.archive.existingSecret }}
