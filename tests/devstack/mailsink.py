@@ -43,7 +43,7 @@ class _Handler:
         return "250 OK"
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
-        if self.sink.take_hold():
+        if self.sink.take_hold(envelope.rcpt_tos):
             await asyncio.get_running_loop().run_in_executor(None, self.sink.wait_release)
             return "451 4.3.0 Held by the test and dropped"
         raw = envelope.original_content or envelope.content
@@ -99,6 +99,7 @@ class MailSink:
         self._lock = threading.Lock()
         self._data_commands = 0
         self._hold_at: int | None = None
+        self.held_for: list[str] = []  # the held message's recipients
         self._held = threading.Event()
         self._release = threading.Event()
         self.tls: ServerTls | None = None
@@ -150,10 +151,12 @@ class MailSink:
         with self._lock:
             self._hold_at = nth
 
-    def take_hold(self) -> bool:
+    def take_hold(self, rcpt: list[str]) -> bool:
         with self._lock:
             self._data_commands += 1
             hold = self._data_commands == self._hold_at
+            if hold:
+                self.held_for = list(rcpt)
         if hold:
             self._held.set()
         return hold
