@@ -145,6 +145,12 @@ class Archiver:
                 self.archive.create()
                 self._ready = True
 
+    def record_links(self, user: str, namespace: str, schedule: str, run_id: str,
+                     keys: list[str], client: str) -> None:
+        """Audit: ``user`` was handed links to ``keys`` (synchronously: the links wait)."""
+        self._ensure()
+        self.archive.record_access(user, "link", namespace, schedule, run_id, keys, client)
+
     def prune(self, now: datetime | None = None) -> tuple[int, int]:
         """Delete runs and audit entries older than the retention."""
         cutoff = (now or datetime.now(UTC)) - timedelta(days=self.retention_days)

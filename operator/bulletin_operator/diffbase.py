@@ -8,7 +8,8 @@ what they handled:
 
 * ``status.observedGeneration``: the spec generation reconcile last handled (every outcome,
   Ready or Stalled, records it); a spec change bumps ``metadata.generation``;
-* ``status.lastRunRequest``: the run-now token run_now last handled.
+* ``status.lastRunRequest``: the run-now token run_now last handled;
+* ``status.lastLinkRequest``: the token of the link request linkaudit last recorded.
 
 So the essence is a digest per top-level stanza, and the "last handled" essence is the current
 one with those two facts rolled back: nothing is stored, no write is needed. An object whose
@@ -23,6 +24,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
 import kopf
+from bulletin.api.linkrequest import LINK_REQUEST_ANNOTATION, requested_token
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 
 UNHANDLED = {"digest": "unhandled"}
@@ -40,7 +42,8 @@ def _stanza(field: Any) -> str:
 
 
 class StatusDiffBaseStorage(kopf.DiffBaseStorage):
-    """A diff-base derived from status.observedGeneration and status.lastRunRequest."""
+    """A diff-base derived from status.observedGeneration, lastRunRequest and
+    lastLinkRequest."""
 
     def build(self, *, body: kopf.Body, extra_fields: Iterable[Any] | None = None
               ) -> kopf.BodyEssence:
@@ -93,7 +96,10 @@ class StatusDiffBaseStorage(kopf.DiffBaseStorage):
                 del annotations[RUN_REQUEST_ANNOTATION]
             else:
                 annotations[RUN_REQUEST_ANNOTATION] = handled
-            raw["metadata"] = {**(raw.get("metadata") or {}), "annotations": annotations}
+        token = requested_token(annotations)
+        if token is not None and token != status.get("lastLinkRequest"):
+            del annotations[LINK_REQUEST_ANNOTATION]  # not recorded yet: a change to handle
+        raw["metadata"] = {**(raw.get("metadata") or {}), "annotations": annotations}
         essence = dict(self._essence(raw))
         if observed != body.get("metadata", {}).get("generation"):
             essence["spec"] = dict(UNHANDLED)

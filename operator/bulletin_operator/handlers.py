@@ -22,6 +22,7 @@ from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from pydantic import ValidationError
 
+import bulletin_operator.linkaudit  # noqa: F401
 from bulletin_operator import archiving, builders, leadership, prefetch, resuming  # noqa: F401
 from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import NameConflict, NamespaceTerminating, Rejected, ride_out

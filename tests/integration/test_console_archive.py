@@ -9,27 +9,35 @@ user's own access."""
 
 from __future__ import annotations
 
+import contextlib
+import io
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from bulletin.api.linkrequest import LinkRequest, request_annotations
 from bulletin.archive.config import ArchiveSecret, Unreachable, url_from_secret
 from bulletin.archive.store import Archive
 from bulletin.console.access import Access
 from bulletin.console.app import build
 from bulletin.console.core import Console
+from bulletin.plugin.kube import KubeSession, PluginError
+from bulletin.plugin.runnow import link
 from devstack.mailsink import MailSink
 from devstack.operatorproc import OperatorProcess, local_env
 from devstack.postgres import Postgres
 from devstack.s3 import S3Server
+from helmchart import kubectl_apply, render
 from kubernetes import client
+from kubernetes.client.exceptions import ApiException
 from starlette.testclient import TestClient
 from support import (
     USABLE,
     Cluster,
+    as_tenant,
     create_secrets,
     plugin,
     report_schedule,
@@ -89,10 +97,71 @@ def _schedule(cluster: Cluster, namespace: str, postgres: Postgres, smtp: MailSi
         datasets=[{"name": "numbers", "query": QUERY}]))
 
 
+@pytest.fixture
+def link_policy(cluster: Cluster) -> Iterator[None]:
+    """The chart's admission policy of link requests, as `helm install` creates it."""
+    release = f"l{uuid.uuid4().hex[:6]}"
+    policy = [o for o in render(release, "bulletin-system")
+              if o["kind"].startswith("ValidatingAdmissionPolicy")]
+    assert len(policy) == 2, [o["kind"] for o in policy]
+    kubectl_apply(cluster.kubectl_bin, cluster.kubeconfig, policy)
+    yield
+    admission = client.AdmissionregistrationV1Api(cluster.api)
+    admission.delete_validating_admission_policy_binding(f"{release}-link-requester")
+    admission.delete_validating_admission_policy(f"{release}-link-requester")
+
+
+def _forge(tenant: client.CustomObjectsApi, namespace: str, user: str, dry: bool) -> None:
+    request = LinkRequest(token=uuid.uuid4().hex, run_id="r", keys=["k"])
+    tenant.patch_namespaced_custom_object(
+        "bulletin.dev", "v1alpha1", namespace, "reportschedules", "stored",
+        {"metadata": {"annotations": request_annotations(request, user)}},
+        **({"dry_run": "All"} if dry else {}))
+
+
+def _refused(call: Callable[[], None]) -> str | None:
+    try:
+        call()
+    except ApiException as exc:
+        return str(exc.body)
+    return None
+
+
+def _link_audit(cluster: Cluster, team_a: str, run_id: str, archive: Archive,
+                impersonator: client.ApiClient) -> None:
+    """`kubectl bulletin link` prints links only once the operator recorded them under the
+    user the API server authenticated; a name that is not the writer's own is refused."""
+    linked = plugin(cluster, "link", "stored", "-n", team_a, "--run", run_id)
+    assert linked.returncode == 0 and linked.stdout.startswith("http"), linked.stderr
+    admin = client.AuthenticationV1Api(cluster.api).create_self_subject_review(
+        client.V1SelfSubjectReview()).status.user_info.username
+    [entry] = archive.accesses(team_a, "stored", run_id)
+    assert (entry.user, entry.action, entry.client) == (admin, "link", "kubectl bulletin link")
+
+    mallory = as_tenant(cluster, team_a, "mallory")  # may patch schedules, as their own name
+    refusal = wait_for(lambda: _refused(lambda: _forge(mallory, team_a, "alice", dry=True)),
+                       "the admission policy to refuse a forged requester", timeout=60)
+    assert "must be your own user name (mallory)" in refusal, refusal
+    assert _refused(lambda: _forge(mallory, team_a, "alice", dry=False)) is not None
+    _forge(mallory, team_a, "mallory", dry=False)
+    wait_for(lambda: [a.user for a in archive.accesses(team_a, "stored", "r")] == ["mallory"],
+             "the operator to record mallory's own request", timeout=60)
+
+    as_alice = client.ApiClient(impersonator.configuration)  # get, no patch: no audited link
+    as_alice.set_default_header("Impersonate-User", "alice")
+    as_alice.set_default_header("Impersonate-Group", "team-a")
+    out = io.StringIO()
+    with pytest.raises(PluginError, match="needs patch on reportschedules"), \
+            contextlib.redirect_stdout(out):
+        link(KubeSession(team_a, lambda: as_alice), "stored", run_id, None, None, None)
+    assert out.getvalue() == ""
+    assert {a.user for a in archive.accesses(team_a, "stored")} == {admin, "alice", "mallory"}
+
+
 def test_older_runs_downloads_and_audit_from_the_archive(
     cluster: Cluster, archived_operator: OperatorProcess, namespace: str, second_namespace: str,
     postgres: Postgres, smtp: MailSink, s3: S3Server, impersonator: client.ApiClient,
-    monkeypatch: pytest.MonkeyPatch,
+    monkeypatch: pytest.MonkeyPatch, link_policy: None,
 ) -> None:
     team_a, archive = namespace, Archive(postgres.url)
     _role(cluster, team_a, "team-a", secrets=True)
@@ -152,10 +221,7 @@ def test_older_runs_downloads_and_audit_from_the_archive(
     assert table.returncode == 0, table.stderr
     assert table.stdout.startswith("RUN") and all(r in table.stdout for r in runs)
     monkeypatch.setenv("BULLETIN_ARCHIVE_SECRET", where)  # `link` has no flag for it
-    linked = plugin(cluster, "link", "stored", "-n", team_a, "--run", runs[-1])
-    assert linked.returncode == 0 and linked.stdout.startswith("http"), linked.stderr
-    [entry] = archive.accesses(team_a, "stored", runs[-1])
-    assert (entry.action, entry.client) == ("link", "kubectl bulletin link")
+    _link_audit(cluster, team_a, runs[-1], archive, impersonator)
     as_alice = client.ApiClient(impersonator.configuration)
     as_alice.set_default_header("Impersonate-User", "alice")
     with pytest.raises(Unreachable) as out_of_reach:

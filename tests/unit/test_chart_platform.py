@@ -271,13 +271,13 @@ def test_chart_metadata_names_home_sources_icon_and_kube_version() -> None:
     svg = ROOT / icon.path.removeprefix(prefix)
     assert svg.is_file(), svg
     assert ET.parse(svg).getroot().tag == "{http://www.w3.org/2000/svg}svg"
-    assert CHART_META["kubeVersion"] == ">=1.27.0-0"
+    assert CHART_META["kubeVersion"] == ">=1.30.0-0"
     shown = yaml.safe_load(helm("show", "chart", str(CHART)).stdout)
     assert {k: shown[k] for k in ("home", "sources", "icon", "kubeVersion")} == {
         k: CHART_META[k] for k in ("home", "sources", "icon", "kubeVersion")}
 
 
-@pytest.mark.parametrize(("kube", "ok"), [("1.26.9", False), ("1.27.0", True), ("1.34.4", True)])
+@pytest.mark.parametrize(("kube", "ok"), [("1.29.9", False), ("1.30.0", True), ("1.34.4", True)])
 def test_kube_version_is_enforced(kube: str, ok: bool) -> None:
     proc = helm("template", "rel", str(CHART), "--kube-version", kube, check=False)
     assert (proc.returncode == 0) is ok, proc.stderr

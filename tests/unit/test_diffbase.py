@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any, cast
 
 import kopf
+from bulletin.api.linkrequest import LinkRequest, request_annotations
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin_operator.diffbase import StatusDiffBaseStorage, _digest
 from kopf._cogs.structs import diffs
@@ -48,6 +49,17 @@ def test_a_run_request_not_yet_echoed_is_a_metadata_change() -> None:
                        annotations=token)) == [("metadata", "digest")]
     assert _diff(_body(status={"observedGeneration": 2, "lastRunRequest": "t2"},
                        annotations=token)) == []
+
+
+def test_a_link_request_not_yet_recorded_is_a_metadata_change() -> None:
+    request = LinkRequest(token="0123456789abcdef", run_id="r-1", keys=["a/b.csv"])
+    asked = {**request_annotations(request, "alice"), "team": "a"}
+    assert _diff(_body(status={"observedGeneration": 2}, annotations=asked)) == [
+        ("metadata", "digest")]
+    assert _diff(_body(status={"observedGeneration": 2, "lastLinkRequest": "fedcba9876543210"},
+                       annotations=asked)) == [("metadata", "digest")]
+    assert _diff(_body(status={"observedGeneration": 2, "lastLinkRequest": "0123456789abcdef"},
+                       annotations=asked)) == []
 
 
 def test_nothing_is_stored() -> None:

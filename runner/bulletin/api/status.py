@@ -209,6 +209,11 @@ class ReportScheduleStatus(ApiModel):
         str | None,
         Field(description="The last run-now token (bulletin.dev/run-requested-at) handled."),
     ] = None
+    last_link_request: Annotated[
+        str | None,
+        Field(description="The token of the last link audit request"
+              " (bulletin.dev/link-request) the operator recorded."),
+    ] = None
     last_run: Annotated[RunRecord | None, Field(description="The most recent run.")] = None
     last_success_time: Annotated[
         Timestamp | None, Field(description="When the last successful run ended.")

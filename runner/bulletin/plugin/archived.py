@@ -1,16 +1,22 @@
 """The plugin and the run archive: `kubectl bulletin history NAME --archive --since 90d`
-(the same table as `history`, from the archive), and the audit of `kubectl bulletin link`.
+(the same table as `history`, from the archive), and the audit of `kubectl bulletin link`
+(recorded by the operator, from a request the user writes in their own name).
 The archive's URL comes from the platform team's Secret, read with the user's kubeconfig."""
 
 from __future__ import annotations
 
 import sys
+import time
+import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from bulletin.plugin.kube import KubeSession, PluginError, dump
+from bulletin.api.linkrequest import LinkRequest, request_annotations
+from bulletin.plugin.kube import KubeSession, PluginError, dump, server_error
 
+AUDIT_TIMEOUT = 60.0  # seconds for the operator to record a link request
+AUDIT_POLL_SECONDS = 0.5
 FETCHED = 10_000  # runs at most (90 days of a run every 15 minutes is 8,640)
 
 
@@ -53,29 +59,41 @@ def history(kube: KubeSession, name: str | None, output: str | None, limit: int 
         sys.stdout.write(_table(history_table(records, zone, datetime.now(UTC)), no_headers))
 
 
-def record_links(kube: KubeSession, name: str, run_id: str, keys: Sequence[str],
-                 secret: str | None = None) -> None:
-    """Audit the links just printed, where the user may reach the archive; else say that
-    the cluster's own audit log is the record (reading the storage Secret)."""
+def audit_links(kube: KubeSession, name: str, run_id: str, keys: Sequence[str],
+                secret: str | None = None, timeout: float = AUDIT_TIMEOUT) -> None:
+    """Have the operator record the links about to be printed in the run archive (a link
+    request in the user's own name, which the chart's admission policy checks) and wait for
+    its echo; PluginError when it cannot be recorded. Without an archive, nothing to do."""
+    from bulletin.archive.config import Unreachable, secret_ref, url_from_secret
+
+    try:
+        url_from_secret(kube.core, secret_ref(secret))
+    except Unreachable as exc:
+        if exc.status == 404:  # no archive: no audit to be in
+            return
+    token = uuid.uuid4().hex
+    request = LinkRequest(token=token, run_id=run_id, keys=list(keys))
+    try:
+        kube.patch(name, {"metadata": {"annotations": request_annotations(
+            request, whoami(kube))}})
+    except Exception as exc:
+        raise PluginError(f"error: no links: they are audited in the run archive, and the link"
+                          f" request on reportschedule {kube.namespace}/{name} was refused"
+                          f" ({server_error(exc)}); it needs patch on reportschedules, or use"
+                          " the console's downloads") from exc
+    deadline = time.monotonic() + timeout
+    while (kube.get(name).get("status") or {}).get("lastLinkRequest") != token:
+        if time.monotonic() > deadline:
+            raise PluginError(f"error: no links: the operator did not record the link request"
+                              f" {token} in the run archive within {timeout:.0f}s; is it"
+                              " running, and does the archive answer?")
+        time.sleep(AUDIT_POLL_SECONDS)
+
+
+def whoami(kube: KubeSession) -> str:
+    """The user name the API server authenticates this kubeconfig as."""
     from kubernetes import client
 
-    from bulletin.archive.config import Unreachable, secret_ref, url_from_secret
-    from bulletin.archive.store import Archive
-
-    try:
-        url = url_from_secret(kube.core, secret_ref(secret))
-    except Unreachable as exc:
-        if exc.status != 404:  # an archive exists, out of this user's reach
-            print("note: these links are not in the run archive's audit (only the platform"
-                  " team reaches it from kubectl); the API server's audit log records your"
-                  " read of the storage Secret", file=sys.stderr)
-        return
     review = client.AuthenticationV1Api(kube.api).create_self_subject_review(
         client.V1SelfSubjectReview())
-    user = str(review.status.user_info.username or "unknown")
-    try:
-        Archive(url).record_access(user, "link", kube.namespace, name, run_id, keys,
-                                   "kubectl bulletin link")
-    except Exception as exc:
-        print(f"note: the run archive did not record these links ({type(exc).__name__})",
-              file=sys.stderr)
+    return str(review.status.user_info.username)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import sys
 from datetime import UTC, datetime
@@ -67,13 +68,16 @@ def run(kube: KubeSession, name: str, period: str | None, to: list[str] | None,
 
 def link(kube: KubeSession, name: str, run_id: str | None, file: str | None, expires: int | None,
          endpoint: str | None) -> None:
-    """Print fresh presigned links to a run's stored files."""
+    """Print fresh presigned links to a run's stored files, once the run archive (if there is
+    one) has recorded them."""
     from bulletin.links import LinkError, print_links
-    from bulletin.plugin.archived import record_links
+    from bulletin.plugin.archived import audit_links
 
+    links = io.StringIO()
     try:
         linked, keys = print_links(kube.api, kube.namespace, name, run=run_id, file=file,
-                                   expires=expires, endpoint=endpoint, out=sys.stdout)
+                                   expires=expires, endpoint=endpoint, out=links)
     except LinkError as exc:
         raise PluginError(f"error: {exc}") from exc
-    record_links(kube, name, linked, keys)
+    audit_links(kube, name, linked, keys)
+    sys.stdout.write(links.getvalue())
