@@ -5,6 +5,7 @@ can-i` says they may; a bearer token signs in and acts as itself. Real API serve
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 
@@ -13,11 +14,20 @@ from bulletin.console import csrf
 from bulletin.console.access import Access
 from bulletin.console.app import build
 from bulletin.console.core import Console
+from bulletin.plugin.kube import connect
 from devstack.operatorproc import OperatorProcess
+from devstack.postgres import Postgres
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from starlette.testclient import TestClient
-from support import Cluster, condition, report_schedule, service_account_client, wait_for
+from support import (
+    Cluster,
+    condition,
+    create_secrets,
+    report_schedule,
+    service_account_client,
+    wait_for,
+)
 
 RBAC = "rbac.authorization.k8s.io"
 TEAMS = {"alice": "team-a", "bob": "team-b"}
@@ -324,3 +334,37 @@ def test_an_update_rides_over_status_writes_but_not_over_spec_changes(
             **again["spec"], "historyLimit": 40}), "2", dry_run=False)
     assert conflict.value.status == 409
     assert cluster.get_rs(namespace, "raced")["spec"]["historyLimit"] == 30
+
+
+def test_preview_renders_the_form_in_local_mode_only(
+    cluster: Cluster, namespace: str, postgres: Postgres
+) -> None:
+    """Local mode (`kubectl bulletin console`, the user's own kubeconfig and machine): Preview
+    reads the database Secret as the user, runs the form's query against the suite's real
+    PostgreSQL and renders the files; a failing query says why without the URL's password."""
+    create_secrets(cluster, namespace, postgres.url, 2525)
+    kube = connect(str(cluster.kubeconfig), None, namespace)
+    access = Access("local", namespace, local=kube, local_token="local-token")
+    me = TestClient(build(Console(access, namespaces=[namespace], secret=SECRET)),
+                    cookies={access.local_cookie: "local-token"})
+    assert me.get(f"/new?namespace={namespace}").status_code == 200
+    query = "SELECT g AS n, md5(g::text) AS hash FROM generate_series(1, 7) AS g"
+    shown = me.post("/edit", data={**_form(namespace, "p-form", do="preview",
+                                           dataset_query_0=query), "csrf": _token(me)})
+    assert shown.status_code == 200, shown.text
+    assert "Rendered on this machine" in shown.text, shown.text
+    assert re.search(r"<td>sales</td><td>7</td>", shown.text), shown.text
+    links = dict(re.findall(r'href="(/preview/[^"]+/([^"/]+))" download', shown.text))
+    csv = next(link for link in links if link.endswith(".csv"))
+    got = me.get(csv)
+    assert got.status_code == 200 and got.text.splitlines()[1:] == [
+        f"{g},{hashlib.md5(str(g).encode()).hexdigest()}" for g in range(1, 8)], got.text
+    assert {name for name in links.values()} >= {"email.eml", "email.txt", "p-form.xlsx"}
+    assert "To: team@example.com" in shown.text and "sales: 7" in shown.text
+    assert me.get(csv.replace("/preview/", "/preview/x")).status_code == 404
+
+    failing = me.post("/edit", data={**_form(namespace, "p-form", do="preview",
+                                             dataset_query_0="SELECT * FROM no_such_table"),
+                                     "csrf": _token(me)})
+    assert "The run would fail" in failing.text and "no_such_table" in failing.text
+    assert postgres.password not in failing.text + shown.text

@@ -207,9 +207,11 @@ def tab_to(page: Any, element_id: str, presses: int = 120) -> None:
 
 
 def test_the_schedule_form_is_accessible_and_creates_a_schedule_by_keyboard(
-    cluster: Cluster, namespace: str, console_url: str, browser: Any
+    cluster: Cluster, namespace: str, console_url: str, browser: Any, postgres: Postgres
 ) -> None:
     SHOTS.mkdir(parents=True, exist_ok=True)
+    cluster.core.create_namespaced_secret(namespace, client.V1Secret(
+        metadata=client.V1ObjectMeta(name="db"), string_data={"url": postgres.url}))
     page = browser.new_context(viewport={"width": 1280, "height": 900}).new_page()
     scripts: list[str] = []
     page.on("request", lambda r: scripts.append(r.url) if r.resource_type == "script" else None)
@@ -243,6 +245,14 @@ def test_the_schedule_form_is_accessible_and_creates_a_schedule_by_keyboard(
     assert page.locator("#h-next + table tbody tr").count() == 5
     counts["valid form with YAML"] = violations(page)
     page.screenshot(path=str(SHOTS / "form.png"), full_page=True)
+    tab_to(page, "preview")  # local mode: rendered here, from the suite's PostgreSQL
+    with page.expect_navigation():
+        page.keyboard.press("Enter")
+    assert "Rendered on this machine" in page.inner_text("#preview-note")
+    assert page.inner_text("#preview-rows tbody") == "sales\t1"
+    assert "sales.csv" in page.inner_text("#preview-files")
+    counts["preview rendered"] = violations(page)
+    page.screenshot(path=str(SHOTS / "form-preview.png"), full_page=True)
     tab_to(page, "apply")
     with page.expect_navigation():
         page.keyboard.press("Enter")

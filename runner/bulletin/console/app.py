@@ -96,6 +96,7 @@ def build(console: Console) -> Any:
         Route("/new", form.new),
         Route("/edit", form.post, methods=["POST"]),
         Route("/s/{namespace}/{name}/edit", form.edit),
+        Route("/preview/{id}/{file}", form.preview_file),
         Route("/s/{namespace}/{name}/runs/{run}", handlers.run),
         Route("/s/{namespace}/{name}/history", posted(archived.history)),
         Route("/s/{namespace}/{name}/runs/{run}/files/{file}", posted(archived.download)),

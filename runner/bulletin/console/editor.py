@@ -1,7 +1,8 @@
 """The schedule form's pages: New schedule and Edit. Check validates through the model, then
 through the API server's server-side dry run made as the user; Apply creates or updates for
-real where a SelfSubjectAccessReview says the user may; Preview says whether the user may read
-the Secrets a preview needs. Every call is made as the requesting user."""
+real where a SelfSubjectAccessReview says the user may; Preview renders the report where the
+user may read the Secrets it needs and the console runs on their machine (local mode), else
+says why not. Every call is made as the requesting user."""
 
 from __future__ import annotations
 
@@ -11,10 +12,10 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs
 
 from starlette.requests import Request
-from starlette.responses import Response
+from starlette.responses import FileResponse, Response
 
 from bulletin.api.spec import GROUP, PLURAL, VERSION
-from bulletin.console import editform, reads
+from bulletin.console import editform, formpreview, reads
 from bulletin.console.access import Identity, can
 from bulletin.console.forms import MAX_FORM, checked
 from bulletin.plugin.kube import KubeSession, server_error
@@ -97,26 +98,43 @@ def changed(current: dict[str, Any], generation: str) -> str | None:
             f" {generation} is now {now}): open Edit again to start from what is saved.")
 
 
-def preview_note(kube: KubeSession, spec: dict[str, Any]) -> tuple[bool, str]:
-    """Whether the user may read the Secrets a preview of ``spec`` reads, and what to do."""
+def secret_names(spec: dict[str, Any]) -> list[str]:
+    """The Secrets a preview of ``spec`` reads (the database's, Prometheus' URL and headers)."""
     source = spec.get("source") or {}
-    names = [ref["name"] for ref in [source.get("connectionSecretRef"), *(
+    return list(dict.fromkeys(ref["name"] for ref in [source.get("connectionSecretRef"), *(
         (source.get("prometheus") or {}).get(k) for k in ("urlSecretRef", "headersSecretRef"))]
-        if isinstance(ref, dict) and ref.get("name")]
-    where = kube.namespace
+        if isinstance(ref, dict) and ref.get("name")))
+
+
+def preview(kube: KubeSession, spec: dict[str, Any], name: str, errors: dict[str, list[str]],
+            files: formpreview.PreviewFiles | None) -> tuple[bool, str, Any]:
+    """Render the form's report where the user may read its Secrets and the console runs on
+    their own machine (``files``: local mode); else why not. (ok, note, Rendered or None)"""
+    names, where = secret_names(spec), kube.namespace
     if not names:
-        return False, "Name the Secret of the database (or a Prometheus URL) first."
-    denied = [n for n in dict.fromkeys(names) if not can(kube, "get", n, "secrets", "")]
+        return False, "Name the Secret of the database (or a Prometheus URL) first.", None
+    denied = [n for n in names if not can(kube, "get", n, "secrets", "")]
     if denied:
         return False, (f"You may not read Secret {', '.join(denied)} in {where} (Kubernetes"
                        " RBAC: get secrets), which a preview needs to reach the data, so the"
-                       " console does not preview this schedule.")
-    return True, (
-        f"You may read Secret {', '.join(dict.fromkeys(names))} in {where}. The console does"
-        " not run a schedule's queries itself (the runner's network policy cannot fence the"
-        " console): copy the YAML below to schedule.yaml and run `bulletin preview -f"
-        " schedule.yaml -o out/ --data-url URL` with the URL the Secret holds, or Apply and"
-        " use Send a test on the schedule's page.")
+                       " console does not preview this schedule."), None
+    if files is None:
+        return False, (
+            f"You may read Secret {', '.join(names)} in {where}, but this console runs in the"
+            " cluster, where the runner's network fences do not hold, so it runs no form's"
+            " queries. Run `kubectl bulletin console` on your machine (its Preview renders the"
+            " report there), or `bulletin preview -f schedule.yaml -o out/ --data-url URL`"
+            " with the YAML below."), None
+    if errors:
+        return False, "Fix the errors in the form first.", None
+    try:
+        rendered = formpreview.render(kube, spec, name or "preview", files)
+    except formpreview.PreviewRefused as exc:
+        return False, str(exc), None
+    except reads.api_errors() as exc:
+        return False, f"The Secret could not be read: {server_error(exc)}", None
+    return True, (f"Rendered on this machine for {rendered.period}, with Secret"
+                  f" {', '.join(names)} read as you; nothing was sent."), rendered
 
 
 class Editor:
@@ -124,6 +142,8 @@ class Editor:
 
     def __init__(self, pages: Pages) -> None:
         self.pages = pages
+        local = pages.console.access.mode == "local"
+        self.previews = formpreview.PreviewFiles() if local else None
 
     async def new(self, request: Request) -> Response:
         """An empty form (in ?namespace= or the console's namespace)."""
@@ -185,7 +205,7 @@ class Editor:
         context.update(errors=errors, yaml=editform.as_yaml(shown), checked=True,
                        upcoming=reads.upcoming(kube, manifest, datetime.now(UTC)))
         if do == "preview":
-            context["preview"] = preview_note(kube, spec)
+            context["preview"] = preview(kube, spec, name, errors, self.previews)
         elif current is not None and (stale := changed(current, generation)) is not None:
             context["errors"] = {editform.GENERAL: [stale]}
         elif not errors:
@@ -236,3 +256,13 @@ class Editor:
                        applied=f"/s/{meta['namespace']}/{meta['name']}", editing=True,
                        generation=str(meta.get("generation", "")), verb="update",
                        may_write=can(kube, "update", meta["name"]))
+
+    async def preview_file(self, request: Request) -> Response:
+        """A file of a preview rendered for this console's user (local mode only)."""
+        self.pages.who(request)
+        p = request.path_params
+        found = self.previews.file(p["id"], p["file"]) if self.previews else None
+        if found is None:
+            return Response("No such preview file (the console keeps the last"
+                            f" {formpreview.KEPT}).", status_code=404, media_type="text/plain")
+        return FileResponse(found, filename=found.name)
