@@ -50,7 +50,7 @@ def execute(
     url = ctx.config.db_url
     if spec.source.connection_secret_ref is not None and not url:
         raise ConfigurationError("no database URL: check spec.source.connectionSecretRef")
-    skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone,
+    skip = check_assertions(spec.gates, url, period.params(), period.time_zone,
                             QueryLimits.of(spec.source))
     ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
     if skip is None and spec.delivery.burst is not None:

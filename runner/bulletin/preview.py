@@ -24,7 +24,6 @@ from bulletin.period import Period, PeriodError, parse_override
 from bulletin.previewperiod import outside, preview_period
 from bulletin.report import BuiltReport, build_report
 from bulletin.runconfig import NetSettings, RunConfig
-from bulletin.schedule import zone
 from bulletin.sources.prometheus import PrometheusError
 
 if TYPE_CHECKING:
@@ -226,9 +225,9 @@ def main(argv: Sequence[str]) -> int:
     except PreviewError as exc:
         print(f"bulletin preview: {exc}", file=sys.stderr)
         return 2
-    progress(f"{namespace}/{name}: period {period.label()} ({spec.schedule.time_zone}),"
+    progress(f"{namespace}/{name}: period {period.label()} ({period.time_zone}),"
              f" formats {', '.join(spec.formats)}")
-    for warning in outside(sample, period, zone(spec.schedule)) if sample else []:
+    for warning in outside(sample, period, period.tz) if sample else []:
         print(f"bulletin preview: warning: {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     try:

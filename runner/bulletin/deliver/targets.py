@@ -143,7 +143,7 @@ class WebhookTarget:
             run={"id": ctx.run_id, "trigger": ctx.trigger.value,
                  "scheduledTime": ctx.scheduled_time.isoformat() if ctx.scheduled_time else None},
             period={"start": period.start.isoformat(), "end": period.end.isoformat(),
-                    "label": period.label(), "timeZone": run.spec.schedule.time_zone},
+                    "label": period.label(), "timeZone": period.time_zone},
             summary={"title": run.title, "rows": run.report.rows, "bytes": size,
                      "datasets": dict(run.report.datasets),
                      "kpis": [kpi_doc(k) for k in run.report.kpis]},
@@ -165,7 +165,7 @@ class ChatTarget:
         url = run.secret(self.var, f"{self.key}.webhookSecretRef")
         links = run.links(record) if run.uploads.configured else []
         summary = chat.Summary(
-            title=run.title, period=f"{run.period.label()} ({run.spec.schedule.time_zone})",
+            title=run.title, period=f"{run.period.label()} ({run.period.time_zone})",
             rows=run.report.rows, kpis=run.report.kpis,
             links=[(link.name, link.url) for link in links],
             expires=links[0].expires if links else None)
