@@ -58,8 +58,8 @@ def _message(directory: Path) -> bytes:
 
 
 def main() -> int:
-    from bulletin.context import SmtpSettings
     from bulletin.deliver.email import Smtp, send
+    from bulletin.runconfig import SmtpSettings
 
     port = _free_port()
     server = subprocess.Popen([sys.executable, __file__, "--serve", str(port)],

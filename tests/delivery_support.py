@@ -12,6 +12,7 @@ from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import Trigger
 from bulletin.context import RunContext
 from bulletin.period import Period
+from bulletin.runconfig import RunConfig
 from devstack.ports import HOST
 from doubles import FileArtifact, PlainEmail
 
@@ -43,7 +44,8 @@ def context(env: dict[str, str], workdir: Path, run_id: str = "weekly-29000000",
     return RunContext(namespace="analytics", schedule="weekly", run_id=run_id,
                       trigger=Trigger.SCHEDULED, scheduled_time=datetime(2026, 11, 23, 8,
                                                                          tzinfo=UTC),
-                      options=RunOptions(to=to), workdir=workdir, env=env)
+                      options=RunOptions(to=to), workdir=workdir,
+                      config=RunConfig.from_env(env))
 
 
 @dataclass(frozen=True)

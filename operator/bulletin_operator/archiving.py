@@ -8,7 +8,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import queue
 import threading
 from collections.abc import Mapping
@@ -20,6 +19,8 @@ from bulletin.api.spec import GROUP, PLURAL, VERSION
 from bulletin.archive.config import DEFAULT_RETENTION_DAYS, mounted_url
 from bulletin.archive.store import Archive
 from prometheus_client import Counter
+
+from bulletin_operator.settings import config
 
 RETENTION = "BULLETIN_ARCHIVE_RETENTION_DAYS"
 PRUNE_EVERY = "BULLETIN_ARCHIVE_PRUNE_SECONDS"
@@ -168,7 +169,7 @@ class Archiver:
                 LOG.warning("run archive: prune failed (%s)", type(exc).__name__)
 
 
-def from_env(env: Mapping[str, str] = os.environ) -> Archiver | None:
+def from_env(env: Mapping[str, str]) -> Archiver | None:
     """The archiver the chart configures (archive.enabled: the URL file, the retention), or
     None without an archive. A URL that is no archive URL stops the operator at start."""
     url = mounted_url(env)
@@ -184,7 +185,7 @@ def from_env(env: Mapping[str, str] = os.environ) -> Archiver | None:
 def configure_archive(memo: kopf.Memo, **_: Any) -> None:
     """Open the run archive, if the chart configures one (archive.enabled)."""
     try:
-        memo.archiver = from_env()
+        memo.archiver = from_env(config().archive)
     except ValueError as exc:  # the message names no part of the URL
         raise kopf.PermanentError(f"run archive: {exc}") from exc
 

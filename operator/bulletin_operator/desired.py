@@ -22,7 +22,7 @@ from bulletin_operator import builders, owned
 from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import Rejected
 from bulletin_operator.parsing import parse
-from bulletin_operator.settings import burst_policy, pod_policy, runner_settings
+from bulletin_operator.settings import config
 from bulletin_operator.status import pause_state, reconciled, stalled_as_recorded
 
 
@@ -45,10 +45,10 @@ def check_references(adapter: Adapter, model: ReportScheduleSpec,
                       namespace: str) -> dict[str, DaysOff]:
     """Refuse a spec the runner pod policy does not allow, or that names a Secret or ConfigMap
     not opened to reports or a missing or invalid ReportCalendar; its calendars' days off."""
-    if why := pod_refusal(pod_policy(), model.runner,
+    if why := pod_refusal(config().pod_policy, model.runner,
                           lambda name: adapter.labels("Secret", name, namespace)):
         raise NotRunnable("RunnerPodNotAllowed", why)
-    if why := burst_refusal(model.delivery.burst, burst_policy()):
+    if why := burst_refusal(model.delivery.burst, config().burst_policy):
         raise NotRunnable("BurstNotAllowed", why)
     for ref in references(model):
         if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
@@ -88,7 +88,7 @@ def desired_state(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec
     paused, failures = pause_state(status, generation=meta["generation"],
                                    limit=model.notifications.pause_after_failures)
     running = model.model_copy(update={"suspend": True}) if paused else model
-    objects = owned.owned_objects(owner, running, runner_settings(), timing.crons())
+    objects = owned.owned_objects(owner, running, config().runner, timing.crons())
     return Desired(model, timing, paused, failures, objects, owned.cronjob_names(owner, model))
 
 

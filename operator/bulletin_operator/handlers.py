@@ -39,12 +39,7 @@ from bulletin_operator.jobs import failed_run
 from bulletin_operator.metrics import METRICS, serve
 from bulletin_operator.nextrun import NextRunRefresher
 from bulletin_operator.parsing import parse
-from bulletin_operator.settings import (
-    configure,
-    configure_logging,
-    metrics_endpoint,
-    runner_settings,
-)
+from bulletin_operator.settings import config, configure, configure_logging
 from bulletin_operator.status import PAUSED, condition, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
@@ -56,12 +51,13 @@ configure_logging()
 async def lead(memo: kopf.Memo, **_: Any) -> None:
     """Serve /metrics, then, with more than one replica, wait here (a standby, its
     bulletin_operator_leader 0) until this one leads."""
-    address, port = metrics_endpoint()
+    memo.config = settings = config()  # read once, here: invalid settings stop the start
+    address, port = settings.metrics_address, settings.metrics_port
     try:
         memo.metrics_server = serve(address, port)
     except OSError as exc:  # e.g. the port is taken: stop rather than run unobserved
         raise kopf.PermanentError(f"/metrics on {address}:{port}: {exc}") from exc
-    memo.elector = await leadership.lead()
+    memo.elector = await leadership.lead(settings.lease, settings.lease_timing, settings.host)
     METRICS.leader.set(1)
 
 
@@ -84,7 +80,7 @@ async def check_at_startup(memo: kopf.Memo, logger: kopf.Logger,
     if "adapter" not in memo:  # startup failed (e.g. bad settings): let kopf stop on that
         return
     adapter: Adapter = memo.adapter
-    scope = prefetch.kopf_scope()
+    scope = prefetch.kopf_scope(config().kopf_namespace)
     begin = time.monotonic()
     found = await asyncio.to_thread(adapter.prime, scope)
     primed = time.monotonic()
@@ -258,7 +254,7 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         model, _timing = parse(spec, meta)
         options = read_options(meta["annotations"])
         check_references(adapter, model, owner.namespace)
-        job = builders.run_now_job(owner, model, runner_settings(), token, options)
+        job = builders.run_now_job(owner, model, config().runner, token, options)
         # This token's own Job (made before a crash kept the token from status) is no refusal.
         active = adapter.active_run_now(owner.namespace, builders.short_name(owner.name, 63),
                                         owner.uid, ended_runs(status) | {job["metadata"]["name"]})

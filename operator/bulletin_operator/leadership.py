@@ -57,10 +57,6 @@ class LeaseTiming(BaseModel):
         """(connect, read) of one request: a renewal never outlasts the renew deadline."""
         return (1.0, min(2.0, self.renew_deadline / 2))
 
-    @classmethod
-    def from_env(cls) -> LeaseTiming:
-        return cls.model_validate_json(os.environ.get(TIMING_ENV, "").strip() or "{}")
-
 
 class Elector:
     """One candidate for the Lease ``namespace/name``, known as ``identity``."""
@@ -200,17 +196,16 @@ def _standby_health(argv: list[str], healthy: Callable[[], bool]) -> Iterator[No
         server.server_close()  # the port is kopf's again
 
 
-async def lead() -> Elector | None:
-    """Return once this replica leads (None: election is off); keep leading in the background."""
-    where = os.environ.get(LEASE_ENV, "").strip()
+async def lead(where: str, timing: LeaseTiming, host: str) -> Elector | None:
+    """Return once this replica leads on the Lease ``where`` (namespace/name; empty: election
+    is off, None); keep leading in the background. ``host``: the pod's name."""
     if not where:
         return None
     namespace, _, name = where.partition("/")
     load_credentials()
     # <pod>_<pid>_<random>: a container the kubelet restarts is a new candidate, not the holder
-    host = os.environ.get("HOSTNAME") or socket.gethostname()
-    identity = f"{host}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
-    elector = Elector(namespace, name, identity, timing=LeaseTiming.from_env())
+    identity = f"{host or socket.gethostname()}_{os.getpid()}_{uuid.uuid4().hex[:8]}"
+    elector = Elector(namespace, name, identity, timing=timing)
     log.info("waiting to lead (Lease %s as %s)", where, identity)
     started, failing = elector.clock(), False
     with _standby_health(sys.argv, lambda: elector.clock() - (

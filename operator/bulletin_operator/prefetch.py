@@ -10,7 +10,6 @@ conflict (or a missing object) is redone from a fresh GET. A miss falls back to 
 from __future__ import annotations
 
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Collection, Iterable
@@ -122,11 +121,12 @@ def watched_namespaces(clusterwide: bool, namespaces: Collection[str]) -> list[s
     return list(namespaces)
 
 
-def kopf_scope() -> list[str | None]:
+def kopf_scope(namespace: str = "") -> list[str | None]:
     """The namespaces the running `kopf run` command watches, from its command line (the
-    click context of the thread that runs the event loop); nothing when not run by kopf's CLI."""
+    click context of the thread that runs the event loop) and ``namespace`` (its
+    KOPF_RUN_NAMESPACE); nothing when not run by kopf's CLI."""
     ctx = click.get_current_context(silent=True)
     if ctx is None or "namespaces" not in ctx.params:
         return []
-    named = [*ctx.params["namespaces"], *filter(None, [os.environ.get("KOPF_RUN_NAMESPACE")])]
+    named = [*ctx.params["namespaces"], *filter(None, [namespace])]
     return watched_namespaces(bool(ctx.params.get("clusterwide")), named)

@@ -1,14 +1,18 @@
-"""Operator settings: kopf tuning and runner pod settings from the environment."""
+"""Operator settings: kopf tuning, and the operator's configuration read once from the
+environment (OperatorConfig)."""
 
 from __future__ import annotations
 
 import functools
 import logging
 import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TypeVar
 
 import kopf
-from bulletin.api import logformat
+from bulletin.api import logformat, podenv
 from bulletin.api.burst import BurstPolicy
 from bulletin.api.podpolicy import RunnerPodPolicy
 from bulletin.api.runnerpod import RunnerPod
@@ -17,18 +21,15 @@ from pydantic import ValidationError
 
 from bulletin_operator.builders import RunnerSettings
 from bulletin_operator.diffbase import StatusDiffBaseStorage
+from bulletin_operator.leadership import LEASE_ENV, TIMING_ENV, LeaseTiming
 
 WORKER_SLOTS = 10  # kopf object workers per handler thread
 
 
 def configure(settings: kopf.OperatorSettings) -> None:
-    """Tune kopf for many small objects and GitOps-owned specs; check the runner settings."""
-    runner_settings.cache_clear()
-    runner_settings()  # invalid pod defaults stop the operator here, not at each reconcile
-    pod_policy.cache_clear()
-    pod_policy()  # read once; an invalid policy fails the start for good
-    burst_policy.cache_clear()
-    burst_policy()
+    """Tune kopf for many small objects and GitOps-owned specs; read the operator's
+    configuration (invalid settings stop the operator here, not at each reconcile)."""
+    workers = config().workers
     # kopf keeps its bookkeeping in annotations under its own prefix (it ignores changes there,
     # so it must differ from ours, e.g. bulletin.dev/run-requested-at); status is our schema.
     prefix = "kopf.bulletin.dev"
@@ -50,15 +51,14 @@ def configure(settings: kopf.OperatorSettings) -> None:
     # One replica acts at a time: the only one, or the Lease holder (leadership.py), so kopf's
     # own peering (a CRD, and a pause that our background threads would not see) stays off.
     settings.peering.standalone = True
-    workers = int(os.environ.get("BULLETIN_WORKERS", "20"))
     settings.execution.max_workers = workers
     # Handlers call the API from up to `workers` threads at once through the kubernetes client,
     # whose urllib3 pool keeps 5 x cores connections (10 on 2 cores): with more threads, every
     # surplus request opened a new TLS connection and threw it away ("Connection pool is full"),
     # a handshake on both sides each time. Keep one connection per worker thread.
-    config = client.Configuration.get_default_copy()
-    config.connection_pool_maxsize = max(workers, config.connection_pool_maxsize or 0)
-    client.Configuration.set_default(config)
+    pool = client.Configuration.get_default_copy()
+    pool.connection_pool_maxsize = max(workers, pool.connection_pool_maxsize or 0)
+    client.Configuration.set_default(pool)
     # kopf starts one asyncio worker per object with events and keeps it 5 s after its last
     # event. At start, or when schedules arrive faster than they are handled, that was one
     # worker (with its body, loggers and timers) per schedule at once: 4,000 schedules
@@ -75,81 +75,91 @@ def configure(settings: kopf.OperatorSettings) -> None:
         lambda record: record.getMessage() not in quiet)
 
 
-def metrics_endpoint() -> tuple[str, int]:
-    """Where /metrics listens: BULLETIN_METRICS_ADDRESS (default all addresses) and
-    BULLETIN_METRICS_PORT (default 8080; 0 turns it off). A bad port stops the operator."""
-    port = int(os.environ.get("BULLETIN_METRICS_PORT", "8080"))
-    if not 0 <= port <= 65535:
-        raise ValueError(f"BULLETIN_METRICS_PORT: {port} is not a TCP port (0 turns it off)")
-    return os.environ.get("BULLETIN_METRICS_ADDRESS", "0.0.0.0"), port
-
-
-def log_format() -> str:
-    """BULLETIN_LOG_FORMAT: text or json; anything else stops the operator at start."""
-    return logformat.log_format(os.environ)
-
-
 def configure_logging() -> None:
     """kopf's log handler writes our JSON lines when BULLETIN_LOG_FORMAT=json. Called when
     kopf imports the handlers, after its CLI set up logging and before the operator's first
-    line; object lines carry the ReportSchedule's namespace and name (kopf's k8s_ref)."""
-    logformat.apply(log_format())
+    line (before the configuration is read: an invalid format stops the operator there);
+    object lines carry the ReportSchedule's namespace and name (kopf's k8s_ref)."""
+    logformat.apply(logformat.log_format(os.environ))
 
 
 POD_DEFAULTS = "BULLETIN_RUNNER_POD_DEFAULTS"
-
-
-def pod_defaults() -> RunnerPod:
-    """The runner pods' placement defaults: the chart's value runnerPod, as JSON in
-    BULLETIN_RUNNER_POD_DEFAULTS. Invalid JSON or fields stop the operator at start."""
-    raw = os.environ.get(POD_DEFAULTS, "").strip()
-    return RunnerPod.model_validate_json(raw) if raw else RunnerPod()
-
-
 POD_POLICY = "BULLETIN_RUNNER_POD_POLICY"
-
-
+BURST_POLICY = "BULLETIN_BURST_POLICY"
 Policy = TypeVar("Policy", RunnerPodPolicy, BurstPolicy)
 
 
-def _chart_policy(model: type[Policy], var: str, value: str, what: str) -> Policy:
+def _chart_policy(model: type[Policy], raw: str, var: str, value: str, what: str) -> Policy:
     """The chart value ``value``, as JSON in ``var`` (unset: the built-in policy). Invalid JSON
     or fields fail the startup handler for good, and the operator exits."""
-    raw = os.environ.get(var, "").strip()
     try:
-        return model.model_validate_json(raw) if raw else model()
+        return model.model_validate_json(raw.strip()) if raw.strip() else model()
     except ValidationError as exc:
         raise kopf.PermanentError(f"{var} (chart value {value}) is not a valid {what}:"
                                   f" {exc}") from exc
 
 
-@functools.cache
-def pod_policy() -> RunnerPodPolicy:
-    """What a schedule's spec.runner may ask for (chart value runnerPodPolicy), read once."""
-    return _chart_policy(RunnerPodPolicy, POD_POLICY, "runnerPodPolicy", "runner pod policy")
-
-
-BURST_POLICY = "BULLETIN_BURST_POLICY"
-
-
-@functools.cache
-def burst_policy() -> BurstPolicy:
-    """How many pods a burst may ask for (chart value burstPolicy), read once."""
-    return _chart_policy(BurstPolicy, BURST_POLICY, "burstPolicy", "burst policy")
-
-
-@functools.cache
-def runner_settings() -> RunnerSettings:
-    """Runner pod settings; the chart sets BULLETIN_RUNNER_IMAGE. Read once (configure() reads
-    them at start, where invalid pod defaults stop the operator), not at every reconcile."""
+def _runner(env: Mapping[str, str]) -> RunnerSettings:
+    """Runner pod settings; the chart sets BULLETIN_RUNNER_IMAGE and, as JSON in
+    BULLETIN_RUNNER_POD_DEFAULTS, the placement defaults (its value runnerPod)."""
     defaults = RunnerSettings()
+    raw = env.get(POD_DEFAULTS, "").strip()
+    fmt = logformat.log_format(env)
     return RunnerSettings(
-        image=os.environ.get("BULLETIN_RUNNER_IMAGE", defaults.image),
-        image_pull_policy=os.environ.get("BULLETIN_RUNNER_PULL_POLICY", defaults.image_pull_policy),
-        allowed_domains=os.environ.get("BULLETIN_ALLOWED_DOMAINS", ""),
-        allow_private_networks=os.environ.get("BULLETIN_ALLOW_PRIVATE_NETWORKS", ""),
-        allowed_url_hosts=os.environ.get("BULLETIN_ALLOWED_URL_HOSTS", ""),
+        image=env.get("BULLETIN_RUNNER_IMAGE", defaults.image),
+        image_pull_policy=env.get("BULLETIN_RUNNER_PULL_POLICY", defaults.image_pull_policy),
+        allowed_domains=env.get(podenv.ALLOWED_DOMAINS, ""),
+        allow_private_networks=env.get(podenv.ALLOW_PRIVATE_NETWORKS, ""),
+        allowed_url_hosts=env.get(podenv.ALLOWED_URL_HOSTS, ""),
         # runner pods log as the operator does; text is their default, so it is not written
-        log_format="" if log_format() == logformat.TEXT else log_format(),
-        pod=pod_defaults(),
+        log_format="" if fmt == logformat.TEXT else fmt,
+        pod=RunnerPod.model_validate_json(raw) if raw else RunnerPod(),
     )
+
+
+@dataclass(frozen=True)
+class OperatorConfig:
+    """The operator's configuration (the chart's values, in its pod env), read once at start:
+    kopf's workers, /metrics, the runner pods' settings and policies, leader election, and the
+    run archive's variables (bulletin_operator.archiving reads them)."""
+
+    workers: int = 20
+    metrics_address: str = "0.0.0.0"  # BULLETIN_METRICS_ADDRESS
+    metrics_port: int = 8080  # BULLETIN_METRICS_PORT; 0 turns /metrics off
+    runner: RunnerSettings = field(default_factory=RunnerSettings)
+    pod_policy: RunnerPodPolicy = field(default_factory=RunnerPodPolicy)  # runnerPodPolicy
+    burst_policy: BurstPolicy = field(default_factory=BurstPolicy)  # burstPolicy
+    lease: str = ""  # BULLETIN_LEADER_ELECTION: namespace/name; empty: no election
+    lease_timing: LeaseTiming = field(default_factory=lambda: LeaseTiming.model_validate({}))
+    host: str = ""  # HOSTNAME: the pod's name
+    kopf_namespace: str = ""  # KOPF_RUN_NAMESPACE: kopf's own option, for the prefetch scope
+    archive: Mapping[str, str] = field(default_factory=dict)  # BULLETIN_ARCHIVE_*
+
+    @classmethod
+    def from_env(cls, env: Mapping[str, str]) -> OperatorConfig:
+        """Parse ``env``; invalid pod defaults, policies, port or Lease timing raise."""
+        runner = _runner(env)
+        pod_policy = _chart_policy(RunnerPodPolicy, env.get(POD_POLICY, ""), POD_POLICY,
+                                   "runnerPodPolicy", "runner pod policy")
+        burst_policy = _chart_policy(BurstPolicy, env.get(BURST_POLICY, ""), BURST_POLICY,
+                                     "burstPolicy", "burst policy")
+        port = int(env.get("BULLETIN_METRICS_PORT", "8080"))
+        if not 0 <= port <= 65535:
+            raise ValueError(f"BULLETIN_METRICS_PORT: {port} is not a TCP port (0 turns it off)")
+        return cls(
+            workers=int(env.get("BULLETIN_WORKERS", "20")),
+            metrics_address=env.get("BULLETIN_METRICS_ADDRESS", "0.0.0.0"), metrics_port=port,
+            runner=runner, pod_policy=pod_policy, burst_policy=burst_policy,
+            lease=env.get(LEASE_ENV, "").strip(),
+            lease_timing=LeaseTiming.model_validate_json(env.get(TIMING_ENV, "").strip() or "{}"),
+            host=env.get("HOSTNAME", ""), kopf_namespace=env.get("KOPF_RUN_NAMESPACE", ""),
+            archive=MappingProxyType({k: v for k, v in env.items()
+                                      if k.startswith("BULLETIN_ARCHIVE_")}),
+        )
+
+
+@functools.cache
+def config() -> OperatorConfig:
+    """The operator's configuration: read from the environment at the first call (a startup
+    handler), then kept for the life of the process."""
+    return OperatorConfig.from_env(os.environ)

@@ -1,4 +1,5 @@
-"""What a run knows from its pod environment (set by the operator's CronJob template)."""
+"""What a run knows from its pod environment (set by the operator's CronJob template): who it
+is, and its configuration (bulletin.runconfig), read once at start."""
 
 from __future__ import annotations
 
@@ -14,41 +15,7 @@ from bulletin.api.errors import ConfigurationError, describe
 from bulletin.api.names import scheduled_minute
 from bulletin.api.runrequest import RunOptions
 from bulletin.api.status import Trigger
-
-
-@dataclass(frozen=True)
-class SmtpSettings:
-    """SMTP connection settings, from the Secret named by spec.delivery.email.smtpSecretRef."""
-
-    host: str
-    port: int
-    security: str = "starttls"
-    username: str | None = None
-    password: str | None = None
-    sender: str | None = None
-
-    @classmethod
-    def from_env(cls, env: Mapping[str, str], prefix: str = podenv.SMTP_PREFIX) -> SmtpSettings:
-        """Read the Secret's keys (host, port, security, username, password, from)."""
-        host = env.get(prefix + "host")
-        if not host:
-            raise ConfigurationError("the SMTP Secret has no 'host' key; add host and port")
-        security = env.get(prefix + "security", "starttls").lower()
-        if security not in ("starttls", "tls", "none"):
-            raise ConfigurationError("the SMTP Secret key 'security' must be starttls, tls or none")
-        default_port = {"starttls": 587, "tls": 465, "none": 25}[security]
-        try:
-            port = int(env.get(prefix + "port") or default_port)
-        except ValueError as exc:
-            raise ConfigurationError("the SMTP Secret key 'port' must be a number") from exc
-        return cls(
-            host=host,
-            port=port,
-            security=security,
-            username=env.get(prefix + "username") or None,
-            password=env.get(prefix + "password") or None,
-            sender=env.get(prefix + "from") or None,
-        )
+from bulletin.runconfig import RunConfig
 
 
 @dataclass(frozen=True)
@@ -62,7 +29,7 @@ class RunContext:
     scheduled_time: datetime | None
     options: RunOptions
     workdir: Path
-    env: Mapping[str, str]
+    config: RunConfig
     entry: str | None = None  # the spec.schedules entry whose CronJob started the run
 
     @classmethod
@@ -93,15 +60,10 @@ class RunContext:
             scheduled_time=scheduled,
             options=options,
             workdir=Path(env.get(podenv.WORKDIR) or "/tmp"),
-            env=env,
+            config=RunConfig.from_env(env),
             entry=env.get(podenv.SCHEDULE_ENTRY) or None,
         )
 
     def secrets(self) -> list[str]:
         """Secret values this run holds, to be redacted from anything it writes."""
-        from bulletin.redact import delivery_secrets, url_secrets
-
-        db_url = self.env.get(podenv.DB_URL, "")
-        secrets = [*url_secrets(db_url), *delivery_secrets(self.env)]
-        hook = self.env.get(podenv.ONFAILURE_WEBHOOK)
-        return secrets + [s for s in (db_url, hook) if s]
+        return self.config.secrets()

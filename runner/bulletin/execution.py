@@ -7,7 +7,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from bulletin.api import podenv
 from bulletin.api.errors import ConfigurationError, Reason
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord, RunResult
@@ -30,12 +29,12 @@ def produce(ctx: RunContext, spec: ReportScheduleSpec, period: Period, url: str)
     from bulletin.report import build_report
     from bulletin.sources.prometheus import from_spec
 
-    templates = ctx.env.get(podenv.TEMPLATES_DIR)
-    password = required_password(spec.protection, ctx.env) if spec.protection else ""
+    config = ctx.config
+    password = required_password(spec.protection, config) if spec.protection else ""
     report = build_report(spec, schedule_name=ctx.schedule, namespace=ctx.namespace,
                           period=period, db_url=url or None, outdir=ctx.workdir / ctx.run_id,
-                          templates_dir=Path(templates) if templates else None,
-                          prometheus=from_spec(spec, ctx.env, guarded_client))
+                          templates_dir=config.templates_dir,
+                          prometheus=from_spec(spec, config, guarded_client))
     if spec.protection is not None:
         report = protect_report(report, spec.protection, password)
     return report
@@ -48,10 +47,10 @@ def execute(
     from bulletin.deliver.dispatch import deliver_all, run_result
     from bulletin.ledger import StatusLedger
 
-    url = ctx.env.get(podenv.DB_URL, "")
+    url = ctx.config.db_url
     if spec.source.connection_secret_ref is not None and not url:
         raise ConfigurationError("no database URL: check spec.source.connectionSecretRef")
-    skip = check_assertions(spec.gates, url, period.params(), spec.schedule.time_zone,
+    skip = check_assertions(spec.gates, url, period.params(), period.time_zone,
                             QueryLimits.of(spec.source))
     ledger = StatusLedger(kube, ctx.namespace, ctx.schedule, ctx.run_id)
     if skip is None and spec.delivery.burst is not None:
@@ -75,7 +74,7 @@ def shard_book(ctx: RunContext, spec: ReportScheduleSpec, kube: Kube) -> ShardLe
     from bulletin.shardledger import ConfigMapStore, ShardLedger
     from bulletin.shards import Shard
 
-    shard = Shard.from_env(ctx.env)
+    shard = Shard.of(ctx.config)
     labels = {"app.kubernetes.io/name": "bulletin", "app.kubernetes.io/component": "ledger",
               "bulletin.dev/schedule": ctx.schedule[:63]}
     store = ConfigMapStore(kube.core, ctx.namespace, f"{ctx.run_id}-shard-{shard.index}",
@@ -95,17 +94,16 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
     from bulletin.shards import Shard
     from bulletin.sources.prometheus import from_spec
 
-    templates = ctx.env.get(podenv.TEMPLATES_DIR)
+    config = ctx.config
     reports = report_spec(spec)
-    prometheus = from_spec(spec, ctx.env, guarded_client)
+    prometheus = from_spec(spec, config, guarded_client)
 
     def build(recipient: Recipient, outdir: Path) -> BuiltReport:
-        password = (recipient_password(spec.protection, ctx.env, recipient.password)
+        password = (recipient_password(spec.protection, config, recipient.password)
                     if spec.protection is not None else "")
         report = build_report(reports, schedule_name=ctx.schedule, namespace=ctx.namespace,
                               period=period, db_url=url, outdir=outdir, params=recipient.params,
-                              templates_dir=Path(templates) if templates else None,
-                              prometheus=prometheus)
+                              templates_dir=config.templates_dir, prometheus=prometheus)
         if spec.protection is not None:
             report = protect_report(report, spec.protection, password)
         return report
@@ -118,7 +116,7 @@ def execute_burst(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord, 
         record.result = RunResult.SKIPPED
         record.message = "delivery skipped: the burst dataset returned no recipients"
         return
-    shard = Shard.from_env(ctx.env)
+    shard = Shard.of(config)
     record.deliveries, record.rows, record.bytes = deliver_burst(
         spec, ctx, period, ledger, shard.mine(found), build, book=book, shard=shard)
     record.result, record.message = burst_result(record.deliveries[-1])

@@ -6,7 +6,6 @@ import json
 import logging
 from dataclasses import dataclass
 
-from bulletin.api import podenv
 from bulletin.api.errors import HINTS
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import RunRecord
@@ -52,7 +51,7 @@ def notify_failure(ctx: RunContext, spec: ReportScheduleSpec, record: RunRecord)
             _email(ctx, spec, on_failure.email, text)
         except Exception as exc:  # a notice must never turn into a crash
             problems.append(f"failure email: {exc}")
-    url = ctx.env.get(podenv.ONFAILURE_WEBHOOK)
+    url = ctx.config.onfailure_webhook
     if on_failure.webhook_secret_ref is not None:
         if not url:
             problems.append("failure webhook: its Secret key is missing")
@@ -71,10 +70,10 @@ def _email(ctx: RunContext, spec: ReportScheduleSpec, to: list[str], text: str) 
     from bulletin.deliver.compose import compose
     from bulletin.deliver.email import Smtp, build_message, send
 
-    allowlist.check(to, ctx.env, "spec.notifications.onFailure.email")
+    allowlist.check(to, ctx.config, "spec.notifications.onFailure.email")
     email = spec.delivery.email
     assert email is not None
-    smtp = Smtp.from_env(ctx.env, email.smtp_secret_ref.name)
+    smtp = Smtp.of(ctx.config.smtp, email.smtp_secret_ref.name)
     notice = Notice(subject=f"[Bulletin] {ctx.schedule} failed", text=text)
     letter = compose(spec, notice, to=to, secret_from=smtp.settings.sender)
     send(smtp, letter.sender, to, bytes(build_message(letter)))
@@ -84,6 +83,6 @@ def _webhook(ctx: RunContext, url: str, text: str) -> None:
     from bulletin.deliver.http import post
     from bulletin.deliver.netguard import NetPolicy, guarded_client
 
-    with guarded_client(ctx.env) as client:
+    with guarded_client(ctx.config) as client:
         post(client, url, json.dumps({"text": text}).encode(), {}, what="failure webhook",
-             timeout=30.0, policy=NetPolicy.from_env(ctx.env))
+             timeout=30.0, policy=NetPolicy.of(ctx.config))

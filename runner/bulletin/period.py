@@ -10,6 +10,8 @@ from zoneinfo import ZoneInfo
 from bulletin.api.errors import SpecError
 from bulletin.api.schedule import PeriodKind
 
+UTC_ZONE = ZoneInfo("UTC")
+
 
 class PeriodError(SpecError, ValueError):
     """A period override that cannot be read."""
@@ -17,12 +19,19 @@ class PeriodError(SpecError, ValueError):
 
 @dataclass(frozen=True)
 class Period:
-    """A half-open span [start, end) with the span of equal length before it, for trends."""
+    """A half-open span [start, end) with the span of equal length before it, for trends, and
+    the schedule's time zone it was computed in (its queries' session zone, its labels')."""
 
     start: datetime
     end: datetime
     previous_start: datetime
     previous_end: datetime
+    tz: ZoneInfo = UTC_ZONE
+
+    @property
+    def time_zone(self) -> str:
+        """The zone's IANA name, e.g. Europe/Berlin."""
+        return self.tz.key
 
     def params(self) -> dict[str, datetime | date]:
         """Bound parameters for queries and variables for templates."""
@@ -53,7 +62,8 @@ def _month_start(day: date, months_back: int) -> date:
 
 def _span(first: date, end: date, previous: date, tz: ZoneInfo) -> Period:
     return Period(start=_midnight(first, tz), end=_midnight(end, tz),
-                  previous_start=_midnight(previous, tz), previous_end=_midnight(first, tz))
+                  previous_start=_midnight(previous, tz), previous_end=_midnight(first, tz),
+                  tz=tz)
 
 
 def compute(
@@ -75,7 +85,7 @@ def compute(
         since = (last_success_end or reference - timedelta(days=1)).astimezone(tz)
         until = reference.astimezone(tz)
         return Period(start=since, end=until, previous_start=since - (until - since),
-                      previous_end=since)
+                      previous_end=since, tz=tz)
     if kind is PeriodKind.PREVIOUS_DAY:
         end = today - timedelta(days=offset)
         return _span(end - timedelta(days=1), end, end - timedelta(days=2), tz)

@@ -18,13 +18,12 @@ import yaml
 from pydantic import ValidationError
 
 from bulletin.api.errors import BulletinError, CommandError, describe
-from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS
 from bulletin.api.spec import KIND, ReportScheduleSpec
 from bulletin.assembly.burst import Recipient, recipients, report_spec
 from bulletin.period import Period, PeriodError, parse_override
 from bulletin.previewperiod import outside, preview_period
 from bulletin.report import BuiltReport, build_report
-from bulletin.schedule import zone
+from bulletin.runconfig import NetSettings, RunConfig
 from bulletin.sources.prometheus import PrometheusError
 
 if TYPE_CHECKING:
@@ -134,7 +133,7 @@ def local_prometheus(spec: ReportScheduleSpec, headers: Path | None,
                            " pass it with --prometheus-url")
     return Prometheus(url, guarded_client,
                       parse_headers(headers.read_text()) if headers else {},
-                      {ALLOW_PRIVATE_NETWORKS: "0.0.0.0/0 ::/0"},
+                      RunConfig(net=NetSettings.of("0.0.0.0/0 ::/0", None)),
                       spec.source.statement_timeout_seconds, spec.source.connect_timeout_seconds)
 
 
@@ -226,9 +225,9 @@ def main(argv: Sequence[str]) -> int:
     except PreviewError as exc:
         print(f"bulletin preview: {exc}", file=sys.stderr)
         return 2
-    progress(f"{namespace}/{name}: period {period.label()} ({spec.schedule.time_zone}),"
+    progress(f"{namespace}/{name}: period {period.label()} ({period.time_zone}),"
              f" formats {', '.join(spec.formats)}")
-    for warning in outside(sample, period, zone(spec.schedule)) if sample else []:
+    for warning in outside(sample, period, period.tz) if sample else []:
         print(f"bulletin preview: warning: {warning}", file=sys.stderr)
     args.out.mkdir(parents=True, exist_ok=True)
     try:

@@ -5,47 +5,46 @@ password (the schedule owner's instructions). The password never leaves the file
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
 from html import escape
 from typing import TYPE_CHECKING
 
-from bulletin.api import podenv
 from bulletin.api.errors import ConfigurationError, SpecError
 from bulletin.api.protection import Protection
 from bulletin.assembly.plan import CONTENT_TYPES, Artifact, ReportError
 from bulletin.render.mail import EmailContent
+from bulletin.runconfig import RunConfig
 
 if TYPE_CHECKING:
     from bulletin.report import BuiltReport
 
 
-def secret_password(protection: Protection, env: Mapping[str, str]) -> str | None:
+def secret_password(protection: Protection, config: RunConfig) -> str | None:
     """The password from protection.passwordSecretRef; an error when it names a Secret or
     key that is missing or empty (ConfigurationError: nothing is built or sent then)."""
     ref = protection.password_secret_ref
     if ref is None:
         return None
-    if not env.get(podenv.PROTECTION_PASSWORD):
+    if not config.protection_password:
         raise ConfigurationError(f"spec.protection.passwordSecretRef: Secret {ref.name!r} has"
                                  f" no key {ref.key!r} (or it is empty); nothing was sent")
-    return env[podenv.PROTECTION_PASSWORD]
+    return config.protection_password
 
 
-def required_password(protection: Protection, env: Mapping[str, str]) -> str:
+def required_password(protection: Protection, config: RunConfig) -> str:
     """The Secret's password; SpecError when there is none (protection never fails open)."""
-    password = secret_password(protection, env)
+    password = secret_password(protection, config)
     if not password:
         raise SpecError("spec.protection: no password (set passwordSecretRef); nothing was"
                         " sent")
     return password
 
 
-def recipient_password(protection: Protection, env: Mapping[str, str], own: str | None) -> str:
+def recipient_password(protection: Protection, config: RunConfig, own: str | None) -> str:
     """A burst recipient's password: their column's, else the Secret's; Permanent (this
     recipient fails, unsent) when there is neither."""
     from bulletin.deliver.retry import Permanent
 
-    password = own or secret_password(protection, env)
+    password = own or secret_password(protection, config)
     if not password:
         raise Permanent("no password for this recipient (burst.passwordColumn is empty and"
                         " spec.protection has no passwordSecretRef); nothing was sent")

@@ -7,11 +7,12 @@ the same dataset, so a retried shard redoes only its own recipients.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from bulletin.api import podenv
+from bulletin.runconfig import RunConfig
 
 
 class Keyed(Protocol):
@@ -37,13 +38,13 @@ class Shard:
     job_uid: str = ""
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> Shard:
-        """From the pod's env: JOB_COMPLETION_INDEX (Kubernetes) and BULLETIN_BURST_SHARDS."""
-        count = int(env.get(podenv.BURST_SHARDS) or 1)
-        index = int(env.get(podenv.COMPLETION_INDEX) or 0)
+    def of(cls, config: RunConfig) -> Shard:
+        """From the run's config: JOB_COMPLETION_INDEX (Kubernetes) and BULLETIN_BURST_SHARDS."""
+        count = int(config.shard_count or 1)
+        index = int(config.shard_index or 0)
         if not 0 <= index < count:
             raise ValueError(f"{podenv.COMPLETION_INDEX}={index} is not a shard of {count}")
-        return cls(index, count, env.get(podenv.JOB_UID) or "")
+        return cls(index, count, config.job_uid)
 
     def mine(self, recipients: Sequence[K]) -> list[K]:
         """The recipients this shard sends to, in their order."""

@@ -18,7 +18,7 @@ from typing import Any
 import chartdocs
 import pytest
 import yaml
-from bulletin_operator.settings import POD_DEFAULTS, pod_defaults
+from bulletin_operator.settings import POD_DEFAULTS, OperatorConfig
 from devstack.operatorproc import OperatorProcess
 from helmchart import (
     CHART,
@@ -101,8 +101,7 @@ def test_template_renders_consistent_objects() -> None:
     assert spec["nodeSelector"] == {"disk": "ssd"}
 
 
-def test_runner_pod_values_reach_the_operator_as_one_json_variable(
-        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_runner_pod_values_reach_the_operator_as_one_json_variable() -> None:
     objects = render("rel", "ops", "runnerPod.priorityClassName=reports",
                      "runnerPod.podAnnotations.linkerd\\.io/inject=disabled",
                      "runnerPod.resources.limits.memory=2Gi",
@@ -111,8 +110,8 @@ def test_runner_pod_values_reach_the_operator_as_one_json_variable(
     pod = next(o for o in objects if o["kind"] == "Deployment")["spec"]["template"]["spec"]
     assert pod["imagePullSecrets"] == [{"name": "operator-registry"}]
     env = {e["name"]: e["value"] for e in pod["containers"][0]["env"]}
-    monkeypatch.setenv(POD_DEFAULTS, env[POD_DEFAULTS])
-    assert pod_defaults().wire() == {  # empty values are left out: they take the defaults
+    pod_defaults = OperatorConfig.from_env({POD_DEFAULTS: env[POD_DEFAULTS]}).runner.pod
+    assert pod_defaults.wire() == {  # empty values are left out: they take the defaults
         "priorityClassName": "reports", "podAnnotations": {"linkerd.io/inject": "disabled"},
         "resources": {"limits": {"memory": "2Gi"}}, "imagePullSecrets": [{"name": "registry"}]}
 

@@ -191,17 +191,17 @@ def test_pod_defaults_come_from_one_json_env_var(monkeypatch: pytest.MonkeyPatch
     from bulletin_operator import settings
 
     monkeypatch.setenv(settings.POD_DEFAULTS, POD_DEFAULTS.model_dump_json(by_alias=True))
-    settings.runner_settings.cache_clear()  # read once per process: a new start here
-    assert settings.runner_settings().pod == POD_DEFAULTS
+    settings.config.cache_clear()  # read once per process: a new start here
+    assert settings.config().runner.pod == POD_DEFAULTS
     monkeypatch.setenv(settings.POD_DEFAULTS, '{"job-name": "x"}')
-    assert settings.runner_settings().pod == POD_DEFAULTS  # not read again
+    assert settings.config().runner.pod == POD_DEFAULTS  # not read again
     monkeypatch.setenv(settings.POD_DEFAULTS, '{"podLabels": {"job-name": "x"}}')
-    settings.runner_settings.cache_clear()
+    settings.config.cache_clear()
     with pytest.raises(ValueError, match="job-name"):
-        settings.runner_settings()
+        settings.config()
     monkeypatch.delenv(settings.POD_DEFAULTS)
-    settings.runner_settings.cache_clear()
-    assert settings.runner_settings().pod == RunnerPod()
+    settings.config.cache_clear()
+    assert settings.config().runner.pod == RunnerPod()
 
 
 @pytest.mark.parametrize(("job", "expected"), [

@@ -150,7 +150,7 @@ def test_each_recipient_gets_only_their_rows_once_through_a_crash(
                             period=PERIOD, db_url=db, outdir=outdir, templates_dir=None,
                             params=recipient.params)
 
-    env = {**ctx.env, "BULLETIN_ALLOWED_DOMAINS": "example.com"}
+    env = {**ctx.config.values, "BULLETIN_ALLOWED_DOMAINS": "example.com"}
     ctx = context(env, tmp_path)
     ledger, store = MemoryLedger(), MemoryStore()
     with pytest.raises(PodKilled):

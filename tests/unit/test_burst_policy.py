@@ -68,12 +68,12 @@ def test_the_policy_names_the_field_and_the_fix() -> None:
 
 def test_the_operator_reads_the_chart_policy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(settings.BURST_POLICY, '{"maxShards": 3, "maxParallelism": 2}')
-    settings.burst_policy.cache_clear()
-    assert settings.burst_policy() == BurstPolicy(max_shards=3, max_parallelism=2)
+    settings.config.cache_clear()
+    assert settings.config().burst_policy == BurstPolicy(max_shards=3, max_parallelism=2)
     monkeypatch.setenv(settings.BURST_POLICY, '{"maxShards": 0}')
-    settings.burst_policy.cache_clear()
+    settings.config.cache_clear()
     with pytest.raises(kopf.PermanentError, match="chart value burstPolicy"):
-        settings.burst_policy()
+        settings.config()
     monkeypatch.delenv(settings.BURST_POLICY)
-    settings.burst_policy.cache_clear()
-    assert settings.burst_policy() == BurstPolicy()
+    settings.config.cache_clear()
+    assert settings.config().burst_policy == BurstPolicy()

@@ -21,6 +21,7 @@ from bulletin.api.status import (
 )
 from bulletin.assembly.burst import Recipient
 from bulletin.ledger import LedgerError
+from bulletin.runconfig import RunConfig
 from bulletin.shardledger import ShardLedger
 from bulletin.shards import Shard, shard_of
 from bulletin_operator.builders import Owner, RunnerSettings, role, run_now_job
@@ -42,11 +43,11 @@ def test_the_shard_rule_splits_stably_and_evenly() -> None:
     again = Shard(2, 4).mine(list(reversed(people)))  # another order, the same shard
     assert {r.key for r in again} == {r.key for r in shards[2]}
     assert shard_of(people[0].key, 4) == shard_of(people[0].key, 4)
-    assert Shard.from_env({"JOB_COMPLETION_INDEX": "3", "BULLETIN_BURST_SHARDS": "4",
-                           "BULLETIN_JOB_UID": "u"}) == Shard(3, 4, "u")
-    assert Shard.from_env({}) == Shard(0, 1, "")
+    assert Shard.of(RunConfig.from_env({"JOB_COMPLETION_INDEX": "3", "BULLETIN_BURST_SHARDS": "4",
+                                         "BULLETIN_JOB_UID": "u"})) == Shard(3, 4, "u")
+    assert Shard.of(RunConfig()) == Shard(0, 1, "")
     with pytest.raises(ValueError, match="not a shard of 2"):
-        Shard.from_env({"JOB_COMPLETION_INDEX": "2", "BULLETIN_BURST_SHARDS": "2"})
+        Shard.of(RunConfig.from_env({"JOB_COMPLETION_INDEX": "2", "BULLETIN_BURST_SHARDS": "2"}))
 
 
 def test_the_ledger_survives_a_new_pod_and_stays_small() -> None:

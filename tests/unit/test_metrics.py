@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 from bulletin_operator.metrics import OperatorMetrics, serve
-from bulletin_operator.settings import metrics_endpoint
+from bulletin_operator.settings import OperatorConfig
 from devstack.ports import free_port
 from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
@@ -210,13 +210,11 @@ def test_metrics_are_served_over_http(registry: CollectorRegistry) -> None:
     assert serve("127.0.0.1", 0, registry) is None
 
 
-def test_the_endpoint_comes_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BULLETIN_METRICS_PORT", raising=False)
-    monkeypatch.delenv("BULLETIN_METRICS_ADDRESS", raising=False)
-    assert metrics_endpoint() == ("0.0.0.0", 8080)
-    monkeypatch.setenv("BULLETIN_METRICS_PORT", "0")
-    monkeypatch.setenv("BULLETIN_METRICS_ADDRESS", "127.0.0.1")
-    assert metrics_endpoint() == ("127.0.0.1", 0)
-    monkeypatch.setenv("BULLETIN_METRICS_PORT", "70000")
+def test_the_endpoint_comes_from_the_environment() -> None:
+    default = OperatorConfig.from_env({})
+    assert (default.metrics_address, default.metrics_port) == ("0.0.0.0", 8080)
+    found = OperatorConfig.from_env({"BULLETIN_METRICS_PORT": "0",
+                                     "BULLETIN_METRICS_ADDRESS": "127.0.0.1"})
+    assert (found.metrics_address, found.metrics_port) == ("127.0.0.1", 0)
     with pytest.raises(ValueError, match="BULLETIN_METRICS_PORT"):
-        metrics_endpoint()
+        OperatorConfig.from_env({"BULLETIN_METRICS_PORT": "70000"})

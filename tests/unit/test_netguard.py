@@ -21,6 +21,7 @@ from bulletin.deliver.dispatch import deliver_all
 from bulletin.deliver.netguard import AddressRefused, NetPolicy, why_not_public
 from bulletin.deliver.storage import ObjectStore
 from bulletin.notify import notify_failure
+from bulletin.runconfig import RunConfig
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.ports import HOST
 from devstack.s3 import S3Server
@@ -135,7 +136,7 @@ def test_every_resolved_address_is_checked(monkeypatch: pytest.MonkeyPatch) -> N
                 *real("169.254.169.254", port, *args, **kwargs)]
 
     monkeypatch.setattr(socket, "getaddrinfo", both)
-    policy = NetPolicy.from_env({PRIVATE: "127.0.0.0/8"})
+    policy = NetPolicy.of(RunConfig.from_env({PRIVATE: "127.0.0.0/8"}))
     with pytest.raises(AddressRefused, match=r"169\.254\.169\.254, a link-local address"):
         policy.resolve("mixed.test", 443)
 
@@ -225,11 +226,12 @@ def test_an_s3_endpoint_on_a_private_address_is_refused(s3: S3Server, tmp_path: 
     credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
                    "endpoint": endpoint}
     (tmp_path / "a.csv").write_text("a\n1\n")
-    guarded = ObjectStore(storage, credentials, "s3", env={})
+    guarded = ObjectStore(storage, credentials, "s3", NetPolicy())
     with pytest.raises(AddressRefused, match=r"upload to s3://netguard-refused at http://127\.0\.0\.1"
                        r".*resolves to 127\.0\.0\.1, a loopback address"):
         guarded.put_file("k/a.csv", tmp_path / "a.csv", "text/csv")
-    allowed = ObjectStore(storage, credentials, "s3", env={PRIVATE: "127.0.0.1/32"})
+    allowed = ObjectStore(storage, credentials, "s3",
+                          NetPolicy.of(RunConfig.from_env({PRIVATE: "127.0.0.1/32"})))
     assert allowed.exists("k/a.csv") is False
     allowed.put_file("k/a.csv", tmp_path / "a.csv", "text/csv")
     assert allowed.exists("k/a.csv") is True
@@ -238,7 +240,7 @@ def test_an_s3_endpoint_on_a_private_address_is_refused(s3: S3Server, tmp_path: 
 def test_the_guarded_client_ignores_proxy_variables(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
     monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
-    with netguard.guarded_client({}) as client:
+    with netguard.guarded_client(RunConfig()) as client:
         assert client._mounts == {}
 
 
@@ -271,13 +273,15 @@ def test_an_s3_connection_goes_to_the_address_that_was_checked(
     credentials = {"accessKeyId": s3.access_key, "secretAccessKey": s3.secret_key,
                    "endpoint": endpoint}
     (tmp_path / "a.csv").write_text("a\n1\n")
-    store = ObjectStore(storage, credentials, "s3", env={PRIVATE: f"{HOST}/32"})
+    store = ObjectStore(storage, credentials, "s3",
+                        NetPolicy.of(RunConfig.from_env({PRIVATE: f"{HOST}/32"})))
     store.put_file("k/a.csv", tmp_path / "a.csv", "text/csv")
     assert connected and set(connected) == {HOST}, connected
 
     answer["rebind.example"] = "127.0.0.1" if HOST != "127.0.0.1" else "127.0.0.2"
     connected.clear()
-    fresh = ObjectStore(storage, credentials, "s3", env={PRIVATE: f"{HOST}/32"})
+    fresh = ObjectStore(storage, credentials, "s3",
+                        NetPolicy.of(RunConfig.from_env({PRIVATE: f"{HOST}/32"})))
     with pytest.raises(AddressRefused, match=r"upload to s3://netguard-pinned at http://rebind\.example"
                        r".*host rebind\.example resolves to 127\.0\.0\.[12], a loopback address"):
         fresh.put_file("k/b.csv", tmp_path / "a.csv", "text/csv")

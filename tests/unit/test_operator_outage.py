@@ -8,7 +8,7 @@ import logging
 
 import pytest
 from bulletin_operator.apierrors import SETTLE_SECONDS, Outage, Rejected, ride_out
-from bulletin_operator.leadership import LeaseTiming
+from bulletin_operator.settings import OperatorConfig
 from kubernetes.client.exceptions import ApiException
 from pydantic import ValidationError
 
@@ -122,16 +122,14 @@ def test_a_terminating_namespace_is_never_retried() -> None:
     assert len(calls) == 1
 
 
-def test_lease_timing_reads_the_charts_values_and_refuses_an_unsafe_order(
-        monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("BULLETIN_LEADER_ELECTION_TIMING", raising=False)
-    default = LeaseTiming.from_env()
+def test_lease_timing_reads_the_charts_values_and_refuses_an_unsafe_order() -> None:
+    default = OperatorConfig.from_env({}).lease_timing
     assert (default.lease, default.renew_deadline, default.retry) == (6, 4.0, 1.0)
     assert default.timeout[1] <= default.renew_deadline / 2
-    monkeypatch.setenv("BULLETIN_LEADER_ELECTION_TIMING", '{"leaseDurationSeconds": 15,'
-                       ' "renewDeadlineSeconds": 10, "retryPeriodSeconds": 2}')
-    assert LeaseTiming.from_env().lease == 15
-    monkeypatch.setenv("BULLETIN_LEADER_ELECTION_TIMING", '{"leaseDurationSeconds": 4,'
-                       ' "renewDeadlineSeconds": 5, "retryPeriodSeconds": 1}')
+    timing = {"BULLETIN_LEADER_ELECTION_TIMING": '{"leaseDurationSeconds": 15,'
+              ' "renewDeadlineSeconds": 10, "retryPeriodSeconds": 2}'}
+    assert OperatorConfig.from_env(timing).lease_timing.lease == 15
+    unsafe = {"BULLETIN_LEADER_ELECTION_TIMING": '{"leaseDurationSeconds": 4,'
+              ' "renewDeadlineSeconds": 5, "retryPeriodSeconds": 1}'}
     with pytest.raises(ValidationError, match="two replicas could act at once"):
-        LeaseTiming.from_env()
+        OperatorConfig.from_env(unsafe)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 from bulletin.api.podenv import delivery_env
 from bulletin.deliver.email import Smtp
+from bulletin.runconfig import RunConfig
 from delivery_support import spec
 
 SECRET = {"host": "mail.example.com", "port": "25", "security": "none", "username": "u",
@@ -24,14 +25,14 @@ def _kubelet_env(secret: dict[str, str]) -> dict[str, str]:
 
 
 def test_allow_insecure_auth_in_the_secret_reaches_the_sender() -> None:
-    smtp = Smtp.from_env(_kubelet_env(SECRET), "smtp")
+    smtp = Smtp.of(RunConfig.from_env(_kubelet_env(SECRET)).smtp, "smtp")
     assert smtp.allow_insecure_auth
     smtp.check_auth()  # auth over plain SMTP is allowed because the Secret says so
 
 
 def test_without_it_auth_over_plain_smtp_is_refused() -> None:
     secret = {k: v for k, v in SECRET.items() if k != "allowInsecureAuth"}
-    smtp = Smtp.from_env(_kubelet_env(secret), "smtp")
+    smtp = Smtp.of(RunConfig.from_env(_kubelet_env(secret)).smtp, "smtp")
     assert not smtp.allow_insecure_auth
     with pytest.raises(Exception, match="allowInsecureAuth"):
         smtp.check_auth()

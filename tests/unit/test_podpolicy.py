@@ -211,14 +211,17 @@ def test_the_operators_defaults_are_not_subject_to_the_policy() -> None:
 
 def test_the_policy_is_read_once_from_its_env_var(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv(settings.POD_POLICY, '{"tolerateEveryTaint": true}')
+    settings.config.cache_clear()  # a new start
     settings.configure(kopf.OperatorSettings())
-    assert settings.pod_policy().tolerate_every_taint
-    assert settings.pod_policy().max_resources == DEFAULT.max_resources  # unset: default
+    assert settings.config().pod_policy.tolerate_every_taint
+    assert settings.config().pod_policy.max_resources == DEFAULT.max_resources  # unset: default
     monkeypatch.setenv(settings.POD_POLICY, '{"tolerateEveryTaint": false}')
-    assert settings.pod_policy().tolerate_every_taint  # read at start only
-    monkeypatch.delenv(settings.POD_POLICY)
     settings.configure(kopf.OperatorSettings())
-    assert settings.pod_policy() == DEFAULT
+    assert settings.config().pod_policy.tolerate_every_taint  # read at start only
+    monkeypatch.delenv(settings.POD_POLICY)
+    settings.config.cache_clear()
+    settings.configure(kopf.OperatorSettings())
+    assert settings.config().pod_policy == DEFAULT
 
 
 @pytest.mark.parametrize(("raw", "message"), [
@@ -230,11 +233,12 @@ def test_the_policy_is_read_once_from_its_env_var(monkeypatch: pytest.MonkeyPatc
 def test_an_invalid_policy_fails_the_operators_start(
         monkeypatch: pytest.MonkeyPatch, raw: str, message: str) -> None:
     monkeypatch.setenv(settings.POD_POLICY, raw)
+    settings.config.cache_clear()
     with pytest.raises(kopf.PermanentError, match=message) as stopped:
         settings.configure(kopf.OperatorSettings())
     assert "BULLETIN_RUNNER_POD_POLICY (chart value runnerPodPolicy)" in str(stopped.value)
     monkeypatch.delenv(settings.POD_POLICY)
-    settings.pod_policy.cache_clear()
+    settings.config.cache_clear()
 
 
 def test_the_chart_value_is_empty_and_its_schema_is_the_models() -> None:

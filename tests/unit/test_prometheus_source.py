@@ -25,6 +25,7 @@ from bulletin.assembly.plan import ReportError
 from bulletin.deliver.netguard import guarded_client
 from bulletin.notify import explain
 from bulletin.redact import delivery_secrets
+from bulletin.runconfig import RunConfig
 from bulletin.sources import prometheus as source
 from bulletin.sources.prometheus import PrometheusError, from_spec, parse_headers
 from delivery_support import context
@@ -54,7 +55,8 @@ def _env(server: Prometheus, headers: str | None = None) -> dict[str, str]:
 
 
 def _build(tmp_path: Path, spec: ReportScheduleSpec, env: dict[str, str]) -> Any:
-    return build(tmp_path, spec, sample=None, prometheus=from_spec(spec, env, guarded_client))
+    return build(tmp_path, spec, sample=None, prometheus=from_spec(spec, RunConfig.from_env(env),
+                                                           guarded_client))
 
 
 def _csv(path: Path) -> list[list[str]]:
@@ -94,8 +96,9 @@ def test_without_the_headers_prometheus_refuses(prometheus: Prometheus, tmp_path
 def test_a_missing_headers_key_names_the_field(prometheus: Prometheus) -> None:
     with pytest.raises(PrometheusError, match=r"Secret 'prom' has no key 'headers'"
                        r" \(spec.source.prometheus.headersSecretRef\)"):
-        from_spec(_spec(prometheus), {ALLOW_PRIVATE_NETWORKS: f"{HOST}/32",
-                                      PROMETHEUS_URL: prometheus.url}, guarded_client)
+        from_spec(_spec(prometheus), RunConfig.from_env({ALLOW_PRIVATE_NETWORKS: f"{HOST}/32",
+                                                         PROMETHEUS_URL: prometheus.url}),
+                  guarded_client)
 
 
 def test_the_url_passes_the_network_guard(prometheus: Prometheus, tmp_path: Path) -> None:
@@ -187,7 +190,7 @@ def test_headers_and_spec_rules() -> None:
 def test_a_burst_recipient_gets_the_series_of_their_labels(prometheus: Prometheus,
                                                            tmp_path: Path) -> None:
     spec = _spec(prometheus)
-    env = _env(prometheus)
+    env = RunConfig.from_env(_env(prometheus))
     build(tmp_path / "mail", spec, sample=None, prometheus=from_spec(spec, env, guarded_client),
           params={"queue": "mail"})
     assert _csv(tmp_path / "mail" / "queues.csv")[1:] == [r for r in EXPECTED if r[1] == "mail"]

@@ -20,6 +20,7 @@ from bulletin.api.podenv import (
 from bulletin.api.references import Use, references
 from bulletin.protect import protect_report, recipient_password, secret_password
 from bulletin.render.protect import protect_csv
+from bulletin.runconfig import RunConfig
 from pydantic import ValidationError
 from report_support import build, make_spec
 
@@ -111,9 +112,10 @@ def test_the_password_comes_from_its_secret_key_and_is_a_delivery_secret() -> No
                                                 "optional": True}
     assert is_delivery_secret(PROTECTION_PASSWORD)  # masked in every log line
     assert PROTECTION_PASSWORD not in [v["name"] for v in delivery_env(spec)]
-    assert secret_password(spec.protection, {PROTECTION_PASSWORD: PASSWORD}) == PASSWORD
+    config = RunConfig.from_env({PROTECTION_PASSWORD: PASSWORD})
+    assert secret_password(spec.protection, config) == PASSWORD
     with pytest.raises(ConfigurationError, match="Secret 'report-password' has no key 'password'"):
-        secret_password(spec.protection, {})
+        secret_password(spec.protection, RunConfig())
 
 
 def test_a_burst_password_column_falls_back_to_the_secret_or_fails_the_recipient() -> None:
@@ -125,9 +127,9 @@ def test_a_burst_password_column_falls_back_to_the_secret_or_fails_the_recipient
                      delivery={"email": {"smtpSecretRef": {"name": "smtp"}},
                                "burst": {"dataset": "people", "passwordColumn": "pin"}})
     assert spec.protection is not None
-    assert recipient_password(spec.protection, {}, "own-1") == "own-1"
+    assert recipient_password(spec.protection, RunConfig(), "own-1") == "own-1"
     with pytest.raises(Permanent, match="no password for this recipient"):
-        recipient_password(spec.protection, {}, "")
+        recipient_password(spec.protection, RunConfig(), "")
 
 
 @pytest.mark.parametrize(("overrides", "message"), [

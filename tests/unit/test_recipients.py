@@ -16,6 +16,7 @@ from bulletin.deliver.dispatch import deliver_all
 from bulletin.deliver.email import Smtp, send
 from bulletin.deliver.retry import Permanent
 from bulletin.notify import notify_failure
+from bulletin.runconfig import RunConfig
 from delivery_support import PERIOD, context, no_sleep, report, spec
 from devstack.mailsink import MailSink
 from doubles import MemoryLedger
@@ -83,7 +84,7 @@ def _env(sink: MailSink, **extra: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("address", BAD)
 def test_send_refuses_what_the_model_would_have(sink: MailSink, address: str) -> None:
-    smtp = Smtp.from_env(_env(sink), "smtp")
+    smtp = Smtp.of(RunConfig.from_env(_env(sink)).smtp, "smtp")
     with pytest.raises(Permanent, match="must be a plain address"):
         send(smtp, "reports@example.com", ["ok@example.com", address], b"Subject: x\r\n\r\nx")
     assert sink.messages == []

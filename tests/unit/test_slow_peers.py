@@ -27,9 +27,8 @@ def stall(request: pytest.FixtureRequest) -> Iterator[StallServer]:
 
 
 def _smtp(server: StallServer) -> email.Smtp:
-    return email.Smtp.from_env({"BULLETIN_SMTP_host": "127.0.0.1",
-                                "BULLETIN_SMTP_port": str(server.port),
-                                "BULLETIN_SMTP_security": "none"}, "smtp")
+    return email.Smtp.of({"host": "127.0.0.1", "port": str(server.port), "security": "none"},
+                         "smtp")
 
 
 @pytest.mark.parametrize("stall", [smtp_after_ehlo], indirect=True)

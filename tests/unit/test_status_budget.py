@@ -25,6 +25,7 @@ from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import BurstProgress, DeliveryRecord, RunRecord, RunResult, Trigger
 from bulletin.context import RunContext
 from bulletin.run import EXIT_UNRECORDABLE, run_one
+from bulletin.runconfig import RunConfig
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -239,7 +240,7 @@ def test_a_run_that_cannot_be_recorded_fails_once_and_says_why(
     api = FakeApi(obj)
     ctx = RunContext(namespace="tenant", schedule="sales", run_id="sales-now-1",
                      trigger=Trigger.MANUAL, scheduled_time=None,
-                     options=RunOptions(), workdir=Path("/nonexistent"), env={})
+                     options=RunOptions(), workdir=Path("/nonexistent"), config=RunConfig())
     assert run_one(ctx, _kube(api)) == EXIT_UNRECORDABLE
     assert api.writes == []  # nothing ran: a run that cannot be recorded must not send
     [event] = api.events

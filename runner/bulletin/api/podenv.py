@@ -1,7 +1,8 @@
 """The operator-runner contract: every ``BULLETIN_*`` variable of the runner's pod.
 
 The operator writes the container's env with ``runner_env`` (and ``run_now_env`` for run-now
-Jobs); the runner reads it back with ``bulletin.context.RunContext.from_env``. Delivery secrets
+Jobs); the runner reads it back once, at start, with ``bulletin.context.RunContext.from_env``
+(its settings and Secret values into ``bulletin.runconfig.RunConfig``). Delivery secrets
 are single Secret keys (no ``envFrom``), each optional, so a missing key fails only the target
 that needs it, with a message in status, instead of keeping the pod from starting.
 

@@ -18,7 +18,6 @@ from bulletin.assembly.plan import ReportError
 from bulletin.assembly.rows import sample_rows
 from bulletin.period import Period
 from bulletin.query import QueryError, QueryLimits, run_query
-from bulletin.schedule import zone
 
 PARAMETER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 
@@ -57,14 +56,14 @@ def _rows(spec: ReportScheduleSpec, dataset: Dataset, period: Period, db_url: st
           sample: Mapping[str, Any] | None
           ) -> Iterator[tuple[list[str], Iterator[tuple[Any, ...]]]]:
     if sample is not None:
-        yield sample_rows(sample, dataset.name, previous=False, tz=zone(spec.schedule))
+        yield sample_rows(sample, dataset.name, previous=False, tz=period.tz)
         return
     if dataset.query is None:
         raise ReportError(f"spec.delivery.burst: dataset {dataset.name!r} must be a query (SQL)"
                           " dataset: the recipients come from its rows")
     assert db_url is not None
     try:
-        with run_query(db_url, dataset.query, period.params(), spec.schedule.time_zone,
+        with run_query(db_url, dataset.query, period.params(), period.time_zone,
                        QueryLimits.of(spec.source)) as result:
             yield result.columns, result.rows
     except QueryError as exc:

@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
-from zoneinfo import ZoneInfo
 
 from bulletin.api.errors import RenderError
 from bulletin.api.report import Format
@@ -71,7 +70,7 @@ class Plan:
         self.outdir = outdir
         self.progress: Progress = progress or (lambda _message: None)
         self.formats = set(spec.formats)
-        self.tz = ZoneInfo(spec.schedule.time_zone)
+        self.tz = period.tz
         self.formatter = Formatter(language=self.report.language, tz=self.tz)
         self.templates = templates_for(templates_dir)
         self.title = self.report.title or schedule_name

@@ -42,7 +42,7 @@ def dataset_rows(plan: Plan, dataset: Dataset, params: Mapping[str, Any], *, pre
     assert plan.db_url is not None and dataset.query is not None
     try:
         with run_query(plan.db_url, dataset.query, {**params, **plan.params},
-                       plan.spec.schedule.time_zone,
+                       plan.period.time_zone,
                        QueryLimits.of(plan.spec.source)) as result:
             yield result.columns, result.rows
     except QueryError as exc:  # also one raised while the caller reads the rows

@@ -6,16 +6,11 @@ Each list is comma- or space-separated: ``example.com`` allows that domain only,
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 
 from bulletin.api.address import ADDRESS_HINT, is_plain_address
-from bulletin.api.podenv import ALLOWED_DOMAINS, NAMESPACE_ALLOWED_DOMAINS
 from bulletin.deliver.retry import Permanent
-
-
-def parse(value: str | None) -> list[str]:
-    """The entries of one list, lower case."""
-    return [d.strip().lower() for d in (value or "").replace(",", " ").split() if d.strip()]
+from bulletin.runconfig import RunConfig
 
 
 def _matches(domain: str, entry: str) -> bool:
@@ -24,10 +19,10 @@ def _matches(domain: str, entry: str) -> bool:
     return domain == entry
 
 
-def blocked(addresses: Iterable[str], env: Mapping[str, str]) -> list[str]:
+def blocked(addresses: Iterable[str], config: RunConfig) -> list[str]:
     """The addresses whose domain some list in effect does not allow."""
-    lists = [entries for entries in (parse(env.get(ALLOWED_DOMAINS)),
-                                     parse(env.get(NAMESPACE_ALLOWED_DOMAINS))) if entries]
+    lists = [entries for entries in (config.allowed_domains, config.namespace_allowed_domains)
+             if entries]
     out = []
     for address in addresses:
         domain = address.rpartition("@")[2].lower().rstrip(".")
@@ -36,20 +31,20 @@ def blocked(addresses: Iterable[str], env: Mapping[str, str]) -> list[str]:
     return out
 
 
-def describe(env: Mapping[str, str]) -> str:
+def describe(config: RunConfig) -> str:
     """The lists in effect, for error messages."""
-    parts = [f"{label}: {', '.join(parse(env.get(var)))}"
-             for label, var in (("operator", ALLOWED_DOMAINS),
-                                ("namespace", NAMESPACE_ALLOWED_DOMAINS)) if parse(env.get(var))]
+    parts = [f"{label}: {', '.join(entries)}"
+             for label, entries in (("operator", config.allowed_domains),
+                                    ("namespace", config.namespace_allowed_domains)) if entries]
     return "; ".join(parts)
 
 
-def check(addresses: Sequence[str], env: Mapping[str, str], where: str) -> None:
+def check(addresses: Sequence[str], config: RunConfig, where: str) -> None:
     """Permanent unless every address is a plain address the lists in effect allow; every
     address Bulletin sends to (reports, failure notices) passes through here first."""
     if bad := [a for a in addresses if not is_plain_address(a)]:
         raise Permanent(f"{where}: {', '.join(repr(a) for a in bad)} {ADDRESS_HINT};"
                         " nothing was sent")
-    if refused := blocked(addresses, env):
-        raise Permanent(f"{where}: recipients outside the allowed domains ({describe(env)}):"
+    if refused := blocked(addresses, config):
+        raise Permanent(f"{where}: recipients outside the allowed domains ({describe(config)}):"
                         f" {', '.join(refused)}; nothing was sent")

@@ -35,7 +35,7 @@ from bulletin.deliver.uploads import open_store
 from bulletin.gates import check_rows
 from bulletin.ledger import Ledger, LedgerError
 from bulletin.period import Period
-from bulletin.redact import delivery_secrets, redact, redacted_logs
+from bulletin.redact import redact, redacted_logs
 from bulletin.shardledger import ShardLedger
 from bulletin.shards import Shard
 from bulletin.shutdown import finishing, pause
@@ -61,7 +61,7 @@ class BurstRun:
                  now: Callable[[], datetime]) -> None:
         self.spec, self.ctx, self.period, self.ledger, self.now = spec, ctx, period, ledger, now
         self.book, self.targets = book, burst_targets(spec)
-        self.secrets = [*ctx.secrets(), *delivery_secrets(ctx.env)]
+        self.secrets = ctx.secrets()
         self.others = [r for r in ledger.load() if r.target != self.targets[0]]
         self.mine = ShardProgress(index=shard.index)
         self.progress = BurstProgress(shard_count=shard.count, shards=[self.mine])
@@ -112,7 +112,7 @@ class BurstRun:
                          f"{recipient.key}")
         crypt = self.spec.delivery.email.encryption if self.spec.delivery.email else None
         data = (build_message(letter).as_bytes() if crypt is None else
-                sealed_copy(crypt, self.ctx.env, recipient.address, build_message(letter)))
+                sealed_copy(crypt, self.ctx.config, recipient.address, build_message(letter)))
         result = send(smtp, sender_address(smtp.settings.sender, None), [recipient.address],
                       data)
         for code, message in result.refused.values():
@@ -150,10 +150,10 @@ class BurstRun:
         """SMTP settings and the object store; a failure fails every recipient's target."""
         email = self.spec.delivery.email
         try:
-            self.smtp = Smtp.from_env(self.ctx.env, email.smtp_secret_ref.name) if email else None
+            self.smtp = Smtp.of(self.ctx.config.smtp, email.smtp_secret_ref.name) if email else None
         except Permanent as exc:
             self.record.error = redact(str(exc), self.secrets)[:1000]
-        store, error = open_store(self.spec, self.ctx.env)
+        store, error = open_store(self.spec, self.ctx.config)
         self.store = store
         if error is not None:
             self.record.error = redact(str(error), self.secrets)[:1000]
@@ -198,7 +198,7 @@ def _one(run: BurstRun, recipient: Recipient, build: Build, backoff: Backoff,
         return 0, 0
     if EMAIL in pending:
         try:
-            allowlist.check([recipient.address], run.ctx.env, "email")
+            allowlist.check([recipient.address], run.ctx.config, "email")
         except Permanent as exc:
             run.failed(recipient, str(exc))
             return 0, 0

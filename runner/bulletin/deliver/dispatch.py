@@ -11,7 +11,7 @@ drop such a repeat.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 
@@ -29,18 +29,19 @@ from bulletin.deliver.targets import plan
 from bulletin.deliver.uploads import Uploads, apply_retention, open_store, upload_prefix
 from bulletin.ledger import Ledger
 from bulletin.period import Period
-from bulletin.redact import delivery_secrets, redacted_logs
+from bulletin.redact import redacted_logs
+from bulletin.runconfig import RunConfig
 from bulletin.shutdown import pause
 
 log = logging.getLogger("bulletin.deliver")
 
 
 @contextmanager
-def _client(given: httpx.Client | None, env: Mapping[str, str]) -> Iterator[httpx.Client]:
+def _client(given: httpx.Client | None, config: RunConfig) -> Iterator[httpx.Client]:
     if given is not None:
         yield given
         return
-    with guarded_client(env) as client:
+    with guarded_client(config) as client:
         yield client
 
 
@@ -61,21 +62,21 @@ def deliver_all(
     Records of a previous try (same run id) are kept; targets no longer in the spec keep
     their records too, since what happened to them did happen.
     """
-    secrets = [*ctx.secrets(), *delivery_secrets(ctx.env)]
+    secrets = ctx.secrets()
     targets = plan(spec, ctx.options.to)
     previous = {r.target: r for r in ledger.load()}
     records = [previous.pop(t.key) if t.key in previous
                else DeliveryRecord(target=t.key, state=PENDING) for t in targets]
     progress = RecordBook(ledger, [*records, *previous.values()], secrets)
     progress.save()
-    store, store_error = open_store(spec, ctx.env)
+    store, store_error = open_store(spec, ctx.config)
     uploads = Uploads(store, store_error, upload_prefix(ctx, progress.records, now()),
                       report.artifacts)
     for target, record in zip(targets, records, strict=True):
         if target.key == ARCHIVE and record.state == SENT:
             uploads.adopt(record.object_keys)
     backoff = backoff or Backoff.of(spec.delivery.retry)
-    with redacted_logs(secrets), _client(http, ctx.env) as client:
+    with redacted_logs(secrets), _client(http, ctx.config) as client:
         run = DeliveryRun(spec, ctx, report, period, uploads, client, now)
         for target, record in zip(targets, records, strict=True):
             if record.state == SENT:

@@ -18,10 +18,9 @@ from aiosmtplib import protocol as aio_protocol
 
 from bulletin.api.address import ADDRESS_HINT, is_plain_address
 from bulletin.api.errors import ConfigurationError, DeliveryError
-from bulletin.api.podenv import SMTP_PREFIX
-from bulletin.context import SmtpSettings
 from bulletin.deliver.content import ArtifactLike, InlineImageLike
 from bulletin.deliver.retry import Permanent, Transient
+from bulletin.runconfig import SmtpSettings
 
 DEFAULT_SENDER = "bulletin@localhost"
 _BODY_END = re.compile(r"</body\s*>", re.IGNORECASE)
@@ -37,16 +36,17 @@ class Smtp:
     secret: str = ""  # the Secret's name, for messages
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str], secret: str) -> Smtp:
-        """Read BULLETIN_SMTP_*; a missing Secret or key is a permanent failure."""
-        if not any(k.startswith(SMTP_PREFIX) for k in env):
+    def of(cls, keys: Mapping[str, str], secret: str) -> Smtp:
+        """From the SMTP Secret's ``keys`` (RunConfig.smtp); a missing Secret or key is a
+        permanent failure."""
+        if not keys:
             raise Permanent(f"SMTP Secret {secret!r} is missing or empty")
         try:
-            settings = SmtpSettings.from_env(env, SMTP_PREFIX)
+            settings = SmtpSettings.of(keys)
         except ConfigurationError as exc:
             raise Permanent(f"SMTP Secret {secret!r}: {exc}") from exc
-        insecure = env.get(SMTP_PREFIX + "allowInsecureAuth", "").strip().lower() == "true"
-        return cls(settings, env.get(SMTP_PREFIX + "ca") or None, insecure, secret)
+        insecure = keys.get("allowInsecureAuth", "").strip().lower() == "true"
+        return cls(settings, keys.get("ca") or None, insecure, secret)
 
     def check_auth(self) -> None:
         """Permanent when the password would cross the network in clear text."""

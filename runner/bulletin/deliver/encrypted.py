@@ -3,7 +3,7 @@ S/MIME copy; the others get nothing, a message linking to the stored files, or t
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from email.message import EmailMessage
 from html import escape
 from pathlib import Path
@@ -11,7 +11,6 @@ from typing import Protocol
 
 from bulletin.api.errors import DeliveryError
 from bulletin.api.mailcrypto import MailEncryption, WithoutCertificate
-from bulletin.api.podenv import CERTIFICATES_DIR
 from bulletin.api.status import DeliveryRecord
 from bulletin.deliver import openpgp
 from bulletin.deliver.compose import compose
@@ -20,6 +19,7 @@ from bulletin.deliver.retry import Permanent
 from bulletin.deliver.runstate import DeliveryRun
 from bulletin.deliver.smime import encrypt, load_certificates
 from bulletin.render.mail import EmailContent
+from bulletin.runconfig import RunConfig
 
 
 class SendsEmail(Protocol):
@@ -41,7 +41,7 @@ class SendsEmail(Protocol):
 def send_encrypted(target: SendsEmail, crypt: MailEncryption, run: DeliveryRun, smtp: Smtp,
                    record: DeliveryRecord, pending: list[str]) -> None:
     """Send to ``pending`` as ``crypt`` says; Permanent naming those who got nothing."""
-    keyring = Keyring(run.ctx.env)
+    keyring = Keyring(run.ctx.config.certificates_dir)
     lacking = [r for r in pending if not keyring.has(r)]
     batches = [([r], keyring.seal(target.message(run, smtp, record), r))
                for r in pending if keyring.has(r)]
@@ -65,12 +65,12 @@ def send_encrypted(target: SendsEmail, crypt: MailEncryption, run: DeliveryRun, 
         raise type(failures[0])("; ".join(str(f) for f in failures))
 
 
-def sealed_copy(crypt: MailEncryption, env: Mapping[str, str], address: str,
+def sealed_copy(crypt: MailEncryption, config: RunConfig, address: str,
                 message: EmailMessage) -> bytes:
     """One burst recipient's copy: encrypted to their certificate or key, else the clear
     message when withoutCertificate is clear; Permanent otherwise (a burst has no storage for
     links)."""
-    keyring = Keyring(env)
+    keyring = Keyring(config.certificates_dir)
     if keyring.has(address):
         return keyring.seal(message, address)
     if crypt.without_certificate is WithoutCertificate.CLEAR:
@@ -83,10 +83,9 @@ def sealed_copy(crypt: MailEncryption, env: Mapping[str, str], address: str,
 class Keyring:
     """The recipients' S/MIME certificates and OpenPGP keys, from the mounted object."""
 
-    def __init__(self, env: Mapping[str, str]) -> None:
-        folder = env.get(CERTIFICATES_DIR)
-        self.certificates = load_certificates(Path(folder) if folder else None)
-        self.keys = openpgp.load_keys(Path(folder)) if folder else {}
+    def __init__(self, folder: Path | None) -> None:
+        self.certificates = load_certificates(folder)
+        self.keys = openpgp.load_keys(folder) if folder else {}
 
     def has(self, address: str) -> bool:
         return address.lower() in self.certificates or address.lower() in self.keys

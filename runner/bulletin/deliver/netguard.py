@@ -15,24 +15,20 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 from bulletin.api.podenv import ALLOW_PRIVATE_NETWORKS, ALLOWED_URL_HOSTS
 from bulletin.deliver.retry import Permanent
+from bulletin.runconfig import IPNetwork, RunConfig
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 _CGNAT = ipaddress.ip_network("100.64.0.0/10")
 
 
 class AddressRefused(Permanent):
     """A connection the network policy does not allow; nothing was sent."""
-
-
-def _entries(value: str | None) -> list[str]:
-    return [e.strip().lower() for e in (value or "").replace(",", " ").split() if e.strip()]
 
 
 def host_matches(host: str, patterns: Iterable[str]) -> bool:
@@ -68,16 +64,9 @@ class NetPolicy:
     url_hosts: tuple[str, ...] = ()
 
     @classmethod
-    def from_env(cls, env: Mapping[str, str]) -> NetPolicy:
-        """The policy set by the operator (see the module docstring)."""
-        networks: list[IPNetwork] = []
-        hosts: list[str] = []
-        for entry in _entries(env.get(ALLOW_PRIVATE_NETWORKS)):
-            try:
-                networks.append(ipaddress.ip_network(entry, strict=False))
-            except ValueError:
-                hosts.append(entry)
-        return cls(tuple(networks), tuple(hosts), tuple(_entries(env.get(ALLOWED_URL_HOSTS))))
+    def of(cls, config: RunConfig) -> NetPolicy:
+        """The policy set by the operator (see the module docstring), as the run read it."""
+        return cls(config.net.networks, config.net.private_hosts, config.net.url_hosts)
 
     def check_url_host(self, host: str) -> None:
         """AddressRefused unless the operator's URL host allowlist (if any) names ``host``."""
@@ -104,14 +93,14 @@ class NetPolicy:
         return addresses
 
 
-def guarded_client(env: Mapping[str, str]) -> Any:
-    """An httpx Client whose every connection goes through ``NetPolicy.from_env(env)``:
+def guarded_client(config: RunConfig) -> Any:
+    """An httpx Client whose every connection goes through ``NetPolicy.of(config)``:
     resolved once, checked, and connected to the checked address. No proxies from the
     environment (a proxy would make the check moot)."""
     import httpcore
     import httpx
 
-    policy = NetPolicy.from_env(env)
+    policy = NetPolicy.of(config)
 
     class _Backend(httpcore.SyncBackend):
         def connect_tcp(self, host: str, port: int, timeout: float | None = None,
@@ -138,12 +127,11 @@ def guarded_client(env: Mapping[str, str]) -> Any:
     return httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
 
 
-def guard_boto3(client: Any, env: Mapping[str, str]) -> None:
+def guard_boto3(client: Any, policy: NetPolicy) -> None:
     """Keep ``client`` (boto3) to the addresses the policy allows: every new connection
     resolves its host once, checks each address and connects to a checked one, so neither a
     non-public address nor a DNS answer that changes after the check (rebinding) is reached.
     A refusal surfaces as AddressRefused (bulletin.deliver.storage.classify unwraps botocore's)."""
-    policy = NetPolicy.from_env(env)
     session = client._endpoint.http_session
     assert hasattr(session, "_manager") and hasattr(session, "_pool_classes_by_scheme"), (
         "botocore changed: cannot guard connections")

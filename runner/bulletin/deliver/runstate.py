@@ -52,8 +52,9 @@ class DeliveryRun:
         record.link, record.object_keys = True, self.uploads.keys()
         return links
 
-    def secret_env(self, var: str, what: str) -> str:
-        value = self.ctx.env.get(var)
+    def secret(self, var: str, what: str) -> str:
+        """The value of the Secret key mapped to ``var``; Permanent when it is missing."""
+        value = self.ctx.config.secret(var)
         if not value:
             raise Permanent(f"{what} is missing: check that the Secret and key exist")
         return value

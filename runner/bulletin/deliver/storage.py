@@ -5,12 +5,15 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime
 from pathlib import Path, PurePosixPath
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from bulletin.api.errors import DeliveryError
 from bulletin.api.storage import Encryption, Storage
 from bulletin.deliver.retry import Permanent, Transient
+
+if TYPE_CHECKING:
+    from bulletin.deliver.netguard import NetPolicy
 
 
 def run_prefix(namespace: str, name: str, when: datetime, run_id: str) -> str:
@@ -44,14 +47,14 @@ class ObjectStore:
     optionally sessionToken, and endpoint: the only server they are sent to)."""
 
     def __init__(self, storage: Storage, credentials: Mapping[str, str], secret: str,
-                 env: Mapping[str, str] | None = None) -> None:
+                 policy: NetPolicy | None = None) -> None:
         missing = [k for k in ("accessKeyId", "secretAccessKey") if not credentials.get(k)]
         if missing:
             raise Permanent(f"storage Secret {secret!r} is missing {', '.join(missing)}")
         self.endpoint = bound_endpoint(storage, credentials, secret)
         self.storage = storage
         self._credentials = dict(credentials)
-        self._env = env  # the runner's: every request is checked against its network policy
+        self._policy = policy  # the runner's: every request is checked against it
         self._client: Any = None
 
     @property
@@ -85,10 +88,10 @@ class ObjectStore:
                 aws_session_token=self._credentials.get("sessionToken") or None,
                 config=config,
             )
-            if self._env is not None:
+            if self._policy is not None:
                 from bulletin.deliver.netguard import guard_boto3
 
-                guard_boto3(self._client, self._env)
+                guard_boto3(self._client, self._policy)
         return self._client
 
     def encryption_args(self) -> dict[str, str]:

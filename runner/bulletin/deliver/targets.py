@@ -78,9 +78,9 @@ class EmailTarget:
         return self._data
 
     def send(self, run: DeliveryRun, record: DeliveryRecord) -> None:
-        env = run.ctx.env
-        allowlist.check(self.recipients, env, "email")
-        smtp = Smtp.from_env(env, self.email.smtp_secret_ref.name)
+        config = run.ctx.config
+        allowlist.check(self.recipients, config, "email")
+        smtp = Smtp.of(config.smtp, self.email.smtp_secret_ref.name)
         done = {r.lower() for r in record.recipients}
         pending = [r for r in self.recipients if r.lower() not in done]
         if not pending:
@@ -123,11 +123,11 @@ class WebhookTarget:
 
     def send(self, run: DeliveryRun, record: DeliveryRecord) -> None:
         hook = self.hook
-        url = hook.url or run.secret_env(
+        url = hook.url or run.secret(
             webhook_url_var(hook.name), f"webhooks[{hook.name}].urlSecretRef")
         signing_key = None
         if hook.signing_secret_ref is not None:
-            signing_key = run.secret_env(webhook_key_var(hook.name),
+            signing_key = run.secret(webhook_key_var(hook.name),
                                          f"webhooks[{hook.name}].signingSecretRef")
         artifacts = list(run.report.artifacts)
         size = artifacts_size(artifacts)
@@ -143,7 +143,7 @@ class WebhookTarget:
             run={"id": ctx.run_id, "trigger": ctx.trigger.value,
                  "scheduledTime": ctx.scheduled_time.isoformat() if ctx.scheduled_time else None},
             period={"start": period.start.isoformat(), "end": period.end.isoformat(),
-                    "label": period.label(), "timeZone": run.spec.schedule.time_zone},
+                    "label": period.label(), "timeZone": period.time_zone},
             summary={"title": run.title, "rows": run.report.rows, "bytes": size,
                      "datasets": dict(run.report.datasets),
                      "kpis": [kpi_doc(k) for k in run.report.kpis]},
@@ -151,7 +151,7 @@ class WebhookTarget:
         )
         headers = webhook.signed_headers(signing_key, delivery_id, body)
         post(run.http, url, body, headers, what=self.key, timeout=hook.timeout_seconds,
-             policy=NetPolicy.from_env(run.ctx.env))
+             policy=NetPolicy.of(run.ctx.config))
 
 
 class ChatTarget:
@@ -162,16 +162,16 @@ class ChatTarget:
         self.var = SLACK_URL if kind == "slack" else TEAMS_URL
 
     def send(self, run: DeliveryRun, record: DeliveryRecord) -> None:
-        url = run.secret_env(self.var, f"{self.key}.webhookSecretRef")
+        url = run.secret(self.var, f"{self.key}.webhookSecretRef")
         links = run.links(record) if run.uploads.configured else []
         summary = chat.Summary(
-            title=run.title, period=f"{run.period.label()} ({run.spec.schedule.time_zone})",
+            title=run.title, period=f"{run.period.label()} ({run.period.time_zone})",
             rows=run.report.rows, kpis=run.report.kpis,
             links=[(link.name, link.url) for link in links],
             expires=links[0].expires if links else None)
         body = chat.slack(summary) if self.key == "slack" else chat.teams(summary)
         response = post(run.http, url, body, {}, what=self.key, timeout=30,
-                        policy=NetPolicy.from_env(run.ctx.env))
+                        policy=NetPolicy.of(run.ctx.config))
         if self.key == "teams" and (failure := chat.teams_failure(response.text)):
             raise failure
 

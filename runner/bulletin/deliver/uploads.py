@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from bulletin.api.errors import DeliveryError
-from bulletin.api.podenv import S3_PREFIX
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord
 from bulletin.context import RunContext
 from bulletin.deliver.content import ArtifactLike
 from bulletin.deliver.email import Link
+from bulletin.deliver.netguard import NetPolicy
 from bulletin.deliver.retry import Permanent
 from bulletin.deliver.storage import ObjectStore, run_prefix, schedule_prefix
 from bulletin.redact import redact
+from bulletin.runconfig import RunConfig
 
 log = logging.getLogger("bulletin.deliver")
 
@@ -66,16 +67,15 @@ class Uploads:
                 for k in self.keys()]
 
 
-def open_store(spec: ReportScheduleSpec, env: Mapping[str, str]
+def open_store(spec: ReportScheduleSpec, config: RunConfig
                ) -> tuple[ObjectStore | None, DeliveryError | None]:
     """The run's object store, or why it cannot be used (None, None: no storage)."""
     storage = spec.delivery.storage
     if storage is None:
         return None, None
-    credentials = {k[len(S3_PREFIX):]: v for k, v in env.items() if k.startswith(S3_PREFIX)}
     try:
-        return ObjectStore(storage, credentials, storage.credentials_secret_ref.name,
-                           env), None
+        return ObjectStore(storage, config.storage, storage.credentials_secret_ref.name,
+                           NetPolicy.of(config)), None
     except DeliveryError as exc:
         return None, exc
 

@@ -26,6 +26,7 @@ from bulletin.api.errors import Reason, SourceError
 from bulletin.api.podenv import PROMETHEUS_HEADERS, PROMETHEUS_URL
 from bulletin.api.prometheus import DEFAULT_STEP, step_delta
 from bulletin.api.spec import ReportScheduleSpec
+from bulletin.runconfig import RunConfig
 
 MAX_POINTS = 11_000  # Prometheus' limit of points per series in one range query
 MAX_BYTES = 32 * 1024 * 1024  # most JSON read per dataset: ~1.5M points, ~400 MB parsed
@@ -53,32 +54,33 @@ def parse_headers(text: str) -> dict[str, str]:
     return headers
 
 
-Connect = Callable[[Mapping[str, str]], Any]  # env -> an httpx.Client under its network policy
+Connect = Callable[[RunConfig], Any]  # an httpx.Client under the run's network policy
 
 
-def from_spec(spec: ReportScheduleSpec, env: Mapping[str, str], connect: Connect
+def from_spec(spec: ReportScheduleSpec, config: RunConfig, connect: Connect
               ) -> Prometheus | None:
-    """The run's Prometheus (None without spec.source.prometheus); headers from the pod's env,
-    connections from ``connect(env)``."""
+    """The run's Prometheus (None without spec.source.prometheus); headers from the run's
+    config, connections from ``connect(config)``."""
     source = spec.source.prometheus
     if source is None:
         return None
-    url = source.url or _secret_value(env, PROMETHEUS_URL, source.url_secret_ref, "urlSecretRef")
+    url = source.url or _secret_value(config, PROMETHEUS_URL, source.url_secret_ref,
+                                      "urlSecretRef")
     headers: dict[str, str] = {}
     if source.headers_secret_ref is not None:
-        headers = parse_headers(_secret_value(env, PROMETHEUS_HEADERS, source.headers_secret_ref,
+        headers = parse_headers(_secret_value(config, PROMETHEUS_HEADERS, source.headers_secret_ref,
                                               "headersSecretRef"))
-    return Prometheus(url, connect, headers, env, spec.source.statement_timeout_seconds,
+    return Prometheus(url, connect, headers, config, spec.source.statement_timeout_seconds,
                       spec.source.connect_timeout_seconds)
 
 
-def _secret_value(env: Mapping[str, str], var: str, ref: SecretKeyRef | None, field: str) -> str:
+def _secret_value(config: RunConfig, var: str, ref: SecretKeyRef | None, field: str) -> str:
     """The value of Secret key ``ref`` (the pod's variable ``var``), or why it is missing."""
     assert ref is not None, "the model requires the reference"
-    if var not in env:
+    if var not in config.values:
         raise PrometheusError(f"Secret {ref.name!r} has no key {ref.key!r}"
                               f" (spec.source.prometheus.{field})")
-    return env[var]
+    return config.values[var]
 
 
 @dataclass
@@ -90,7 +92,7 @@ class Prometheus:
     url: str
     connect: Connect
     headers: dict[str, str] = field(default_factory=dict)
-    env: Mapping[str, str] = field(default_factory=dict)
+    config: RunConfig = field(default_factory=RunConfig)
     query_timeout: int = 300
     connect_timeout: int = 10
 
@@ -104,7 +106,7 @@ class Prometheus:
         if points < 1:
             raise PrometheusError(f"step {step or DEFAULT_STEP} is longer than the period")
         results: list[dict[str, Any]] = []
-        with self.connect(self.env) as client:
+        with self.connect(self.config) as client:
             size = 0
             for first in range(1, points + 1, MAX_POINTS):
                 last = min(first + MAX_POINTS - 1, points)
