@@ -17,7 +17,7 @@ from threading import Lock
 from typing import Any
 
 from bulletin.api.delivery import SecretKeyRef
-from bulletin.api.errors import BulletinError
+from bulletin.api.errors import BulletinError, CommandError
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.plugin.kube import KubeSession
 from bulletin.redact import redact
@@ -74,7 +74,7 @@ def secret_value(kube: KubeSession, ref: SecretKeyRef) -> str:
     return base64.b64decode(data[ref.key]).decode()
 
 
-class PreviewRefused(BulletinError):
+class PreviewRefused(CommandError):
     """Why this form is not previewed (for the user)."""
 
 
