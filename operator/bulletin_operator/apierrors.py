@@ -13,8 +13,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bulletin.api.backoff import Backoff, retried
-from bulletin.api.client import transient
 from bulletin.api.errors import KubernetesError
+from bulletin.api.gateway import transient
 from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)

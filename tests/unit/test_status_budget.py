@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from bulletin.api.client import Kube, too_large, transient
+from bulletin.api.client import Kube
+from bulletin.api.gateway import too_large, transient
 from bulletin.api.history import (
     ETCD_REQUEST_LIMIT,
     OBJECT_BUDGET,
