@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import time
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
@@ -19,7 +20,7 @@ from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from urllib3.exceptions import HTTPError
 
-from bulletin.api.backoff import Backoff
+from bulletin.api.backoff import Backoff, retried
 from bulletin.api.calendar import CALENDAR_PLURAL
 from bulletin.api.gateway import (
     NO_RETRIES,
@@ -77,7 +78,7 @@ class Kube:
         """Apply ``change`` to the status with optimistic concurrency, retrying on conflicts,
         history cut to the object's byte budget (``on_trim`` hears how many runs that dropped).
         Raises StatusTooLarge, without retrying, when the object has no room for the change."""
-        for attempt in range(CONFLICT_RETRIES):
+        def write() -> dict[str, Any]:
             obj: dict[str, Any] = outlasting("read the status", lambda: (
                 self.custom.get_namespaced_custom_object_status(
                     GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)))
@@ -96,11 +97,27 @@ class Kube:
             except ApiException as exc:
                 if too_large(exc):
                     raise StatusTooLarge(wire_size(obj), ETCD_REQUEST_LIMIT, refused=True) from exc
-                if exc.status != 409:
-                    raise
-                log.info("status conflict on attempt %d, retrying", attempt + 1)
-                time.sleep(_CONFLICT_BACKOFF.wait(attempt + 1))
-        raise RuntimeError(f"status of {namespace}/{name} kept conflicting; gave up")
+                raise
+
+        conflicts = 0
+
+        def conflicted(exc: BaseException, wait: float) -> bool:
+            nonlocal conflicts
+            if not (isinstance(exc, ApiException) and exc.status == 409):
+                return False
+            conflicts += 1
+            return conflicts < CONFLICT_RETRIES
+
+        try:
+            return retried(write, backoff=_CONFLICT_BACKOFF, limit=math.inf, retryable=conflicted,
+                           on_retry=lambda exc, wait: log.info(
+                               "status conflict on attempt %d, retrying", conflicts),
+                           sleep=time.sleep)
+        except ApiException as exc:
+            if exc.status == 409:
+                raise RuntimeError(f"status of {namespace}/{name} kept conflicting; gave up"
+                                   ) from exc
+            raise
 
     def event(self, obj: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:
         """Post an Event on the ReportSchedule, so `kubectl describe` shows the run."""
