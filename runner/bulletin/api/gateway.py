@@ -1,6 +1,7 @@
 """The one gateway to the Kubernetes API: how a client is made, how an outage is outlasted, and
-how the API server's refusals become the error tree. Runner, operator, plugin and console make
-their clients here and nowhere else (tests/unit/test_gateway.py checks).
+how a failed call is told (``reason``, ``message``: what the error tree's KubernetesError family
+says). Runner, operator, plugin and console make their clients here and nowhere else
+(tests/unit/test_gateway.py checks).
 
 Clients: in a pod its ServiceAccount, elsewhere the kubeconfig (``load_credentials``); a named
 kubeconfig and context (``kubeconfig_client``); a user's bearer token (``bearer_client``); the
@@ -19,6 +20,7 @@ is never retried."""
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import time
@@ -180,3 +182,21 @@ def outlasting(what: str, call: Callable[[], T], limit: float | None = None, *,
                    limit=outage_limit() if limit is None else limit, retryable=retryable,
                    on_retry=say, sleep=sleep, clock=clock)
 
+
+
+# What a call through a client raises when the API server cannot be reached or refuses.
+API_ERRORS = (ApiException, HTTPError, OSError)
+
+
+def reason(exc: BaseException) -> str:
+    """A failed call in a few words: the API server's reason (e.g. "Forbidden") or the error's
+    type; never the body, which may quote an object."""
+    return str(getattr(exc, "reason", None) or type(exc).__name__)
+
+
+def message(exc: ApiException) -> str:
+    """The API server's own account of a refusal (its Status message), else status and reason."""
+    try:
+        return str(json.loads(exc.body)["message"])
+    except (TypeError, ValueError, KeyError):
+        return f"{exc.status} {exc.reason}"
