@@ -1,7 +1,9 @@
 """The one gateway to the Kubernetes API: how a client is made, how an outage is outlasted, and
 how a failed call is told (``reason``, ``message``: what the error tree's KubernetesError family
 says). Runner, operator, plugin and console make their clients here and nowhere else
-(tests/unit/test_gateway.py checks).
+(tests/unit/test_gateway.py checks), but for plugin.rest: the plugin's read-only reader for
+listings, on the standard library (importing the kubernetes client takes longer than `kubectl
+get`), which retries nothing.
 
 Clients: in a pod its ServiceAccount, elsewhere the kubeconfig (``load_credentials``); a named
 kubeconfig and context (``kubeconfig_client``); a user's bearer token (``bearer_client``); the
