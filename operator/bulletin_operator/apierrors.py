@@ -5,7 +5,6 @@ log line when the outage begins and one when it ends, and no write to the object
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -13,8 +12,8 @@ from collections.abc import Callable
 from typing import Any, TypeVar
 
 from bulletin.api.backoff import Backoff, retried
-from bulletin.api.client import transient
 from bulletin.api.errors import KubernetesError
+from bulletin.api.gateway import message, transient
 from kubernetes.client.exceptions import ApiException
 
 log = logging.getLogger(__name__)
@@ -45,13 +44,6 @@ def terminating(exc: ApiException) -> bool:
     return exc.status == 403 and "being terminated" in str(exc.body or "")
 
 
-def _api_message(exc: ApiException) -> str:
-    try:
-        return str(json.loads(exc.body)["message"])
-    except (TypeError, ValueError, KeyError):
-        return f"{exc.status} {exc.reason}"
-
-
 def api_refusal(exc: ApiException, obj: dict[str, Any]) -> Exception | None:
     """The exception to raise for an API error on ``obj``, None for one the caller handles."""
     meta = obj["metadata"]
@@ -59,7 +51,7 @@ def api_refusal(exc: ApiException, obj: dict[str, Any]) -> Exception | None:
         return NamespaceTerminating(meta["namespace"])
     if exc.status is not None and 400 <= exc.status < 500 and exc.status not in (404, 409, 429):
         return Rejected(f"{obj['kind']} {meta['name']} was refused by the API server:"
-                        f" {_api_message(exc)}", exc.status)
+                        f" {message(exc)}", exc.status)
     return None
 
 

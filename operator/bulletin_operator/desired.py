@@ -1,6 +1,6 @@
 """What a ReportSchedule should own, and the status that says it does: validate the spec into
 the model, check what it names (Secrets, ConfigMaps, calendars, the runner pod policy), build
-the owned objects with pure builders, and apply them through the adapter. kopf's handlers
+the owned objects with pure builders, and apply them through the cluster's store. kopf's handlers
 (handlers.py) and the startup check call these."""
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ from bulletin.api.spec import ReportScheduleSpec
 from bulletin.timing import Timing
 
 from bulletin_operator import builders, owned
-from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import Rejected
+from bulletin_operator.cluster import Cluster
 from bulletin_operator.parsing import parse
 from bulletin_operator.settings import config
 from bulletin_operator.status import pause_state, reconciled, stalled_as_recorded
@@ -35,26 +35,26 @@ class NotRunnable(SpecError):
         self.condition_reason = reason
 
 
-def owner_of(adapter: Adapter, meta: kopf.Meta) -> builders.Owner:
-    domains = adapter.namespace_annotation(meta["namespace"], ALLOWLIST_ANNOTATION)
+def owner_of(cluster: Cluster, meta: kopf.Meta) -> builders.Owner:
+    domains = cluster.namespaces.annotation(meta["namespace"], ALLOWLIST_ANNOTATION)
     return builders.Owner(name=meta["name"], namespace=meta["namespace"], uid=meta["uid"],
                           allowed_domains=domains)
 
 
-def check_references(adapter: Adapter, model: ReportScheduleSpec,
+def check_references(cluster: Cluster, model: ReportScheduleSpec,
                       namespace: str) -> dict[str, DaysOff]:
     """Refuse a spec the runner pod policy does not allow, or that names a Secret or ConfigMap
     not opened to reports or a missing or invalid ReportCalendar; its calendars' days off."""
     if why := pod_refusal(config().pod_policy, model.runner,
-                          lambda name: adapter.labels("Secret", name, namespace)):
+                          lambda name: cluster.opted_in.labels("Secret", name, namespace)):
         raise NotRunnable("RunnerPodNotAllowed", why)
     if why := burst_refusal(model.delivery.burst, config().burst_policy):
         raise NotRunnable("BurstNotAllowed", why)
     for ref in references(model):
-        if why := refusal(ref, adapter.labels(ref.kind, ref.name, namespace)):
+        if why := refusal(ref, cluster.opted_in.labels(ref.kind, ref.name, namespace)):
             raise NotRunnable("ReferenceNotUsable", why)
     try:
-        return {name: from_object(name, adapter.calendar(name, namespace))
+        return {name: from_object(name, cluster.calendar(name, namespace))
                 for name in calendar_names(model)}
     except CalendarError as exc:
         raise NotRunnable("CalendarNotUsable", str(exc)) from exc
@@ -72,14 +72,14 @@ class Desired(NamedTuple):
     cronjobs: list[str]
 
 
-def desired_state(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+def desired_state(cluster: Cluster, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
              status: kopf.Status) -> Desired:
     """Validate the spec and build what the schedule should own. Raises NotRunnable."""
     try:
         model, timing = parse(spec, meta)
     except ValueError as exc:
         raise NotRunnable("InvalidSpec", str(exc)) from exc
-    if calendars := check_references(adapter, model, owner.namespace):
+    if calendars := check_references(cluster, model, owner.namespace):
         try:
             model, timing = parse(spec, meta, calendars)
         except ValueError as exc:
@@ -110,32 +110,33 @@ def ready_status(desired: Desired, meta: kopf.Meta, status: kopf.Status,
                       failures=desired.failures)
 
 
-def apply(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+def apply(cluster: Cluster, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
           status: kopf.Status, new: bool = False) -> Desired:
     """Validate the spec and make the owned objects match it (deleting our CronJobs of
     schedules no longer in it). Raises NotRunnable, NameConflict or Rejected."""
-    desired = desired_state(adapter, owner, meta, spec, status)
-    adapter.ensure(desired.objects, owner.uid, new=new)
+    desired = desired_state(cluster, owner, meta, spec, status)
+    cluster.owned.ensure(desired.objects, owner.uid, new=new)
     if prunes(desired, status):
-        adapter.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
+        cluster.owned.prune_cronjobs(owner.namespace, builders.SCHEDULE_LABEL,
                                builders.short_name(owner.name, 63), owner.uid,
                                keep=set(desired.cronjobs))
     return desired
 
 
-def in_sync(adapter: Adapter, obj: dict[str, Any]) -> bool:
+def in_sync(cluster: Cluster, obj: dict[str, Any]) -> bool:
     """Whether reconciling a schedule now would write nothing (no object, status or Event),
     judged from the startup snapshot without writing. A schedule already Stalled for its
     generation by the same refusal (or by the API server's refusal of its objects) counts as
     in sync: a restart or failover neither retries it nor announces it again."""
     body = kopf.Body(cast(kopf.RawBody, obj))
-    owner, generation = owner_of(adapter, body.meta), body.meta["generation"]
+    owner, generation = owner_of(cluster, body.meta), body.meta["generation"]
     try:
-        desired = desired_state(adapter, owner, body.meta, body.spec, body.status)
+        desired = desired_state(cluster, owner, body.meta, body.spec, body.status)
     except NotRunnable as exc:
         return stalled_as_recorded(body.status, generation=generation, reason=exc.condition_reason,
                                    message=str(exc))
     if stalled_as_recorded(body.status, generation=generation, reason=Rejected.__name__):
         return True
-    return (not prunes(desired, body.status) and adapter.matches(desired.objects, owner.uid)
+    return (not prunes(desired, body.status)
+            and cluster.owned.matches(desired.objects, owner.uid)
             and not ready_status(desired, body.meta, body.status, datetime.now(UTC)))

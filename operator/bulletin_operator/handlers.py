@@ -1,4 +1,4 @@
-"""kopf handlers: validate into the model, build with pure functions, apply through the adapter."""
+"""kopf handlers: validate into the model, build with pure functions, apply through the store."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from bulletin.api.calendar import (
     CALENDAR_PLURAL,
     named_in,
 )
-from bulletin.api.client import load_credentials
+from bulletin.api.gateway import load_credentials
 from bulletin.api.history import ended_runs
 from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIST_ANNOTATION
 from bulletin.api.policy import Notifications
@@ -24,8 +24,8 @@ from pydantic import ValidationError
 
 import bulletin_operator.linkaudit  # noqa: F401
 from bulletin_operator import archiving, builders, leadership, prefetch, resuming  # noqa: F401
-from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import NameConflict, NamespaceTerminating, Rejected, ride_out
+from bulletin_operator.cluster import Cluster
 from bulletin_operator.desired import (
     Desired,
     NotRunnable,
@@ -66,7 +66,7 @@ def startup(settings: kopf.OperatorSettings, memo: kopf.Memo, **_: Any) -> None:
     """Load credentials, tune kopf, and start keeping nextRunTime current."""
     load_credentials()
     configure(settings)
-    memo.adapter = Adapter()
+    memo.cluster = Cluster()
     memo.refresher = NextRunRefresher()
     memo.refresher.start()
 
@@ -77,17 +77,17 @@ async def check_at_startup(memo: kopf.Memo, logger: kopf.Logger,
     """Read the owned objects' metadata with one LIST per kind, then check every schedule
     against it in one pass; kopf resumes only the rest (async: kopf's command line is known
     in the event loop's thread only)."""
-    if "adapter" not in memo:  # startup failed (e.g. bad settings): let kopf stop on that
+    if "cluster" not in memo:  # startup failed (e.g. bad settings): let kopf stop on that
         return
-    adapter: Adapter = memo.adapter
+    cluster: Cluster = memo.cluster
     scope = prefetch.kopf_scope(config().kopf_namespace)
     begin = time.monotonic()
-    found = await asyncio.to_thread(adapter.prime, scope)
+    found = await asyncio.to_thread(cluster.owned.prime, scope)
     primed = time.monotonic()
     try:
         memo.up_to_date, checked = await asyncio.to_thread(
-            resuming.up_to_date, adapter.schedule_pages(scope),
-            functools.partial(in_sync, adapter), settings.execution.max_workers or 1)
+            resuming.up_to_date, cluster.schedule_pages(scope),
+            functools.partial(in_sync, cluster), settings.execution.max_workers or 1)
     except Exception as exc:  # e.g. an outage: kopf resumes every schedule itself
         logger.warning("no startup check of the schedules (%r): kopf resumes each", exc)
         memo.up_to_date, checked = set(), 0
@@ -136,12 +136,12 @@ def reconcile(
 ) -> None:
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused. An API
     outage is waited out here (apierrors.ride_out), not handed to kopf's one-minute retry."""
-    adapter: Adapter = memo.adapter
+    cluster: Cluster = memo.cluster
     with METRICS.reconciling() as outcome:
         now = datetime.now(UTC)
-        owner = ride_out(lambda: owner_of(adapter, meta))
+        owner = ride_out(lambda: owner_of(cluster, meta))
         try:
-            desired, warnings = ride_out(lambda: _applied(adapter, owner, meta, spec, status,
+            desired, warnings = ride_out(lambda: _applied(cluster, owner, meta, spec, status,
                                                           new=reason == kopf.Reason.CREATE))
         except NamespaceTerminating:
             return  # the ReportSchedule goes with its namespace
@@ -149,7 +149,7 @@ def reconcile(
             why = exc.condition_reason if isinstance(exc, NotRunnable) else type(exc).__name__
             outcome.refused()
             if why != "NameConflict":
-                ride_out(lambda: adapter.prune_cronjobs(
+                ride_out(lambda: cluster.owned.prune_cronjobs(
                     owner.namespace, builders.SCHEDULE_LABEL,
                     builders.short_name(owner.name, 63), owner.uid, keep=set()))
             kopf.warn(body, reason=why, message=str(exc))
@@ -166,17 +166,18 @@ def reconcile(
         patch.status.update(update)
 
 
-def _applied(adapter: Adapter, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
+def _applied(cluster: Cluster, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
              status: kopf.Status, new: bool) -> tuple[Desired, list[str]]:
     """Apply the spec; with the warnings for Secrets opened to every use and used for two."""
-    desired = apply(adapter, owner, meta, spec, status, new=new)
-    return desired, list(ambiguous_uses(references(desired.model), lambda ref: adapter.labels(
-        ref.kind, ref.name, owner.namespace)))
+    desired = apply(cluster, owner, meta, spec, status, new=new)
+    return desired, list(ambiguous_uses(references(desired.model),
+                                        lambda ref: cluster.opted_in.labels(
+                                            ref.kind, ref.name, owner.namespace)))
 
 
 def _allowlist_changed(name: str, meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
-    adapter: Adapter = memo.adapter
-    return adapter.annotation_changed(name, dict(meta.get("annotations") or {}),
+    cluster: Cluster = memo.cluster
+    return cluster.namespaces.changed(name, dict(meta.get("annotations") or {}),
                                       ALLOWLIST_ANNOTATION)
 
 
@@ -185,12 +186,12 @@ def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kop
                         **_: Any) -> None:
     """A namespace's recipient allowlist changed: existing schedules' runs get it at once.
     (An event handler: kopf keeps no state on namespaces.)"""
-    adapter: Adapter = memo.adapter
-    adapter.remember_namespace(name, dict(meta.get("annotations") or {}))
-    for obj in adapter.schedules(name):
+    cluster: Cluster = memo.cluster
+    cluster.namespaces.remember(name, dict(meta.get("annotations") or {}))
+    for obj in cluster.schedules(name):
         body = kopf.Body(cast(kopf.RawBody, obj))
         try:
-            apply(adapter, owner_of(adapter, body.meta), body.meta, body.spec, body.status)
+            apply(cluster, owner_of(cluster, body.meta), body.meta, body.spec, body.status)
         except (NotRunnable, NameConflict, Rejected, NamespaceTerminating) as exc:
             logger.info("%s/%s keeps its objects: %s", name, body.meta["name"], exc)
 
@@ -201,8 +202,8 @@ def calendar_changed(namespace: str | None, name: str, memo: kopf.Memo, logger: 
     """A ReportCalendar appeared, changed or went: reconcile the schedules naming it, so a
     schedule stalled on a missing calendar recovers (and nextRunTime follows the days off)."""
     assert namespace is not None
-    adapter: Adapter = memo.adapter
-    for obj in adapter.schedules(namespace):
+    cluster: Cluster = memo.cluster
+    for obj in cluster.schedules(namespace):
         if name not in named_in(obj.get("spec") or {}):
             continue
         body, patch = kopf.Body(cast(kopf.RawBody, obj)), kopf.Patch()
@@ -210,7 +211,7 @@ def calendar_changed(namespace: str | None, name: str, memo: kopf.Memo, logger: 
                                 "patch": patch, "body": body, "memo": memo}
         reconcile(**args)
         if patch.get("status"):
-            adapter.patch_status(namespace, body.meta["name"], dict(patch["status"]))
+            cluster.patch_status(namespace, body.meta["name"], dict(patch["status"]))
             logger.info("%s/%s reconciled after its ReportCalendar %s changed", namespace,
                         body.meta["name"], name)
 
@@ -248,19 +249,20 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
     """Start a one-off Job for a new bulletin.dev/run-requested-at token, and echo the token.
     One run-now Job at a time: a request while one is active is refused with an Event.
     The echo comes last: an API outage on the way fails the handler, and kopf tries again."""
-    adapter: Adapter = memo.adapter
-    token, owner = meta["annotations"][RUN_REQUEST_ANNOTATION], owner_of(adapter, meta)
+    cluster: Cluster = memo.cluster
+    token, owner = meta["annotations"][RUN_REQUEST_ANNOTATION], owner_of(cluster, meta)
     try:
         model, _timing = parse(spec, meta)
         options = read_options(meta["annotations"])
-        check_references(adapter, model, owner.namespace)
+        check_references(cluster, model, owner.namespace)
         job = builders.run_now_job(owner, model, config().runner, token, options)
         # This token's own Job (made before a crash kept the token from status) is no refusal.
-        active = adapter.active_run_now(owner.namespace, builders.short_name(owner.name, 63),
-                                        owner.uid, ended_runs(status) | {job["metadata"]["name"]})
+        active = cluster.owned.active_run_now(owner.namespace,
+                                              builders.short_name(owner.name, 63), owner.uid,
+                                              ended_runs(status) | {job["metadata"]["name"]})
         if active is not None:
             raise NotRunnable("RunNowRefused", f"Job {active} is still running; try again after it")
-        if adapter.create_once(job, owner.uid):
+        if cluster.owned.create_once(job, owner.uid):
             kopf.info(body, reason="RunRequested", message=f"Job {job['metadata']['name']} started")
     except NamespaceTerminating:
         pass
@@ -281,15 +283,15 @@ def record_failed_job(body: kopf.Body, name: str, namespace: str | None, memo: k
     """A Job of a schedule (by its owner chain, not its labels) that failed before its runner
     recorded the run: record it, with the pod's reason, in the history and an Event."""
     assert namespace is not None
-    adapter: Adapter = memo.adapter
-    found = failed_run(body, adapter.job_pods(namespace, name))
+    cluster: Cluster = memo.cluster
+    found = failed_run(body, cluster.job_pods(namespace, name))
     if found is None:
         return
-    owner = adapter.schedule_of_job(dict(body))
+    owner = cluster.schedule_of_job(dict(body))
     if owner != found.schedule:
         logger.info("not recording Job %s: its owner chain leads to %r, not %r", name, owner,
                     found.schedule, extra={"schedule": found.schedule})
         return
-    if not adapter.record_if_missing(namespace, found):
+    if not cluster.record_if_missing(namespace, found):
         logger.info("Job %s: its run is already in the history", name,
                     extra={"schedule": found.schedule})

@@ -12,6 +12,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 import orjson
+from bulletin.api.gateway import default_client
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -45,10 +46,10 @@ def path(kind: str, namespace: str | None, name: str | None = None) -> str:
 
 
 class KubeApi:
-    """Requests through the default kubernetes client configuration (its connection pool)."""
+    """Requests through a client of the default configuration (``client``: one of its own)."""
 
-    def __init__(self) -> None:
-        self._api = client.ApiClient()
+    def __init__(self, api: client.ApiClient | None = None) -> None:
+        self._api = api or default_client()
 
     def request(self, method: str, url: str, body: dict[str, Any] | None = None,
                 accept: str = "application/json", decode: bool = True

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
-from bulletin.api.client import load_credentials
+from bulletin.api.gateway import default_client, load_credentials
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -65,7 +65,7 @@ class Elector:
                  clock: Callable[[], float] = time.monotonic,
                  timing: LeaseTiming | None = None) -> None:
         self.namespace, self.name, self.identity = namespace, name, identity
-        self.api = client.CoordinationV1Api()
+        self.api = client.CoordinationV1Api(default_client())
         self.clock = clock
         self.timing = timing or LeaseTiming.model_validate({})
         #: clock() at the last successful read or write of the Lease (None: never).

@@ -15,7 +15,7 @@ from typing import Any
 
 from bulletin.api.base import rfc3339
 from bulletin.api.calendar import CALENDAR_PLURAL, CalendarError, from_object, named_in
-from bulletin.api.client import transient
+from bulletin.api.gateway import default_client, transient
 from bulletin.api.spec import GROUP, PLURAL, VERSION
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
@@ -57,6 +57,7 @@ class NextRunRefresher:
     def __init__(self, interval: float = 60.0) -> None:
         self.interval = interval
         self._stop = threading.Event()
+        self._client: client.ApiClient | None = None  # made at the first pass, credentials loaded
         self._thread = threading.Thread(target=self._loop, name="next-run", daemon=True)
 
     def start(self) -> None:
@@ -68,7 +69,8 @@ class NextRunRefresher:
 
     def refresh(self) -> int:
         """One pass; returns how many schedules were patched."""
-        api = client.CustomObjectsApi()
+        self._client = self._client or default_client()
+        api = client.CustomObjectsApi(self._client)
         items = api.list_cluster_custom_object(GROUP, VERSION, PLURAL)["items"]
         calendars = {}
         if any(named_in(i.get("spec") or {}) for i in items):

@@ -9,15 +9,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
-from kubernetes.client.exceptions import ApiException
-from urllib3.exceptions import HTTPError
-
 from bulletin.api.client import Kube
 from bulletin.api.errors import KubernetesError
+from bulletin.api.gateway import API_ERRORS, reason
 from bulletin.api.history import StatusError, run_deliveries, with_deliveries
 from bulletin.api.status import DeliveryRecord
 
-_API_ERRORS = (ApiException, HTTPError, OSError, RuntimeError)  # RuntimeError: endless 409s
+_API_ERRORS = (*API_ERRORS, RuntimeError)  # RuntimeError: endless 409s
 
 
 class LedgerError(KubernetesError):
@@ -48,7 +46,7 @@ class StatusLedger:
         try:
             obj = self.kube.get_schedule(self.namespace, self.name)
         except _API_ERRORS as exc:
-            raise LedgerError(f"cannot read the delivery ledger: {_reason(exc)}") from exc
+            raise LedgerError(f"cannot read the delivery ledger: {reason(exc)}") from exc
         return run_deliveries(obj.get("status") or {}, self.run_id)
 
     def save(self, records: Sequence[DeliveryRecord]) -> None:
@@ -58,8 +56,4 @@ class StatusLedger:
         except StatusError as exc:
             raise LedgerError(str(exc)) from exc
         except _API_ERRORS as exc:
-            raise LedgerError(f"cannot write the delivery ledger: {_reason(exc)}") from exc
-
-
-def _reason(exc: BaseException) -> str:
-    return str(getattr(exc, "reason", None) or type(exc).__name__)
+            raise LedgerError(f"cannot write the delivery ledger: {reason(exc)}") from exc

@@ -201,7 +201,7 @@ class ConfigMapStore:
     def _call(self, what: str, method: str, *args: Any) -> Any:
         from kubernetes.client.exceptions import ApiException
 
-        from bulletin.api.client import REQUEST_TIMEOUT, outlasting
+        from bulletin.api.gateway import REQUEST_TIMEOUT, outlasting
 
         call = functools.partial(getattr(self.core, method), *args,
                                  _request_timeout=REQUEST_TIMEOUT)

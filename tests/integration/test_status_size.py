@@ -8,7 +8,8 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from typing import Any
 
-from bulletin.api.client import Kube, too_large, transient
+from bulletin.api.client import Kube
+from bulletin.api.gateway import too_large, transient
 from bulletin.api.history import ETCD_REQUEST_LIMIT, OBJECT_CEILING, wire_size, with_run
 from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
 from devstack.mailsink import MailSink

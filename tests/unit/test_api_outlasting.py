@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from bulletin.api.client import OUTAGE_SECONDS, SETTLE_SECONDS, outlasting
+from bulletin.api.gateway import OUTAGE_SECONDS, SETTLE_SECONDS, outlasting
 from kubernetes.client.exceptions import ApiException
 
 

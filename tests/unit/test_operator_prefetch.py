@@ -9,9 +9,9 @@ from typing import Any
 import kopf.cli
 import pytest
 from bulletin_operator import kubeapi, prefetch
-from bulletin_operator.adapter import Adapter
 from bulletin_operator.apierrors import NameConflict
 from bulletin_operator.builders import HASH_ANNOTATION
+from bulletin_operator.store import OwnedObjectStore
 from kubernetes.client.exceptions import ApiException
 
 UID, NS = "uid-1", "team"
@@ -88,99 +88,98 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def adapter(api: FakeApi, clock: Clock) -> Adapter:
-    made = Adapter()
-    made._api = api  # type: ignore[assignment]
+def store(api: FakeApi, clock: Clock) -> OwnedObjectStore:
+    made = OwnedObjectStore(api)  # type: ignore[arg-type]
     made.snapshot = prefetch.Snapshot(clock)
     return made
 
 
-def prime(adapter: Adapter, api: FakeApi, clock: Clock) -> None:
-    adapter.snapshot.fill(prefetch.read(api, [None]), clock())  # type: ignore[arg-type]
+def prime(store: OwnedObjectStore, api: FakeApi, clock: Clock) -> None:
+    store.snapshot.fill(prefetch.read(api, [None]), clock())  # type: ignore[arg-type]
     api.calls.clear()
 
 
-def test_a_fresh_entry_replaces_the_read_once(adapter: Adapter, api: FakeApi,
+def test_a_fresh_entry_replaces_the_read_once(store: OwnedObjectStore, api: FakeApi,
                                               clock: Clock) -> None:
     api.put("CronJob", "a", "h1")
-    prime(adapter, api, clock)
-    adapter.ensure([cronjob("a", "h1")], UID)
+    prime(store, api, clock)
+    store.ensure([cronjob("a", "h1")], UID)
     assert api.calls == []
-    adapter.ensure([cronjob("a", "h1")], UID)
+    store.ensure([cronjob("a", "h1")], UID)
     assert api.calls == [("get", "a")], "an entry is used at most once"
 
 
-def test_a_changed_object_is_replaced_at_the_snapshot_version(adapter: Adapter, api: FakeApi,
+def test_a_changed_object_is_replaced_at_the_snapshot_version(store: OwnedObjectStore, api: FakeApi,
                                                               clock: Clock) -> None:
     api.put("CronJob", "a", "h1")
-    prime(adapter, api, clock)
-    adapter.ensure([cronjob("a", "h2")], UID)
+    prime(store, api, clock)
+    store.ensure([cronjob("a", "h2")], UID)
     assert api.calls == [("replace", "a")]
     assert api.objects[("CronJob", NS, "a")]["annotations"][HASH_ANNOTATION] == "h2"
 
 
 def test_a_stale_entry_meets_a_conflict_and_is_redone_from_a_read(
-        adapter: Adapter, api: FakeApi, clock: Clock) -> None:
+        store: OwnedObjectStore, api: FakeApi, clock: Clock) -> None:
     api.put("CronJob", "a", "h1")
-    prime(adapter, api, clock)
+    prime(store, api, clock)
     api.put("CronJob", "a", "h1")  # changed after the LIST: a new resourceVersion
-    adapter.ensure([cronjob("a", "h2")], UID)
+    store.ensure([cronjob("a", "h2")], UID)
     assert api.calls == [("replace", "a"), ("get", "a"), ("replace", "a")]
     assert api.objects[("CronJob", NS, "a")]["annotations"][HASH_ANNOTATION] == "h2"
 
 
-def test_an_entry_of_a_deleted_object_leads_to_a_create(adapter: Adapter, api: FakeApi,
+def test_an_entry_of_a_deleted_object_leads_to_a_create(store: OwnedObjectStore, api: FakeApi,
                                                         clock: Clock) -> None:
     api.put("CronJob", "a", "h1")
-    prime(adapter, api, clock)
+    prime(store, api, clock)
     del api.objects[("CronJob", NS, "a")]
-    adapter.ensure([cronjob("a", "h2")], UID)
+    store.ensure([cronjob("a", "h2")], UID)
     assert api.calls == [("replace", "a"), ("get", "a"), ("create", "a")]
 
 
-def test_a_miss_and_a_stale_snapshot_fall_back_to_the_read(adapter: Adapter, api: FakeApi,
+def test_a_miss_and_a_stale_snapshot_fall_back_to_the_read(store: OwnedObjectStore, api: FakeApi,
                                                             clock: Clock) -> None:
     api.put("CronJob", "a", "h1")
-    prime(adapter, api, clock)
+    prime(store, api, clock)
     api.put("CronJob", "b", "h1")
-    adapter.ensure([cronjob("b", "h1")], UID)
+    store.ensure([cronjob("b", "h1")], UID)
     assert api.calls == [("get", "b")]
     clock.now += prefetch.SNAPSHOT_TTL + 1
-    adapter.ensure([cronjob("a", "h1")], UID)
+    store.ensure([cronjob("a", "h1")], UID)
     assert api.calls == [("get", "b"), ("get", "a")]
-    assert len(adapter.snapshot) == 0, "an expired snapshot is dropped"
+    assert len(store.snapshot) == 0, "an expired snapshot is dropped"
 
 
-def test_an_entry_owned_by_another_uid_is_no_verdict(adapter: Adapter, api: FakeApi,
+def test_an_entry_owned_by_another_uid_is_no_verdict(store: OwnedObjectStore, api: FakeApi,
                                                      clock: Clock) -> None:
     api.put("CronJob", "a", "h1", uid="old-uid")
-    prime(adapter, api, clock)
+    prime(store, api, clock)
     api.put("CronJob", "a", "h1")  # the schedule was recreated and owns it now
-    adapter.ensure([cronjob("a", "h1")], UID)
+    store.ensure([cronjob("a", "h1")], UID)
     assert api.calls == [("get", "a")]
     api.put("CronJob", "b", "h1", uid="someone")
-    prime(adapter, api, clock)
+    prime(store, api, clock)
     with pytest.raises(NameConflict):
-        adapter.ensure([cronjob("b", "h1")], UID)
+        store.ensure([cronjob("b", "h1")], UID)
     assert api.calls == [("get", "b")], "a conflict is only ever decided on a fresh read"
 
 
-def test_matches_needs_every_object_fresh_ours_and_unchanged(adapter: Adapter, api: FakeApi,
+def test_matches_needs_every_object_fresh_ours_and_unchanged(store: OwnedObjectStore, api: FakeApi,
                                                              clock: Clock) -> None:
     api.put("CronJob", "a", "h1")
     api.put("CronJob", "b", "h1", uid="someone")
-    prime(adapter, api, clock)
-    assert adapter.matches([cronjob("a", "h1")], UID)
-    assert not adapter.matches([cronjob("a", "h1"), cronjob("c", "h1")], UID), "c is missing"
-    assert not adapter.matches([cronjob("a", "h2")], UID), "its content changed"
-    assert not adapter.matches([cronjob("b", "h1")], UID), "b is controlled by someone else"
-    assert not adapter.matches([cronjob("a", "h1")], "other-uid")
-    adapter.ensure([cronjob("a", "h1")], UID)
+    prime(store, api, clock)
+    assert store.matches([cronjob("a", "h1")], UID)
+    assert not store.matches([cronjob("a", "h1"), cronjob("c", "h1")], UID), "c is missing"
+    assert not store.matches([cronjob("a", "h2")], UID), "its content changed"
+    assert not store.matches([cronjob("b", "h1")], UID), "b is controlled by someone else"
+    assert not store.matches([cronjob("a", "h1")], "other-uid")
+    store.ensure([cronjob("a", "h1")], UID)
     assert api.calls == [], "matches reads nothing and leaves the entry for ensure()"
     api.put("CronJob", "a", "h1")
-    prime(adapter, api, clock)
+    prime(store, api, clock)
     clock.now += prefetch.SNAPSHOT_TTL + 1
-    assert not adapter.matches([cronjob("a", "h1")], UID), "a stale snapshot proves nothing"
+    assert not store.matches([cronjob("a", "h1")], UID), "a stale snapshot proves nothing"
 
 
 def test_the_snapshot_is_compact_and_skips_refused_kinds(api: FakeApi) -> None:

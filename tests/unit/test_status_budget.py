@@ -11,7 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
-from bulletin.api.client import Kube, too_large, transient
+from bulletin.api.client import Kube
+from bulletin.api.gateway import too_large, transient
 from bulletin.api.history import (
     ETCD_REQUEST_LIMIT,
     OBJECT_BUDGET,
@@ -258,3 +259,34 @@ def test_the_job_fails_at_once_on_that_exit_code() -> None:
         rules = job["podFailurePolicy"]["rules"]
         [fail] = [r for r in rules if r["action"] == "FailJob" and "onExitCodes" in r]
         assert EXIT_UNRECORDABLE in fail["onExitCodes"]["values"]
+
+
+class ConflictingApi(FakeApi):
+    """Answers the first ``conflicts`` status writes 409 Conflict (another writer was first)."""
+
+    def __init__(self, obj: dict[str, Any], conflicts: int) -> None:
+        super().__init__(obj)
+        self.conflicts = conflicts
+
+    def replace_namespaced_custom_object_status(self, *args: Any, **kwargs: Any
+                                                ) -> dict[str, Any]:
+        if self.conflicts:
+            self.conflicts -= 1
+            self.writes.append(args[-1])
+            raise ApiException(status=409, reason="Conflict")
+        return super().replace_namespaced_custom_object_status(*args, **kwargs)
+
+
+def test_a_conflict_is_redone_from_a_fresh_read_until_it_gives_up(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from bulletin.api import client as api_client
+
+    waits: list[float] = []
+    monkeypatch.setattr(api_client.time, "sleep", waits.append)
+    api = ConflictingApi(_object(_spec(100, assertions=0)), conflicts=2)
+    _record(_kube(api), _burst_run(0))
+    assert len(api.writes) == 3 and len(waits) == 2 and api.obj["status"]
+    endless = ConflictingApi(_object(_spec(100, assertions=0)), conflicts=10**6)
+    with pytest.raises(RuntimeError, match="kept conflicting"):
+        _record(_kube(endless), _burst_run(0))
+    assert len(endless.writes) == api_client.CONFLICT_RETRIES

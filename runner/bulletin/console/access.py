@@ -20,7 +20,6 @@ from bulletin.plugin.kube import KubeSession
 LOCAL_COOKIE = "bulletin_console"
 TOKEN_COOKIE = "bulletin_token"
 CLIENTS_KEPT = 64
-SA_DIR = "/var/run/secrets/kubernetes.io/serviceaccount"
 
 
 class Unauthenticated(CommandError):
@@ -35,28 +34,6 @@ class Identity:
     groups: tuple[str, ...] = ()
     secret: str | None = field(default=None, repr=False)
     email: str | None = None  # header mode: the proxy's email header, if a plain address
-
-
-class _Impersonating:
-    """A urllib3 pool manager that adds Impersonate-User and one Impersonate-Group header
-    per group (the kubernetes client's headers are a dict: one value per name)."""
-
-    def __init__(self, pool: Any, user: str, groups: tuple[str, ...]) -> None:
-        self._pool, self._user, self._groups = pool, user, groups
-
-    def request(self, method: str, url: str, **kwargs: Any) -> Any:
-        from urllib3 import HTTPHeaderDict
-
-        headers = HTTPHeaderDict(kwargs.pop("headers", None) or {})
-        for name in [h for h in headers if h.lower().startswith("impersonate-")]:
-            headers.discard(name)
-        headers["Impersonate-User"] = self._user
-        for group in self._groups:
-            headers.add("Impersonate-Group", group)
-        return self._pool.request(method, url, headers=headers, **kwargs)
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._pool, name)
 
 
 @dataclass
@@ -126,39 +103,13 @@ class Access:
         return api
 
     def _new_client(self, who: Identity) -> Any:
-        from kubernetes import client
+        from bulletin.api.gateway import bearer_client, impersonating_client
 
-        config = client.Configuration()
-        base = self.configuration
-        config.host, config.ssl_ca_cert = base.host, base.ssl_ca_cert
-        config.verify_ssl = base.verify_ssl
         if self.mode == "token":
-            config.api_key = {"authorization": f"Bearer {who.secret}"}
-            return client.ApiClient(config)
-        config.api_key, config.refresh_api_key_hook = base.api_key, base.refresh_api_key_hook
-        config.cert_file, config.key_file = base.cert_file, base.key_file
-        api = client.ApiClient(config)
+            assert who.secret is not None
+            return bearer_client(self.configuration, who.secret)
         assert who.user is not None
-        api.rest_client.pool_manager = _Impersonating(api.rest_client.pool_manager, who.user,
-                                                      who.groups)
-        return api
-
-
-def in_cluster(with_token: bool) -> Any:
-    """The API server as the pod sees it; with the pod's ServiceAccount token (re-read as it
-    rotates) only ``with_token`` (header mode): in token mode the pod holds no credential."""
-    import os
-
-    from kubernetes import client, config
-
-    if with_token:
-        config.load_incluster_config()
-        return client.Configuration.get_default_copy()
-    found = client.Configuration()
-    host, port = os.environ["KUBERNETES_SERVICE_HOST"], os.environ["KUBERNETES_SERVICE_PORT"]
-    found.host = f"https://{f'[{host}]' if ':' in host else host}:{port}"
-    found.ssl_ca_cert = f"{SA_DIR}/ca.crt"
-    return found
+        return impersonating_client(self.configuration, who.user, who.groups)
 
 
 def whoami(kube: KubeSession) -> tuple[str, tuple[str, ...]]:

@@ -9,7 +9,7 @@ import socket
 import sys
 from typing import Any
 
-from bulletin.console.access import Access, in_cluster
+from bulletin.console.access import Access
 from bulletin.console.core import Console
 from bulletin.plugin.kube import KubeSession
 
@@ -102,12 +102,14 @@ def parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     """Entry point of `bulletin-console`."""
+    from bulletin.api.gateway import in_cluster_configuration
     from bulletin.console.app import build
 
     args = parser().parse_args(argv)
     namespaces = [n.strip() for n in args.namespaces.split(",") if n.strip()]
     access = Access(args.auth, namespaces[0] if namespaces else "default",
-                    configuration=in_cluster(args.auth == "header"), user_header=args.user_header,
+                    configuration=in_cluster_configuration(args.auth == "header"),
+                    user_header=args.user_header,
                     groups_header=args.groups_header, email_header=args.email_header)
     console = Console(access, namespaces=namespaces, owner_label=args.owner_label,
                       archive=hosted_archive())

@@ -1,4 +1,4 @@
-"""The retry loop: attempts of one target, each saved to the ledger before and after."""
+"""Attempts of one target (deliver.retry's loop), each saved to the ledger before and after."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from collections.abc import Callable
 from bulletin.api.backoff import Backoff
 from bulletin.api.errors import DeliveryError
 from bulletin.api.status import DeliveryRecord
+from bulletin.deliver.retry import attempted, wait_after
 from bulletin.deliver.runstate import FAILED, PENDING, SENT, DeliveryRun, Target
 from bulletin.ledger import Ledger
 from bulletin.redact import redact
@@ -35,24 +36,24 @@ def attempt_until_done(target: Target, run: DeliveryRun, record: DeliveryRecord,
     """Try ``target`` until Sent, a permanent failure, or spec.delivery.retry gives up;
     the record is saved before every attempt and after it (a SIGTERM waits for both)."""
     limit = run.spec.delivery.retry.attempts
-    for n in range(1, limit + 1):
+
+    def attempt(n: int) -> float | None:
         record.state, record.attempts, record.last_attempt_time = PENDING, record.attempts + 1, (
             run.now())
         progress.save()
         with finishing():
-            delay = _attempt(target, run, record, progress, backoff, last=n == limit, n=n)
-        if delay is None:
-            return
-        sleep(delay)
+            return _attempt(target, run, record, progress, backoff, limit=limit, n=n)
+
+    attempted(attempt, limit, sleep)
 
 
 def _attempt(target: Target, run: DeliveryRun, record: DeliveryRecord, progress: RecordBook,
-             backoff: Backoff, last: bool, n: int) -> float | None:
+             backoff: Backoff, limit: int, n: int) -> float | None:
     """One attempt, its outcome saved; the wait before the next one (None: no next one)."""
     try:
         target.send(run, record)
     except DeliveryError as exc:
-        delay = backoff.delay(n, exc.retry_after) if exc.transient and not last else None
+        delay = wait_after(exc, backoff, n, limit)
         record.error = str(exc)
         if delay is None:
             record.state = FAILED

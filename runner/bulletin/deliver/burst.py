@@ -28,7 +28,7 @@ from bulletin.deliver.compose import compose
 from bulletin.deliver.content import ReportLike, template_vars
 from bulletin.deliver.email import Smtp, build_message, send, sender_address
 from bulletin.deliver.encrypted import sealed_copy
-from bulletin.deliver.retry import Permanent, Transient
+from bulletin.deliver.retry import Permanent, Transient, attempted, wait_after
 from bulletin.deliver.runstate import FAILED, PENDING, SENT, artifacts_size
 from bulletin.deliver.storage import ObjectStore, run_prefix
 from bulletin.deliver.uploads import open_store
@@ -133,18 +133,21 @@ class BurstRun:
         """Send to ``target`` with spec.delivery.retry; None when Sent, else the last error."""
         limit = self.spec.delivery.retry.attempts
         send_one = self.send_email if target == EMAIL else self.send_storage
-        for n in range(1, limit + 1):
+        last: list[str] = []  # the error of the last attempt, if it failed
+
+        def attempt(n: int) -> float | None:
             self.record.attempts += 1
             self.record.last_attempt_time = self.now()
+            last.clear()
             try:
                 send_one(recipient, report)
-                return None
             except DeliveryError as exc:
-                delay = backoff.delay(n, exc.retry_after) if exc.transient and n < limit else None
-                if delay is None:
-                    return str(exc)
-                sleep(delay)
-        raise AssertionError("unreachable")
+                last.append(str(exc))
+                return wait_after(exc, backoff, n, limit)
+            return None
+
+        attempted(attempt, limit, sleep)
+        return last[0] if last else None
 
     def connect(self) -> None:
         """SMTP settings and the object store; a failure fails every recipient's target."""

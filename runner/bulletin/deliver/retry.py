@@ -1,11 +1,15 @@
-"""Delivery failures, transient and permanent (of the family api.errors.DeliveryError), and
-Retry-After (the schedule itself: bulletin.api.backoff)."""
+"""Delivery failures, transient and permanent (of the family api.errors.DeliveryError),
+Retry-After, and the one retry loop of every delivery peer (SMTP, HTTP, S3), on the one
+schedule (bulletin.api.backoff). The peers' libraries retry nothing underneath: smtplib and
+httpx never do, and boto3 is told not to (deliver/storage.py)."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
+from bulletin.api.backoff import Backoff
 from bulletin.api.errors import DeliveryError
 
 
@@ -42,3 +46,20 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def wait_after(exc: DeliveryError, backoff: Backoff, n: int, limit: int) -> float | None:
+    """The wait before the next attempt when attempt ``n`` of ``limit`` failed with ``exc``;
+    None when there is none (a permanent failure, the last attempt, or a Retry-After beyond
+    the backoff's cap)."""
+    return backoff.delay(n, exc.retry_after) if exc.transient and n < limit else None
+
+
+def attempted(attempt: Callable[[int], float | None], limit: int,
+              sleep: Callable[[float], None]) -> None:
+    """The delivery retry loop: ``attempt(n)`` for n = 1 .. ``limit``, sleeping the wait it
+    returns (``wait_after``) before the next one, until it returns None (sent, or given up)."""
+    for n in range(1, limit + 1):
+        if (wait := attempt(n)) is None:
+            return
+        sleep(wait)

@@ -75,7 +75,9 @@ class ObjectStore:
             config = Config(
                 signature_version="s3v4",
                 s3={"addressing_style": "path" if path_style else "auto"},
-                retries={"mode": "standard", "max_attempts": 3},
+                # One try per call: delivery's own loop (deliver.retry) retries an upload, on
+                # spec.delivery.retry, logged and in the ledger; retention tries again next run.
+                retries={"mode": "standard", "total_max_attempts": 1},
                 connect_timeout=10, read_timeout=60,
                 # Checksums only where S3 requires them: many compatible servers reject others.
                 request_checksum_calculation="when_required",

@@ -123,9 +123,9 @@ def connect(kubeconfig: str | None, context: str | None, namespace: str | None) 
 
 
 def _api(kubeconfig: str | None, context: str | None) -> Any:
-    from kubernetes import config
+    from bulletin.api.gateway import kubeconfig_client
 
-    return config.new_client_from_config(config_file=kubeconfig, context=context)
+    return kubeconfig_client(kubeconfig, context)
 
 
 def server_error(exc: Any) -> str:
