@@ -140,6 +140,9 @@ def crd() -> dict[str, Any]:
             # A string: kubectl shows future times in date columns as <invalid>.
             _column("Next Run", ".status.nextRunTime"),
             _column("Age", ".metadata.creationTimestamp", "date"),
+            # -o wide; with Ready and Suspended, the console's state of a schedule (its Table)
+            _column("Stalled", '.status.conditions[?(@.type=="Stalled")].status', priority=1),
+            _column("Paused", '.status.conditions[?(@.type=="Paused")].status', priority=1),
         ],
         {"spec": openapi_schema(ReportScheduleSpec),
          "status": openapi_schema(ReportScheduleStatus)},

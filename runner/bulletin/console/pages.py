@@ -15,7 +15,7 @@ from starlette.responses import HTMLResponse, RedirectResponse, Response
 
 from bulletin.api.address import is_plain_address
 from bulletin.api.history import history_limit
-from bulletin.console import csrf, reads, runs, stats, views
+from bulletin.console import csrf, listing, reads, runs, stats, views
 from bulletin.console.access import Identity, can, whoami
 from bulletin.console.core import Console, csrf_session
 from bulletin.console.words import in_words
@@ -98,14 +98,13 @@ class Pages:
 
         def work() -> HTMLResponse:
             selector = f"{self.console.owner_label}={owner}" if owner else None
-            listing = reads.schedules(self.kube(who), [namespace] if namespace
-                                      else self.console.namespaces, selector)
-            page = views.rows(listing.items, datetime.now(UTC), self.console.owner_label,
-                              wanted if wanted in views.STATES else None, number)
-            found = {str(o["metadata"].get("namespace")) for o in listing.items}
-            return self.render(request, "schedules.html", who=who, page=page, filters=filters,
-                               denied=listing.denied, states=views.STATES,
-                               namespaces=sorted(found | set(self.console.namespaces)),
+            found = listing.schedules(self.kube(who), [namespace] if namespace
+                                      else self.console.namespaces, selector, datetime.now(UTC),
+                                      self.console.owner_label,
+                                      wanted if wanted in views.STATES else None, number)
+            return self.render(request, "schedules.html", who=who, page=found.page,
+                               filters=filters, denied=found.denied, states=views.STATES,
+                               namespaces=sorted(found.namespaces | set(self.console.namespaces)),
                                namespace=namespace, state=wanted, owner=owner,
                                owner_label=self.console.owner_label)
 

@@ -3,15 +3,16 @@ they may read), one schedule's Events, next runs and days off."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from bulletin.plugin.kube import KubeSession
 
 EVENTS_SHOWN = 20
 DAYS_OFF_SHOWN = 10
+T = TypeVar("T")
 
 
 def status_code(exc: BaseException) -> int | None:
@@ -38,25 +39,33 @@ class Listing:
 
 
 def schedules(kube: KubeSession, namespaces: Sequence[str], selector: str | None) -> Listing:
-    """The ReportSchedules of ``namespaces`` (every namespace when empty and the user may
-    list cluster-wide; else the configured ones, each the user may list)."""
+    """The ReportSchedules of ``namespaces`` (as ``scoped`` reads them)."""
+    found, denied = scoped(kube, namespaces, lambda k, every: k.list(every, selector))
+    return Listing([obj for _, items in found for obj in items], denied)
+
+
+def scoped(kube: KubeSession, namespaces: Sequence[str],
+           read: Callable[[KubeSession, bool], T]) -> tuple[list[tuple[str | None, T]], list[str]]:
+    """``read`` (a client, cluster-wide?) of every namespace (scope None) when ``namespaces``
+    is empty and the user may list cluster-wide, else of each of ``namespaces`` (the client's
+    own when empty) the user may list; and the namespaces they may not."""
     if not namespaces:
         try:
-            return Listing(kube.list(all_namespaces=True, selector=selector), [])
+            return [(None, read(kube, True))], []
         except api_errors() as exc:
             if status_code(exc) != 403:
                 raise
             namespaces = [kube.namespace]
-    items: list[dict[str, Any]] = []
+    found: list[tuple[str | None, T]] = []
     denied: list[str] = []
     for namespace in dict.fromkeys(namespaces):
         try:
-            items += replace(kube, namespace=namespace).list(selector=selector)
+            found.append((namespace, read(replace(kube, namespace=namespace), False)))
         except api_errors() as exc:
             if status_code(exc) != 403:
                 raise
             denied.append(namespace)
-    return Listing(items, denied)
+    return found, denied
 
 
 @dataclass(frozen=True)

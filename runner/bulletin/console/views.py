@@ -193,9 +193,14 @@ def rows(objs: Sequence[Mapping[str, Any]], now: datetime, owner_label: str,
                                           o["metadata"]["name"]))
     if wanted_state:
         ordered = [o for o in ordered if state(o, conditions_only(o)) == wanted_state]
-    first = min(max(page - 1, 0) * per_page, max(len(ordered) - 1, 0) // per_page * per_page)
+    first = first_shown(len(ordered), page, per_page)
     shown = [row(o, now, owner_label) for o in ordered[first:first + per_page]]
     return Page(shown, len(ordered), first, per_page)
+
+
+def first_shown(total: int, page: int, per_page: int = PER_PAGE) -> int:
+    """The index of the first row of page ``page`` (the last page when past the end)."""
+    return min(max(page - 1, 0) * per_page, max(total - 1, 0) // per_page * per_page)
 
 
 def conditions_only(obj: Mapping[str, Any]) -> ReportScheduleStatus:

@@ -40,7 +40,7 @@ class Rest:
     context: ssl.SSLContext | None
     token: str | None
 
-    def get(self, path: str, **query: str) -> dict[str, Any]:
+    def get(self, path: str, accept: str = "application/json", **query: str) -> dict[str, Any]:
         """GET ``path`` (with ``query``): the decoded JSON; RestError on an error status."""
         import http.client
 
@@ -50,7 +50,7 @@ class Rest:
             conn = http.client.HTTPSConnection(url.netloc, timeout=TIMEOUT, context=self.context)
         else:
             conn = http.client.HTTPConnection(url.netloc, timeout=TIMEOUT)
-        headers = {"Accept": "application/json", "User-Agent": "kubectl-bulletin"}
+        headers = {"Accept": accept, "User-Agent": "kubectl-bulletin"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
         target = url.path.rstrip("/") + path + (f"?{urlencode(query)}" if query else "")
