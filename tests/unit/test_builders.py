@@ -209,6 +209,7 @@ def test_pod_defaults_come_from_one_json_env_var(monkeypatch: pytest.MonkeyPatch
     ("weekly-monday-29897820", ("weekly-monday", 29897820)),
     ("weekly-now-4cd0e21a", None),  # a run-now Job
     ("weekly-1234567", None),  # too few digits for a minute since the epoch
+    ("local-20261208003600", None),  # a run outside a Job (no BULLETIN_RUN_ID): a timestamp
 ])
 def test_a_cronjobs_job_name_gives_its_scheduled_minute(
         job: str, expected: tuple[str, int] | None) -> None:

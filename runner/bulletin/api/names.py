@@ -23,7 +23,7 @@ def run_now_job_name(schedule: str, token: str) -> str:
     return short_name(schedule, JOB_NAME_MAX, f"-now-{digest}")
 
 
-_SCHEDULED_MINUTE = re.compile(r"-(\d{8,})$")  # <cronjob>-<minutes since the epoch>
+_SCHEDULED_MINUTE = re.compile(r"-(\d{8,9})$")  # <cronjob>-<minutes since the epoch, to 3871>
 
 
 def scheduled_minute(job_name: str) -> tuple[str, int] | None:
