@@ -12,6 +12,7 @@ from bulletin.api.history import StatusTooLarge, history_limit, unrecorded, with
 from bulletin.api.references import opened_for
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -21,7 +22,7 @@ from bulletin_operator.apierrors import (
     conflict,
 )
 from bulletin_operator.builders import HASH_ANNOTATION, SCHEDULE_LABEL
-from bulletin_operator.jobs import FailedRun
+from bulletin_operator.jobs import FailedRun, job_condition
 from bulletin_operator.kubeapi import KubeApi
 
 NAMESPACE_TTL = 60.0
@@ -169,13 +170,13 @@ class Adapter:
                 return False
             raise
         limit = history_limit(obj)
-        if not unrecorded(obj.get("status") or {}, failed.record, limit):
+        if not unrecorded(ReportScheduleStatus.of(obj), failed.record, limit):
             return False
         message = f"run {failed.record.run_id}: Failed: {failed.record.message}"
         try:
             kube.update_status(namespace, failed.schedule,
                                lambda status: with_run(status, failed.record, limit)
-                               if unrecorded(status, failed.record, limit) else {})
+                               if unrecorded(status, failed.record, limit) else status)
         except StatusTooLarge as exc:  # the Event is all that can tell it
             message += f" (not in status: {exc})"
         kube.event(obj, warning=True, reason="RunFailed", message=message)
@@ -247,8 +248,7 @@ class Adapter:
         jobs = self._api.request("GET", f"{kubeapi.path('Job', namespace)}?{query}") or {}
         for job in jobs.get("items") or []:
             meta = job.get("metadata") or {}
-            finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                           for c in (job.get("status") or {}).get("conditions") or [])
+            finished = job_condition(job, "Complete", "Failed") is not None
             if (RUN_REQUEST_ANNOTATION in (meta.get("annotations") or {})
                     and controller_uid(meta) == uid and not finished
                     and meta.get("name") not in recorded):

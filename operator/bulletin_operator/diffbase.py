@@ -24,6 +24,7 @@ from typing import Any, cast
 
 import kopf
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
+from bulletin.api.status import ReportScheduleStatus
 
 UNHANDLED = {"digest": "unhandled"}
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -81,14 +82,14 @@ class StatusDiffBaseStorage(kopf.DiffBaseStorage):
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         """The essence as last handled: the current one, with the spec marked unhandled when
         its generation is not the observed one, and the run-now token as last echoed."""
-        status = body.get("status") or {}
-        observed = status.get("observedGeneration")
+        status = ReportScheduleStatus.of(body, only=("observed_generation", "last_run_request"))
+        observed = status.observed_generation
         if observed is None:
             return None
         raw = dict(body)
         annotations = dict((raw.get("metadata") or {}).get("annotations") or {})
         if RUN_REQUEST_ANNOTATION in annotations:
-            handled = status.get("lastRunRequest")
+            handled = status.last_run_request
             if handled is None:
                 del annotations[RUN_REQUEST_ANNOTATION]
             else:

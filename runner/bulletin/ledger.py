@@ -15,7 +15,7 @@ from urllib3.exceptions import HTTPError
 from bulletin.api.client import Kube
 from bulletin.api.errors import KubernetesError
 from bulletin.api.history import StatusError, run_deliveries, with_deliveries
-from bulletin.api.status import DeliveryRecord
+from bulletin.api.status import DeliveryRecord, ReportScheduleStatus
 
 _API_ERRORS = (ApiException, HTTPError, OSError, RuntimeError)  # RuntimeError: endless 409s
 
@@ -49,7 +49,7 @@ class StatusLedger:
             obj = self.kube.get_schedule(self.namespace, self.name)
         except _API_ERRORS as exc:
             raise LedgerError(f"cannot read the delivery ledger: {_reason(exc)}") from exc
-        return run_deliveries(obj.get("status") or {}, self.run_id)
+        return run_deliveries(ReportScheduleStatus.of(obj), self.run_id)
 
     def save(self, records: Sequence[DeliveryRecord]) -> None:
         try:

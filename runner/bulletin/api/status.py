@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, ValidationError
+from pydantic_core import ErrorDetails
 
 from bulletin.api.base import ApiModel, Timestamp
 from bulletin.api.errors import Reason
@@ -177,7 +179,56 @@ class RunRecord(ApiModel):
     ] = None
 
 
-class ReportScheduleStatus(ApiModel):
+class StatusView(ApiModel):
+    """A model of a ReportSchedule's status (or of the part a reader needs), read from the
+    object the API returns: the one place that takes status out of its wire form."""
+
+    _unread: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any], only: Collection[str] = ()) -> Self:
+        """The status of a ReportSchedule object as the API returns it (wire form)."""
+        return cls.parse(obj.get("status"), only)
+
+    @classmethod
+    def parse(cls, raw: object, only: Collection[str] = ()) -> Self:
+        """Status from its wire form; with ``only`` (field names), just those fields (a cheap
+        read for a hot path). What does not fit the model is left out (a field, or one item
+        of a list), not fatal: status is written by runners and operators of other versions,
+        and a reader must still see the rest."""
+        data: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+        if only:
+            wanted = {cls.model_fields[name].alias for name in only}
+            data = {k: v for k, v in data.items() if k in wanted}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+        status = cls._pruned(data, errors)
+        status._unread = frozenset(n for n, f in cls.model_fields.items()
+                                   if any(e["loc"][0] == f.alias for e in errors))
+        return status
+
+    @classmethod
+    def _pruned(cls, data: dict[str, Any], errors: list[ErrorDetails]) -> Self:
+        """``data`` without what ``errors`` name: a field, or one item of a list."""
+        keys: set[str] = set()
+        items: dict[str, set[int]] = {}
+        for error in errors:
+            key, rest = str(error["loc"][0]), error["loc"][1:]
+            if rest and isinstance(rest[0], int):
+                items.setdefault(key, set()).add(rest[0])
+            else:
+                keys.add(key)
+        data = {k: [v for i, v in enumerate(value) if i not in items[k]] if k in items else value
+                for k, value in data.items() if k not in keys}
+        try:
+            return cls.model_validate(data)
+        except ValidationError:
+            return cls()
+
+
+class ReportScheduleStatus(StatusView):
     """Observed state of a ReportSchedule."""
 
     observed_generation: Annotated[
@@ -219,3 +270,30 @@ class ReportScheduleStatus(ApiModel):
     history: Annotated[
         list[RunRecord], Field(description="Recent runs, newest first, bounded by historyLimit.")
     ] = []
+
+    @property
+    def unread(self) -> frozenset[str]:
+        """Fields whose wire value (or one of its items) did not parse: a writer leaves them."""
+        return self._unread
+
+    def changes(self, after: Self) -> dict[str, Any]:
+        """The fields ``after`` has changed, or set where the wire had none, in wire form
+        (None: unset), as a patch carries them."""
+        fields = type(self).model_fields
+        new = after.model_fields_set - self.model_fields_set
+        names = {n for n in fields if getattr(self, n) != getattr(after, n)
+                 or (n in new and getattr(after, n) is not None)}
+        wire = after.model_dump(by_alias=True, exclude_none=True, mode="json", include=names)
+        return {str(fields[n].alias): wire.get(str(fields[n].alias)) for n in fields if n in names}
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition ``type_``, or None when status has none."""
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    def runs(self) -> list[RunRecord]:
+        """lastRun, then history (newest first)."""
+        return [*([self.last_run] if self.last_run is not None else []), *self.history]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """Run ``run_id``'s entry in history, or None when history has none."""
+        return next((h for h in self.history if h.run_id == run_id), None)

@@ -40,9 +40,9 @@ def history(kube: KubeSession, name: str | None, output: str | None, limit: int 
     except Exception as exc:  # the message could carry the URL: its type only
         raise PluginError(f"error: the run archive did not answer ({type(exc).__name__})"
                           ) from exc
-    records = [a.record.wire() for a in found]
+    records = [a.record for a in found]
     if output in ("json", "yaml"):
-        dump(records, output)
+        dump([r.wire() for r in records], output)
     elif not records:
         print(f"No runs of {name} in the run archive in the last {days} days.", file=sys.stderr)
     else:
