@@ -45,7 +45,7 @@ from bulletin_operator.settings import (
     metrics_endpoint,
     runner_settings,
 )
-from bulletin_operator.status import PAUSE_FIELDS, PAUSED, condition_status, pause_state, reconciled
+from bulletin_operator.status import PAUSE_FIELDS, PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RETRY_SECONDS = 5  # a run-now that met an API outage is tried again this soon (kopf: 60 s)
@@ -166,7 +166,7 @@ def reconcile(
             kopf.warn(body, reason="SecretUseAmbiguous", message=warning)
         update = ready_status(desired, meta, current, now)
         if (desired.paused and "conditions" in update
-                and condition_status(current, PAUSED) != "True"):
+                and current.condition_status(PAUSED) != "True"):
             kopf.warn(body, reason="Paused",
                       message=f"{desired.failures} runs failed in a row; paused")
         patch.status.update(update)
@@ -229,7 +229,7 @@ def _pause_changed(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: A
         return False  # reconcile reports an invalid spec
     current = ReportScheduleStatus.parse(status, PAUSE_FIELDS)  # a filter: every event
     wanted = pause_state(current, generation=meta["generation"], limit=limit)[0]
-    return condition_status(current, PAUSED) not in (None, "True" if wanted else "False")
+    return current.condition_status(PAUSED) not in (None, "True" if wanted else "False")
 
 
 @kopf.on.event(*RESOURCE, when=_pause_changed)

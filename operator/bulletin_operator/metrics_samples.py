@@ -17,8 +17,6 @@ from bulletin.api.status import ReportScheduleStatus, RunRecord, RunResult
 from bulletin.schedule import compile_rule
 from pydantic import ValidationError
 
-from bulletin_operator.status import condition_status
-
 PREFIX = "bulletin_report_"
 RESULTS = tuple(r.value for r in RunResult)
 # Metric name (without PREFIX) -> (help text, label names after namespace and name).
@@ -78,7 +76,7 @@ def _duration(entry: RunRecord) -> float | None:
 
 
 def _condition_true(status: ReportScheduleStatus, type_: str) -> bool:
-    return condition_status(status, type_) == "True"
+    return status.condition_status(type_) == "True"
 
 
 def depends_on_name(schedule: Mapping[str, Any]) -> bool:

@@ -14,12 +14,6 @@ PAUSED = "Paused"
 PAUSE_FIELDS = ("consecutive_failures", "observed_generation", "conditions")
 
 
-def condition_status(status: ReportScheduleStatus, type_: str) -> str | None:
-    """The status ("True", "False", "Unknown") of condition ``type_``, None when absent."""
-    cond = status.condition(type_)
-    return cond.status if cond is not None else None
-
-
 def stalled_as_recorded(status: ReportScheduleStatus, *, generation: int, reason: str,
                         message: str | None = None) -> bool:
     """Whether ``status`` already says Stalled for ``generation`` with ``reason`` (and

@@ -192,10 +192,9 @@ class StatusView(ApiModel):
 
     @classmethod
     def parse(cls, raw: object, only: Collection[str] = ()) -> Self:
-        """Status from its wire form; with ``only`` (field names), just those fields (a cheap
-        read for a hot path). What does not fit the model is left out (a field, or one item
-        of a list), not fatal: status is written by runners and operators of other versions,
-        and a reader must still see the rest."""
+        """Status from its wire form; with ``only`` (field names), just those (a hot path's read).
+        What does not fit the model is left out (a field, or an item of a list), not fatal:
+        other versions write status too, and a reader must still see the rest."""
         data: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
         if only:
             wanted = {cls.model_fields[name].alias for name in only}
@@ -212,8 +211,7 @@ class StatusView(ApiModel):
     @classmethod
     def _pruned(cls, data: dict[str, Any], errors: list[ErrorDetails]) -> Self:
         """``data`` without what ``errors`` name: a field, or one item of a list."""
-        keys: set[str] = set()
-        items: dict[str, set[int]] = {}
+        keys, items = set[str](), dict[str, set[int]]()
         for error in errors:
             key, rest = str(error["loc"][0]), error["loc"][1:]
             if rest and isinstance(rest[0], int):
@@ -277,8 +275,7 @@ class ReportScheduleStatus(StatusView):
         return self._unread
 
     def changes(self, after: Self) -> dict[str, Any]:
-        """The fields ``after`` has changed, or set where the wire had none, in wire form
-        (None: unset), as a patch carries them."""
+        """The fields ``after`` changed (or set anew) in wire form, None for unset: a patch."""
         fields = type(self).model_fields
         new = after.model_fields_set - self.model_fields_set
         names = {n for n in fields if getattr(self, n) != getattr(after, n)
@@ -289,6 +286,10 @@ class ReportScheduleStatus(StatusView):
     def condition(self, type_: str) -> Condition | None:
         """The condition ``type_``, or None when status has none."""
         return next((c for c in self.conditions if c.type == type_), None)
+
+    def condition_status(self, type_: str) -> str | None:
+        """The status ("True", "False", "Unknown") of condition ``type_``, None when absent."""
+        return cond.status if (cond := self.condition(type_)) is not None else None
 
     def runs(self) -> list[RunRecord]:
         """lastRun, then history (newest first)."""

@@ -14,7 +14,6 @@ from pydantic import BeforeValidator, ValidationError
 from bulletin.api.base import ApiModel, Timestamp
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import (
-    Condition,
     ReportScheduleStatus,
     RunRecord,
     RunResult,
@@ -101,20 +100,14 @@ def spec_of(obj: Mapping[str, Any]) -> ReportScheduleSpec | None:
         return None
 
 
-def condition(status: ReportScheduleStatus, type_: str) -> Condition | None:
-    """The condition of ``type_``, if set."""
-    return next((c for c in status.conditions if c.type == type_), None)
-
-
 def state(obj: Mapping[str, Any], status: ReportScheduleStatus) -> str:
     """One word for where the schedule stands (one of STATES)."""
     if (obj.get("spec") or {}).get("suspend"):
         return "Suspended"
     for type_ in ("Stalled", "Paused"):
-        if (found := condition(status, type_)) is not None and found.status == "True":
+        if status.condition_status(type_) == "True":
             return type_
-    ready = condition(status, "Ready")
-    return "Ready" if ready is not None and ready.status == "True" else "NotReady"
+    return "Ready" if status.condition_status("Ready") == "True" else "NotReady"
 
 
 def result_of(record: RunRecord | ChartRun | None) -> str:

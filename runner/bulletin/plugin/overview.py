@@ -46,17 +46,11 @@ def zones_text(spec: Mapping[str, Any]) -> str:
     return ",".join(dict.fromkeys(str(e.get("timeZone") or "UTC") for e in entries))
 
 
-def condition(status: ReportScheduleStatus, type_: str) -> str | None:
-    """The status ("True", "False", "Unknown") of a condition, or None if absent."""
-    cond = status.condition(type_)
-    return cond.status if cond is not None else None
-
-
 def next_run(spec: Mapping[str, Any], status: ReportScheduleStatus, now: datetime) -> str:
     """When the next scheduled run is due, or why there is none."""
     if spec.get("suspend"):
         return "<suspended>"
-    if condition(status, "Paused") == "True":
+    if status.condition_status("Paused") == "True":
         return "<paused>"
     return until(status.next_run_time, now)
 
@@ -66,7 +60,7 @@ def row(obj: Mapping[str, Any], now: datetime, *, namespace: bool, wide: bool) -
     meta, spec, status = obj["metadata"], obj.get("spec") or {}, ReportScheduleStatus.of(obj)
     last = status.last_run
     cells = [meta["name"], schedules_text(spec),
-             condition(status, "Ready") or "Unknown", result(last) if last else NONE,
+             status.condition_status("Ready") or "Unknown", result(last) if last else NONE,
              age(last.start_time if last else None, now), next_run(spec, status, now),
              str(status.consecutive_failures), age(meta.get("creationTimestamp"), now)]
     if namespace:
