@@ -17,6 +17,7 @@ import statistics
 import time
 from typing import Any
 
+from bulletin.api.status import ReportScheduleStatus
 from bulletin_operator.metrics import ScheduleCollector, ScheduleStore
 from bulletin_operator.metrics_samples import GAUGES, PREFIX
 from prometheus_client import CollectorRegistry, Gauge, generate_latest
@@ -104,7 +105,7 @@ def main() -> None:
     store = ScheduleStore()
     start = time.perf_counter()
     for namespace, name, spec, status in snapshots:
-        store.observe(namespace, name, spec, status)
+        store.observe(namespace, name, spec, ReportScheduleStatus.parse(status))  # as handlers do
     fill_s = time.perf_counter() - start
     gc.collect()
     store_mb = rss_mb() - before

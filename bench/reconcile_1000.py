@@ -64,6 +64,7 @@ from _reconcile import (
     wait,
     wait_idle,
 )
+from bulletin.api.status import ReportScheduleStatus
 from bulletin_operator.status import reconciled
 from devstack.operatorproc import OperatorProcess
 from localkube.controlplane import ControlPlane
@@ -87,8 +88,8 @@ def honest_baseline(client: KubeClient, admin: KubeClient, count: int, threads: 
         uid = admin.create(rs_path, schedule(name))["metadata"]["uid"]
         for obj in owned_by(name, HONEST_NS, uid):
             client.create(collection(obj), obj)
-        status = reconciled({}, generation=1, error=None, cron=cron, cronjob=name,
-                            next_run=now, now=now, time_zone="UTC")
+        status = reconciled(ReportScheduleStatus(), generation=1, error=None, cron=cron,
+                            cronjob=name, next_run=now, now=now, time_zone="UTC")
         client.patch(ns_path(HONEST_NS, P, name, group=G, version=V, sub="status"),
                      {"status": status}, patch_type="merge")
 

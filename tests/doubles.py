@@ -4,7 +4,6 @@ content."""
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,11 +29,10 @@ class MemoryKube:
         return self.calendars.get(name)
 
     def update_status(self, namespace: str, name: str,
-                      change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+                      change: Callable[[ReportScheduleStatus], ReportScheduleStatus],
                       on_trim: Callable[[int], None] | None = None) -> dict[str, Any]:
-        status = dict(self.obj.get("status") or {})
-        status.update(change(status))
-        self.obj["status"] = json.loads(json.dumps(status, default=str))
+        before = ReportScheduleStatus.parse(self.obj.get("status"))
+        self.obj["status"] = {**(self.obj.get("status") or {}), **before.changes(change(before))}
         return copy.deepcopy(self.obj)
 
     def event(self, obj: Mapping[str, Any], *, warning: bool, reason: str, message: str) -> None:

@@ -9,12 +9,13 @@ import subprocess
 import sys
 import time
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 from bulletin.api.references import USABLE_LABEL
+from bulletin.api.status import ReportScheduleStatus
 from bulletin_operator.builders import run_now_job_name
 from devstack.ports import HOST
 from kubernetes import client
@@ -291,3 +292,11 @@ def ledger_sent(cluster: Cluster, namespace: str, run_id: str, shard: int,
     """Recipients a burst shard's ledger (its ConfigMap) holds as Sent to ``target``."""
     data = cluster.core.read_namespaced_config_map(f"{run_id}-shard-{shard}", namespace).data
     return sum(bin(b).count("1") for b in zlib.decompress(base64.b64decode(data[target])))
+
+
+def status_after(status: Mapping[str, Any],
+                 change: Callable[[ReportScheduleStatus], ReportScheduleStatus]) -> dict[str, Any]:
+    """``status`` (wire form) after ``change``, as Kube.update_status writes it (the fields it
+    changed over those read), without the byte budget."""
+    before = ReportScheduleStatus.parse(status)
+    return {**status, **before.changes(change(before))}

@@ -16,6 +16,7 @@ from typing import Any
 
 import kopf
 from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus, RunRecord
 from bulletin.archive.config import DEFAULT_RETENTION_DAYS, mounted_url
 from bulletin.archive.store import Archive
 from prometheus_client import Counter
@@ -36,8 +37,8 @@ for _operation in ("write", "prune"):
     FAILURES.labels(_operation)  # exported as 0 before the first failure
 
 
-def _fingerprint(entry: Mapping[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(entry, sort_keys=True).encode()).hexdigest()[:16]
+def _fingerprint(entry: RunRecord) -> str:
+    return hashlib.sha256(json.dumps(entry.wire(), sort_keys=True).encode()).hexdigest()[:16]
 
 
 class Archiver:
@@ -49,7 +50,7 @@ class Archiver:
         self._seen: dict[tuple[str, str, str], str] = {}  # written, or queued to be
         self._lock = threading.Lock()
         self._stop = threading.Event()
-        self._queue: queue.Queue[tuple[str, str, list[dict[str, Any]]]] = queue.Queue(QUEUED)
+        self._queue: queue.Queue[tuple[str, str, list[RunRecord]]] = queue.Queue(QUEUED)
         self._threads = [threading.Thread(target=self._loop, name="archive-prune", daemon=True),
                          threading.Thread(target=self._drain, name="archive-write", daemon=True)]
         self._ready, self._creating = False, threading.Lock()
@@ -71,30 +72,26 @@ class Archiver:
             for thread in self._threads:
                 thread.join(timeout=5)
 
-    def changed(self, namespace: str, name: str, status: Mapping[str, Any]) -> list[dict[str, Any]]:
+    def changed(self, namespace: str, name: str, status: ReportScheduleStatus
+                ) -> list[RunRecord]:
         """The history entries not yet written (or queued) as they are now."""
-        found = []
         with self._lock:
-            for entry in status.get("history") or []:
-                key = (namespace, name, str(entry.get("runId")))
-                if self._seen.get(key) != _fingerprint(entry):
-                    found.append(dict(entry))
-        return found
+            return [entry for entry in status.history
+                    if self._seen.get((namespace, name, entry.run_id)) != _fingerprint(entry)]
 
-    def _mark(self, namespace: str, name: str, entries: list[dict[str, Any]],
-              done: bool) -> None:
+    def _mark(self, namespace: str, name: str, entries: list[RunRecord], done: bool) -> None:
         """Remember ``entries`` as written (``done``), or forget them for a retry."""
         with self._lock:
             if done and len(self._seen) > RUNS_KEPT:
                 self._seen.clear()
             for entry in entries:
-                key = (namespace, name, str(entry.get("runId")))
+                key = (namespace, name, entry.run_id)
                 if done:
                     self._seen[key] = _fingerprint(entry)
                 elif self._seen.get(key) == _fingerprint(entry):
                     del self._seen[key]
 
-    def submit(self, namespace: str, name: str, status: Mapping[str, Any]) -> None:
+    def submit(self, namespace: str, name: str, status: ReportScheduleStatus) -> None:
         """Queue the schedule's new or changed runs for the writer (from the event loop)."""
         self.start()
         entries = self.changed(namespace, name, status)
@@ -119,11 +116,11 @@ class Archiver:
             if not self.write(namespace, name, entries):
                 self._mark(namespace, name, entries, done=False)
 
-    def write(self, namespace: str, name: str, entries: list[dict[str, Any]]) -> int:
+    def write(self, namespace: str, name: str, entries: list[RunRecord]) -> int:
         """Write ``entries`` now; how many (0 on a failure: counted and logged)."""
         try:
             self._ensure()
-            written = self.archive.write(namespace, name, entries)
+            written = self.archive.write(namespace, name, [e.wire() for e in entries])
         except Exception as exc:
             FAILURES.labels("write").inc()
             LOG.warning("run archive: %d runs of %s/%s not written (%s); kept for the next"
@@ -132,7 +129,7 @@ class Archiver:
         WRITES.inc(written)
         return written
 
-    def observe(self, namespace: str, name: str, status: Mapping[str, Any]) -> int:
+    def observe(self, namespace: str, name: str, status: ReportScheduleStatus) -> int:
         """Write the schedule's new or changed runs at once; how many."""
         entries = self.changed(namespace, name, status)
         written = self.write(namespace, name, entries) if entries else 0
@@ -206,4 +203,4 @@ async def archive_runs(namespace: str | None, name: str, status: kopf.Status, me
     """Queue the runs status.history gained or changed for the run archive's writer (in the
     event loop: no wait for the database)."""
     assert namespace is not None
-    memo.archiver.submit(namespace, name, status)
+    memo.archiver.submit(namespace, name, ReportScheduleStatus.parse(status))

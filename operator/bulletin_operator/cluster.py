@@ -11,6 +11,7 @@ from bulletin.api.client import Kube
 from bulletin.api.gateway import default_client
 from bulletin.api.history import StatusTooLarge, history_limit, unrecorded, with_run
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -73,13 +74,13 @@ class Cluster:
                 return False
             raise
         limit = history_limit(obj)
-        if not unrecorded(obj.get("status") or {}, failed.record, limit):
+        if not unrecorded(ReportScheduleStatus.of(obj), failed.record, limit):
             return False
         message = f"run {failed.record.run_id}: Failed: {failed.record.message}"
         try:
             kube.update_status(namespace, failed.schedule,
                                lambda status: with_run(status, failed.record, limit)
-                               if unrecorded(status, failed.record, limit) else {})
+                               if unrecorded(status, failed.record, limit) else status)
         except StatusTooLarge as exc:  # the Event is all that can tell it
             message += f" (not in status: {exc})"
         kube.event(obj, warning=True, reason="RunFailed", message=message)

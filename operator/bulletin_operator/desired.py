@@ -16,6 +16,7 @@ from bulletin.api.podenv import NAMESPACE_ALLOWED_DOMAINS_ANNOTATION as ALLOWLIS
 from bulletin.api.podpolicy import refusal as pod_refusal
 from bulletin.api.references import references, refusal
 from bulletin.api.spec import ReportScheduleSpec
+from bulletin.api.status import ReportScheduleStatus
 from bulletin.timing import Timing
 
 from bulletin_operator import builders, owned
@@ -73,7 +74,7 @@ class Desired(NamedTuple):
 
 
 def desired_state(cluster: Cluster, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-             status: kopf.Status) -> Desired:
+                  status: ReportScheduleStatus) -> Desired:
     """Validate the spec and build what the schedule should own. Raises NotRunnable."""
     try:
         model, timing = parse(spec, meta)
@@ -92,15 +93,15 @@ def desired_state(cluster: Cluster, owner: builders.Owner, meta: kopf.Meta, spec
     return Desired(model, timing, paused, failures, objects, owned.cronjob_names(owner, model))
 
 
-def prunes(desired: Desired, status: kopf.Status) -> bool:
+def prunes(desired: Desired, status: ReportScheduleStatus) -> bool:
     """Whether CronJobs of the schedule may have to go. A single schedule's CronJob keeps its
     name: look for others only with spec.schedules, or when status names other CronJobs (e.g.
     after a switch)."""
     return (desired.model.schedules is not None
-            or status.get("cronJobName") not in (None, ", ".join(desired.cronjobs)))
+            or status.cron_job_name not in (None, ", ".join(desired.cronjobs)))
 
 
-def ready_status(desired: Desired, meta: kopf.Meta, status: kopf.Status,
+def ready_status(desired: Desired, meta: kopf.Meta, status: ReportScheduleStatus,
            now: datetime) -> dict[str, Any]:
     """The status fields to patch for a schedule whose objects match its spec."""
     return reconciled(status, generation=meta["generation"], error=None,
@@ -111,7 +112,7 @@ def ready_status(desired: Desired, meta: kopf.Meta, status: kopf.Status,
 
 
 def apply(cluster: Cluster, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-          status: kopf.Status, new: bool = False) -> Desired:
+          status: ReportScheduleStatus, new: bool = False) -> Desired:
     """Validate the spec and make the owned objects match it (deleting our CronJobs of
     schedules no longer in it). Raises NotRunnable, NameConflict or Rejected."""
     desired = desired_state(cluster, owner, meta, spec, status)
@@ -130,13 +131,13 @@ def in_sync(cluster: Cluster, obj: dict[str, Any]) -> bool:
     in sync: a restart or failover neither retries it nor announces it again."""
     body = kopf.Body(cast(kopf.RawBody, obj))
     owner, generation = owner_of(cluster, body.meta), body.meta["generation"]
+    status = ReportScheduleStatus.of(obj)
     try:
-        desired = desired_state(cluster, owner, body.meta, body.spec, body.status)
+        desired = desired_state(cluster, owner, body.meta, body.spec, status)
     except NotRunnable as exc:
-        return stalled_as_recorded(body.status, generation=generation, reason=exc.condition_reason,
+        return stalled_as_recorded(status, generation=generation, reason=exc.condition_reason,
                                    message=str(exc))
-    if stalled_as_recorded(body.status, generation=generation, reason=Rejected.__name__):
+    if stalled_as_recorded(status, generation=generation, reason=Rejected.__name__):
         return True
-    return (not prunes(desired, body.status)
-            and cluster.owned.matches(desired.objects, owner.uid)
-            and not ready_status(desired, body.meta, body.status, datetime.now(UTC)))
+    return (not prunes(desired, status) and cluster.owned.matches(desired.objects, owner.uid)
+            and not ready_status(desired, body.meta, status, datetime.now(UTC)))

@@ -26,6 +26,7 @@ from typing import Any, cast
 import kopf
 from bulletin.api.linkrequest import LINK_REQUEST_ANNOTATION, requested_token
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION
+from bulletin.api.status import ReportScheduleStatus
 
 UNHANDLED = {"digest": "unhandled"}
 LAST_APPLIED = "kubectl.kubernetes.io/last-applied-configuration"
@@ -83,21 +84,23 @@ class StatusDiffBaseStorage(kopf.DiffBaseStorage):
 
     def fetch(self, *, body: kopf.Body) -> kopf.BodyEssence | None:
         """The essence as last handled: the current one, with the spec marked unhandled when
-        its generation is not the observed one, and the run-now token as last echoed."""
-        status = body.get("status") or {}
-        observed = status.get("observedGeneration")
+        its generation is not the observed one, the run-now token as last echoed, and a link
+        request not yet recorded left out."""
+        status = ReportScheduleStatus.of(body, only=("observed_generation", "last_run_request",
+                                                         "last_link_request"))
+        observed = status.observed_generation
         if observed is None:
             return None
         raw = dict(body)
         annotations = dict((raw.get("metadata") or {}).get("annotations") or {})
         if RUN_REQUEST_ANNOTATION in annotations:
-            handled = status.get("lastRunRequest")
+            handled = status.last_run_request
             if handled is None:
                 del annotations[RUN_REQUEST_ANNOTATION]
             else:
                 annotations[RUN_REQUEST_ANNOTATION] = handled
         token = requested_token(annotations)
-        if token is not None and token != status.get("lastLinkRequest"):
+        if token is not None and token != status.last_link_request:
             del annotations[LINK_REQUEST_ANNOTATION]  # not recorded yet: a change to handle
         raw["metadata"] = {**(raw.get("metadata") or {}), "annotations": annotations}
         essence = dict(self._essence(raw))

@@ -20,6 +20,7 @@ from bulletin.api.policy import Notifications
 from bulletin.api.references import ambiguous_uses, references
 from bulletin.api.runrequest import RUN_REQUEST_ANNOTATION, read_options
 from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus
 from pydantic import ValidationError
 
 import bulletin_operator.linkaudit  # noqa: F401
@@ -35,12 +36,12 @@ from bulletin_operator.desired import (
     owner_of,
     ready_status,
 )
-from bulletin_operator.jobs import failed_run
+from bulletin_operator.jobs import failed_run, job_condition
 from bulletin_operator.metrics import METRICS, serve
 from bulletin_operator.nextrun import NextRunRefresher
 from bulletin_operator.parsing import parse
 from bulletin_operator.settings import config, configure, configure_logging
-from bulletin_operator.status import PAUSED, condition, pause_state, reconciled
+from bulletin_operator.status import PAUSE_FIELDS, PAUSED, pause_state, reconciled
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RETRY_SECONDS = 5  # a run-now that met an API outage is tried again this soon (kopf: 60 s)
@@ -119,7 +120,7 @@ async def observe_metrics(event: kopf.RawEvent, namespace: str | None, name: str
     if event.get("type") == "DELETED":
         METRICS.forget(namespace, name)
     else:
-        METRICS.observe(namespace, name, spec, status)
+        METRICS.observe(namespace, name, spec, ReportScheduleStatus.parse(status))
 
 
 def _needs_resume(meta: kopf.Meta, memo: kopf.Memo, **_: Any) -> bool:
@@ -137,11 +138,12 @@ def reconcile(
     """Ensure the runner's account, RBAC and CronJob, and report Ready/Stalled/Paused. An API
     outage is waited out here (apierrors.ride_out), not handed to kopf's one-minute retry."""
     cluster: Cluster = memo.cluster
+    current = ReportScheduleStatus.parse(status)
     with METRICS.reconciling() as outcome:
         now = datetime.now(UTC)
         owner = ride_out(lambda: owner_of(cluster, meta))
         try:
-            desired, warnings = ride_out(lambda: _applied(cluster, owner, meta, spec, status,
+            desired, warnings = ride_out(lambda: _applied(cluster, owner, meta, spec, current,
                                                           new=reason == kopf.Reason.CREATE))
         except NamespaceTerminating:
             return  # the ReportSchedule goes with its namespace
@@ -153,21 +155,22 @@ def reconcile(
                     owner.namespace, builders.SCHEDULE_LABEL,
                     builders.short_name(owner.name, 63), owner.uid, keep=set()))
             kopf.warn(body, reason=why, message=str(exc))
-            patch.status.update(reconciled(status, generation=meta["generation"], error=str(exc),
-                                           cron=None, cronjob=None, next_run=None, now=now,
-                                           reason=why))
+            patch.status.update(reconciled(current, generation=meta["generation"],
+                                           error=str(exc), cron=None, cronjob=None,
+                                           next_run=None, now=now, reason=why))
             return
         for warning in warnings:
             kopf.warn(body, reason="SecretUseAmbiguous", message=warning)
-        update = ready_status(desired, meta, status, now)
-        if desired.paused and "conditions" in update and _condition(status, PAUSED) != "True":
+        update = ready_status(desired, meta, current, now)
+        if (desired.paused and "conditions" in update
+                and current.condition_status(PAUSED) != "True"):
             kopf.warn(body, reason="Paused",
                       message=f"{desired.failures} runs failed in a row; paused")
         patch.status.update(update)
 
 
 def _applied(cluster: Cluster, owner: builders.Owner, meta: kopf.Meta, spec: kopf.Spec,
-             status: kopf.Status, new: bool) -> tuple[Desired, list[str]]:
+             status: ReportScheduleStatus, new: bool) -> tuple[Desired, list[str]]:
     """Apply the spec; with the warnings for Secrets opened to every use and used for two."""
     desired = apply(cluster, owner, meta, spec, status, new=new)
     return desired, list(ambiguous_uses(references(desired.model),
@@ -191,7 +194,8 @@ def namespace_allowlist(name: str, meta: kopf.Meta, memo: kopf.Memo, logger: kop
     for obj in cluster.schedules(name):
         body = kopf.Body(cast(kopf.RawBody, obj))
         try:
-            apply(cluster, owner_of(cluster, body.meta), body.meta, body.spec, body.status)
+            apply(cluster, owner_of(cluster, body.meta), body.meta, body.spec,
+                  ReportScheduleStatus.of(obj))
         except (NotRunnable, NameConflict, Rejected, NamespaceTerminating) as exc:
             logger.info("%s/%s keeps its objects: %s", name, body.meta["name"], exc)
 
@@ -210,24 +214,20 @@ def calendar_changed(namespace: str | None, name: str, memo: kopf.Memo, logger: 
         args: dict[str, Any] = {"meta": body.meta, "spec": body.spec, "status": body.status,
                                 "patch": patch, "body": body, "memo": memo}
         reconcile(**args)
-        if patch.get("status"):
-            cluster.patch_status(namespace, body.meta["name"], dict(patch["status"]))
+        if patch.status:
+            cluster.patch_status(namespace, body.meta["name"], dict(patch.status))
             logger.info("%s/%s reconciled after its ReportCalendar %s changed", namespace,
                         body.meta["name"], name)
 
 
-def _condition(status: kopf.Status, type_: str) -> str | None:
-    return condition(status, type_).get("status")
-
-
 def _pause_changed(spec: kopf.Spec, meta: kopf.Meta, status: kopf.Status, **_: Any) -> bool:
     try:
-        limit = Notifications.model_validate(spec.get("notifications") or {})
+        limit = Notifications.model_validate(spec.get("notifications") or {}).pause_after_failures
     except ValidationError:
         return False  # reconcile reports an invalid spec
-    wanted, _failures = pause_state(status, generation=meta["generation"],
-                                    limit=limit.pause_after_failures)
-    return _condition(status, PAUSED) not in (None, "True" if wanted else "False")
+    current = ReportScheduleStatus.parse(status, PAUSE_FIELDS)  # a filter: every event
+    wanted = pause_state(current, generation=meta["generation"], limit=limit)[0]
+    return current.condition_status(PAUSED) not in (None, "True" if wanted else "False")
 
 
 @kopf.on.event(*RESOURCE, when=_pause_changed)
@@ -238,7 +238,8 @@ def follow_failures(**kwargs: Any) -> None:
 
 def _run_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any) -> bool:
     token = annotations.get(RUN_REQUEST_ANNOTATION)
-    return bool(token) and token != status.get("lastRunRequest")
+    return bool(token) and token != ReportScheduleStatus.parse(
+        status, only=("last_run_request",)).last_run_request
 
 
 @kopf.on.resume(*RESOURCE, when=_run_requested, backoff=RETRY_SECONDS)
@@ -259,7 +260,8 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         # This token's own Job (made before a crash kept the token from status) is no refusal.
         active = cluster.owned.active_run_now(owner.namespace,
                                               builders.short_name(owner.name, 63), owner.uid,
-                                              ended_runs(status) | {job["metadata"]["name"]})
+                                              ended_runs(ReportScheduleStatus.parse(status))
+                                              | {job["metadata"]["name"]})
         if active is not None:
             raise NotRunnable("RunNowRefused", f"Job {active} is still running; try again after it")
         if cluster.owned.create_once(job, owner.uid):
@@ -268,12 +270,12 @@ def run_now(meta: kopf.Meta, spec: kopf.Spec, status: kopf.Status, patch: kopf.P
         pass
     except (ValueError, NotRunnable, NameConflict, Rejected) as exc:
         kopf.warn(body, reason="RunNowRefused", message=f"run-now {token!r} not started: {exc}")
-    patch.status["lastRunRequest"] = token
+    patch.status.update(ReportScheduleStatus(last_run_request=token).model_dump(
+        by_alias=True, include={"last_run_request"}))
 
 
-def _job_failed(status: kopf.Status, **_: Any) -> bool:
-    return any(c.get("type") == "Failed" and c.get("status") == "True"
-               for c in status.get("conditions") or [])
+def _job_failed(body: kopf.Body, **_: Any) -> bool:
+    return job_condition(body, "Failed") is not None
 
 
 @kopf.on.event("batch", "v1", "jobs", labels={builders.SCHEDULE_LABEL: kopf.PRESENT},

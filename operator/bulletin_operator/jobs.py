@@ -20,6 +20,14 @@ class FailedRun:
     record: RunRecord
 
 
+def job_condition(job: Mapping[str, Any], *types: str) -> Mapping[str, Any] | None:
+    """The first True condition of one of ``types`` (Complete, Failed) in a Job's status: the
+    one place that reads a Job's (not a ReportSchedule's) conditions."""
+    conditions = (job.get("status") or {}).get("conditions") or []
+    return next((c for c in conditions if c.get("type") in types and c.get("status") == "True"),
+                None)
+
+
 def _env(job: Mapping[str, Any], name: str) -> str | None:
     containers = job["spec"]["template"]["spec"].get("containers") or []
     return podenv.value_in(containers[0].get("env") or [], name) if containers else None
@@ -43,8 +51,7 @@ def _pod_reason(pod: Mapping[str, Any]) -> str | None:
 def failed_run(job: Mapping[str, Any], pods: Sequence[Mapping[str, Any]]) -> FailedRun | None:
     """The run to record for a failed Job of ours, or None (not failed, or not ours)."""
     schedule = _env(job, podenv.SCHEDULE)
-    failed = next((c for c in (job.get("status") or {}).get("conditions") or []
-                   if c.get("type") == "Failed" and c.get("status") == "True"), None)
+    failed = job_condition(job, "Failed")
     if schedule is None or failed is None:
         return None
     newest = sorted(pods, key=lambda p: p["metadata"].get("creationTimestamp") or "")

@@ -10,6 +10,7 @@ from typing import Any
 import kopf
 from bulletin.api.linkrequest import LINK_CLIENT, read_request, requested_token
 from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus
 
 RESOURCE = (GROUP, VERSION, PLURAL)
 RETRY_SECONDS = 5  # an archive outage: the plugin waits, so try again soon (kopf: 60 s)
@@ -17,7 +18,8 @@ RETRY_SECONDS = 5  # an archive outage: the plugin waits, so try again soon (kop
 
 def _link_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any) -> bool:
     token = requested_token(annotations)
-    return token is not None and token != status.get("lastLinkRequest")
+    return token is not None and token != ReportScheduleStatus.parse(
+        status, only=("last_link_request",)).last_link_request
 
 
 @kopf.on.resume(*RESOURCE, when=_link_requested, backoff=RETRY_SECONDS)
@@ -36,4 +38,5 @@ def record_links(namespace: str | None, name: str, annotations: kopf.Annotations
                               LINK_CLIENT)
         kopf.info(body, reason="LinksIssued", message=f"{audited.user} was handed links to"
                   f" {len(request.keys)} file(s) of run {request.run_id} (in the run archive)")
-    patch.status["lastLinkRequest"] = request.token
+    patch.status.update(ReportScheduleStatus(last_link_request=request.token).model_dump(
+        by_alias=True, include={"last_link_request"}))

@@ -16,11 +16,12 @@ import time
 from collections.abc import Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import datetime
 from importlib.metadata import PackageNotFoundError, version
 from typing import Any
 from wsgiref.simple_server import WSGIServer
 
-from bulletin.api.status import Trigger
+from bulletin.api.status import ReportScheduleStatus, Trigger
 from prometheus_client import (
     REGISTRY,
     CollectorRegistry,
@@ -55,7 +56,7 @@ TRIGGERS = tuple(t.value for t in Trigger)
 class _Entry:
     samples: tuple[PromSample, ...]
     seen: frozenset[str]
-    interval_of: tuple[str, str | None]  # (schedule as text, nextRunTime) the interval is for
+    interval_of: tuple[str, datetime | None]  # (schedule as text, nextRunTime) the interval is for
     interval: float | None
 
 
@@ -68,15 +69,15 @@ class ScheduleStore:
         self._entries: dict[tuple[str, str], _Entry] = {}
         self._lock = threading.Lock()
         # Schedule math costs milliseconds; many schedules share a schedule and a next run.
-        self._intervals: dict[tuple[str, str | None], float | None] = {}
+        self._intervals: dict[tuple[str, datetime | None], float | None] = {}
 
     def observe(self, namespace: str, name: str, spec: Mapping[str, Any],
-                status: Mapping[str, Any]) -> list[EndedRun]:
+                status: ReportScheduleStatus) -> list[EndedRun]:
         """Take a snapshot; the runs that ended since the previous one of this schedule."""
         key = (namespace, name)
         old = self._entries.get(key)
         schedule = spec.get("schedule") or {}
-        interval_of = (repr(schedule), status.get("nextRunTime"))
+        interval_of = (repr(schedule), status.next_run_time)
         if old is not None and old.interval_of == interval_of:
             interval = old.interval  # the rule is compiled only when its inputs change
         else:
@@ -90,7 +91,7 @@ class ScheduleStore:
         return fresh
 
     def _interval(self, namespace: str, name: str, schedule: Any,
-                  interval_of: tuple[str, str | None]) -> float | None:
+                  interval_of: tuple[str, datetime | None]) -> float | None:
         if not isinstance(schedule, Mapping):
             return None
         if depends_on_name(schedule):
@@ -209,7 +210,7 @@ class OperatorMetrics:
         registry.register(ScheduleCollector(self.store))
 
     def observe(self, namespace: str, name: str, spec: Mapping[str, Any],
-                status: Mapping[str, Any]) -> None:
+                status: ReportScheduleStatus) -> None:
         """A watch event of a ReportSchedule: refresh its gauges, count its newly ended runs."""
         if namespace not in self._counted:
             self._counted.add(namespace)

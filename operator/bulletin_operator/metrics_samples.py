@@ -13,11 +13,9 @@ from datetime import datetime
 from typing import Any, NamedTuple
 
 from bulletin.api.schedule import Schedule
-from bulletin.api.status import RunResult
+from bulletin.api.status import ReportScheduleStatus, RunRecord, RunResult
 from bulletin.schedule import compile_rule
 from pydantic import ValidationError
-
-from bulletin_operator.status import condition
 
 PREFIX = "bulletin_report_"
 RESULTS = tuple(r.value for r in RunResult)
@@ -60,35 +58,25 @@ class EndedRun(NamedTuple):
     duration: float | None
 
 
-def timestamp(value: Any) -> float | None:
-    """An RFC 3339 timestamp as unix seconds (None when unset or unreadable)."""
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return datetime.fromisoformat(value).timestamp()
-    except ValueError:
-        return None
+def timestamp(value: datetime | None) -> float | None:
+    """A status timestamp as unix seconds (None when unset)."""
+    return value.timestamp() if value is not None else None
 
 
-def _entries(status: Mapping[str, Any]) -> list[Mapping[str, Any]]:
-    """lastRun, then history (newest first); entries that are not objects are skipped."""
-    found = [status.get("lastRun"), *(status.get("history") or [])]
-    return [e for e in found if isinstance(e, Mapping)]
-
-
-def last_ended(status: Mapping[str, Any]) -> Mapping[str, Any] | None:
+def last_ended(status: ReportScheduleStatus) -> RunRecord | None:
     """The newest run that has ended: lastRun, or while it runs, the newest ended in history
     (so a retry in progress does not hide the failure before it)."""
-    return next((e for e in _entries(status) if e.get("endTime") and e.get("result")), None)
+    return next((e for e in status.runs() if e.end_time and e.result), None)
 
 
-def _duration(entry: Mapping[str, Any]) -> float | None:
-    start, end = timestamp(entry.get("startTime")), timestamp(entry.get("endTime"))
-    return max(end - start, 0.0) if start is not None and end is not None else None
+def _duration(entry: RunRecord) -> float | None:
+    if entry.end_time is None:
+        return None
+    return max((entry.end_time - entry.start_time).total_seconds(), 0.0)
 
 
-def _condition_true(status: Mapping[str, Any], type_: str) -> bool:
-    return condition(status, type_).get("status") == "True"
+def _condition_true(status: ReportScheduleStatus, type_: str) -> bool:
+    return status.condition_status(type_) == "True"
 
 
 def depends_on_name(schedule: Mapping[str, Any]) -> bool:
@@ -98,13 +86,12 @@ def depends_on_name(schedule: Mapping[str, Any]) -> bool:
 
 
 def interval_seconds(namespace: str, name: str, schedule: Mapping[str, Any],
-                     next_run: str | None) -> float | None:
+                     next_run: datetime | None) -> float | None:
     """Seconds from status.nextRunTime to the firing after it, by the schedule's own rule
     (time zone, presets, skipped dates); None without a next run or with an invalid schedule."""
-    anchor = timestamp(next_run)
-    if anchor is None:
+    if next_run is None:
         return None
-    start = datetime.fromisoformat(str(next_run))
+    start, anchor = next_run, next_run.timestamp()
     try:
         rule = compile_rule(Schedule.model_validate(dict(schedule)), f"{namespace}/{name}", start)
     except (ValidationError, ValueError):
@@ -113,7 +100,7 @@ def interval_seconds(namespace: str, name: str, schedule: Mapping[str, Any],
     return following.timestamp() - anchor if following is not None else None
 
 
-def schedule_samples(spec: Mapping[str, Any], status: Mapping[str, Any],
+def schedule_samples(spec: Mapping[str, Any], status: ReportScheduleStatus,
                      interval: float | None) -> tuple[Sample, ...]:
     """The per-schedule series of one snapshot (``interval`` from interval_seconds)."""
     entries = spec.get("schedules") or [spec.get("schedule") or {}]  # each with its zone
@@ -121,37 +108,36 @@ def schedule_samples(spec: Mapping[str, Any], status: Mapping[str, Any],
                                   else "UTC" for e in entries))
     paused = bool(spec.get("suspend")) or _condition_true(status, "Paused")
     out = [
-        Sample(NAMES["info"], (str(status.get("schedule") or ""), zone), 1.0),
+        Sample(NAMES["info"], (status.schedule or "", zone), 1.0),
         Sample(NAMES["ready"], (), float(_condition_true(status, "Ready"))),
         Sample(NAMES["paused"], (), float(paused)),
-        Sample(NAMES["consecutive_failures"], (),
-               float(status.get("consecutiveFailures") or 0)),
+        Sample(NAMES["consecutive_failures"], (), float(status.consecutive_failures)),
     ]
     last = last_ended(status)
     if last is not None:
-        out += [Sample(NAMES["last_run_result"], (r,), float(last.get("result") == r))
+        out += [Sample(NAMES["last_run_result"], (r,), float(last.result == r))
                 for r in RESULTS]
-        out += [Sample(NAMES["last_run_rows"], (), float(last.get("rows") or 0)),
-                Sample(NAMES["last_run_bytes"], (), float(last.get("bytes") or 0))]
-        optional = {"last_run_timestamp_seconds": timestamp(last.get("startTime")),
+        out += [Sample(NAMES["last_run_rows"], (), float(last.rows)),
+                Sample(NAMES["last_run_bytes"], (), float(last.bytes))]
+        optional = {"last_run_timestamp_seconds": last.start_time.timestamp(),
                     "last_run_duration_seconds": _duration(last)}
     else:
         optional = {}
-    optional["last_success_timestamp_seconds"] = timestamp(status.get("lastSuccessTime"))
-    optional["next_run_timestamp_seconds"] = timestamp(status.get("nextRunTime"))
+    optional["last_success_timestamp_seconds"] = timestamp(status.last_success_time)
+    optional["next_run_timestamp_seconds"] = timestamp(status.next_run_time)
     optional["interval_seconds"] = interval
     out += [Sample(NAMES[k], (), v) for k, v in optional.items() if v is not None]
     return tuple(out)
 
 
-def ended_runs(status: Mapping[str, Any]) -> dict[str, EndedRun]:
+def ended_runs(status: ReportScheduleStatus) -> dict[str, EndedRun]:
     """The runs status shows as ended, by run id."""
-    return {str(e["runId"]): EndedRun(str(e.get("result") or "Unknown"),
-                                      str(e.get("trigger") or "Unknown"), _duration(e))
-            for e in reversed(_entries(status)) if e.get("runId") and e.get("endTime")}
+    return {e.run_id: EndedRun(e.result.value if e.result else "Unknown", e.trigger.value,
+                               _duration(e))
+            for e in reversed(status.runs()) if e.run_id and e.end_time}
 
 
-def newly_ended(status: Mapping[str, Any], seen: Set[str] | None
+def newly_ended(status: ReportScheduleStatus, seen: Set[str] | None
                 ) -> tuple[list[EndedRun], frozenset[str]]:
     """Runs ended since ``seen`` (the ids ended at the previous snapshot; None: this is the
     first snapshot, whose runs ended before we watched and are not counted), and the new

@@ -17,6 +17,7 @@ from bulletin.api.base import rfc3339
 from bulletin.api.calendar import CALENDAR_PLURAL, CalendarError, from_object, named_in
 from bulletin.api.gateway import default_client, transient
 from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
 
@@ -32,11 +33,11 @@ def due_updates(
     """(namespace, name, new nextRunTime) for each valid schedule whose next run has passed;
     ``calendars`` by (namespace, name): the ReportCalendars whose days off the runs skip."""
     updates = []
-    stamp = rfc3339(now)
+    second = now.replace(microsecond=0)  # status keeps whole seconds
     for obj in items:
-        status, meta = obj.get("status") or {}, obj["metadata"]
-        due = status.get("nextRunTime")
-        if not status.get("schedule") or (due and due > stamp):
+        status, meta = ReportScheduleStatus.of(obj), obj["metadata"]
+        due = status.next_run_time
+        if not status.schedule or (due and due > second):
             continue
         try:
             days = {n: from_object(n, (calendars or {}).get((meta["namespace"], n)))
@@ -46,7 +47,7 @@ def due_updates(
             continue  # reconcile reports it as Stalled
         upcoming = timing.next_run(now)
         new = rfc3339(upcoming) if upcoming else None
-        if new != due:
+        if new != (rfc3339(due) if due else None):
             updates.append((meta["namespace"], meta["name"], new))
     return updates
 

@@ -15,6 +15,7 @@ from kubernetes.client.exceptions import ApiException
 from bulletin_operator import kubeapi, prefetch
 from bulletin_operator.apierrors import api_refusal, conflict
 from bulletin_operator.builders import HASH_ANNOTATION, SCHEDULE_LABEL
+from bulletin_operator.jobs import job_condition
 from bulletin_operator.kubeapi import KubeApi
 
 
@@ -137,8 +138,7 @@ class OwnedObjectStore:
         jobs = self._api.request("GET", f"{kubeapi.path('Job', namespace)}?{query}") or {}
         for job in jobs.get("items") or []:
             meta = job.get("metadata") or {}
-            finished = any(c.get("type") in ("Complete", "Failed") and c.get("status") == "True"
-                           for c in (job.get("status") or {}).get("conditions") or [])
+            finished = job_condition(job, "Complete", "Failed") is not None
             if (RUN_REQUEST_ANNOTATION in (meta.get("annotations") or {})
                     and controller_uid(meta) == uid and not finished
                     and meta.get("name") not in recorded):

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 from bulletin.api.names import scheduled_minute
 from bulletin.api.schedule import CatchUp
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import Trigger
+from bulletin.api.status import ReportScheduleStatus, Trigger
 from bulletin.schedule import Rule, compile_rule
 
 if TYPE_CHECKING:
@@ -66,13 +66,12 @@ def plan(rule: Rule, since: datetime, current: datetime, limit: int) -> CatchUpP
                        more_dropped=window_start > start and len(found) > limit)
 
 
-def last_scheduled(status: Mapping[str, Any], run_id: str, before: datetime,
+def last_scheduled(status: ReportScheduleStatus, run_id: str, before: datetime,
                    entry: str | None = None) -> datetime | None:
     """The newest scheduled time of a run in history other than ``run_id``, before ``before``,
     of the same spec.schedules ``entry`` (each entry catches up its own runs)."""
-    times = [datetime.fromisoformat(h["scheduledTime"]) for h in status.get("history") or []
-             if h.get("scheduledTime") and h.get("runId") != run_id
-             and h.get("scheduleEntry") == entry]
+    times = [h.scheduled_time for h in status.history
+             if h.scheduled_time and h.run_id != run_id and h.schedule_entry == entry]
     earlier = [t for t in times if t < before]
     return max(earlier) if earlier else None
 
@@ -85,7 +84,7 @@ def missed_runs(ctx: RunContext, obj: Mapping[str, Any], spec: ReportScheduleSpe
     if (spec.catch_up is not CatchUp.ALL or ctx.trigger is not Trigger.SCHEDULED
             or current is None or (cronjob := scheduled_minute(ctx.run_id)) is None):
         return []
-    since = last_scheduled(obj.get("status") or {}, ctx.run_id, current, ctx.entry)
+    since = last_scheduled(ReportScheduleStatus.of(obj), ctx.run_id, current, ctx.entry)
     if since is None:
         since = datetime.fromisoformat(obj["metadata"]["creationTimestamp"])
     rule = compile_rule(spec.schedule, f"{ctx.namespace}/{ctx.schedule}", current, days_off)

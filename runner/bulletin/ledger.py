@@ -13,7 +13,7 @@ from bulletin.api.client import Kube
 from bulletin.api.errors import KubernetesError
 from bulletin.api.gateway import API_ERRORS, reason
 from bulletin.api.history import StatusError, run_deliveries, with_deliveries
-from bulletin.api.status import DeliveryRecord
+from bulletin.api.status import DeliveryRecord, ReportScheduleStatus
 
 _API_ERRORS = (*API_ERRORS, RuntimeError)  # RuntimeError: endless 409s
 
@@ -47,7 +47,7 @@ class StatusLedger:
             obj = self.kube.get_schedule(self.namespace, self.name)
         except _API_ERRORS as exc:
             raise LedgerError(f"cannot read the delivery ledger: {reason(exc)}") from exc
-        return run_deliveries(obj.get("status") or {}, self.run_id)
+        return run_deliveries(ReportScheduleStatus.of(obj), self.run_id)
 
     def save(self, records: Sequence[DeliveryRecord]) -> None:
         try:

@@ -15,6 +15,7 @@ from typing import Any, TextIO
 from bulletin.api.errors import CommandError, DeliveryError
 from bulletin.api.history import stored_keys
 from bulletin.api.spec import GROUP, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus
 from bulletin.api.storage import Storage
 from bulletin.deliver.storage import ObjectStore
 
@@ -23,16 +24,16 @@ class LinkError(CommandError):
     """Why no link can be made, for the user."""
 
 
-def pick_run(status: Mapping[str, Any], run: str | None) -> tuple[str, list[str]]:
+def pick_run(status: ReportScheduleStatus, run: str | None) -> tuple[str, list[str]]:
     """(run id, keys) of ``run``, or of the newest run that stored files."""
-    for entry in status.get("history") or []:
-        if run is not None and entry.get("runId") != run:
+    for entry in status.history:
+        if run is not None and entry.run_id != run:
             continue
         keys = stored_keys(entry)
         if keys or run is not None:
             if not keys:
                 raise LinkError(f"run {run} stored no files (no archive and no links)")
-            return str(entry["runId"]), keys
+            return entry.run_id, keys
     if run is not None:
         raise LinkError(f"run {run} is not in status.history (it keeps the last runs only)")
     raise LinkError("no run in status.history stored files: set spec.delivery.storage"
@@ -91,7 +92,7 @@ def print_links(api: Any, namespace: str, name: str, *, run: str | None = None,
         raise LinkError(f"reportschedule {namespace}/{name}: {exc.reason}") from exc
     if expires is not None and not 1 <= expires <= 604800:
         raise LinkError("--expires must be 1..604800 seconds (S3 allows 7 days at most)")
-    run_id, keys = pick_run(obj.get("status") or {}, run)
+    run_id, keys = pick_run(ReportScheduleStatus.of(obj), run)
     if file is not None:
         keys = [k for k in keys if k.rsplit("/", 1)[-1] == file]
         if not keys:

@@ -10,10 +10,9 @@ runner records as an internal error and leaves for its Job to retry.
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-from bulletin.api.status import RunResult
+from bulletin.api.status import ReportScheduleStatus, RunResult
 
 if TYPE_CHECKING:
     from bulletin.api.client import Kube
@@ -24,21 +23,21 @@ log = logging.getLogger("bulletin.runner")
 CRASHED = "internal error ("
 
 
-def ended_result(status: Mapping[str, Any], run_id: str) -> RunResult | None:
+def ended_result(status: ReportScheduleStatus, run_id: str) -> RunResult | None:
     """The result status.history records for run ``run_id`` once it ended; None while it has
     no end (not started, still running, or scrolled out of history) and for a crash."""
-    entry = next((h for h in status.get("history") or [] if h.get("runId") == run_id), None)
-    if entry is None or not entry.get("endTime") or not entry.get("result"):
+    entry = status.run(run_id)
+    if entry is None or not entry.end_time or not entry.result:
         return None
-    crashed = str(entry.get("message") or "").startswith(CRASHED)
-    if entry["result"] == RunResult.FAILED.value and crashed:
+    crashed = (entry.message or "").startswith(CRASHED)
+    if entry.result is RunResult.FAILED and crashed:
         return None
-    return RunResult(entry["result"])
+    return entry.result
 
 
 def ended_before(ctx: RunContext, kube: Kube) -> RunResult | None:
     """The recorded result when this run already ended (its Job was retried), else None."""
-    status = kube.get_schedule(ctx.namespace, ctx.schedule).get("status") or {}
+    status = ReportScheduleStatus.of(kube.get_schedule(ctx.namespace, ctx.schedule))
     result = ended_result(status, ctx.run_id)
     if result is not None:
         log.info("run %s already ended (%s): a retry of its Job does not run it again",

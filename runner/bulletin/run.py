@@ -32,7 +32,7 @@ from bulletin.api.history import (
 from bulletin.api.schedule import CatchUp
 from bulletin.api.shardstatus import written_run
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import RunRecord, RunResult, Trigger
+from bulletin.api.status import ReportScheduleStatus, RunRecord, RunResult, Trigger
 from bulletin.catchup import missed_runs
 from bulletin.context import RunContext
 from bulletin.execution import execute
@@ -57,7 +57,7 @@ TERMINATION_LOG = Path("/dev/termination-log")
 
 
 def resolve_period(
-    ctx: RunContext, spec: ReportScheduleSpec, status: dict[str, Any], reference: datetime
+    ctx: RunContext, spec: ReportScheduleSpec, status: ReportScheduleStatus, reference: datetime
 ) -> Period:
     """The run's period: a run-now override, or the spec's period at the scheduled time."""
     tz = zone(spec.schedule)
@@ -208,7 +208,8 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
         if reason := not_due(ctx, spec, kube):
             log.info("skipped without side effects: %s", reason)
             return 0
-        period = resolve_period(ctx, spec, obj.get("status") or {}, ctx.scheduled_time or started)
+        period = resolve_period(ctx, spec, ReportScheduleStatus.of(obj),
+                                ctx.scheduled_time or started)
         record.period_start, record.period_end = period.start, period.end
         kube.update_status(ctx.namespace, ctx.schedule, lambda st: with_run(st, record, limit))
         execute(ctx, spec, record, period, kube)
@@ -240,7 +241,7 @@ def run_one(ctx: RunContext, kube: Kube) -> int:
 
 
 def recorded(ctx: RunContext, obj: Mapping[str, Any], record: RunRecord, limit: int,
-             kube: Kube) -> Callable[[Mapping[str, Any]], dict[str, Any]]:
+             kube: Kube) -> Callable[[ReportScheduleStatus], ReportScheduleStatus]:
     """The run's final status change: its record and, once the recorded next run has passed,
     the next run of the schedule's entries (the operator's math, their calendars' days off
     skipped), so NEXT RUN does not show this run's past minute until the operator's refresh.
@@ -255,7 +256,7 @@ def recorded(ctx: RunContext, obj: Mapping[str, Any], record: RunRecord, limit: 
         log.info("next run left to the operator: %s", type(exc).__name__)
         return lambda st: with_run(st, record, limit)
     following = timing.next_run(ended)
-    return lambda st: {**with_run(st, record, limit), **with_next_run(st, following, ended)}
+    return lambda st: with_next_run(with_run(st, record, limit), following, ended)
 
 
 def announce(ctx: RunContext, spec: ReportScheduleSpec | None, obj: Mapping[str, Any],

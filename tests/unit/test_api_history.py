@@ -4,11 +4,19 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 from bulletin.api.history import HISTORY_BUDGET, fitted, with_run
-from bulletin.api.status import DeliveryRecord, RunRecord, RunResult, Trigger
+from bulletin.api.status import (
+    DeliveryRecord,
+    ReportScheduleStatus,
+    RunRecord,
+    RunResult,
+    Trigger,
+)
 from bulletin.redact import redact, url_secrets
+from support import status_after
 
 T0 = datetime(2026, 11, 21, 9, 0, tzinfo=UTC)
 
@@ -19,10 +27,14 @@ def _run(i: int, result: RunResult) -> RunRecord:
                      end_time=start + timedelta(minutes=1), result=result)
 
 
+def _recorded(status: dict[str, Any], record: RunRecord, limit: int) -> dict[str, Any]:
+    return status_after(status, partial(with_run, record=record, limit=limit))
+
+
 def test_history_is_bounded_newest_first() -> None:
     status: dict[str, Any] = {}
     for i in range(5):
-        status.update(with_run(status, _run(i, RunResult.SUCCEEDED), limit=3))
+        status = _recorded(status, _run(i, RunResult.SUCCEEDED), 3)
     assert [h["runId"] for h in status["history"]] == ["r4", "r3", "r2"]
     assert status["lastRun"]["runId"] == "r4"
     assert status["lastSuccessTime"] == "2026-11-21T13:01:00Z"
@@ -32,7 +44,7 @@ def test_a_history_limit_under_three_is_kept() -> None:
     for limit in (1, 2):
         status: dict[str, Any] = {}
         for i in range(4):
-            status.update(with_run(status, _run(i, RunResult.SUCCEEDED), limit=limit))
+            status = _recorded(status, _run(i, RunResult.SUCCEEDED), limit)
         assert [h["runId"] for h in status["history"]] == ["r3", "r2"][:limit]
 
 
@@ -41,21 +53,21 @@ def test_a_run_recorded_after_another_that_started_in_the_same_second_is_the_las
     second = first.model_copy(update={"run_id": "r0-again",
                                       "start_time": T0 + timedelta(milliseconds=600)})
     status: dict[str, Any] = {}
-    status.update(with_run(status, first, limit=3))
-    status.update(with_run(status, second, limit=3))
+    status = _recorded(status, first, 3)
+    status = _recorded(status, second, 3)
     assert [h["runId"] for h in status["history"]] == ["r0-again", "r0"]
     assert status["lastRun"]["runId"] == "r0-again"
 
 
 def test_failure_streak_counts_and_resets() -> None:
     status: dict[str, Any] = {}
-    status.update(with_run(status, _run(0, RunResult.FAILED), limit=10))
-    status.update(with_run(status, _run(1, RunResult.FAILED), limit=10))
-    status.update(with_run(status, _run(1, RunResult.FAILED), limit=10))  # same run again
+    status = _recorded(status, _run(0, RunResult.FAILED), 10)
+    status = _recorded(status, _run(1, RunResult.FAILED), 10)
+    status = _recorded(status, _run(1, RunResult.FAILED), 10)  # same run again
     assert status["consecutiveFailures"] == 2
-    status.update(with_run(status, _run(2, RunResult.SKIPPED), limit=10))
+    status = _recorded(status, _run(2, RunResult.SKIPPED), 10)
     assert status["consecutiveFailures"] == 2
-    status.update(with_run(status, _run(3, RunResult.SUCCEEDED), limit=10))
+    status = _recorded(status, _run(3, RunResult.SUCCEEDED), 10)
     assert status["consecutiveFailures"] == 0
 
 
@@ -73,13 +85,13 @@ def test_a_retried_run_keeps_the_deliveries_of_earlier_tries() -> None:
     first.deliveries = [DeliveryRecord(target="email", state="Sent", recipients=["a@x.org"]),
                         DeliveryRecord(target="webhook/a", state="Pending", attempts=1)]
     status: dict[str, Any] = {}
-    status.update(with_run(status, first, limit=10))
+    status = _recorded(status, first, 10)
     retry = _run(0, RunResult.SUCCEEDED)  # the new pod writes its in-progress entry
     retry.result = None
-    status.update(with_run(status, retry, limit=10))
+    status = _recorded(status, retry, 10)
     assert [d["target"] for d in status["history"][0]["deliveries"]] == ["email", "webhook/a"]
     retry.deliveries = [DeliveryRecord(target="webhook/a", state="Sent", attempts=2)]
-    status.update(with_run(status, retry, limit=10))
+    status = _recorded(status, retry, 10)
     assert [(d["target"], d["state"]) for d in status["lastRun"]["deliveries"]] == [
         ("email", "Sent"), ("webhook/a", "Sent")]
 
@@ -96,7 +108,9 @@ def _wide_run(i: int) -> RunRecord:
 
 def _written(status: dict[str, Any], record: RunRecord, limit: int) -> tuple[dict[str, Any], int]:
     """Status as Kube.update_status writes it after ``record`` (history fitted to its bytes)."""
-    return fitted({"status": {**status, **with_run(status, record, limit)}})
+    before = ReportScheduleStatus.parse(status)
+    after, dropped = fitted({}, with_run(before, record, limit))
+    return {**status, **before.changes(after)}, dropped
 
 
 def test_history_stays_under_its_byte_budget_oldest_dropped_first() -> None:

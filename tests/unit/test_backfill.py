@@ -62,11 +62,14 @@ def test_the_next_run_waits_for_the_previous_job_to_finish() -> None:
     from types import SimpleNamespace
 
     from bulletin.api.names import run_now_job_name
+    from bulletin.api.status import RunRecord
     from bulletin.plugin.backfill import wait_ended
     from kubernetes.client.exceptions import ApiException
 
     run_id = run_now_job_name("orders", "t1")
-    ended = {"runId": run_id, "result": "Succeeded", "endTime": "2026-01-01T00:00:05Z"}
+    ended = RunRecord.model_validate({"runId": run_id, "trigger": "Manual", "result": "Succeeded",
+                                      "startTime": "2026-01-01T00:00:01Z",
+                                      "endTime": "2026-01-01T00:00:05Z"})
     jobs = [[], [SimpleNamespace(type="SuccessCriteriaMet", status="True")],
             [SimpleNamespace(type="SuccessCriteriaMet", status="True"),
              SimpleNamespace(type="Complete", status="True")]]
@@ -77,7 +80,7 @@ def test_the_next_run_waits_for_the_previous_job_to_finish() -> None:
         return SimpleNamespace(status=SimpleNamespace(conditions=jobs[len(reads) - 1]))
 
     kube: Any = SimpleNamespace(namespace="analytics",
-                                get=lambda name: {"status": {"history": [ended]}},
+                                get=lambda name: {"status": {"history": [ended.wire()]}},
                                 batch=SimpleNamespace(read_namespaced_job=read_job))
     sleeps: list[float] = []
     assert wait_ended(kube, "orders", "t1", timeout=60, sleep=sleeps.append) == ended

@@ -9,6 +9,7 @@ import sqlite3
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.policy import default
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,7 @@ from delivery_support import PERIOD, context, no_sleep
 from devstack.mailsink import MailSink
 from doubles import MemoryLedger, MemoryStore, memory_book
 from pydantic import ValidationError
+from support import status_after
 
 REGIONS = ["north", "south", "east", "west", "empty"]
 RECIPIENTS = "SELECT email, region FROM managers ORDER BY email"
@@ -204,7 +206,7 @@ def _burst_run(i: int, recipients: int) -> RunRecord:
 def test_status_keeps_counts_and_only_the_newest_ledgers() -> None:
     status: dict[str, Any] = {}
     for i in range(10):
-        status.update(with_run(status, _burst_run(i, 1000), limit=10))
+        status = status_after(status, partial(with_run, record=_burst_run(i, 1000), limit=10))
     history = status["history"]
     assert len(history) == 10  # nothing dropped for size
     keys = [len(h["deliveries"][0]["burst"].get("sentKeys", [])) for h in history]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import base64
 import zlib
 from datetime import UTC, datetime
-from typing import Any
+from functools import partial
 
 import pytest
 from bulletin.api.history import with_deliveries, with_run
@@ -26,6 +26,7 @@ from bulletin.shardledger import ShardLedger
 from bulletin.shards import Shard, shard_of
 from bulletin_operator.builders import Owner, RunnerSettings, role, run_now_job
 from doubles import MemoryStore
+from support import status_after
 
 START = datetime(2026, 11, 23, 9, tzinfo=UTC)
 
@@ -109,16 +110,17 @@ def _record(*deliveries: DeliveryRecord, ended: bool = True) -> RunRecord:
 
 
 def test_status_sums_the_shards_and_ends_the_run_with_the_last() -> None:
-    status: dict[str, Any] = with_run({}, _record(ended=False), limit=10)
-    status.update(with_deliveries(status, "r1", [_shard(1, sent=0, done=False)]))
-    status.update(with_run(status, _record(_shard(0, sent=300)), limit=10))
+    status = status_after({}, partial(with_run, record=_record(ended=False), limit=10))
+    status = status_after(status, lambda st: with_deliveries(
+        st, "r1", [_shard(1, sent=0, done=False)]))
+    status = status_after(status, partial(with_run, record=_record(_shard(0, sent=300)), limit=10))
     entry = status["history"][0]
     assert "result" not in entry and "endTime" not in entry
     assert entry["message"].startswith("burst in progress: 1 of 2 shards done")
     assert status["consecutiveFailures"] == 0
 
-    status.update(with_run(status, _record(_shard(1, sent=290, failed=2,
-                                                  failures=["x@example.com: 550"])), limit=10))
+    last = _record(_shard(1, sent=290, failed=2, failures=["x@example.com: 550"]))
+    status = status_after(status, partial(with_run, record=last, limit=10))
     entry = status["history"][0]
     [email] = entry["deliveries"]
     assert (email["burst"]["recipients"], email["burst"]["sent"], email["burst"]["failed"]) == (

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 
 from bulletin.api.calendar import ReportCalendarSpec, compile_calendar
 from bulletin.api.schedule import Schedule
+from bulletin.api.status import ReportScheduleStatus
 from bulletin.catchup import last_scheduled, plan
 from bulletin.schedule import Rule, compile_rule
 
@@ -66,22 +67,28 @@ def test_wall_clock_times_across_dst() -> None:
     assert found.missed == (_utc(24, 7, month=10), _utc(25, 8, month=10), _utc(26, 8, month=10))
 
 
+def _history(*entries: dict[str, str]) -> ReportScheduleStatus:
+    """Status with these history entries (with the fields the CRD requires)."""
+    return ReportScheduleStatus.parse({"history": [
+        {"trigger": "Scheduled", "startTime": "2026-11-01T00:00:00Z", **e} for e in entries]})
+
+
 def test_baseline_is_the_newest_other_scheduled_run() -> None:
-    status = {"history": [
+    status = _history(
         {"runId": "x-29899980", "scheduledTime": "2026-11-05T09:00:00+00:00"},  # this run
         {"runId": "x-now-1", "startTime": "2026-11-04T12:00:00Z"},  # manual: no scheduledTime
         {"runId": "x-29892780", "scheduledTime": "2026-10-31T09:00:00+00:00"},
         {"runId": "x-29894220", "scheduledTime": "2026-11-01T09:00:00+00:00"},
-    ]}
+    )
     assert last_scheduled(status, "x-29899980", _utc(5)) == _utc(1)
-    assert last_scheduled({}, "x-1", _utc(5)) is None
+    assert last_scheduled(_history(), "x-1", _utc(5)) is None
 
 
 def test_each_schedules_entry_catches_up_its_own_runs() -> None:
-    status = {"history": [
+    status = _history(
         {"runId": "x-emea-2", "scheduledTime": "2026-11-04T09:00:00Z", "scheduleEntry": "emea"},
         {"runId": "x-apac-1", "scheduledTime": "2026-11-02T01:00:00Z", "scheduleEntry": "apac"},
-    ]}
+    )
     assert last_scheduled(status, "x-apac-9", _utc(5), "apac") == _utc(2, 1)
     assert last_scheduled(status, "x-emea-9", _utc(5), "emea") == _utc(4)
     assert last_scheduled(status, "x-9", _utc(5)) is None

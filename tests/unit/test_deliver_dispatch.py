@@ -7,14 +7,14 @@ import random
 from collections.abc import Iterator, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from bulletin.api.backoff import Backoff
 from bulletin.api.delivery import Retry
 from bulletin.api.history import StatusError, with_deliveries
 from bulletin.api.podenv import S3_KEYS, SMTP_KEYS, delivery_env
-from bulletin.api.status import DeliveryRecord, RunResult
+from bulletin.api.status import DeliveryRecord, ReportScheduleStatus, RunRecord, RunResult, Trigger
 from bulletin.deliver.dispatch import deliver_all, run_result
 from bulletin.deliver.retry import parse_retry_after
 from bulletin.deliver.webhook import sign, signed_headers, verify
@@ -112,16 +112,20 @@ def test_the_result_never_claims_more_than_happened(
 
 
 def test_ledger_updates_only_this_runs_entry() -> None:
-    status = {"history": [{"runId": "r2", "result": None}, {"runId": "r1", "deliveries": []}],
-              "lastRun": {"runId": "r2"}}
+    def run(run_id: str) -> dict[str, Any]:
+        return RunRecord(run_id=run_id, trigger=Trigger.MANUAL,
+                         start_time=datetime(2026, 11, 23, tzinfo=UTC)).wire()
+
+    status: dict[str, Any] = {"history": [run("r2"), run("r1")], "lastRun": run("r2")}
+    before = ReportScheduleStatus.parse(status)
     sent = DeliveryRecord(target="email", state="Sent")
-    update = with_deliveries(status, "r2", [sent])
+    update = before.changes(with_deliveries(before, "r2", [sent]))
     assert update["history"][0]["deliveries"] == [sent.wire()]
-    assert update["history"][1] == {"runId": "r1", "deliveries": []}
+    assert update["history"][1] == status["history"][1]
     assert update["lastRun"]["deliveries"] == [sent.wire()]
-    assert "lastRun" not in with_deliveries(status, "r1", [])
+    assert "lastRun" not in before.changes(with_deliveries(before, "r1", []))
     with pytest.raises(StatusError):
-        with_deliveries(status, "r3", [])
+        with_deliveries(before, "r3", [])
 
 
 def test_backoff_is_exponential_with_jitter_and_obeys_retry_after() -> None:

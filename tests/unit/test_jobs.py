@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from bulletin.api.history import unrecorded
+from bulletin.api.status import ReportScheduleStatus
 from bulletin_operator.jobs import failed_run
 
 
@@ -45,10 +46,13 @@ def test_recorded_and_scrolled_out_runs_are_left_alone() -> None:
     found = failed_run(_job([FAILED]), [POD])
     assert found is not None
     record = found.record
-    assert unrecorded({"history": [{"runId": "weekly-29000000"}]}, record, 10)
-    assert not unrecorded({"history": [{"runId": "weekly-29000000", "result": "Failed"}]},
-                          record, 10)
+    def status(*entries: dict[str, str]) -> ReportScheduleStatus:  # as the CRD has them
+        return ReportScheduleStatus.parse({"history": [
+            {"trigger": "Scheduled", "startTime": "2026-11-22T00:00:00Z", **e} for e in entries]})
+
+    assert unrecorded(status({"runId": "weekly-29000000"}), record, 10)
+    assert not unrecorded(status({"runId": "weekly-29000000", "result": "Failed"}), record, 10)
     newer = [{"runId": f"r{n}", "result": "Succeeded", "startTime": f"2026-11-22T0{n}:00:00Z"}
              for n in range(3)]
-    assert not unrecorded({"history": newer}, record, 3)  # a full history of newer runs
-    assert unrecorded({"history": newer}, record, 4)
+    assert not unrecorded(status(*newer), record, 3)  # a full history of newer runs
+    assert unrecorded(status(*newer), record, 4)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from bulletin.api.status import ReportScheduleStatus
 from bulletin_operator.status import reconciled
 from kstatus_checker import kstatus
 
@@ -17,8 +18,8 @@ CRON = "0 9 * * 1"
 
 
 def schedule(generation: int, **kwargs: Any) -> dict[str, Any]:
-    status = reconciled({}, generation=generation, cron=CRON, cronjob="cj", next_run=NOW,
-                        now=NOW, **kwargs)
+    status = reconciled(ReportScheduleStatus(), generation=generation, cron=CRON, cronjob="cj",
+                        next_run=NOW, now=NOW, **kwargs)
     return {"apiVersion": "bulletin.dev/v1alpha1", "kind": "ReportSchedule",
             "metadata": {"name": "weekly", "namespace": "team", "generation": generation},
             "spec": {}, "status": status}

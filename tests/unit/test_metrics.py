@@ -7,6 +7,7 @@ import urllib.request
 from typing import Any
 
 import pytest
+from bulletin.api.status import ReportScheduleStatus
 from bulletin_operator.metrics import OperatorMetrics, serve
 from bulletin_operator.settings import OperatorConfig
 from devstack.ports import free_port
@@ -36,11 +37,13 @@ def _run(run_id: str, result: str, trigger: str = "Scheduled", seconds: int = 40
             "startTime": "2026-11-23T08:00:00Z", "endTime": f"2026-11-23T08:00:{seconds:02d}Z"}
 
 
-def _status(*runs: dict[str, Any], failures: int = 0) -> dict[str, Any]:
-    return {"schedule": "0 9 * * 1", "nextRunTime": "2026-11-30T08:00:00Z",
-            "conditions": [{"type": "Ready", "status": "True"}],
-            "consecutiveFailures": failures, "lastRun": runs[0] if runs else None,
-            "history": list(runs)}
+def _status(*runs: dict[str, Any], failures: int = 0) -> ReportScheduleStatus:
+    return ReportScheduleStatus.parse({
+        "schedule": "0 9 * * 1", "nextRunTime": "2026-11-30T08:00:00Z",
+        "conditions": [{"type": "Ready", "status": "True", "reason": "CronJobReady",
+                        "lastTransitionTime": "2026-11-01T00:00:00Z"}],
+        "consecutiveFailures": failures, "lastRun": runs[0] if runs else None,
+        "history": list(runs)})
 
 
 @pytest.fixture

@@ -6,11 +6,12 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from bulletin.api.status import ReportScheduleStatus
+from bulletin_operator import metrics_samples
 from bulletin_operator.metrics_samples import (
     EndedRun,
     depends_on_name,
     interval_seconds,
-    newly_ended,
     schedule_samples,
 )
 
@@ -23,8 +24,10 @@ def _ts(text: str) -> float:
 
 
 def _conditions(ready: bool, paused: bool) -> list[dict[str, Any]]:
-    return [{"type": "Ready", "status": str(ready)}, {"type": "Stalled", "status": str(paused)},
-            {"type": "Paused", "status": str(paused)}]
+    since = {"reason": "R", "lastTransitionTime": "2026-11-01T00:00:00Z"}  # required by the CRD
+    return [{"type": "Ready", "status": str(ready), **since},
+            {"type": "Stalled", "status": str(paused), **since},
+            {"type": "Paused", "status": str(paused), **since}]
 
 
 def _run(run_id: str, result: str | None, start: str, end: str | None, **extra: Any
@@ -39,7 +42,7 @@ def _samples(spec: dict[str, Any], status: dict[str, Any], interval: float | Non
              ) -> dict[str, Any]:
     """{metric or metric{extra labels}: value}, to compare whole snapshots at once."""
     out: dict[str, Any] = {}
-    for sample in schedule_samples(spec, status, interval):
+    for sample in schedule_samples(spec, ReportScheduleStatus.parse(status), interval):
         key = sample.metric.removeprefix("bulletin_report_")
         key += "{" + ",".join(sample.labels) + "}" if sample.labels else ""
         assert key not in out, key
@@ -138,14 +141,15 @@ def test_an_invalid_schedule_has_an_empty_schedule_and_no_next_run() -> None:
 def test_interval_is_from_the_next_run_to_the_one_after(
     schedule: dict[str, Any], next_run: str, seconds: float,
 ) -> None:
-    assert interval_seconds("ns", "r", schedule, next_run) == seconds
+    assert interval_seconds("ns", "r", schedule, datetime.fromisoformat(next_run)) == seconds
 
 
 def test_no_interval_without_a_next_run_or_a_valid_schedule() -> None:
     assert interval_seconds("ns", "r", SPEC["schedule"], None) is None
-    assert interval_seconds("ns", "r", {"cron": "0 9 31 2 *"}, "2026-11-30T08:00:00Z") is None
+    at = datetime.fromisoformat("2026-11-30T08:00:00Z")
+    assert interval_seconds("ns", "r", {"cron": "0 9 31 2 *"}, at) is None
     assert interval_seconds("ns", "r", {"cron": "0 9 * * *", "timeZone": "Mars/Olympus"},
-                            "2026-11-30T08:00:00Z") is None
+                            at) is None
 
 
 def test_only_h_minutes_and_staggers_make_the_interval_depend_on_the_name() -> None:
@@ -155,6 +159,9 @@ def test_only_h_minutes_and_staggers_make_the_interval_depend_on_the_name() -> N
 
 
 def test_runs_are_counted_once_and_not_those_before_the_first_snapshot() -> None:
+    def newly_ended(status: dict[str, Any], seen: Any) -> Any:
+        return metrics_samples.newly_ended(ReportScheduleStatus.parse(status), seen)
+
     old = _run("r-1", "Failed", "2026-11-16T08:00:00Z", "2026-11-16T08:00:10Z")
     first = {"lastRun": old, "history": [old]}
     fresh, seen = newly_ended(first, None)

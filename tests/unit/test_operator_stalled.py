@@ -5,14 +5,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from bulletin.api.status import ReportScheduleStatus
 from bulletin_operator.status import set_condition, stalled_as_recorded
 
 NOW = datetime(2026, 3, 2, 9, tzinfo=UTC)
 
 
-def _status(reason: str, message: str, generation: int, stalled: bool = True) -> dict[str, object]:
-    return {"conditions": set_condition([], type_="Stalled", status=stalled, reason=reason,
-                                        message=message, generation=generation, now=NOW)}
+def _status(reason: str, message: str, generation: int, stalled: bool = True
+            ) -> ReportScheduleStatus:
+    return ReportScheduleStatus(conditions=set_condition(
+        [], type_="Stalled", status=stalled, reason=reason, message=message,
+        generation=generation, now=NOW))
 
 
 def test_the_same_refusal_for_the_same_generation_is_recorded() -> None:
@@ -30,4 +33,4 @@ def test_a_new_generation_reason_or_message_is_handled_again() -> None:
                                    message="Secret 'y' is not labelled")
     assert not stalled_as_recorded(_status("Rejected", "m", 3, stalled=False), generation=3,
                                    reason="Rejected")
-    assert not stalled_as_recorded({}, generation=1, reason="Rejected")
+    assert not stalled_as_recorded(ReportScheduleStatus(), generation=1, reason="Rejected")

@@ -10,6 +10,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from bulletin.api.status import RunRecord
 from bulletin.plugin.nextruns import next_records, next_table, rule_for, upcoming
 from bulletin.plugin.overview import schedule_text, status_table
 from bulletin.plugin.tables import history_table, human_duration, period, zone_of
@@ -65,19 +66,23 @@ HISTORY = [
            periodEnd="2026-09-30T22:00:00Z", rows=3, recipients=["me@example.com"]),
     record("usage-amer-29380000", "2026-09-28T13:00:00Z", "2026-09-28T13:00:30Z",
            "PartiallyDelivered", scheduleEntry="amer", rows=940,
-           deliveries=[{"target": "email", "burst": {"recipients": 50, "sent": 48, "failed": 2}}]),
+           deliveries=[{"target": "email", "state": "Failed",
+                        "burst": {"recipients": 50, "sent": 48, "failed": 2}}]),
 ]
 
 
 def test_history_table() -> None:
-    check("history", history_table(HISTORY, BERLIN, NOW))
+    records = [RunRecord.model_validate(r) for r in HISTORY]
+    check("history", history_table(records, BERLIN, NOW))
 
 
 def test_periods_read_in_the_schedules_zone() -> None:
-    day = {"periodStart": "2026-11-04T23:00:00Z", "periodEnd": "2026-11-05T23:00:00Z"}
+    run = {"runId": "r", "trigger": "Scheduled", "startTime": "2026-11-05T23:00:00Z"}
+    day = RunRecord.model_validate({**run, "periodStart": "2026-11-04T23:00:00Z",
+                                    "periodEnd": "2026-11-05T23:00:00Z"})
     assert period(day, BERLIN) == "2026-11-05"
     assert period(day, ZoneInfo("UTC")) == "2026-11-04 23:00..2026-11-05 23:00"
-    assert period({}, BERLIN) == "<none>"
+    assert period(RunRecord.model_validate(run), BERLIN) == "<none>"
 
 
 def test_history_reads_in_the_zone_of_the_first_entry_of_several_schedules() -> None:
@@ -93,8 +98,11 @@ def schedule_obj(name: str, namespace: str = "analytics", **spec: Any) -> dict[s
             "spec": {"schedule": {"daily": {"at": "09:00"}, "timeZone": "Europe/Berlin"}, **spec}}
 
 
+SINCE = {"reason": "R", "lastTransitionTime": "2026-11-01T00:00:00Z"}  # the CRD requires them
+
+
 def ready(status: str, *more: dict[str, str]) -> list[dict[str, str]]:
-    return [{"type": "Ready", "status": status}, *more]
+    return [{"type": "Ready", "status": status, **SINCE}, *more]
 
 
 SCHEDULES = [
@@ -105,7 +113,7 @@ SCHEDULES = [
                 "lastSuccessTime": "2026-11-23T08:00:41Z"}},
     {**schedule_obj("month-end", "finance", schedule={"monthly": {"lastDay": True, "at": "18:00"},
                                                       "weekdaysOnly": True}),
-     "status": {"conditions": ready("False", {"type": "Paused", "status": "True"}),
+     "status": {"conditions": ready("False", {"type": "Paused", "status": "True", **SINCE}),
                 "lastRun": HISTORY[2], "consecutiveFailures": 5,
                 "nextRunTime": "2026-11-30T17:00:00Z", "cronJobName": "month-end"}},
     {**schedule_obj("second-tuesday", schedule={

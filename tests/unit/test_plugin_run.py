@@ -191,18 +191,19 @@ def test_history_of_every_schedule_newest_first() -> None:
         return {"metadata": {"namespace": namespace, "name": name},
                 "spec": {"schedule": {"timeZone": "UTC"}},
                 "status": {"history": [{"runId": f"{name}-{i}", "startTime": s,
-                                        "endTime": s, "result": "Succeeded"}
+                                        "trigger": "Scheduled", "endTime": s,
+                                        "result": "Succeeded"}
                                        for i, s in enumerate(starts)]}}
 
     objs = [obj("a", "daily", "2026-01-05T06:00:00Z", "2026-01-04T06:00:00Z"),
             obj("b", "weekly", "2026-01-04T09:00:00Z")]
     pairs = runs_of(objs, 2)
-    assert [r["runId"] for _, r in pairs] == ["daily-0", "weekly-0"]
+    assert [r.run_id for _, r in pairs] == ["daily-0", "weekly-0"]
     now = datetime(2026, 1, 5, 7, tzinfo=UTC)
     header, *rows = all_history_table(pairs, now, namespace=True).splitlines()
     assert header.split()[:3] == ["NAMESPACE", "SCHEDULE", "RUN"]
-    assert [r.split()[:4] for r in rows] == [["a", "daily", "daily-0", "<none>"],
-                                             ["b", "weekly", "weekly-0", "<none>"]]
+    assert [r.split()[:4] for r in rows] == [["a", "daily", "daily-0", "Scheduled"],
+                                             ["b", "weekly", "weekly-0", "Scheduled"]]
 
 
 def test_watch_shows_each_change_once() -> None:

@@ -10,10 +10,9 @@ from typing import Any
 
 import pytest
 from bulletin import run as runner
-from bulletin.api import client
-from bulletin.api.history import with_next_run
+from bulletin.api import client, history
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import RunRecord, RunResult
+from bulletin.api.status import ReportScheduleStatus, RunRecord, RunResult
 from bulletin.context import RunContext
 from bulletin.period import Period
 from doubles import MemoryKube
@@ -111,6 +110,12 @@ def test_a_next_run_still_ahead_or_unknown_is_left_to_the_operator(
 def test_with_next_run() -> None:
     ended = DUE + timedelta(seconds=40)
     status = {"schedule": "0 9 * * 1", "nextRunTime": "2026-11-23T09:00:00Z"}
+
+    def with_next_run(status: dict[str, Any], upcoming: datetime | None, now: datetime
+                      ) -> dict[str, Any]:  # the fields Kube.update_status writes
+        before = ReportScheduleStatus.parse(status)
+        return before.changes(history.with_next_run(before, upcoming, now))
+
     assert with_next_run(status, NEXT, ended) == {"nextRunTime": "2026-11-30T09:00:00Z"}
     assert with_next_run(status, None, ended) == {"nextRunTime": None}  # no run ahead
     assert with_next_run({**status, "nextRunTime": None}, NEXT, ended) == {

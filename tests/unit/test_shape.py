@@ -26,3 +26,23 @@ def test_a_long_module_and_a_long_function_are_found() -> None:
                      "tests/.shape-probe/long.py:1 long(): 62 lines (at most 60)",
                      "class Twice defined 2 times: tests/.shape-probe/long.py,"
                      " tests/.shape-probe/other.py"]
+
+
+def test_a_status_read_by_its_wire_keys_is_found_outside_the_gateways() -> None:
+    package = shape.ROOT / "tests" / ".shape-probe-status"
+    package.mkdir(exist_ok=True)
+    try:
+        (package / "reader.py").write_text(
+            'def last(obj):\n'
+            '    status = obj.get("status") or {}\n'
+            '    return status["lastRun"], status.get("consecutiveFailures"), obj["spec"]\n')
+        found = shape.offenders((package,))
+    finally:
+        for path in package.glob("*"):
+            path.unlink()
+        package.rmdir()
+    where = "tests/.shape-probe-status/reader.py"
+    assert found == [f"{where}:{line} reads status by its wire key {key!r}: use the models of"
+                     " bulletin.api.status"
+                     for line, key in ((2, "status"), (3, "consecutiveFailures"), (3, "lastRun"))]
+    assert {"lastRun", "history", "conditions", "runId", "nextRunTime"} <= shape.status_keys()

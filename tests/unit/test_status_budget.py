@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,6 +30,7 @@ from bulletin.run import EXIT_UNRECORDABLE, run_one
 from bulletin.runconfig import RunConfig
 from kubernetes import client
 from kubernetes.client.exceptions import ApiException
+from support import status_after
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
 BURST = 300
@@ -94,7 +96,7 @@ def _with_history(obj: dict[str, Any], runs: list[RunRecord]) -> dict[str, Any]:
     """``obj`` with ``runs`` in its history, as earlier writes (before this budget) left it."""
     status = dict(obj["status"])
     for record in runs:
-        status.update(with_run(status, record, limit=10))
+        status = status_after(status, partial(with_run, record=record, limit=10))
     return {**obj, "status": status}
 
 

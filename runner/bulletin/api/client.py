@@ -32,6 +32,7 @@ from bulletin.api.gateway import (
 )
 from bulletin.api.history import ETCD_REQUEST_LIMIT, StatusTooLarge, fitted, wire_size
 from bulletin.api.spec import GROUP, KIND, PLURAL, VERSION
+from bulletin.api.status import ReportScheduleStatus
 
 log = logging.getLogger(__name__)
 CONFLICT_RETRIES = 30
@@ -72,19 +73,21 @@ class Kube:
         self,
         namespace: str,
         name: str,
-        change: Callable[[Mapping[str, Any]], Mapping[str, Any]],
+        change: Callable[[ReportScheduleStatus], ReportScheduleStatus],
         on_trim: Callable[[int], None] | None = None,
     ) -> dict[str, Any]:
         """Apply ``change`` to the status with optimistic concurrency, retrying on conflicts,
         history cut to the object's byte budget (``on_trim`` hears how many runs that dropped).
-        Raises StatusTooLarge, without retrying, when the object has no room for the change."""
+        Only the fields the change (or the cut) made different are written; the rest stays
+        as read, fields this version cannot read included. Raises StatusTooLarge, without
+        retrying, when the object has no room for the change."""
         def write() -> dict[str, Any]:
             obj: dict[str, Any] = outlasting("read the status", lambda: (
                 self.custom.get_namespaced_custom_object_status(
                     GROUP, VERSION, namespace, PLURAL, name, _request_timeout=REQUEST_TIMEOUT)))
-            status = dict(obj.get("status") or {})
-            status.update(change(status))
-            obj["status"], dropped = fitted({**obj, "status": status})
+            before = ReportScheduleStatus.of(obj)
+            after, dropped = fitted(obj, change(before))
+            obj["status"] = {**(obj.get("status") or {}), **before.changes(after)}
             if dropped and on_trim is not None:
                 on_trim(dropped)
             try:

@@ -1,6 +1,7 @@
 """The status API: how a run changes a ReportSchedule's status (bounded history, last run,
-last success, failure streaks, per-run deliveries). Pure functions over the status's wire form
-(camelCase, as in the CRD); the runner and the operator both write status only through these."""
+last success, failure streaks, per-run deliveries). Pure functions over the status models
+(bulletin.api.status); the runner and the operator both write status only through these, and
+Kube.update_status puts the result on the wire."""
 
 from __future__ import annotations
 
@@ -9,15 +10,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import ValidationError
-
 from bulletin.api.errors import KubernetesError
 from bulletin.api.shardstatus import merge_burst, settle, sharded
 from bulletin.api.spec import ReportScheduleSpec
 from bulletin.api.status import DeliveryRecord, ReportScheduleStatus, RunRecord, RunResult
 
-_FAILURES = {RunResult.FAILED.value, RunResult.PARTIALLY_DELIVERED.value}
-_RUNS = ("history", "lastRun")
+_FAILURES = {RunResult.FAILED, RunResult.PARTIALLY_DELIVERED}
 # etcd refuses a request over 1.5 MiB (its default --max-request-bytes; the API server passes
 # the refusal on as a 500 "etcdserver: request is too large"), and a status write it refuses
 # leaves the run unrecorded. The whole object counts (spec, metadata and status), and history
@@ -62,72 +60,64 @@ def history_limit(obj: Mapping[str, Any]) -> int:
     return int((obj.get("spec") or {}).get("historyLimit") or HISTORY_LIMIT)
 
 
-def consecutive_failures(status: Mapping[str, Any]) -> int:
-    """Failed runs in a row, as the runs counted them."""
-    return int(status.get("consecutiveFailures") or 0)
-
-
-def ended_runs(status: Mapping[str, Any]) -> set[str]:
+def ended_runs(status: ReportScheduleStatus) -> set[str]:
     """Ids of the runs status shows as ended (lastRun and history)."""
-    entries = [status.get("lastRun") or {}, *(status.get("history") or [])]
-    return {str(e["runId"]) for e in entries if e.get("endTime") and e.get("runId")}
+    return {e.run_id for e in status.runs() if e.end_time and e.run_id}
 
 
-def last_success_period_end(status: Mapping[str, Any]) -> datetime | None:
+def last_success_period_end(status: ReportScheduleStatus) -> datetime | None:
     """The end of the newest period a Succeeded run in history covered."""
-    ends = [h["periodEnd"] for h in status.get("history") or []
-            if h.get("result") == RunResult.SUCCEEDED.value and h.get("periodEnd")]
-    return datetime.fromisoformat(max(ends)) if ends else None
+    ends = [h.period_end for h in status.history
+            if h.result is RunResult.SUCCEEDED and h.period_end]
+    return max(ends) if ends else None
 
 
-def deliveries_of(entry: Mapping[str, Any]) -> list[DeliveryRecord]:
-    """A history entry's delivery records."""
-    return [DeliveryRecord.model_validate(d) for d in entry.get("deliveries") or []]
-
-
-def run_deliveries(status: Mapping[str, Any], run_id: str) -> list[DeliveryRecord]:
+def run_deliveries(status: ReportScheduleStatus, run_id: str) -> list[DeliveryRecord]:
     """The delivery records status.history keeps for run ``run_id`` (empty: none yet)."""
-    for entry in status.get("history") or []:
-        if entry.get("runId") == run_id:
-            return deliveries_of(entry)
-    return []
+    entry = status.run(run_id)
+    return list(entry.deliveries) if entry is not None else []
 
 
-def stored_keys(entry: Mapping[str, Any]) -> list[str]:
+def stored_keys(entry: RunRecord) -> list[str]:
     """A history entry's object keys in storage: archived files first, then files sent as
     links."""
-    records = sorted(deliveries_of(entry), key=lambda d: d.target != "archive")
+    records = sorted(entry.deliveries, key=lambda d: d.target != "archive")
     keys: list[str] = []
     for record in records:
         keys += [k for k in record.object_keys if k not in keys]
     return keys
 
 
-def with_deliveries(status: Mapping[str, Any], run_id: str,
-                    records: Sequence[DeliveryRecord]) -> dict[str, Any]:
-    """Status fields with this run's history entry (and lastRun, if it is this run) updated."""
-    history = [dict(h) for h in status.get("history") or []]
-    entry = next((h for h in history if h.get("runId") == run_id), None)
+def with_deliveries(status: ReportScheduleStatus, run_id: str,
+                    records: Sequence[DeliveryRecord]) -> ReportScheduleStatus:
+    """Status with this run's history entry (and lastRun, if it is this run) updated."""
+    entry = status.run(run_id)
     if entry is None:
         raise StatusError(f"status.history has no entry for run {run_id}")
-    old = {d.get("target"): d for d in entry.get("deliveries") or []}
-    deliveries = [merge_burst(old.get(r.target) or {}, r.wire()) for r in records]
-    entry["deliveries"] = deliveries
+    old = {d.target: d for d in entry.deliveries}
+    deliveries = [merge_burst(old.get(r.target), r) for r in records]
+    history = [h.model_copy(update={"deliveries": deliveries}) if h is entry else h
+               for h in status.history]
     update: dict[str, Any] = {"history": history}
-    last = status.get("lastRun")
-    if isinstance(last, Mapping) and last.get("runId") == run_id:
-        update["lastRun"] = {**last, "deliveries": deliveries}
-    return update
+    last = status.last_run
+    if last is not None and last.run_id == run_id:
+        update["last_run"] = last.model_copy(update={"deliveries": deliveries})
+    return status.model_copy(update=update)
 
 
-def unrecorded(status: Mapping[str, Any], record: RunRecord, limit: int) -> bool:
+def unrecorded(status: ReportScheduleStatus, record: RunRecord, limit: int) -> bool:
     """Whether ``record`` is missing from status and would belong in its bounded history
     (a run older than a full history has already scrolled out, and stays out)."""
-    history = status.get("history") or []
-    if any(h.get("runId") == record.run_id and h.get("result") for h in history):
+    history = status.history
+    if any(h.run_id == record.run_id and h.result for h in history):
         return False
-    started = record.wire()["startTime"]
-    return len(history) < limit or any(started > (h.get("startTime") or "") for h in history)
+    started = _second(record.start_time)
+    return len(history) < limit or any(started > h.start_time for h in history)
+
+
+def _second(when: datetime) -> datetime:
+    """A timestamp as status keeps it: whole seconds."""
+    return when.replace(microsecond=0)
 
 
 def wire_size(value: Any) -> int:
@@ -138,115 +128,111 @@ def wire_size(value: Any) -> int:
     return len(text.encode()) + 5 * html + 3 * lines
 
 
-def fitted(obj: Mapping[str, Any], budget: int = OBJECT_BUDGET, ceiling: int = OBJECT_CEILING
-           ) -> tuple[dict[str, Any], int]:
-    """``obj``'s status, its history cut so the object fits ``budget`` bytes (and history
-    HISTORY_BUDGET), and how many runs that dropped: the oldest go first; of the newest, lastRun
-    keeps no lists and history only its delivery records (a retried run's ledger). Raises
-    StatusTooLarge when even that leaves the object over ``ceiling``."""
-    status = dict(obj.get("status") or {})
-    rest = wire_size({**obj, "status": {k: v for k, v in status.items() if k not in _RUNS}})
+def fitted(obj: Mapping[str, Any], status: ReportScheduleStatus, budget: int = OBJECT_BUDGET,
+           ceiling: int = OBJECT_CEILING) -> tuple[ReportScheduleStatus, int]:
+    """``status`` of ``obj`` (its metadata and spec), its history cut so the object fits
+    ``budget`` bytes (and history HISTORY_BUDGET), and how many runs that dropped: the oldest go
+    first; of the newest, lastRun keeps no lists and history only its delivery records (a
+    retried run's ledger). Raises StatusTooLarge when even that leaves the object over
+    ``ceiling``."""
+    others = status.model_dump(by_alias=True, exclude_none=True, mode="json",
+                               exclude={"history", "last_run"})
+    rest = wire_size({**obj, "status": others})
     room = min(HISTORY_BUDGET, budget - rest)
-    history = list(status.get("history") or [])
-    sizes = [wire_size(h) for h in history]
+    history = status.history
+    sizes = [wire_size(h.wire()) for h in history]
     kept = len(history)
     while kept > 1 and sum(sizes[:kept]) + kept + sizes[0] > room:  # + commas, and lastRun
         kept -= 1
     if kept:
-        status["history"], status["lastRun"] = history[:kept], history[0]
+        status = status.model_copy(update={"history": history[:kept], "last_run": history[0]})
         if sum(sizes[:kept]) + kept + sizes[0] > room:
-            status["lastRun"] = _slimmed(history[0], ledger=False)
-            if sizes[0] + wire_size(status["lastRun"]) > room:
-                status["history"] = [_slimmed(history[0], ledger=True)]
-    size = wire_size({**obj, "status": status})
+            last = _slimmed(history[0], ledger=False)
+            status = status.model_copy(update={"last_run": last})
+            if sizes[0] + wire_size(last.wire()) > room:
+                status = status.model_copy(update={"history": [_slimmed(history[0], ledger=True)]})
+    size = wire_size({**obj, "status": status.wire()})
     if size > ceiling:
         raise StatusTooLarge(size, ceiling)
     return status, len(history) - kept
 
 
-def _slimmed(entry: dict[str, Any], *, ledger: bool) -> dict[str, Any]:
+def _slimmed(entry: RunRecord, *, ledger: bool) -> RunRecord:
     """An entry without its recipient list (the count stays in the message); without
     ``ledger``, its delivery records lose their recipients and burst keys too."""
-    slim = {**entry, "recipients": []}
+    slim = entry.model_copy(update={"recipients": []})
     if not ledger:
         slim = _without_ledger(slim)
-        slim["deliveries"] = [{**d, "recipients": []} for d in slim.get("deliveries") or []]
-    count = len(entry.get("recipients") or [])
-    if count:
-        slim["message"] = (f"{entry.get('message') or ''} ({count} recipients; list too long"
-                           " to keep)").strip()
+        slim.deliveries = [d.model_copy(update={"recipients": []}) for d in slim.deliveries]
+    if count := len(entry.recipients):
+        slim.message = (f"{entry.message or ''} ({count} recipients; list too long"
+                        " to keep)").strip()
     return slim
 
 
-def _without_ledger(entry: dict[str, Any]) -> dict[str, Any]:
+def _without_ledger(entry: RunRecord) -> RunRecord:
     """An entry whose burst records keep their counts but not their sent keys."""
-    records = entry.get("deliveries") or []
-    if not any((d.get("burst") or {}).get("sentKeys") for d in records):
+    if not any(d.burst and d.burst.sent_keys for d in entry.deliveries):
         return entry
-    return {**entry, "deliveries": [
-        {**d, "burst": {k: v for k, v in d["burst"].items() if k != "sentKeys"}}
-        if d.get("burst") else d for d in records]}
+    return entry.model_copy(update={"deliveries": [
+        d.model_copy(update={"burst": d.burst.model_copy(update={"sent_keys": []})})
+        if d.burst else d for d in entry.deliveries]})
 
 
-def _merged(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def _merged(old: list[DeliveryRecord], new: list[DeliveryRecord]) -> list[DeliveryRecord]:
     """Delivery records of a run across its tries: a retried run must not forget what an
     earlier try sent (new records win per target; the rest are kept)."""
-    fresh = {d.get("target"): d for d in new}
-    kept = [merge_burst(d, fresh.pop(d.get("target"))) if d.get("target") in fresh else d
-            for d in old]
+    fresh = {d.target: d for d in new}
+    kept = [merge_burst(d, fresh.pop(d.target)) if d.target in fresh else d for d in old]
     return [*kept, *fresh.values()]
 
 
-def with_run(status: Mapping[str, Any], record: RunRecord, limit: int) -> dict[str, Any]:
-    """Status fields after ``record``: it replaces an entry with the same run id, newest first,
-    at most ``limit`` of them (their bytes are bounded where status is written: fitted)."""
-    entry = record.wire()
-    shard = any(sharded(d) for d in entry.get("deliveries") or [])  # a burst shard's write
-    previous_history = status.get("history") or []
-    history = [h for h in previous_history if h.get("runId") != record.run_id]
-    for old in previous_history:
-        if old.get("runId") == record.run_id and old.get("deliveries"):
-            entry["deliveries"] = _merged(old["deliveries"], entry.get("deliveries") or [])
-    counted = any(h.get("runId") == record.run_id and h.get("result") for h in previous_history)
+def with_run(status: ReportScheduleStatus, record: RunRecord, limit: int
+             ) -> ReportScheduleStatus:
+    """Status after ``record``: it replaces an entry with the same run id, newest first, at
+    most ``limit`` of them (their bytes are bounded where status is written: fitted)."""
+    entry = record.model_copy(deep=True)
+    shard = any(sharded(d) for d in entry.deliveries)  # a burst shard's write
+    previous = [h for h in status.history if h.run_id == record.run_id]
+    history = [h for h in status.history if h.run_id != record.run_id]
+    for old in previous:
+        if old.deliveries:
+            entry.deliveries = _merged(old.deliveries, entry.deliveries)
+    counted = any(h.result for h in previous)
     result = record.result
-    for old in previous_history:  # a run in progress (a burst's shards) began with its first
-        if old.get("runId") == record.run_id and old.get("startTime") and not old.get("result"):
-            entry["startTime"] = min(old["startTime"], entry["startTime"])
+    for old in previous:  # a run in progress (a burst's shards) began with its first
+        if not old.result:
+            entry.start_time = min(old.start_time, _second(entry.start_time))
     if shard:
-        settle(entry)
-        result = RunResult(entry["result"]) if entry.get("result") else None
+        entry = settle(entry)
+        result = entry.result
     # Newest first; the run being recorded goes before one that started in the same second
     # (timestamps have second precision; the sort is stable).
     history.insert(0, entry)
-    history.sort(key=lambda h: h.get("startTime") or "", reverse=True)
+    history.sort(key=lambda h: _second(h.start_time), reverse=True)
     kept = min(BURST_LEDGERS_KEPT, limit)
     history = history[:kept] + [_without_ledger(h) for h in history[kept:limit]]
-    latest = history[0]
-    streak = int(status.get("consecutiveFailures") or 0)
+    streak = status.consecutive_failures
     if result is RunResult.SUCCEEDED:
         streak = 0
-    elif result is not None and result.value in _FAILURES and not counted:
+    elif result in _FAILURES and not counted:
         streak += 1
-    update: dict[str, Any] = {"history": history, "lastRun": latest, "consecutiveFailures": streak}
-    if result is RunResult.SUCCEEDED and entry.get("endTime"):
-        previous = status.get("lastSuccessTime")
-        update["lastSuccessTime"] = max(filter(None, [previous, entry["endTime"]]))
-    return update
+    update: dict[str, Any] = {"history": history, "last_run": history[0],
+                              "consecutive_failures": streak}
+    if result is RunResult.SUCCEEDED and entry.end_time:
+        ends = [status.last_success_time, _second(entry.end_time)]
+        update["last_success_time"] = max(e for e in ends if e is not None)
+    return status.model_copy(update=update)
 
 
-def with_next_run(status: Mapping[str, Any], upcoming: datetime | None, now: datetime
-                  ) -> dict[str, Any]:
-    """Status fields as a run ending at ``now`` leaves nextRunTime: ``upcoming`` (the schedule's
-    first run after ``now``) once the recorded one has passed, so NEXT RUN is right at once, not
-    at the operator's next refresh; else none (a next run still ahead, or a schedule the
+def with_next_run(status: ReportScheduleStatus, upcoming: datetime | None, now: datetime
+                  ) -> ReportScheduleStatus:
+    """Status as a run ending at ``now`` leaves nextRunTime: ``upcoming`` (the schedule's first
+    run after ``now``) once the recorded one has passed, so NEXT RUN is right at once, not at
+    the operator's next refresh; else as it was (a next run still ahead, or a schedule the
     operator has not accepted, stays as the operator wrote it)."""
-    try:
-        current = ReportScheduleStatus.model_validate(
-            {"schedule": status.get("schedule"), "nextRunTime": status.get("nextRunTime")})
-    except ValidationError:
-        return {}
-    due = current.next_run_time
-    if not current.schedule or (due is not None and due > now) or due == upcoming:
-        return {}
-    return ReportScheduleStatus(next_run_time=upcoming).model_dump(
-        mode="json", by_alias=True, include={"next_run_time"})
+    due = status.next_run_time
+    if ("next_run_time" in status.unread or not status.schedule
+            or (due is not None and due > now) or due == upcoming):
+        return status
+    return status.model_copy(update={"next_run_time": upcoming})

@@ -1,4 +1,4 @@
-"""A burst run's status across its shards (pure functions over the wire form).
+"""A burst run's status across its shards (pure functions over the status models).
 
 Each shard (a pod of the run's Indexed Job) writes only its own entry of the burst record's
 ``shards``; the record's counts are their sums. The run stays in progress (no result, no end)
@@ -14,6 +14,7 @@ from bulletin.api.status import (
     BURST_FAILURES_SHOWN,
     BurstProgress,
     DeliveryRecord,
+    ReportScheduleStatus,
     RunRecord,
     RunResult,
 )
@@ -37,66 +38,62 @@ def burst_result(record: DeliveryRecord) -> tuple[RunResult, str]:
     return result, summary
 
 
-def sharded(record: Mapping[str, Any]) -> bool:
-    """Whether a delivery record (wire form) is a sharded burst's."""
-    return bool((record.get("burst") or {}).get("shardCount"))
+def sharded(record: DeliveryRecord) -> bool:
+    """Whether a delivery record is a sharded burst's."""
+    return bool(record.burst and record.burst.shard_count)
 
 
-def merge_burst(old: Mapping[str, Any], new: Mapping[str, Any]) -> dict[str, Any]:
+def merge_burst(old: DeliveryRecord | None, new: DeliveryRecord) -> DeliveryRecord:
     """One target's record across shards: ``new``'s shards over ``old``'s, counts summed."""
-    if not (sharded(old) and sharded(new)):
-        return dict(new)
-    was, now = old["burst"], new["burst"]
-    shards = {s["index"]: s for s in was.get("shards") or []}
-    shards.update({s["index"]: s for s in now.get("shards") or []})
+    if old is None or not (sharded(old) and sharded(new)):
+        return new
+    was, now = old.burst, new.burst
+    assert was is not None and now is not None
+    shards = {s.index: s for s in was.shards}
+    shards.update({s.index: s for s in now.shards})
     ordered = [shards[i] for i in sorted(shards)]
-    fresh = list(now.get("failures") or [])
-    failures = [*fresh, *(f for f in was.get("failures") or [] if f not in fresh)]
-    burst = {**was, **now, "shards": ordered, "failures": failures[:BURST_FAILURES_SHOWN],
-             "shardCount": max(was["shardCount"], now["shardCount"])}
-    burst.update({k: sum(int(s.get(k) or 0) for s in ordered) for k in _COUNTS})
-    merged = {**old, **new, "burst": burst,
-              "attempts": max(int(old.get("attempts") or 0), int(new.get("attempts") or 0))}
-    if "error" not in new and old.get("error"):
-        merged["error"] = old["error"]
-    return merged
+    failures = [*now.failures, *(f for f in was.failures if f not in now.failures)]
+    counts = {k: sum(getattr(s, k) for s in ordered) for k in _COUNTS}
+    burst = now.model_copy(update={"shards": ordered, "failures": failures[:BURST_FAILURES_SHOWN],
+                                   "shard_count": max(was.shard_count, now.shard_count), **counts})
+    return new.model_copy(update={
+        "burst": burst, "attempts": max(old.attempts, new.attempts),
+        "last_attempt_time": new.last_attempt_time or old.last_attempt_time,
+        "error": new.error if new.error is not None else old.error})
 
 
-def all_done(record: Mapping[str, Any]) -> bool:
+def all_done(record: DeliveryRecord) -> bool:
     """Whether every shard of a sharded burst record has tried all its recipients."""
-    burst = record.get("burst") or {}
-    shards = burst.get("shards") or []
-    return len(shards) >= int(burst.get("shardCount") or 0) and all(s.get("done")
-                                                                    for s in shards)
+    burst = record.burst or BurstProgress()
+    return len(burst.shards) >= burst.shard_count and all(s.done for s in burst.shards)
 
 
-def settle(entry: dict[str, Any]) -> None:
+def settle(entry: RunRecord) -> RunRecord:
     """A history entry whose burst record a shard just wrote: in progress until every shard
     is done (no result, no end), then the run's result from the summed counts."""
-    records = [d for d in entry.get("deliveries") or [] if sharded(d)]
+    records = [d for d in entry.deliveries if sharded(d)]
     if not records:
-        return
+        return entry
     record = records[0]
+    burst = record.burst or BurstProgress()
     if not all_done(record):
-        burst = record["burst"]
-        done = sum(1 for s in burst.get("shards") or [] if s.get("done"))
-        entry.pop("result", None)
-        entry.pop("endTime", None)
-        entry["message"] = (f"burst in progress: {done} of {burst['shardCount']} shards done,"
-                            f" {burst.get('sent', 0)} of {burst.get('recipients', 0)} seen"
-                            " recipients sent")
-        return
-    model = DeliveryRecord.model_validate(record)
-    result, summary = burst_result(model)
-    record["state"] = "Sent" if result in (RunResult.SUCCEEDED, RunResult.SKIPPED) else "Failed"
-    entry["result"], entry["message"] = result.value, summary[:4000]
+        done = sum(1 for s in burst.shards if s.done)
+        return entry.model_copy(update={
+            "result": None, "end_time": None,
+            "message": f"burst in progress: {done} of {burst.shard_count} shards done,"
+                       f" {burst.sent} of {burst.recipients} seen recipients sent"})
+    result, summary = burst_result(record)
+    state = "Sent" if result in (RunResult.SUCCEEDED, RunResult.SKIPPED) else "Failed"
+    deliveries = [d.model_copy(update={"state": state}) if d is record else d
+                  for d in entry.deliveries]
+    return entry.model_copy(update={"deliveries": deliveries, "result": result,
+                                    "message": summary[:4000]})
 
 
 def written_run(written: Mapping[str, Any], record: RunRecord) -> RunRecord:
     """The run as the ReportSchedule ``written`` records it: a burst shard's write sums every
     shard's counts and leaves the result unset until the last shard is done."""
-    history = (written.get("status") or {}).get("history") or []
-    entry = next((h for h in history if h.get("runId") == record.run_id), None)
-    if entry is None or not any(sharded(d) for d in entry.get("deliveries") or []):
+    entry = ReportScheduleStatus.of(written).run(record.run_id)
+    if entry is None or not any(sharded(d) for d in entry.deliveries):
         return record
-    return RunRecord.model_validate(entry)
+    return entry

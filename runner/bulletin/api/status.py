@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Collection, Mapping
 from enum import StrEnum
-from typing import Annotated
+from typing import Annotated, Any, Self
 
-from pydantic import Field
+from pydantic import Field, PrivateAttr, ValidationError
+from pydantic_core import ErrorDetails
 
 from bulletin.api.base import ApiModel, Timestamp
 from bulletin.api.errors import Reason
@@ -177,16 +179,61 @@ class RunRecord(ApiModel):
     ] = None
 
 
-class ReportScheduleStatus(ApiModel):
+class StatusView(ApiModel):
+    """A model of a ReportSchedule's status (or of the part a reader needs), read from the
+    object the API returns: the one place that takes status out of its wire form."""
+
+    _unread: frozenset[str] = PrivateAttr(default=frozenset())
+
+    @classmethod
+    def of(cls, obj: Mapping[str, Any], only: Collection[str] = ()) -> Self:
+        """The status of a ReportSchedule object as the API returns it (wire form)."""
+        return cls.parse(obj.get("status"), only)
+
+    @classmethod
+    def parse(cls, raw: object, only: Collection[str] = ()) -> Self:
+        """Status from its wire form; with ``only`` (field names), just those (a hot path's read).
+        What does not fit the model is left out (a field, or an item of a list), not fatal:
+        other versions write status too, and a reader must still see the rest."""
+        data: dict[str, Any] = dict(raw) if isinstance(raw, Mapping) else {}
+        if only:
+            wanted = {cls.model_fields[name].alias for name in only}
+            data = {k: v for k, v in data.items() if k in wanted}
+        try:
+            return cls.model_validate(data)
+        except ValidationError as exc:
+            errors = exc.errors()
+        status = cls._pruned(data, errors)
+        status._unread = frozenset(n for n, f in cls.model_fields.items()
+                                   if any(e["loc"][0] == f.alias for e in errors))
+        return status
+
+    @classmethod
+    def _pruned(cls, data: dict[str, Any], errors: list[ErrorDetails]) -> Self:
+        """``data`` without what ``errors`` name: a field, or one item of a list."""
+        keys, items = set[str](), dict[str, set[int]]()
+        for error in errors:
+            key, rest = str(error["loc"][0]), error["loc"][1:]
+            if rest and isinstance(rest[0], int):
+                items.setdefault(key, set()).add(rest[0])
+            else:
+                keys.add(key)
+        data = {k: [v for i, v in enumerate(value) if i not in items[k]] if k in items else value
+                for k, value in data.items() if k not in keys}
+        try:
+            return cls.model_validate(data)
+        except ValidationError:
+            return cls()
+
+
+class ReportScheduleStatus(StatusView):
     """Observed state of a ReportSchedule."""
 
     observed_generation: Annotated[
         int | None, Field(description="The .metadata.generation the operator last acted on.")
     ] = None
-    conditions: Annotated[
-        list[Condition],
-        Field(description="Ready, Stalled; see kubectl describe for messages."),
-    ] = []
+    conditions: Annotated[list[Condition], Field(
+        description="Ready, Stalled; see kubectl describe for messages.")] = []
     schedule: Annotated[
         str | None,
         Field(description="The cron expression the CronJob runs on; with spec.schedules, each"
@@ -205,15 +252,10 @@ class ReportScheduleStatus(ApiModel):
     next_run_time: Annotated[
         Timestamp | None, Field(description="When the next scheduled run is due.")
     ] = None
-    last_run_request: Annotated[
-        str | None,
-        Field(description="The last run-now token (bulletin.dev/run-requested-at) handled."),
-    ] = None
-    last_link_request: Annotated[
-        str | None,
-        Field(description="The token of the last link audit request"
-              " (bulletin.dev/link-request) the operator recorded."),
-    ] = None
+    last_run_request: Annotated[str | None, Field(
+        description="The last run-now token (bulletin.dev/run-requested-at) handled.")] = None
+    last_link_request: Annotated[str | None, Field(
+        description="The last link audit request (bulletin.dev/link-request) recorded.")] = None
     last_run: Annotated[RunRecord | None, Field(description="The most recent run.")] = None
     last_success_time: Annotated[
         Timestamp | None, Field(description="When the last successful run ended.")
@@ -224,3 +266,33 @@ class ReportScheduleStatus(ApiModel):
     history: Annotated[
         list[RunRecord], Field(description="Recent runs, newest first, bounded by historyLimit.")
     ] = []
+
+    @property
+    def unread(self) -> frozenset[str]:
+        """Fields whose wire value (or one of its items) did not parse: a writer leaves them."""
+        return self._unread
+
+    def changes(self, after: Self) -> dict[str, Any]:
+        """The fields ``after`` changed (or set anew) in wire form, None for unset: a patch."""
+        fields = type(self).model_fields
+        new = after.model_fields_set - self.model_fields_set
+        names = {n for n in fields if getattr(self, n) != getattr(after, n)
+                 or (n in new and getattr(after, n) is not None)}
+        wire = after.model_dump(by_alias=True, exclude_none=True, mode="json", include=names)
+        return {str(fields[n].alias): wire.get(str(fields[n].alias)) for n in fields if n in names}
+
+    def condition(self, type_: str) -> Condition | None:
+        """The condition ``type_``, or None when status has none."""
+        return next((c for c in self.conditions if c.type == type_), None)
+
+    def condition_status(self, type_: str) -> str | None:
+        """The status ("True", "False", "Unknown") of condition ``type_``, None when absent."""
+        return cond.status if (cond := self.condition(type_)) is not None else None
+
+    def runs(self) -> list[RunRecord]:
+        """lastRun, then history (newest first)."""
+        return [*([self.last_run] if self.last_run is not None else []), *self.history]
+
+    def run(self, run_id: str) -> RunRecord | None:
+        """Run ``run_id``'s entry in history, or None when history has none."""
+        return next((h for h in self.history if h.run_id == run_id), None)

@@ -62,7 +62,7 @@ def _row(namespace: str, schedule: str, entry: dict[str, Any], now: datetime) ->
             "start_time": naive(record.start_time), "end_time": naive(record.end_time),
             "period_start": naive(record.period_start), "period_end": naive(record.period_end),
             "rows": record.rows, "bytes": record.bytes,
-            "object_keys": json.dumps(stored_keys(entry)),
+            "object_keys": json.dumps(stored_keys(record)),
             "record": json.dumps(record.wire(), separators=(",", ":")), "updated": naive(now)}
 
 

@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
 
 from bulletin.api.runrequest import RunOptions
 from bulletin.console.reads import api_errors, status_code
@@ -132,7 +131,7 @@ def _backfill(kube: KubeSession, job: Backfill, timeout: float) -> None:
             token = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
             request_run(kube.custom, kube.namespace, job.name, token, RunOptions(period=text))
             wait_answer(kube, job.name, token)
-            entry: dict[str, Any] = wait_ended(kube, job.name, token, timeout)
+            entry = wait_ended(kube, job.name, token, timeout)
             job.lines.append(f"{text}: {result_line(entry)}")
     except failures() as exc:
         job.lines.append(f"stopped: {refused(exc).message}")

@@ -154,7 +154,7 @@ class Pages:
             return self.render(request, "run.html", who=who, namespace=p["namespace"],
                                name=p["name"], run=record, took=views.took(
                                    record, datetime.now(UTC)), result=views.result_of(record),
-                               period=f"{period(record.wire(), zone)} ({zone.key})",
+                               period=f"{period(record, zone)} ({zone.key})",
                                found=found, archive=self.console.archive is not None)
 
         return await self.guarded(request, who, work)

@@ -41,7 +41,7 @@ def find_run(console: Console, kube: KubeSession, obj: dict[str, Any] | None, na
     entry = next((r for r in stats.records(obj) if r.run_id == run_id), None) if obj else None
     try:
         if entry is not None:
-            keys, source = stored_keys(entry.wire()), "status"
+            keys, source = stored_keys(entry), "status"
         elif archive is not None and can(kube, "get", name):
             found = archive.run(kube.namespace, name, run_id)
             if found is None:
@@ -53,5 +53,5 @@ def find_run(console: Console, kube: KubeSession, obj: dict[str, Any] | None, na
     except SQLAlchemyError:  # the archive is down: the run from status, without its audit
         if entry is None:
             raise
-        return Found(entry, "status", stored_keys(entry.wire()), None)
+        return Found(entry, "status", stored_keys(entry), None)
     return Found(entry, source, keys, audit)

@@ -9,9 +9,7 @@ from datetime import datetime, timedelta
 from statistics import median
 from typing import Any
 
-from pydantic import ValidationError
-
-from bulletin.api.status import RunRecord, RunResult
+from bulletin.api.status import ReportScheduleStatus, RunRecord, RunResult
 
 WINDOWS = (7, 30, 90)
 FAILED = {RunResult.FAILED, RunResult.PARTIALLY_DELIVERED}
@@ -49,13 +47,7 @@ class Stats:
 
 def records(obj: Mapping[str, Any]) -> list[RunRecord]:
     """A ReportSchedule's status.history as models (entries that do not parse are left out)."""
-    found = []
-    for raw in (obj.get("status") or {}).get("history") or []:
-        try:
-            found.append(RunRecord.model_validate(raw))
-        except ValidationError:
-            continue
-    return found
+    return ReportScheduleStatus.of(obj, only=("history",)).history
 
 
 def runs_of(objs: Iterable[Mapping[str, Any]]) -> list[Run]:

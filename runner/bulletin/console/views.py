@@ -6,14 +6,19 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 from urllib.parse import urlsplit
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import BeforeValidator, ValidationError
 
 from bulletin.api.base import ApiModel, Timestamp
 from bulletin.api.spec import ReportScheduleSpec
-from bulletin.api.status import Condition, ReportScheduleStatus, RunRecord, RunResult
+from bulletin.api.status import (
+    ReportScheduleStatus,
+    RunRecord,
+    RunResult,
+    StatusView,
+)
 from bulletin.console.stats import records
 from bulletin.plugin.overview import schedules_text
 from bulletin.plugin.tables import age, human_duration, until
@@ -49,22 +54,19 @@ class ChartRun(ApiModel):
         return (self.end_time - self.start_time).total_seconds() if self.end_time else 0.0
 
 
-CHART_RUNS_OF = TypeAdapter(list[ChartRun])
+def _newest(entries: object) -> object:
+    return entries[:CHART_RUNS] if isinstance(entries, list) else entries
+
+
+class ChartHistory(StatusView):
+    """The newest CHART_RUNS entries of status.history, as the small chart reads them."""
+
+    history: Annotated[list[ChartRun], BeforeValidator(_newest)] = []
 
 
 def chart_runs(obj: Mapping[str, Any]) -> list[ChartRun]:
     """The newest CHART_RUNS runs of status.history that parse, oldest first."""
-    raw = ((obj.get("status") or {}).get("history") or [])[:CHART_RUNS]
-    try:
-        runs = CHART_RUNS_OF.validate_python(raw)
-    except ValidationError:  # one bad entry: read the others one by one
-        runs = []
-        for entry in raw:
-            try:
-                runs.append(ChartRun.model_validate(entry))
-            except ValidationError:
-                continue
-    return runs[::-1]
+    return ChartHistory.of(obj).history[::-1]
 
 
 @dataclass(frozen=True)
@@ -84,15 +86,10 @@ class Row:
 
 
 def status_of(obj: Mapping[str, Any], history: bool = True) -> ReportScheduleStatus:
-    """The object's status as the model (empty when it does not parse); without ``history``
+    """The object's status as the model (what does not parse left out); without ``history``
     only the fields a listing needs are read."""
-    raw = obj.get("status") or {}
-    if not history:
-        raw = {k: raw[k] for k in ("conditions", "lastRun", "nextRunTime") if k in raw}
-    try:
-        return ReportScheduleStatus.model_validate(raw)
-    except ValidationError:
-        return ReportScheduleStatus()
+    return ReportScheduleStatus.of(
+        obj, () if history else ("conditions", "last_run", "next_run_time"))
 
 
 def spec_of(obj: Mapping[str, Any]) -> ReportScheduleSpec | None:
@@ -103,20 +100,14 @@ def spec_of(obj: Mapping[str, Any]) -> ReportScheduleSpec | None:
         return None
 
 
-def condition(status: ReportScheduleStatus, type_: str) -> Condition | None:
-    """The condition of ``type_``, if set."""
-    return next((c for c in status.conditions if c.type == type_), None)
-
-
 def state(obj: Mapping[str, Any], status: ReportScheduleStatus) -> str:
     """One word for where the schedule stands (one of STATES)."""
     if (obj.get("spec") or {}).get("suspend"):
         return "Suspended"
     for type_ in ("Stalled", "Paused"):
-        if (found := condition(status, type_)) is not None and found.status == "True":
+        if status.condition_status(type_) == "True":
             return type_
-    ready = condition(status, "Ready")
-    return "Ready" if ready is not None and ready.status == "True" else "NotReady"
+    return "Ready" if status.condition_status("Ready") == "True" else "NotReady"
 
 
 def result_of(record: RunRecord | ChartRun | None) -> str:
@@ -205,8 +196,7 @@ def first_shown(total: int, page: int, per_page: int = PER_PAGE) -> int:
 
 def conditions_only(obj: Mapping[str, Any]) -> ReportScheduleStatus:
     """A status with the conditions only: enough for ``state``."""
-    conditions = (obj.get("status") or {}).get("conditions")
-    return status_of({"status": {"conditions": conditions}} if conditions else {})
+    return ReportScheduleStatus.of(obj, only=("conditions",))
 
 
 def safe_url(url: str) -> str:

@@ -4,11 +4,11 @@ RunNowRefused Event naming the token), waited for with a timeout."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any
 
 from bulletin.api.names import run_now_job_name
+from bulletin.api.status import ReportScheduleStatus, RunRecord
 from bulletin.plugin.kube import KubeSession, PluginError
 
 REFUSED = "RunNowRefused"
@@ -66,7 +66,7 @@ def observe(kube: KubeSession, name: str, token: str) -> Observation:
         if exc.status != 404:
             raise
         job_exists = False
-    status = kube.get(name).get("status") or {}
+    echoed = ReportScheduleStatus.of(kube.get(name)).last_run_request == token
     try:
         events = kube.core.list_namespaced_event(
             kube.namespace, field_selector=f"involvedObject.name={name},reason={REFUSED}").items
@@ -74,7 +74,7 @@ def observe(kube: KubeSession, name: str, token: str) -> Observation:
         if exc.status != 403:
             raise
         events = []  # no right to read Events: the echo without a Job still tells
-    return Observation(job_exists, status.get("lastRunRequest") == token,
+    return Observation(job_exists, echoed,
                        tuple(str(e.message or "") for e in events))
 
 
@@ -100,11 +100,6 @@ def wait_answer(kube: KubeSession, name: str, token: str, timeout: float = ANSWE
         sleep(POLL_SECONDS)
 
 
-def _entry(obj: Mapping[str, Any], run_id: str) -> dict[str, Any] | None:
-    history = (obj.get("status") or {}).get("history") or []
-    return next((dict(h) for h in history if h.get("runId") == run_id), None)
-
-
 def job_finished(kube: KubeSession, run_id: str) -> bool:
     """Whether the run's Job is Complete or Failed (or gone: removed after it finished)."""
     from kubernetes.client.exceptions import ApiException
@@ -120,19 +115,18 @@ def job_finished(kube: KubeSession, run_id: str) -> bool:
 
 
 def wait_ended(kube: KubeSession, name: str, token: str, timeout: float,
-               sleep: Callable[[float], None] = time.sleep) -> dict[str, Any]:
+               sleep: Callable[[float], None] = time.sleep) -> RunRecord:
     """The history entry of run-now ``token`` once it has ended and its Job has finished;
     PluginError when the operator refused it or it did not end within ``timeout`` seconds."""
     from kubernetes.client.exceptions import ApiException
 
     run_id, deadline = run_now_job_name(name, token), time.monotonic() + timeout
     while True:
-        obj = kube.get(name)
-        entry = _entry(obj, run_id)
-        ended = entry is not None and entry.get("result") and entry.get("endTime")
-        if entry is not None and ended and job_finished(kube, run_id):
+        status = ReportScheduleStatus.of(kube.get(name))
+        entry = status.run(run_id)
+        if entry is not None and entry.result and entry.end_time and job_finished(kube, run_id):
             return entry
-        if entry is None and (obj.get("status") or {}).get("lastRunRequest") == token:
+        if entry is None and status.last_run_request == token:
             try:  # the operator starts the Job before it echoes the token
                 kube.batch.read_namespaced_job(run_id, kube.namespace)
             except ApiException as exc:
@@ -146,8 +140,7 @@ def wait_ended(kube: KubeSession, name: str, token: str, timeout: float,
         sleep(END_POLL_SECONDS)
 
 
-def result_line(entry: dict[str, Any]) -> str:
+def result_line(entry: RunRecord) -> str:
     """One line for an ended run: its id, result, rows and message."""
-    text = f"run {entry.get('runId')} {entry.get('result')}, {entry.get('rows', 0)} rows"
-    message = entry.get("message")
-    return f"{text}: {message}" if message else text
+    text = f"run {entry.run_id} {entry.result}, {entry.rows} rows"
+    return f"{text}: {entry.message}" if entry.message else text

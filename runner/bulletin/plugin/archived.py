@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from bulletin.api.linkrequest import LinkRequest, request_annotations
+from bulletin.api.status import ReportScheduleStatus
 from bulletin.plugin.kube import KubeSession, PluginError, dump, server_error
 
 AUDIT_TIMEOUT = 60.0  # seconds for the operator to record a link request
@@ -46,9 +47,9 @@ def history(kube: KubeSession, name: str | None, output: str | None, limit: int 
     except Exception as exc:  # the message could carry the URL: its type only
         raise PluginError(f"error: the run archive did not answer ({type(exc).__name__})"
                           ) from exc
-    records = [a.record.wire() for a in found]
+    records = [a.record for a in found]
     if output in ("json", "yaml"):
-        dump(records, output)
+        dump([r.wire() for r in records], output)
     elif not records:
         print(f"No runs of {name} in the run archive in the last {days} days.", file=sys.stderr)
     else:
@@ -82,7 +83,8 @@ def audit_links(kube: KubeSession, name: str, run_id: str, keys: Sequence[str],
                           f" ({server_error(exc)}); it needs patch on reportschedules, or use"
                           " the console's downloads") from exc
     deadline = time.monotonic() + timeout
-    while (kube.get(name).get("status") or {}).get("lastLinkRequest") != token:
+    while ReportScheduleStatus.of(kube.get(name), only=("last_link_request",)
+                                  ).last_link_request != token:
         if time.monotonic() > deadline:
             raise PluginError(f"error: no links: the operator did not record the link request"
                               f" {token} in the run archive within {timeout:.0f}s; is it"

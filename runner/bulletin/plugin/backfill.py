@@ -9,6 +9,7 @@ from datetime import UTC, date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from bulletin.api.runrequest import RunOptions
+from bulletin.api.status import RunResult
 from bulletin.period import PeriodError, parse_override
 from bulletin.plugin.accept import result_line, wait_answer, wait_ended
 from bulletin.plugin.kube import KubeSession, PluginError
@@ -72,10 +73,9 @@ def backfill(kube: KubeSession, name: str, period: str, each: str, to: list[str]
         request_run(kube.custom, kube.namespace, name, token, RunOptions(period=text, to=to))
         wait_answer(kube, name, token)
         entry = wait_ended(kube, name, token, timeout)
-        result = entry.get("result")
         print(f"{text}: {result_line(entry)}")
         sys.stdout.flush()
-        if result not in ("Succeeded", "Skipped"):
+        if entry.result not in (RunResult.SUCCEEDED, RunResult.SKIPPED):
             failed.append(text)
     if failed:
         raise PluginError(f"error: {len(failed)} of {len(wanted)} run(s) did not succeed:"

@@ -33,13 +33,14 @@ def history(kube: KubeSession, name: str | None, output: str | None, limit: int 
             no_headers: bool = False, all_namespaces: bool = False) -> None:
     """status.history, newest first: a table, or the raw records; without ``name``, the runs
     of every schedule of the namespace (or of all namespaces)."""
+    from bulletin.api.status import ReportScheduleStatus
     from bulletin.plugin.tables import all_history_table, history_table, runs_of, zone_of
 
     if name is None:
         pairs = runs_of(kube.list(all_namespaces), limit)
         if output in ("json", "yaml"):
             dump([{"namespace": o["metadata"].get("namespace"), "schedule": o["metadata"]["name"],
-                   **r} for o, r in pairs], output)
+                   **r.wire()} for o, r in pairs], output)
         elif not pairs:
             print("No runs in status.history yet.", file=sys.stderr)
         else:
@@ -47,9 +48,9 @@ def history(kube: KubeSession, name: str | None, output: str | None, limit: int 
                                                       all_namespaces), no_headers))
         return
     obj = kube.get(name)
-    records = list((obj.get("status") or {}).get("history") or [])[:limit]
+    records = ReportScheduleStatus.of(obj).history[:limit]
     if output in ("json", "yaml"):
-        dump(records, output)
+        dump([r.wire() for r in records], output)
     elif not records:
         print(f"No runs of {name} in status.history yet.", file=sys.stderr)
     else:

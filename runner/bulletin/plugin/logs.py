@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import sys
 import time
-from collections.abc import Mapping
 from typing import Any
 
+from bulletin.api.status import ReportScheduleStatus
 from bulletin.plugin.kube import KubeSession, PluginError
 
 CONTAINER = "runner"  # the runner's container in every run's pod
@@ -14,14 +14,12 @@ START_WAIT = 30.0  # seconds to wait for a pending pod's container, as kubectl l
 SCHEDULE_LABEL = "bulletin.dev/schedule"  # on every Job of a schedule, as the operator sets it
 
 
-def newest_run(status: Mapping[str, Any]) -> str:
+def newest_run(status: ReportScheduleStatus) -> str:
     """The id of the newest run status knows of."""
-    entries = [status.get("lastRun") or {}, *(status.get("history") or [])]
-    ids = sorted(((e.get("startTime") or "", e["runId"]) for e in entries if e.get("runId")),
-                 reverse=True)
+    ids = sorted(((e.start_time, e.run_id) for e in status.runs() if e.run_id), reverse=True)
     if not ids:
         raise PluginError("error: no run in status yet: start one with `kubectl bulletin run`")
-    return str(ids[0][1])
+    return ids[0][1]
 
 
 def newest_job(jobs: list[Any]) -> str | None:
@@ -41,9 +39,9 @@ def latest_run(kube: KubeSession, name: str) -> str:
     from bulletin.plugin.accept import wait_answer
 
     obj = kube.get(name)
-    status = obj.get("status") or {}
+    status = ReportScheduleStatus.of(obj)
     token = ((obj.get("metadata") or {}).get("annotations") or {}).get(RUN_REQUEST_ANNOTATION)
-    if token and token != status.get("lastRunRequest"):
+    if token and token != status.last_run_request:
         return wait_answer(kube, name, token)
     selector = f"{SCHEDULE_LABEL}={short_name(name, 63)}"
     jobs = kube.batch.list_namespaced_job(kube.namespace, label_selector=selector).items

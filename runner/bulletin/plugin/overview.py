@@ -6,6 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from bulletin.api.status import ReportScheduleStatus
 from bulletin.plugin.tables import NONE, age, render, result, until
 
 HEADERS = ("NAME", "SCHEDULE", "READY", "LAST RESULT", "LAST RUN", "NEXT RUN", "FAILURES", "AGE")
@@ -45,37 +46,29 @@ def zones_text(spec: Mapping[str, Any]) -> str:
     return ",".join(dict.fromkeys(str(e.get("timeZone") or "UTC") for e in entries))
 
 
-def condition(obj: Mapping[str, Any], type_: str) -> str | None:
-    """The status ("True", "False", "Unknown") of a condition, or None if absent."""
-    for cond in (obj.get("status") or {}).get("conditions") or []:
-        if cond.get("type") == type_:
-            return str(cond.get("status"))
-    return None
-
-
-def next_run(obj: Mapping[str, Any], now: datetime) -> str:
+def next_run(spec: Mapping[str, Any], status: ReportScheduleStatus, now: datetime) -> str:
     """When the next scheduled run is due, or why there is none."""
-    if (obj.get("spec") or {}).get("suspend"):
+    if spec.get("suspend"):
         return "<suspended>"
-    if condition(obj, "Paused") == "True":
+    if status.condition_status("Paused") == "True":
         return "<paused>"
-    return until((obj.get("status") or {}).get("nextRunTime"), now)
+    return until(status.next_run_time, now)
 
 
 def row(obj: Mapping[str, Any], now: datetime, *, namespace: bool, wide: bool) -> list[str]:
     """One schedule's cells."""
-    meta, spec, status = obj["metadata"], obj.get("spec") or {}, obj.get("status") or {}
-    last = status.get("lastRun") or {}
+    meta, spec, status = obj["metadata"], obj.get("spec") or {}, ReportScheduleStatus.of(obj)
+    last = status.last_run
     cells = [meta["name"], schedules_text(spec),
-             condition(obj, "Ready") or "Unknown", result(last) if last else NONE,
-             age(last.get("startTime"), now), next_run(obj, now),
-             str(status.get("consecutiveFailures") or 0), age(meta.get("creationTimestamp"), now)]
+             status.condition_status("Ready") or "Unknown", result(last) if last else NONE,
+             age(last.start_time if last else None, now), next_run(spec, status, now),
+             str(status.consecutive_failures), age(meta.get("creationTimestamp"), now)]
     if namespace:
         cells.insert(0, meta.get("namespace", ""))
     if wide:
         cells += [zones_text(spec),
-                  str(bool(spec.get("suspend"))).lower(), status.get("cronJobName") or NONE,
-                  age(status.get("lastSuccessTime"), now)]
+                  str(bool(spec.get("suspend"))).lower(), status.cron_job_name or NONE,
+                  age(status.last_success_time, now)]
     return cells
 
 

@@ -48,6 +48,7 @@ def run(kube: KubeSession, name: str, period: str | None, to: list[str] | None,
     """Request a run of ``name`` now and print its id once the operator accepted it (NotAccepted
     when it refused it); with ``wait`` (seconds), wait for the run to end and print how.
     The run id."""
+    from bulletin.api.status import RunResult
     from bulletin.plugin.accept import result_line, wait_answer, wait_ended
 
     options = options_of(period, to)
@@ -60,8 +61,8 @@ def run(kube: KubeSession, name: str, period: str | None, to: list[str] | None,
         sys.stdout.flush()
         entry = wait_ended(kube, name, token, wait)
         print(result_line(entry))
-        if entry.get("result") not in ("Succeeded", "Skipped"):
-            raise PluginError(f"error: run {run_id} {entry.get('result')}"
+        if entry.result not in (RunResult.SUCCEEDED, RunResult.SKIPPED):
+            raise PluginError(f"error: run {run_id} {entry.result}"
                               f" (see kubectl bulletin logs {name} --run {run_id})")
     return run_id
 

@@ -7,6 +7,8 @@ from datetime import datetime, time
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from bulletin.api.status import ReportScheduleStatus, RunRecord
+
 NONE = "<none>"
 ERROR_WIDTH = 60
 
@@ -43,16 +45,22 @@ def parse_time(stamp: str) -> datetime:
     return datetime.fromisoformat(stamp.replace("Z", "+00:00"))
 
 
-def age(stamp: str | None, now: datetime) -> str:
+def _when(stamp: datetime | str | None) -> datetime | None:
+    return stamp if isinstance(stamp, datetime) else parse_time(stamp) if stamp else None
+
+
+def age(stamp: datetime | str | None, now: datetime) -> str:
     """How long ago ``stamp`` was, or <none>."""
-    return human_duration((now - parse_time(stamp)).total_seconds()) if stamp else NONE
+    when = _when(stamp)
+    return human_duration((now - when).total_seconds()) if when else NONE
 
 
-def until(stamp: str | None, now: datetime) -> str:
+def until(stamp: datetime | str | None, now: datetime) -> str:
     """How long until ``stamp``: "in 3d4h", "due" once it has passed, or <none>."""
-    if not stamp:
+    when = _when(stamp)
+    if when is None:
         return NONE
-    left = (parse_time(stamp) - now).total_seconds()
+    left = (when - now).total_seconds()
     return f"in {human_duration(left)}" if left >= 1 else "due"
 
 
@@ -81,77 +89,74 @@ def recipients(addresses: Sequence[str]) -> str:
     return f"{addresses[0]} +{len(addresses) - 1}"
 
 
-def trigger(record: Mapping[str, Any]) -> str:
+def trigger(record: RunRecord) -> str:
     """How the run started, with the spec.schedules entry that fired it: "Schedule/amer"."""
-    entry = record.get("scheduleEntry")
-    text = str(record.get("trigger", NONE))
-    return f"{text}/{entry}" if entry else text
+    entry = record.schedule_entry
+    return f"{record.trigger.value}/{entry}" if entry else record.trigger.value
 
 
-def receivers(record: Mapping[str, Any]) -> str:
+def receivers(record: RunRecord) -> str:
     """Who received the report: addresses, or a burst's counts ("burst 48/50 sent, 2 failed")."""
-    bursts = [d["burst"] for d in record.get("deliveries") or [] if d.get("burst")]
+    bursts = [d.burst for d in record.deliveries if d.burst]
     if not bursts:
-        return recipients(record.get("recipients") or [])
-    sent = sum(b.get("sent", 0) for b in bursts)
-    total = sum(b.get("recipients", 0) for b in bursts)
-    failed = sum(b.get("failed", 0) for b in bursts)
+        return recipients(record.recipients)
+    sent = sum(b.sent for b in bursts)
+    total = sum(b.recipients for b in bursts)
+    failed = sum(b.failed for b in bursts)
     return f"burst {sent}/{total} sent" + (f", {failed} failed" if failed else "")
 
 
-def period(record: Mapping[str, Any], tz: ZoneInfo) -> str:
+def period(record: RunRecord, tz: ZoneInfo) -> str:
     """The reported period in the schedule's zone: 2026-10-01..2026-10-31, or local times when
     it does not start and end at midnight."""
     from bulletin.period import Period
 
-    start, end = record.get("periodStart"), record.get("periodEnd")
+    start, end = record.period_start, record.period_end
     if not start or not end:
         return NONE
-    first, last = parse_time(start).astimezone(tz), parse_time(end).astimezone(tz)
+    first, last = start.astimezone(tz), end.astimezone(tz)
     if first.time() == last.time() == time(0):
         return Period(first, last, first, first).label()
     return f"{first:%Y-%m-%d %H:%M}..{last:%Y-%m-%d %H:%M}"
 
 
-def result(record: Mapping[str, Any]) -> str:
+def result(record: RunRecord) -> str:
     """The run's result, or Running while it has not ended."""
-    return str(record.get("result") or ("Running" if not record.get("endTime") else "Unknown"))
+    if record.result is not None:
+        return record.result.value
+    return "Running" if not record.end_time else "Unknown"
 
 
-def duration(record: Mapping[str, Any], now: datetime) -> str:
+def duration(record: RunRecord, now: datetime) -> str:
     """How long the run took (or has taken so far)."""
-    if not record.get("startTime"):
-        return NONE
-    end = parse_time(record["endTime"]) if record.get("endTime") else now
-    return human_duration((end - parse_time(record["startTime"])).total_seconds())
+    end = record.end_time or now
+    return human_duration((end - record.start_time).total_seconds())
 
 
 HISTORY_HEADERS = ("RUN", "TRIGGER", "STARTED", "PERIOD", "RESULT", "DURATION", "ROWS",
                    "RECIPIENTS", "ERROR")
 
 
-def history_row(r: Mapping[str, Any], tz: ZoneInfo, now: datetime) -> list[str]:
+def history_row(r: RunRecord, tz: ZoneInfo, now: datetime) -> list[str]:
     """One run's row of the history table."""
-    return [str(r.get("runId", NONE)), trigger(r), age(r.get("startTime"), now), period(r, tz),
-            result(r), duration(r, now), str(r.get("rows", 0)), receivers(r),
-            truncate(r.get("message"))]
+    return [r.run_id, trigger(r), age(r.start_time, now), period(r, tz), result(r),
+            duration(r, now), str(r.rows), receivers(r), truncate(r.message)]
 
 
-def history_table(records: Sequence[Mapping[str, Any]], tz: ZoneInfo, now: datetime) -> str:
+def history_table(records: Sequence[RunRecord], tz: ZoneInfo, now: datetime) -> str:
     """status.history as a table, newest first."""
     return render(HISTORY_HEADERS, [history_row(r, tz, now) for r in records])
 
 
 def runs_of(objs: Sequence[Mapping[str, Any]], limit: int | None
-            ) -> list[tuple[Mapping[str, Any], Mapping[str, Any]]]:
+            ) -> list[tuple[Mapping[str, Any], RunRecord]]:
     """(schedule, run) of every schedule's status.history, newest first, at most ``limit``."""
-    pairs = [(o, r) for o in objs for r in (o.get("status") or {}).get("history") or []]
-    pairs.sort(key=lambda p: (p[1].get("startTime") or "", p[0]["metadata"]["name"]),
-               reverse=True)
+    pairs = [(o, r) for o in objs for r in ReportScheduleStatus.of(o).history]
+    pairs.sort(key=lambda p: (p[1].start_time, p[0]["metadata"]["name"]), reverse=True)
     return pairs[:limit]
 
 
-def all_history_table(pairs: Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]],
+def all_history_table(pairs: Sequence[tuple[Mapping[str, Any], RunRecord]],
                       now: datetime, namespace: bool) -> str:
     """The runs of several schedules, with a SCHEDULE column (and NAMESPACE with -A)."""
     headers = [*(["NAMESPACE"] if namespace else []), "SCHEDULE", *HISTORY_HEADERS]
