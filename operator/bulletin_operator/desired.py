@@ -1,7 +1,7 @@
 """What a ReportSchedule should own, and the status that says it does: validate the spec into
 the model, check what it names (Secrets, ConfigMaps, calendars, the runner pod policy), build
 the owned objects with pure builders, and apply them through the cluster's store. kopf's handlers
-(handlers.py) and the startup check call these."""
+(reconciling.py, watchers.py) and the startup check call these."""
 
 from __future__ import annotations
 

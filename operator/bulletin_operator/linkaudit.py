@@ -9,11 +9,9 @@ from typing import Any
 
 import kopf
 from bulletin.api.linkrequest import LINK_CLIENT, read_request, requested_token
-from bulletin.api.spec import GROUP, PLURAL, VERSION
 from bulletin.api.status import ReportScheduleStatus
 
-RESOURCE = (GROUP, VERSION, PLURAL)
-RETRY_SECONDS = 5  # an archive outage: the plugin waits, so try again soon (kopf: 60 s)
+from bulletin_operator.kinds import RESOURCE, RETRY_SECONDS
 
 
 def _link_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any) -> bool:
