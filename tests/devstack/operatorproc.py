@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from devstack.ports import HOST, free_port
@@ -19,6 +20,24 @@ def local_env(runner_image: str) -> dict[str, str]:
     and the node address (where the test servers listen) allowed as a delivery target."""
     return {"BULLETIN_RUNNER_IMAGE": runner_image, "BULLETIN_RUNNER_PULL_POLICY": "Never",
             "BULLETIN_ALLOW_PRIVATE_NETWORKS": f"{HOST}/32"}
+
+
+_RUNNING: list[OperatorProcess] = []  # started in this test session and not stopped
+
+
+@contextlib.contextmanager
+def paused() -> Iterator[None]:
+    """No operator process of this session runs inside the block (each running one is stopped
+    and started again after it): for a test that shapes status by hand, which an operator
+    watching every namespace would reconcile over."""
+    stopped = list(_RUNNING)
+    for proc in stopped:
+        proc.stop()
+    try:
+        yield
+    finally:
+        for proc in stopped:
+            proc.start()
 
 
 class OperatorProcess:
@@ -60,6 +79,7 @@ class OperatorProcess:
                 raise RuntimeError(f"operator exited: {self.log.read_text()[-3000:]}")
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/healthz", timeout=2):
+                    _RUNNING.append(self)
                     return self
             except OSError:
                 time.sleep(0.3)
@@ -67,6 +87,8 @@ class OperatorProcess:
 
     def stop(self) -> None:
         """SIGTERM, then SIGKILL."""
+        if self in _RUNNING:
+            _RUNNING.remove(self)
         if self.proc is None or self.proc.poll() is not None:
             return
         self.proc.send_signal(signal.SIGTERM)
