@@ -13,7 +13,6 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 from typing import Any
 
-from bulletin.api.status import Condition, ReportScheduleStatus
 from bulletin.console import reads, views
 from bulletin.plugin.kube import GROUP, PLURAL, VERSION, KubeSession
 
@@ -115,10 +114,11 @@ def _entries(tables: list[dict[str, Any]]) -> list[Listed] | None:
 
 def _state(cells: dict[str, Any]) -> str:
     """views.state, from the Table's cells."""
-    conditions = [Condition.model_construct(type=t, status=cells[t]) for t in STATE_COLUMNS
-                  if isinstance(cells.get(t), str)]
-    return views.state({"spec": {"suspend": cells.get("Suspended")}},
-                       ReportScheduleStatus.model_construct(conditions=conditions))
+    def condition_status(type_: str) -> str | None:
+        value = cells.get(type_)
+        return value if type_ in STATE_COLUMNS and isinstance(value, str) else None
+
+    return views.state_of(bool(cells.get("Suspended")), condition_status)
 
 
 def _objects(scopes: list[KubeSession], every: list[bool], shown: list[Listed],

@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Any
@@ -102,12 +102,17 @@ def spec_of(obj: Mapping[str, Any]) -> ReportScheduleSpec | None:
 
 def state(obj: Mapping[str, Any], status: ReportScheduleStatus) -> str:
     """One word for where the schedule stands (one of STATES)."""
-    if (obj.get("spec") or {}).get("suspend"):
+    return state_of(bool((obj.get("spec") or {}).get("suspend")), status.condition_status)
+
+
+def state_of(suspended: bool, condition_status: Callable[[str], str | None]) -> str:
+    """The state from spec.suspend and the status of each condition type (None: absent)."""
+    if suspended:
         return "Suspended"
     for type_ in ("Stalled", "Paused"):
-        if status.condition_status(type_) == "True":
+        if condition_status(type_) == "True":
             return type_
-    return "Ready" if status.condition_status("Ready") == "True" else "NotReady"
+    return "Ready" if condition_status("Ready") == "True" else "NotReady"
 
 
 def result_of(record: RunRecord | ChartRun | None) -> str:
