@@ -23,8 +23,8 @@ def _link_requested(annotations: kopf.Annotations, status: kopf.Status, **_: Any
 @kopf.on.resume(*RESOURCE, when=_link_requested, backoff=RETRY_SECONDS)
 @kopf.on.create(*RESOURCE, when=_link_requested, backoff=RETRY_SECONDS)
 @kopf.on.update(*RESOURCE, when=_link_requested, backoff=RETRY_SECONDS)
-def record_links(namespace: str | None, name: str, annotations: kopf.Annotations,
-                 patch: kopf.Patch, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
+def audit_link_request(namespace: str | None, name: str, annotations: kopf.Annotations,
+                       patch: kopf.Patch, body: kopf.Body, memo: kopf.Memo, **_: Any) -> None:
     """Record the request in the run archive (an outage fails the handler: kopf tries again
     and the plugin keeps waiting), then echo its token. Without an archive, nothing records
     links: the echo alone lets the plugin print them, as it does when it finds none."""
